@@ -1,0 +1,188 @@
+import { elementLine } from './initializer.js';
+import type { Item, SourceUnit } from './items.js';
+import { initializerOf, type KlpObjectEntry, type LivepatchModel } from './livepatch-model.js';
+import type { ExitStatement, PartPlan, SplitPlan } from './plan.js';
+import { renderEntries, type Entry } from './render.js';
+import { COPIED_MODINFO, isExportCall } from './roles.js';
+
+/** Emits the split sources: byte-for-byte original items plus the split API glue (spec §3). */
+export interface EmittedFiles {
+  /** File name (relative to the output directory) to content, in a stable order. */
+  files: Map<string, string>;
+  objName: string;
+}
+
+export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan): EmittedFiles {
+  const names = new GeneratedNames(unit);
+  const files = new Map<string, string>();
+  files.set(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
+  if (plan.header.length) files.set(`${plan.fileBase}.h`, emitHeader(unit, plan));
+  for (const part of plan.objects) files.set(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names));
+  return { files, objName: names.obj };
+}
+
+/** Names of generated definitions, chosen so they cannot clash with the file's own. */
+class GeneratedNames {
+  readonly obj: string;
+  readonly objNames: string;
+  readonly vmlinuxFuncs: string;
+  constructor(unit: SourceUnit) {
+    const free = (...candidates: string[]): string => candidates.find((c) => !unit.byName.has(c)) ?? `${candidates[0]}_klp_split`;
+    this.obj = free('obj', 'klp_obj', 'split_obj');
+    this.objNames = free('obj_names', 'klp_obj_names');
+    this.vmlinuxFuncs = free('vmlinux_funcs', 'klp_vmlinux_funcs');
+  }
+}
+
+function entry(item: Item, text = item.text): Entry {
+  return { text, gap: item.gap, conds: item.conds };
+}
+
+function leading(unit: SourceUnit, item: Item): string {
+  return unit.source.slice(item.start, item.node.startIndex);
+}
+
+function headerInclude(plan: SplitPlan): Entry {
+  return { text: `#include "${plan.fileBase}.h"`, gap: '\n\n', conds: [] };
+}
+
+function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames): string {
+  const main = plan.main;
+  const placed = new Set(main.items);
+  const exported = new Set(plan.exported);
+  const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
+  const lastInclude = lastTopLevelInclude(unit);
+  const entries: Entry[] = [];
+  for (const item of unit.items) {
+    const role = plan.roles.get(item);
+    if (role !== 'special' && !placed.has(item)) continue;
+    if (item === model.objsItem) entries.push(entry(item, leading(unit, item) + vmlinuxObjectText(plan, names)));
+    else if (item === model.patchItem) entries.push(entry(item, leading(unit, item) + patchText(unit, model, names)));
+    else if (item === model.exitItem) entries.push(entry(item, prunedExit(unit, item, main.exitStatements)));
+    else if (exported.has(item)) entries.push(entry(item, exportedText(unit, item, alreadyExported)));
+    else entries.push(entry(item));
+    if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
+  }
+  return unit.header + renderEntries(entries);
+}
+
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames): string {
+  const placed = new Set(part.items);
+  const lastInclude = lastTopLevelInclude(unit);
+  const entries: Entry[] = [];
+  for (const item of unit.items) {
+    if (!placed.has(item)) continue;
+    entries.push(entry(item));
+    if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
+  }
+  const glue = [
+    objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj),
+    `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
+    `static void ${part.module}_exit(void)\n{\n${statementsText(unit, part.exitStatements)}}`,
+    [
+      `module_init(${part.module}_init);`,
+      `module_exit(${part.module}_exit);`,
+      'MODULE_LICENSE("GPL");',
+      'MODULE_INFO(livepatch, "Y");',
+      ...unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end)),
+    ].join('\n'),
+  ];
+  for (const text of glue) entries.push({ text, gap: '\n\n', conds: [] });
+  return unit.header + renderEntries(entries);
+}
+
+function emitHeader(unit: SourceUnit, plan: SplitPlan): string {
+  const guard = `_${plan.fileBase.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_H`;
+  const exported = new Set(plan.exported);
+  const entries: Entry[] = plan.header.map((item) => ({
+    text: exported.has(item) ? externDeclaration(unit, item) : item.text,
+    gap: item.gap,
+    conds: item.conds,
+  }));
+  const spdx = headerSpdx(unit.header);
+  return `${spdx}#ifndef ${guard}\n#define ${guard}\n\n${renderEntries(entries)}\n#endif /* ${guard} */\n`;
+}
+
+/** Headers take the SPDX tag in a block comment. */
+function headerSpdx(fileHeader: string): string {
+  const m = /^\/\/\s*(SPDX-License-Identifier:.*)$/m.exec(fileHeader) ?? /^\/\*\s*(SPDX-License-Identifier:.*?)\s*\*\/$/m.exec(fileHeader);
+  return m ? `/* ${m[1]!.trim()} */\n` : '';
+}
+
+function lastTopLevelInclude(unit: SourceUnit): Item | undefined {
+  return [...unit.items].reverse().find((i) => i.kind === 'include' && i.conds.length === 0);
+}
+
+function vmlinuxObjectText(plan: SplitPlan, names: GeneratedNames): string {
+  const vmlinux = plan.main.entry;
+  let text = '';
+  const extra: string[] = [];
+  if (!vmlinux?.fields.some((f) => f.field === 'funcs')) {
+    text += `static struct klp_func ${names.vmlinuxFuncs}[] = {\n\t{ }\n};\n\n`;
+    extra.push(`\t.funcs = ${names.vmlinuxFuncs},`);
+  }
+  text += objectText(vmlinux ?? emptyEntry(), 'KBUILD_MODNAME', 'NULL', names.obj, extra);
+  const objNames = plan.objects.map((p) => `\t"${p.object}",\n`).join('');
+  text += `\n\nstatic char *${names.objNames}[] = {\n${objNames}\tNULL\n};`;
+  return text;
+}
+
+function emptyEntry(): KlpObjectEntry {
+  return { name: null, pos: { line: 0, col: 0 }, fields: [], funcArrays: [], funcs: [], callbacks: [], roots: new Set() };
+}
+
+const OBJECT_GLUE_FIELDS = new Set(['name', 'patch_name', 'mod']);
+
+function objectText(entry: KlpObjectEntry, patchName: string, name: string, varName: string, extra: string[] = []): string {
+  const lines = [`\t.patch_name = ${patchName},`, `\t.name = ${name},`, '\t.mod = THIS_MODULE,', ...extra];
+  for (const f of entry.fields) {
+    if (f.field && OBJECT_GLUE_FIELDS.has(f.field)) continue;
+    lines.push(f.designated ? elementLine(f, '\t') : `\t.${f.field} = ${f.value.text},`);
+  }
+  return `static struct klp_object ${varName} = {\n${lines.join('\n')}\n};`;
+}
+
+function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedNames): string {
+  const node = model.patchItem.node;
+  const init = initializerOf(model.patchItem)!;
+  const lines = [`\t.obj = &${names.obj},`, `\t.obj_names = ${names.objNames},`];
+  for (const f of model.patchFields) lines.push(f.designated ? elementLine(f, '\t') : `\t.${f.field} = ${f.value.text},`);
+  return `${unit.source.slice(node.startIndex, init.startIndex)}{\n${lines.join('\n')}\n}${unit.source.slice(init.endIndex, model.patchItem.end)}`;
+}
+
+function statementsText(unit: SourceUnit, statements: ExitStatement[]): string {
+  return statements
+    .map((st) => {
+      const lineStart = unit.source.lastIndexOf('\n', st.start - 1) + 1;
+      return `${unit.source.slice(lineStart, st.node.endIndex)}\n`;
+    })
+    .join('');
+}
+
+function prunedExit(unit: SourceUnit, item: Item, kept: ExitStatement[]): string {
+  const body = item.node.childForFieldName('body')!;
+  return `${unit.source.slice(item.start, body.startIndex)}{\n${statementsText(unit, kept)}}${unit.source.slice(body.endIndex, item.end)}`;
+}
+
+/** Drops `static` from a definition's specifiers (not from anything after its name). */
+function withoutStatic(unit: SourceUnit, item: Item, end: number): string {
+  return unit.source.slice(item.node.startIndex, end).replace(/\bstatic\s+/, '');
+}
+
+function declaratorEnd(item: Item): number {
+  const d = item.node.childrenForFieldName('declarator')[0] ?? item.node.childForFieldName('declarator');
+  if (!d) return item.node.endIndex;
+  const inner = d.type === 'init_declarator' ? d.childForFieldName('declarator') ?? d : d;
+  return inner.endIndex;
+}
+
+function exportedText(unit: SourceUnit, item: Item, alreadyExported: Set<string | undefined>): string {
+  const name = item.defines[0]!;
+  const text = leading(unit, item) + withoutStatic(unit, item, item.end);
+  return alreadyExported.has(name) ? text : `${text}\nEXPORT_SYMBOL_GPL(${name});`;
+}
+
+function externDeclaration(unit: SourceUnit, item: Item): string {
+  const decl = withoutStatic(unit, item, declaratorEnd(item));
+  return item.kind === 'function' ? `${decl};` : `extern ${decl};`;
+}

@@ -1,0 +1,8 @@
+export * from './diagnostics.js';
+export * from './manifest.js';
+export * from './names.js';
+export * from './split.js';
+export * from './write.js';
+export { TOOL_NAME, TOOL_VERSION } from './version.js';
+export { parseC, reportSyntaxErrors } from './parse.js';
+export { maskAnnotations } from './mask.js';

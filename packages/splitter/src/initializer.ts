@@ -1,0 +1,88 @@
+import type { SyntaxNode } from './parse.js';
+
+/**
+ * One element of a C initializer list, with the comments around it, so a
+ * field can be moved to another initializer without losing its notes.
+ */
+export interface InitElement {
+  /** The designated field (`name` for `.name = x`), or the positional field name. */
+  field: string | undefined;
+  designated: boolean;
+  node: SyntaxNode;
+  /** The value (for `.a = v`, the `v`). */
+  value: SyntaxNode;
+  /** Offset where the element's text (its first leading comment) starts. */
+  start: number;
+  /** Text of the element with its leading comments. */
+  text: string;
+  /** What followed the element on its line: the comma and a trailing comment. */
+  trailing: string;
+  /** Indentation of the line where the element (or its first comment) starts. */
+  indent: string;
+}
+
+/** Splits an initializer_list into its elements; positional ones get names from `positional`. */
+export function initElements(list: SyntaxNode, source: string, positional: readonly string[] = []): InitElement[] {
+  const out: InitElement[] = [];
+  let pending: SyntaxNode[] = [];
+  let lastRow = -1;
+  let position = 0;
+  for (const child of list.children) {
+    if (child.type === '{' || child.type === '}' || child.type === ',') continue;
+    if (child.type === 'comment') {
+      const prev = out[out.length - 1];
+      if (prev && child.startPosition.row === lastRow && pending.length === 0) {
+        prev.trailing = source.slice(prev.node.endIndex, child.endIndex);
+      } else {
+        pending.push(child);
+      }
+      continue;
+    }
+    const start = pending.length ? pending[0]!.startIndex : child.startIndex;
+    pending = [];
+    let field: string | undefined;
+    let value = child;
+    let designated = false;
+    if (child.type === 'initializer_pair') {
+      designated = true;
+      const designator = child.childForFieldName('designator') ?? child.namedChildren[0];
+      field = designator?.text.replace(/^\./, '');
+      value = child.childForFieldName('value') ?? child.namedChildren[child.namedChildren.length - 1]!;
+    } else {
+      field = positional[position];
+    }
+    position++;
+    const el: InitElement = { field, designated, node: child, value, start, text: source.slice(start, child.endIndex), trailing: '', indent: lineIndent(source, start) };
+    out.push(el);
+    lastRow = child.endPosition.row;
+  }
+  return out;
+}
+
+function lineIndent(source: string, at: number): string {
+  const lineStart = source.lastIndexOf('\n', at - 1) + 1;
+  return /^[ \t]*/.exec(source.slice(lineStart, at))![0];
+}
+
+/** An empty `{ }` element: the terminator of klp_func and klp_object arrays. */
+export function isTerminator(node: SyntaxNode): boolean {
+  return node.type === 'initializer_list' && node.namedChildren.every((c) => c.type === 'comment');
+}
+
+/**
+ * Re-indents a moved element: its first line goes at `indent`, and later lines
+ * keep their depth relative to the element's original indentation.
+ */
+export function reindent(text: string, from: string, to: string): string {
+  return text
+    .split('\n')
+    .map((line, i) => (i === 0 ? to + line : line.startsWith(from) ? to + line.slice(from.length) : line))
+    .join('\n');
+}
+
+/** The element as a line of a new initializer: `<indent>text,<trailing comment>`. */
+export function elementLine(el: InitElement, indent: string): string {
+  const comment = el.trailing.replace(/^\s*,?/, '');
+  const spacer = comment && !/^\s/.test(comment) ? ' ' : '';
+  return `${reindent(el.text, el.indent, indent)},${spacer}${comment}`;
+}

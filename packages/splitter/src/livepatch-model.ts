@@ -1,0 +1,276 @@
+import type { DiagnosticSink } from './diagnostics.js';
+import { initElements, isTerminator, type InitElement } from './initializer.js';
+import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import { parseC, position, type SyntaxNode } from './parse.js';
+
+/** The livepatch structures of one source, as the kernel would read them. */
+export interface KlpFuncEntry {
+  oldName: string;
+  newFunc: string;
+  sympos: number;
+  pos: { line: number; col: number };
+}
+
+export interface KlpCallback {
+  kind: 'pre_patch' | 'post_patch' | 'pre_unpatch' | 'post_unpatch';
+  func: string;
+}
+
+export interface KlpObjectEntry {
+  /** `null` is vmlinux. */
+  name: string | null;
+  pos: { line: number; col: number };
+  /** The initializer's fields other than `name`, in their original order. */
+  fields: InitElement[];
+  funcArrays: Item[];
+  funcs: KlpFuncEntry[];
+  callbacks: KlpCallback[];
+  /** Identifiers the object's fields refer to: its roots in the dependency graph. */
+  roots: Set<string>;
+}
+
+export interface LivepatchModel {
+  patchItem: Item;
+  objsItem: Item;
+  objects: KlpObjectEntry[];
+  /** Patch fields kept in the split form (`states`, `replace`, ...). */
+  patchFields: InitElement[];
+  states?: string;
+  replace?: string;
+  initItem?: Item;
+  exitItem?: Item;
+}
+
+export type ModelResult =
+  | { kind: 'livepatch'; model: LivepatchModel }
+  | { kind: 'not-livepatch' }
+  | { kind: 'already-split' }
+  | { kind: 'invalid' };
+
+const KLP_PATCH_FIELDS = ['mod', 'objs', 'states', 'replace'];
+const KLP_OBJECT_FIELDS = ['name', 'funcs', 'callbacks'];
+const KLP_FUNC_FIELDS = ['old_name', 'new_func', 'old_sympos'];
+const KLP_CALLBACK_FIELDS = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch', 'post_unpatch_enabled'];
+
+export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink): ModelResult {
+  const patches = unit.items.filter((i) => i.kind === 'variable' && i.structTag === 'klp_patch' && initializerOf(i));
+  if (/\bklp_add_object\s*\(/.test(unit.source)) return { kind: 'already-split' };
+  if (patches.length === 0) return { kind: 'not-livepatch' };
+  if (patches.length > 1) {
+    sink.error(patches[1]!.pos, 'multiple-patches', `a second klp_patch '${patches[1]!.defines[0]}'; one livepatch module has one patch`);
+    return { kind: 'invalid' };
+  }
+  const patchItem = patches[0]!;
+  const patchInit = initializerOf(patchItem)!;
+  const patchEls = initElements(patchInit, unit.source, KLP_PATCH_FIELDS);
+  if (patchEls.some((e) => e.field === 'obj' || e.field === 'obj_names')) return { kind: 'already-split' };
+
+  const objsEl = patchEls.find((e) => e.field === 'objs');
+  if (!objsEl) {
+    sink.error(patchItem.pos, 'patch-without-objects', `klp_patch '${patchItem.defines[0]}' has no .objs`);
+    return { kind: 'invalid' };
+  }
+  const objsItem = definitionOf(unit, objsEl.value, 'klp_object', sink);
+  if (!objsItem) return { kind: 'invalid' };
+
+  const objects: KlpObjectEntry[] = [];
+  for (const el of initElements(initializerOf(objsItem)!, unit.source)) {
+    if (isTerminator(el.node)) continue;
+    const entry = readObject(unit, el, sink);
+    if (entry) objects.push(entry);
+  }
+  checkDuplicates(objects, sink);
+
+  const field = (name: string): InitElement | undefined => patchEls.find((e) => e.field === name);
+  const fnItem = (call: string): Item | undefined => {
+    const callItem = unit.items.find((i) => i.kind === 'call' && i.call?.name === call);
+    const fn = callItem?.call?.args[0]?.text;
+    return fn ? unit.byName.get(fn)?.find((i) => i.kind === 'function') : undefined;
+  };
+  const model: LivepatchModel = {
+    patchItem,
+    objsItem,
+    objects,
+    patchFields: patchEls.filter((e) => e.field !== 'mod' && e.field !== 'objs'),
+    states: field('states')?.value.text,
+    replace: field('replace')?.value.text,
+    initItem: fnItem('module_init'),
+    exitItem: fnItem('module_exit'),
+  };
+  return sink.failed ? { kind: 'invalid' } : { kind: 'livepatch', model };
+}
+
+export function initializerOf(item: Item): SyntaxNode | undefined {
+  for (const d of item.node.childrenForFieldName('declarator')) {
+    const value = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
+    if (value?.type === 'initializer_list') return value;
+  }
+  return undefined;
+}
+
+/** The item that defines the array an initializer field points to (`objs`, `&objs[0]`). */
+function definitionOf(unit: SourceUnit, value: SyntaxNode, tag: string, sink: DiagnosticSink): Item | undefined {
+  const name = [...identifiersIn(value)][0];
+  const item = name ? unit.byName.get(name)?.find((i) => i.kind === 'variable' && initializerOf(i)) : undefined;
+  if (!item) {
+    const declared = name ? unit.byName.get(name)?.some((i) => i.kind === 'prototype') : false;
+    sink.error(
+      position(value),
+      'livepatch-spans-files',
+      declared
+        ? `struct ${tag} '${name}' is only declared here; the livepatch's pieces live in several files, give the file that defines it`
+        : `struct ${tag} '${value.text}' is not defined in this file; the livepatch's pieces live in several files`,
+    );
+    return undefined;
+  }
+  if (item.structTag !== tag) {
+    sink.error(item.pos, 'unexpected-type', `'${name}' is a struct ${item.structTag ?? '?'}, expected struct ${tag}`);
+    return undefined;
+  }
+  return item;
+}
+
+function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink): KlpObjectEntry | undefined {
+  if (el.value.type !== 'initializer_list') {
+    sink.error(position(el.value), 'unsupported-initializer', `klp_object element '${el.value.text}' is not a braced initializer`);
+    return undefined;
+  }
+  const fields = initElements(el.value, unit.source, KLP_OBJECT_FIELDS);
+  const nameEl = fields.find((f) => f.field === 'name');
+  const name = nameEl ? objectName(unit, nameEl.value, sink) : null;
+  if (name === undefined) return undefined;
+  const entry: KlpObjectEntry = {
+    name,
+    pos: position(el.value),
+    fields: fields.filter((f) => f.field !== 'name'),
+    funcArrays: [],
+    funcs: [],
+    callbacks: [],
+    roots: new Set(),
+  };
+  for (const f of entry.fields) for (const id of identifiersIn(f.value)) entry.roots.add(id);
+  const funcsEl = fields.find((f) => f.field === 'funcs');
+  if (funcsEl && !isNullValue(funcsEl.value)) {
+    const arr = definitionOf(unit, funcsEl.value, 'klp_func', sink);
+    if (arr) {
+      entry.funcArrays.push(arr);
+      entry.funcs = readFuncs(unit, arr, sink);
+    }
+  }
+  const cbEl = fields.find((f) => f.field === 'callbacks');
+  if (cbEl?.value.type === 'initializer_list') {
+    for (const cb of initElements(cbEl.value, unit.source, KLP_CALLBACK_FIELDS)) {
+      if (cb.field && cb.field !== 'post_unpatch_enabled' && !isNullValue(cb.value)) {
+        entry.callbacks.push({ kind: cb.field as KlpCallback['kind'], func: cb.value.text });
+      }
+    }
+  }
+  return entry;
+}
+
+function isNullValue(node: SyntaxNode): boolean {
+  return node.text === 'NULL' || node.text === '0' || node.type === 'null';
+}
+
+/** The object's module name; null for vmlinux; undefined after reporting an error. */
+function objectName(unit: SourceUnit, value: SyntaxNode, sink: DiagnosticSink): string | null | undefined {
+  if (isNullValue(value)) return null;
+  const literal = stringValue(unit, value);
+  if (literal !== undefined) return literal;
+  sink.error(position(value), 'unsupported-object-name', `cannot evaluate the object name '${value.text}' (use a string literal or a macro that expands to one)`);
+  return undefined;
+}
+
+/** A string literal, concatenated literals, or a macro defined in the file as one. */
+function stringValue(unit: SourceUnit, node: SyntaxNode, depth = 0): string | undefined {
+  if (node.type === 'string_literal') return unquote(node.text);
+  if (node.type === 'concatenated_string') {
+    const parts = node.namedChildren.map((c) => stringValue(unit, c, depth + 1));
+    return parts.every((p) => p !== undefined) ? parts.join('') : undefined;
+  }
+  if (node.type === 'parenthesized_expression' && node.namedChildren[0]) return stringValue(unit, node.namedChildren[0], depth + 1);
+  if (node.type === 'identifier' && depth < 8) {
+    const macro = unit.byName.get(node.text)?.find((i) => i.node.type === 'preproc_def');
+    const body = macro?.node.childForFieldName('value')?.text.trim();
+    if (body) {
+      const expr = parseExpression(body);
+      return expr ? stringValue(unit, expr, depth + 1) : undefined;
+    }
+  }
+  return undefined;
+}
+
+function unquote(literal: string): string {
+  return literal.slice(1, -1).replace(/\\(.)/g, '$1');
+}
+
+function parseExpression(text: string): SyntaxNode | undefined {
+  const tree = parseC(`void *__klp_split_expr = ${text};`);
+  const init = tree.rootNode.descendantsOfType('init_declarator')[0];
+  return tree.rootNode.hasError ? undefined : init?.childForFieldName('value') ?? undefined;
+}
+
+function readFuncs(unit: SourceUnit, arr: Item, sink: DiagnosticSink): KlpFuncEntry[] {
+  const funcs: KlpFuncEntry[] = [];
+  for (const el of initElements(initializerOf(arr)!, unit.source)) {
+    if (isTerminator(el.node)) continue;
+    const list = el.value.type === 'call_expression' ? expandFuncMacro(unit, el.value, sink) : el.value;
+    if (!list) continue;
+    if (list.type !== 'initializer_list') {
+      sink.error(position(el.value), 'unsupported-initializer', `klp_func element '${el.value.text.slice(0, 40)}' is not a braced initializer or a macro that expands to one`);
+      continue;
+    }
+    const fields = initElements(list, list.tree.rootNode.text, KLP_FUNC_FIELDS);
+    const get = (f: string): SyntaxNode | undefined => fields.find((x) => x.field === f)?.value;
+    const oldNameNode = get('old_name');
+    const newFuncNode = get('new_func');
+    const oldName = oldNameNode ? stringValue(unit, oldNameNode) : undefined;
+    const pos = position(el.value);
+    if (oldName === undefined) {
+      sink.error(pos, 'unsupported-initializer', `cannot evaluate klp_func .old_name '${oldNameNode?.text ?? ''}'`);
+      continue;
+    }
+    const newFunc = newFuncNode?.text.replace(/^&\s*/, '') ?? '';
+    if (!unit.byName.get(newFunc)?.some((i) => i.kind === 'function')) {
+      sink.error(pos, 'new-func-undefined', `klp_func '${oldName}': new_func '${newFunc}' is not defined in this file`);
+      continue;
+    }
+    const symposNode = get('old_sympos');
+    const sympos = symposNode ? Number(symposNode.text.replace(/[uUlL]+$/, '')) : 0;
+    funcs.push({ oldName, newFunc, sympos: Number.isFinite(sympos) ? sympos : 0, pos });
+  }
+  return funcs;
+}
+
+/** A macro call that builds a klp_func entry, expanded with the file's own definition. */
+function expandFuncMacro(unit: SourceUnit, call: SyntaxNode, sink: DiagnosticSink): SyntaxNode | undefined {
+  const name = call.childForFieldName('function')?.text ?? '';
+  const macro = unit.byName.get(name)?.find((i) => i.node.type === 'preproc_function_def');
+  if (!macro) {
+    sink.error(position(call), 'unsupported-initializer', `klp_func element '${name}(...)' is not a macro defined in this file`);
+    return undefined;
+  }
+  const params = (macro.node.childForFieldName('parameters')?.namedChildren ?? []).map((p) => p.text);
+  const args = (call.childForFieldName('arguments')?.namedChildren ?? []).map((a) => a.text);
+  let body = macro.node.childForFieldName('value')?.text ?? '';
+  params.forEach((p, i) => {
+    const arg = args[i] ?? '';
+    body = body.replace(new RegExp(`#\\s*${p}\\b`, 'g'), JSON.stringify(arg)).replace(new RegExp(`\\b${p}\\b`, 'g'), arg);
+  });
+  const tree = parseC(`static int __klp_split_funcs[] = { ${body.replace(/\\\n/g, ' ')} };`);
+  const list = tree.rootNode.descendantsOfType('initializer_list')[1];
+  return tree.rootNode.hasError ? undefined : list;
+}
+
+function checkDuplicates(objects: KlpObjectEntry[], sink: DiagnosticSink): void {
+  const seen = new Map<string, KlpObjectEntry>();
+  for (const o of objects) {
+    const key = o.name ?? 'vmlinux';
+    const first = seen.get(key);
+    if (first) {
+      sink.error(o.pos, 'duplicate-object', `object '${key}' appears twice in the klp_object array (first at line ${first.pos.line})`);
+    } else {
+      seen.set(key, o);
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import type { DiagnosticSink } from './diagnostics.js';
+import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
+import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from './names.js';
+import type { SyntaxNode } from './parse.js';
+import { attachedSubject, isParamCall, roleOf, type Role } from './roles.js';
+
+/** A statement of the original module_exit, with the comments above it. */
+export interface ExitStatement {
+  node: SyntaxNode;
+  start: number;
+  uses: Set<string>;
+}
+
+export interface PartPlan {
+  /** 'vmlinux' or the target module's name. */
+  object: string;
+  module: string;
+  fileBase: string;
+  entry: KlpObjectEntry | undefined;
+  items: Item[];
+  exitStatements: ExitStatement[];
+  usesHeader: boolean;
+}
+
+export interface SplitPlan {
+  patch: string;
+  fileBase: string;
+  main: PartPlan;
+  objects: PartPlan[];
+  /** Items of the shared header, in source order. */
+  header: Item[];
+  /** Items that stay in the main module and are exported for the other parts. */
+  exported: Item[];
+  roles: Map<Item, Role>;
+}
+
+/**
+ * Assigns every top-level item to the parts that need it ("What moves where",
+ * spec §3): each part gets the closure of its object's functions and
+ * callbacks; what several parts need is shared through the header or, when it
+ * must exist once, exported by the main module.
+ */
+export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink): SplitPlan {
+  const patch = kbuildModuleName(fileBase);
+  const vmlinux = model.objects.find((o) => o.name === null);
+  const main = newPart('vmlinux', patch, fileBase, vmlinux);
+  const objects = model.objects
+    .filter((o) => o.name !== null)
+    .map((o) => newPart(o.name!, perObjectModuleName(patch, o.name!), perObjectFileBase(fileBase, o.name!), o));
+  const parts = [...objects, main];
+  const roles = new Map(unit.items.map((i) => [i, roleOf(i, model)]));
+  const graph = new DependencyGraph(unit, model, roles);
+  const statements = exitStatements(unit, model);
+
+  let placement = graph.place(parts, main, new Map());
+  const extraRoots = new Map<PartPlan, Set<string>>();
+  for (const st of statements) {
+    const owner = statementOwner(st, placement, objects, graph, sink, unit);
+    (owner ?? main).exitStatements.push(st);
+    if (owner) extraRoots.set(owner, new Set([...(extraRoots.get(owner) ?? []), ...st.uses]));
+  }
+  if (extraRoots.size) placement = graph.place(parts, main, extraRoots);
+
+  const header: Item[] = [];
+  for (const item of unit.items) {
+    const role = roles.get(item)!;
+    const needers = placement.needers.get(item) ?? new Set<PartPlan>();
+    if (role === 'decl' && needers.size >= 2) {
+      header.push(item);
+      for (const p of needers) p.usesHeader = true;
+      continue;
+    }
+    for (const part of parts) if (placedIn(item, part, role, needers, placement, graph, main)) part.items.push(item);
+  }
+  for (const item of placement.shared) {
+    header.push(item);
+    for (const p of placement.needers.get(item) ?? []) p.usesHeader = true;
+    warnShared(item, placement.needers.get(item)!, sink);
+  }
+  header.sort((a, b) => a.index - b.index);
+  if (header.length) main.usesHeader = true;
+  return { patch, fileBase, main, objects, header, exported: [...placement.shared].sort((a, b) => a.index - b.index), roles };
+}
+
+function newPart(object: string, module: string, fileBase: string, entry: KlpObjectEntry | undefined): PartPlan {
+  return { object, module, fileBase, entry, items: [], exitStatements: [], usesHeader: false };
+}
+
+function placedIn(
+  item: Item,
+  part: PartPlan,
+  role: Role,
+  needers: Set<PartPlan>,
+  placement: Placement,
+  graph: DependencyGraph,
+  main: PartPlan,
+): boolean {
+  switch (role) {
+    case 'special':
+      return false;
+    case 'everywhere':
+      return true;
+    case 'modinfo':
+      return part === main;
+    case 'attached': {
+      const subject = graph.subjectOf(item);
+      if (!subject) return part === main;
+      return placedIn(subject, part, graph.roles.get(subject)!, placement.needers.get(subject) ?? new Set(), placement, graph, main);
+    }
+    case 'decl':
+    case 'copy':
+      return needers.has(part);
+    case 'single':
+      return placement.shared.has(item) ? part === main : needers.has(part);
+  }
+}
+
+interface Placement {
+  needers: Map<Item, Set<PartPlan>>;
+  shared: Set<Item>;
+}
+
+class DependencyGraph {
+  private readonly deps = new Map<Item, Item[]>();
+  private readonly forcedMain = new Set<Item>();
+
+  constructor(
+    private readonly unit: SourceUnit,
+    private readonly model: LivepatchModel,
+    readonly roles: Map<Item, Role>,
+  ) {
+    for (const item of unit.items) {
+      if (isParamCall(item)) {
+        const subject = this.subjectOf(item);
+        if (subject) this.forcedMain.add(subject);
+      }
+    }
+    this.forcedMain.add(model.patchItem);
+  }
+
+  subjectOf(item: Item): Item | undefined {
+    const name = attachedSubject(item);
+    return name ? this.unit.byName.get(name)?.find((i) => i !== item && this.roles.get(i) !== 'attached') : undefined;
+  }
+
+  depsOf(item: Item): Item[] {
+    let list = this.deps.get(item);
+    if (!list) {
+      const uses = item === this.model.patchItem ? namesIn(this.model.patchFields.map((f) => f.value)) : item.uses;
+      list = this.resolve(uses, item);
+      this.deps.set(item, list);
+    }
+    return list;
+  }
+
+  resolve(names: Iterable<string>, self?: Item): Item[] {
+    const out: Item[] = [];
+    for (const name of names) {
+      for (const def of this.unit.byName.get(name) ?? []) {
+        if (def === self || def === this.model.objsItem || def === this.model.initItem || def === this.model.exitItem) continue;
+        const role = this.roles.get(def);
+        if (role === 'attached' || role === 'modinfo' || role === 'everywhere') continue;
+        out.push(def);
+      }
+    }
+    return out;
+  }
+
+  /** Needs of every part, iterated until the set of shared single-instance items is stable. */
+  place(parts: PartPlan[], main: PartPlan, extraRoots: Map<PartPlan, Set<string>>): Placement {
+    let shared = new Set<Item>();
+    for (;;) {
+      const needers = new Map<Item, Set<PartPlan>>();
+      const sharedFromOthers: Item[] = [];
+      const visit = (item: Item, part: PartPlan): void => {
+        let set = needers.get(item);
+        if (!set) needers.set(item, (set = new Set()));
+        if (set.has(part)) return;
+        set.add(part);
+        if (shared.has(item) && part !== main) {
+          sharedFromOthers.push(item);
+          for (const dep of this.depsOf(item)) if (this.roles.get(dep) === 'decl') visit(dep, part);
+          return;
+        }
+        for (const dep of this.depsOf(item)) visit(dep, part);
+      };
+      for (const part of parts) {
+        if (part === main) continue;
+        for (const item of this.resolve([...(part.entry?.roots ?? []), ...(extraRoots.get(part) ?? [])])) visit(item, part);
+      }
+      const mainRoots = [
+        this.model.patchItem,
+        ...this.resolve([...(main.entry?.roots ?? []), ...(extraRoots.get(main) ?? [])]),
+        ...(this.model.initItem ? this.resolve(this.model.initItem.uses) : []),
+        ...this.forcedMain,
+        ...sharedFromOthers,
+      ];
+      for (const item of mainRoots) visit(item, main);
+      for (const item of this.unit.items) {
+        const role = this.roles.get(item)!;
+        if ((role === 'copy' || role === 'single' || role === 'decl') && !needers.get(item)?.size) visit(item, main);
+      }
+      const next = new Set<Item>();
+      for (const [item, set] of needers) {
+        if (this.roles.get(item) !== 'single') continue;
+        const others = [...set].some((p) => p !== main);
+        if (others && (set.size > 1 || this.forcedMain.has(item))) next.add(item);
+      }
+      if (next.size === shared.size && [...next].every((i) => shared.has(i))) return { needers, shared };
+      shared = next;
+    }
+  }
+}
+
+function namesIn(nodes: SyntaxNode[]): Set<string> {
+  const out = new Set<string>();
+  for (const n of nodes) for (const id of identifiersIn(n)) out.add(id);
+  return out;
+}
+
+function exitStatements(unit: SourceUnit, model: LivepatchModel): ExitStatement[] {
+  const body = model.exitItem?.node.childForFieldName('body');
+  if (!body) return [];
+  const out: ExitStatement[] = [];
+  let pendingStart: number | undefined;
+  for (const child of body.namedChildren) {
+    if (child.type === 'comment') {
+      pendingStart ??= child.startIndex;
+      continue;
+    }
+    out.push({ node: child, start: pendingStart ?? child.startIndex, uses: identifiersIn(child) });
+    pendingStart = undefined;
+  }
+  void unit;
+  return out;
+}
+
+/** The per-object part whose own code or data an exit statement uses, if exactly one. */
+function statementOwner(
+  st: ExitStatement,
+  placement: Placement,
+  objects: PartPlan[],
+  graph: DependencyGraph,
+  sink: DiagnosticSink,
+  unit: SourceUnit,
+): PartPlan | undefined {
+  const owners = new Set<PartPlan>();
+  for (const def of graph.resolve(st.uses)) {
+    const role = graph.roles.get(def);
+    if (role !== 'copy' && role !== 'single') continue;
+    if (placement.shared.has(def)) continue;
+    for (const p of placement.needers.get(def) ?? []) if (objects.includes(p)) owners.add(p);
+  }
+  if (owners.size > 1) {
+    const pos = { line: st.node.startPosition.row + 1, col: st.node.startPosition.column + 1 };
+    sink.warning(pos, 'exit-statement-shared', `module_exit statement uses items of ${[...owners].map((o) => `'${o.object}'`).join(' and ')}; it stays in the main module`);
+    void unit;
+    return undefined;
+  }
+  return [...owners][0];
+}
+
+function warnShared(item: Item, needers: Set<PartPlan>, sink: DiagnosticSink): void {
+  if (item.kind !== 'variable') return;
+  const names = [...needers].map((p) => `'${p.object}'`).sort().join(', ');
+  sink.warning(
+    item.pos,
+    'shared-mutable-state',
+    `'${item.defines[0]}' is mutable state used by ${names}; it stays in the main module and is exported, so every part shares one instance`,
+  );
+}
