@@ -6,3 +6,4 @@ export * from './write.js';
 export { TOOL_NAME, TOOL_VERSION } from './version.js';
 export { parseC, reportSyntaxErrors } from './parse.js';
 export { maskAnnotations } from './mask.js';
+export * from './build-record.js';

@@ -108,7 +108,11 @@ function splitWrapper(path: string, source: string, includedPath: string, includ
     parts: [{ ...vmlinux, module: patch, file: basename(path) }],
     warnings: sink.items.map(formatDiagnostic),
   };
-  const files = new Map([[basename(path), source], [MANIFEST_FILE, manifestText(manifest)]]);
+  const files = new Map([
+    [basename(path), source],
+    [included, inner.files.get(inner.manifest.parts[0]!.file)!],
+    [MANIFEST_FILE, manifestText(manifest)],
+  ]);
   return { kind: 'split', source: path, files, manifest, diagnostics: sink.items };
 }
 

@@ -25,7 +25,7 @@ export function generatedFiles(dir: string): Set<string> {
   if (!existsSync(path)) return new Set();
   try {
     const m = parseManifest(readFileSync(path, 'utf8'), path);
-    return new Set([MANIFEST_FILE, ...m.parts.map((p) => p.file), ...(m.header ? [m.header] : [])]);
+    return new Set([MANIFEST_FILE, ...m.parts.map((p) => p.file), ...(m.header ? [m.header] : []), ...(m.includes ?? [])]);
   } catch {
     return new Set();
   }

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import * as C from '../elf/constants.js';
+import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
+import { readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
+import { RelocationIndex } from './pointers.js';
+
+/** A kernel module file as the loader sees it. */
+export interface ModuleImage {
+  path: string;
+  elf: ElfFile;
+  /** Name from .gnu.linkonce.this_module (what the kernel calls it). */
+  name: string;
+  modinfo: Map<string, string[]>;
+  isLivepatch: boolean;
+  /** Symbols the module exports (EXPORT_SYMBOL*). */
+  exports: Set<string>;
+  /** Undefined symbols resolved by the loader against exports. */
+  undefinedSymbols: string[];
+  /** `.klp.sym.<obj>.<name>,<pos>` symbols, resolved by the livepatch core. */
+  livepatchSymbols: ElfSymbol[];
+  relocs: RelocationIndex;
+  versions: { crc: number; name: string }[];
+}
+
+const KSYMTAB_PREFIX = '__ksymtab_';
+
+export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)): ModuleImage {
+  const elf = readElf(buf, path);
+  const modinfo = readModinfo(elf);
+  const name = readThisModuleName(elf) ?? modinfo.get('name')?.[0] ?? path.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_');
+  const exports = new Set<string>();
+  const undefinedSymbols: string[] = [];
+  const livepatchSymbols: ElfSymbol[] = [];
+  for (const s of elf.symbols) {
+    if (s.index === 0 || s.name === '') continue;
+    if (s.shndx === C.SHN_LIVEPATCH) livepatchSymbols.push(s);
+    else if (s.shndx === C.SHN_UNDEF) undefinedSymbols.push(s.name);
+    else if (s.name.startsWith(KSYMTAB_PREFIX) && s.type === C.STT_OBJECT) exports.add(s.name.slice(KSYMTAB_PREFIX.length));
+  }
+  return {
+    path,
+    elf,
+    name,
+    modinfo,
+    isLivepatch: modinfo.get('livepatch')?.[0] === 'Y',
+    exports,
+    undefinedSymbols,
+    livepatchSymbols,
+    relocs: new RelocationIndex(elf),
+    versions: readVersions(elf),
+  };
+}
+
+/** Function symbols of a module in symbol-table order, for old_name/old_sympos lookups. */
+export function functionSymbols(image: ModuleImage): string[] {
+  return image.elf.symbols.filter((s) => s.type === C.STT_FUNC && s.shndx !== C.SHN_UNDEF).map((s) => s.name);
+}

@@ -1,0 +1,11 @@
+export * from './elf/reader.js';
+export * from './elf/module-info.js';
+export * as elfConstants from './elf/constants.js';
+export * from './image/module-image.js';
+export * from './klp/layout.js';
+export * from './klp/structures.js';
+export * from './kernel/kernel.js';
+export * from './kernel/livepatch.js';
+export * from './kernel/symvers.js';
+export * from './verify/verify.js';
+export * from './verify/report-text.js';

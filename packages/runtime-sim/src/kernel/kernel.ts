@@ -1,0 +1,182 @@
+import type { ModuleImage } from '../image/module-image.js';
+import type { KlpLayout } from '../klp/layout.js';
+import { EBUSY, ENOENT, EEXIST, strerror } from './errno.js';
+import { SplitLivepatch } from './livepatch.js';
+import type { ExportedSymbol } from './symvers.js';
+import type { SymbolSource } from './object-symbols.js';
+
+/** Module states of include/linux/module.h. */
+export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
+
+export interface LoadedModule {
+  name: string;
+  image: ModuleImage;
+  state: ModuleState;
+  /** Module references taken by others (try_module_get) and by the livepatch core. */
+  refcnt: number;
+  /** Modules this one uses symbols of. */
+  uses: Set<string>;
+  /** Monotonic load stamp: tells a reloaded module from the earlier one. */
+  loadedAt: number;
+}
+
+export interface KernelOptions {
+  layout: KlpLayout;
+  /** vmlinux's exports (Module.symvers entries whose module is vmlinux). */
+  vmlinuxExports: Map<string, ExportedSymbol>;
+  vmlinuxSymbols: SymbolSource;
+  /** Exports a kernel carrying the split series adds (klp_add_object). */
+  extraVmlinuxExports?: string[];
+}
+
+/** A finding the simulator makes while running (beyond the log). */
+export interface SimEvent {
+  code: string;
+  message: string;
+  module?: string;
+}
+
+/**
+ * The module loader: finds modules for modprobe and request_module, resolves
+ * their undefined symbols against exports, runs the livepatch notifiers and
+ * the module's init, keeps states and references.
+ */
+export class SimKernel {
+  readonly log: string[] = [];
+  readonly events: SimEvent[] = [];
+  readonly modules = new Map<string, LoadedModule>();
+  private readonly repository = new Map<string, ModuleImage>();
+  private clock = 0;
+  readonly livepatch: SplitLivepatch;
+  private readonly vmlinuxExports: Set<string>;
+
+  constructor(readonly opts: KernelOptions) {
+    this.vmlinuxExports = new Set([...opts.vmlinuxExports.keys(), ...(opts.extraVmlinuxExports ?? [])]);
+    this.livepatch = new SplitLivepatch(this, opts.layout, opts.vmlinuxSymbols);
+  }
+
+  /** Makes a module findable by modprobe (like installing it under /lib/modules). */
+  install(image: ModuleImage): void {
+    this.repository.set(image.name, image);
+  }
+
+  installed(name: string): ModuleImage | undefined {
+    return this.repository.get(name);
+  }
+
+  printk(line: string): void {
+    this.log.push(line);
+  }
+
+  event(code: string, message: string, module?: string): void {
+    this.events.push({ code, message, module });
+  }
+
+  /** `modprobe NAME` from a shell: prints modprobe's error like the tool does. */
+  modprobeCommand(name: string): number {
+    this.log.push(`% modprobe ${name}`);
+    const err = this.modprobe(name);
+    if (err === -ENOENT && !this.repository.has(name)) this.log.push(`modprobe: FATAL: Module ${name} not found in directory /lib/modules`);
+    else if (err) this.log.push(`modprobe: ERROR: could not insert '${name}': ${strerror(err)}`);
+    return err;
+  }
+
+  rmmodCommand(name: string): number {
+    this.log.push(`% rmmod ${name}`);
+    const err = this.removeModule(name);
+    if (err === -ENOENT) this.log.push(`rmmod: ERROR: Module ${name} is not currently loaded`);
+    else if (err === -EBUSY) this.log.push(`rmmod: ERROR: Module ${name} is in use`);
+    return err;
+  }
+
+  /** request_module() from the kernel: marked in the log, since the kernel runs modprobe silently. */
+  requestModule(name: string): number {
+    const err = this.modprobe(name);
+    this.printk(`[request_module] ${name}: ${err ? `failed (${err})` : 'loaded'}`);
+    return err;
+  }
+
+  /** request_module()/modprobe: loads the module and what it depends on; 0 when already loaded. */
+  modprobe(name: string): number {
+    if (this.modules.has(name)) return 0;
+    const image = this.repository.get(name);
+    if (!image) return -ENOENT;
+    for (const dep of this.dependencies(image)) {
+      if (dep === name) continue;
+      const err = this.modprobe(dep);
+      if (err) return err;
+    }
+    return this.loadModule(image);
+  }
+
+  /** Modules whose exports the image needs (what depmod records). */
+  dependencies(image: ModuleImage): string[] {
+    const deps = new Set<string>();
+    for (const sym of image.undefinedSymbols) {
+      if (this.vmlinuxExports.has(sym)) continue;
+      for (const [n, other] of this.repository) if (n !== image.name && other.exports.has(sym)) deps.add(n);
+    }
+    return [...deps];
+  }
+
+  /** load_module(): symbol resolution, COMING notifiers, init, LIVE. */
+  loadModule(image: ModuleImage): number {
+    if (this.modules.has(image.name)) return -EEXIST;
+    const uses = new Set<string>();
+    for (const sym of image.undefinedSymbols) {
+      if (this.vmlinuxExports.has(sym)) continue;
+      const owner = [...this.modules.values()].find((m) => m.image.exports.has(sym) && m.state !== 'GOING');
+      if (!owner) {
+        this.printk(`${image.name}: Unknown symbol ${sym} (err -${ENOENT})`);
+        this.event('unresolved-symbol', `'${sym}' is neither exported by vmlinux nor by a loaded module`, image.name);
+        return -ENOENT;
+      }
+      uses.add(owner.name);
+    }
+    const mod: LoadedModule = { name: image.name, image, state: 'COMING', refcnt: 0, uses, loadedAt: ++this.clock };
+    this.modules.set(mod.name, mod);
+    // Livepatch modules do not pin what they use (spec §4 race C).
+    if (!image.isLivepatch) for (const u of uses) this.modules.get(u)!.refcnt++;
+    let err = this.livepatch.moduleComing(mod);
+    if (!err) err = this.livepatch.initModule(mod);
+    if (err) {
+      mod.state = 'GOING';
+      this.livepatch.moduleGoing(mod);
+      this.forget(mod);
+      return err;
+    }
+    mod.state = 'LIVE';
+    return 0;
+  }
+
+  /** delete_module(): refused while referenced; runs exit, GOING notifiers. */
+  removeModule(name: string): number {
+    const mod = this.modules.get(name);
+    if (!mod) return -ENOENT;
+    if (mod.state !== 'LIVE') return -EBUSY;
+    if (mod.refcnt > 0 || this.holders(name).length > 0) return -EBUSY;
+    mod.state = 'GOING';
+    this.livepatch.moduleGoing(mod);
+    this.forget(mod);
+    return 0;
+  }
+
+  /** Modules that use this one's exports (they hold a reference). */
+  holders(name: string): string[] {
+    return [...this.modules.values()].filter((m) => m.uses.has(name) && !m.image.isLivepatch).map((m) => m.name);
+  }
+
+  private forget(mod: LoadedModule): void {
+    if (!mod.image.isLivepatch) for (const u of mod.uses) {
+      const dep = this.modules.get(u);
+      if (dep) dep.refcnt--;
+    }
+    this.modules.delete(mod.name);
+  }
+
+  isLoaded(name: string): boolean {
+    const m = this.modules.get(name);
+    return !!m && m.state !== 'GOING';
+  }
+}
+

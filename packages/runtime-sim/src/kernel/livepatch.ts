@@ -1,0 +1,300 @@
+import type { KlpLayout } from '../klp/layout.js';
+import { findObjects, findPatch, type CallbackKind, type KlpObjectImage, type KlpPatchImage } from '../klp/structures.js';
+import { EBUSY, EEXIST, EINVAL } from './errno.js';
+import type { LoadedModule, SimKernel } from './kernel.js';
+import { moduleSymbolSource, type SymbolSource } from './object-symbols.js';
+
+/** One object linked to a patch: vmlinux (in the main module) or a per-object module's. */
+export interface SimObject {
+  /** null for vmlinux. */
+  name: string | null;
+  /** The livepatch module carrying the object. */
+  carrier: LoadedModule;
+  image: KlpObjectImage;
+  patched: boolean;
+}
+
+export interface SimPatch {
+  name: string;
+  module: LoadedModule;
+  image: KlpPatchImage;
+  objects: SimObject[];
+  enabled: boolean;
+  loading: boolean;
+  loadedAt: number;
+}
+
+/** How many times klp_module_coming may re-request one module before the loop is reported. */
+const COMING_RETRY_LIMIT = 8;
+
+/**
+ * The livepatch core of a kernel carrying the split series (spec §4):
+ * klp_enable_patch, klp_add_object, klp_module_coming and klp_module_going,
+ * with one transition for the whole patch. Transitions complete at once
+ * (no task is left in an old function).
+ */
+export class SplitLivepatch {
+  readonly patches: SimPatch[] = [];
+  /** Functions currently patched: `object:old_name` to patch name. */
+  readonly patchedFuncs = new Map<string, string>();
+
+  constructor(
+    private readonly kernel: SimKernel,
+    private readonly layout: KlpLayout,
+    private readonly vmlinux: SymbolSource,
+  ) {}
+
+  private pr(line: string): void {
+    this.kernel.printk(`livepatch: ${line}`);
+  }
+
+  /** The module's init: klp_enable_patch() for a main module, klp_add_object() for a per-object one. */
+  initModule(mod: LoadedModule): number {
+    if (!mod.image.isLivepatch) return 0;
+    const patch = findPatch(mod.image, this.layout);
+    if (patch) return this.enablePatch(mod, patch);
+    const obj = findObjects(mod.image, this.layout)[0];
+    if (obj) return this.addObject(mod, obj);
+    this.kernel.event('no-klp-structures', 'livepatch module without a klp_patch or klp_object', mod.name);
+    return -EINVAL;
+  }
+
+  findPatch(name: string): SimPatch | undefined {
+    return this.patches.find((p) => p.name === name);
+  }
+
+  enablePatch(mod: LoadedModule, image: KlpPatchImage): number {
+    if (this.patches.some((p) => p.loading)) return -EBUSY;
+    if (this.findPatch(mod.name)) return -EEXIST;
+    if (!image.obj || image.obj.name !== null) {
+      this.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL)', mod.name);
+      return -EINVAL;
+    }
+    this.pr(`enabling patch '${mod.name}'`);
+    const patch: SimPatch = { name: mod.name, module: mod, image, objects: [], enabled: false, loading: true, loadedAt: mod.loadedAt };
+    this.patches.push(patch);
+    patch.objects.push({ name: null, carrier: mod, image: image.obj, patched: false });
+
+    // The mutex is dropped here: per-object modules are requested for every loaded target.
+    for (const objName of image.objNames) {
+      const target = this.kernel.modules.get(objName);
+      if (!target || target.state !== 'LIVE') continue;
+      const part = `${patch.name}__${objName}`;
+      const err = this.kernel.requestModule(part);
+      if (err || !patch.objects.some((o) => o.name === objName)) {
+        this.pr(`Module load failed: ${part}`);
+        if (!err) this.kernel.event('per-object-not-linked', `'${part}' loaded but did not add object '${objName}' to '${patch.name}'`, part);
+        return this.abortEnable(patch, err || -EINVAL);
+      }
+    }
+
+    for (const obj of patch.objects) {
+      const err = this.initObject(patch, obj);
+      if (err) return this.abortEnable(patch, err);
+    }
+    this.pr(`'${patch.name}': initializing patching transition`);
+    for (const obj of patch.objects) {
+      const err = this.callback(patch, obj, 'pre_patch');
+      if (err) {
+        this.pr(`pre-patch callback failed for object '${obj.name ?? 'vmlinux'}'`);
+        return this.abortEnable(patch, err);
+      }
+    }
+    this.pr(`'${patch.name}': starting patching transition`);
+    for (const obj of patch.objects) this.patchObject(patch, obj);
+    this.pr(`'${patch.name}': completing patching transition`);
+    for (const obj of patch.objects) this.callback(patch, obj, 'post_patch');
+    this.pr(`'${patch.name}': patching complete`);
+    patch.loading = false;
+    patch.enabled = true;
+    mod.refcnt++;
+    return 0;
+  }
+
+  private abortEnable(patch: SimPatch, err: number): number {
+    for (const obj of [...patch.objects].reverse()) {
+      if (obj.name === null) continue;
+      this.unlinkObject(patch, obj);
+    }
+    this.patches.splice(this.patches.indexOf(patch), 1);
+    return err;
+  }
+
+  addObject(mod: LoadedModule, image: KlpObjectImage): number {
+    const patch = image.patchName ? this.findPatch(image.patchName) : undefined;
+    if (!patch) {
+      this.kernel.event('patch-not-loaded', `klp_add_object: patch '${image.patchName}' is not loaded`, mod.name);
+      return -EINVAL;
+    }
+    if (!image.name || !patch.image.objNames.includes(image.name)) {
+      this.kernel.event('object-not-in-obj-names', `klp_add_object: object '${image.name}' is not in obj_names of patch '${patch.name}'`, mod.name);
+      return -EINVAL;
+    }
+    if (!this.kernel.isLoaded(image.name)) {
+      this.kernel.event('target-not-loaded', `klp_add_object: module '${image.name}' is not loaded`, mod.name);
+      return -EINVAL;
+    }
+    if (patch.objects.some((o) => o.name === image.name)) return -EEXIST;
+    const obj: SimObject = { name: image.name, carrier: mod, image, patched: false };
+    patch.objects.push(obj);
+    mod.refcnt++;
+    if (patch.loading) return 0;
+
+    const err = this.initObject(patch, obj);
+    if (err) {
+      this.unlinkObject(patch, obj, false);
+      return err;
+    }
+    this.pr(`applying patch '${patch.name}' to loading module '${image.name}'`);
+    const pre = this.callback(patch, obj, 'pre_patch');
+    if (pre) {
+      this.pr(`pre-patch callback failed for object '${image.name}'`);
+      this.unlinkObject(patch, obj, false);
+      return pre;
+    }
+    this.patchObject(patch, obj);
+    this.callback(patch, obj, 'post_patch');
+    return 0;
+  }
+
+  /** klp_module_coming(): request `<patch>__<module>` for each patch that fixes the module. */
+  moduleComing(mod: LoadedModule): number {
+    if (mod.image.isLivepatch) return 0;
+    const attempts = new Map<string, number>();
+    rescan: for (;;) {
+      for (const patch of this.patches) {
+        if (!patch.image.objNames.includes(mod.name) || patch.objects.some((o) => o.name === mod.name)) continue;
+        const part = `${patch.name}__${mod.name}`;
+        const tries = (attempts.get(part) ?? 0) + 1;
+        attempts.set(part, tries);
+        if (tries > 1 && this.kernel.isLoaded(part)) {
+          // A stale per-object module: modprobe succeeds and links nothing (spec §4).
+          this.kernel.event('stale-per-object-module', `'${part}' is loaded but not linked to '${patch.name}'`, part);
+          return this.refuse(patch, mod, part, -EBUSY);
+        }
+        if (tries > COMING_RETRY_LIMIT) {
+          this.kernel.event('modprobe-loop', `klp_module_coming keeps requesting '${part}'`, part);
+          return this.refuse(patch, mod, part, -EBUSY);
+        }
+        const stamp = patch.loadedAt;
+        const err = this.kernel.requestModule(part);
+        const still = this.findPatch(patch.name);
+        if (err && still && still.loadedAt === stamp) return this.refuse(patch, mod, part, -EINVAL);
+        continue rescan;
+      }
+      return 0;
+    }
+  }
+
+  private refuse(patch: SimPatch, mod: LoadedModule, part: string, err: number): number {
+    this.pr(`Module load failed: ${part}`);
+    this.pr(`patch '${patch.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
+    return err;
+  }
+
+  /** klp_module_going(): revert and free every object named after the module. */
+  moduleGoing(mod: LoadedModule): void {
+    if (mod.image.isLivepatch) {
+      this.forgetCarrier(mod);
+      return;
+    }
+    for (const patch of this.patches) {
+      const obj = patch.objects.find((o) => o.name === mod.name);
+      if (!obj) continue;
+      if (obj.patched) {
+        this.callback(patch, obj, 'pre_unpatch');
+        this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
+        this.unpatchObject(patch, obj);
+        this.callback(patch, obj, 'post_unpatch');
+      }
+      this.unlinkObject(patch, obj);
+    }
+  }
+
+  /** A livepatch module going away: drop the patch or object it carried. */
+  private forgetCarrier(mod: LoadedModule): void {
+    const idx = this.patches.findIndex((p) => p.module === mod);
+    if (idx >= 0) this.patches.splice(idx, 1);
+    for (const p of this.patches) p.objects = p.objects.filter((o) => o.carrier !== mod);
+  }
+
+  /** Free the object; its per-object module is then removed automatically. */
+  private unlinkObject(patch: SimPatch, obj: SimObject, removeCarrier = true): void {
+    patch.objects = patch.objects.filter((o) => o !== obj);
+    if (obj.name === null || obj.carrier === patch.module) return;
+    obj.carrier.refcnt = Math.max(0, obj.carrier.refcnt - 1);
+    if (removeCarrier && obj.carrier.state === 'LIVE') this.kernel.removeModule(obj.carrier.name);
+  }
+
+  /** `echo 0 > /sys/kernel/livepatch/<patch>/enabled`. */
+  disable(name: string): number {
+    const patch = this.findPatch(name);
+    if (!patch || !patch.enabled) return -EINVAL;
+    if (this.patches.some((p) => p.loading)) return -EBUSY;
+    this.pr(`'${patch.name}': initializing unpatching transition`);
+    for (const obj of patch.objects) this.callback(patch, obj, 'pre_unpatch');
+    this.pr(`'${patch.name}': starting unpatching transition`);
+    for (const obj of patch.objects) this.unpatchObject(patch, obj);
+    this.pr(`'${patch.name}': completing unpatching transition`);
+    for (const obj of patch.objects) this.callback(patch, obj, 'post_unpatch');
+    this.pr(`'${patch.name}': unpatching complete`);
+    patch.enabled = false;
+    for (const obj of [...patch.objects]) this.unlinkObject(patch, obj);
+    this.patches.splice(this.patches.indexOf(patch), 1);
+    patch.module.refcnt = Math.max(0, patch.module.refcnt - 1);
+    return 0;
+  }
+
+  /** klp_init_object(): every old_name must be found in the object, honouring old_sympos. */
+  private initObject(patch: SimPatch, obj: SimObject): number {
+    const objname = obj.name ?? 'vmlinux';
+    const symbols = obj.name === null ? this.vmlinux : moduleSymbolSource(this.kernel.modules.get(obj.name)!.image);
+    for (const f of obj.image.funcs) {
+      if (!f.oldName || !f.newFunc) {
+        this.kernel.event('invalid-func', `klp_func without old_name or new_func in object '${objname}'`, obj.carrier.name);
+        return -EINVAL;
+      }
+      const count = symbols.count(f.oldName);
+      if (count === 0 && !symbols.complete) {
+        this.kernel.event('symbol-unchecked', `'${f.oldName}' is not a vmlinux export; without a kallsyms dump it cannot be checked`, obj.carrier.name);
+        continue;
+      }
+      if (count === 0) {
+        this.pr(`symbol '${f.oldName}' not found in symbol table`);
+        this.kernel.event('old-name-not-found', `'${f.oldName}' is not in '${objname}'`, obj.carrier.name);
+        return -EINVAL;
+      }
+      if (f.sympos === 0 && count > 1) {
+        this.pr(`unresolvable ambiguity for symbol '${f.oldName}' in object '${objname}'`);
+        this.kernel.event('sympos-ambiguous', `'${f.oldName}' appears ${count} times in '${objname}'; set old_sympos`, obj.carrier.name);
+        return -EINVAL;
+      }
+      if (f.sympos > count) {
+        this.pr(`symbol position ${f.sympos} for symbol '${f.oldName}' in object '${objname}' not found`);
+        this.kernel.event('sympos-missing', `'${f.oldName}' has ${count} occurrence(s) in '${objname}', old_sympos is ${f.sympos}`, obj.carrier.name);
+        return -EINVAL;
+      }
+    }
+    void patch;
+    return 0;
+  }
+
+  private patchObject(patch: SimPatch, obj: SimObject): void {
+    for (const f of obj.image.funcs) if (f.oldName) this.patchedFuncs.set(`${obj.name ?? 'vmlinux'}:${f.oldName}`, patch.name);
+    obj.patched = true;
+  }
+
+  private unpatchObject(patch: SimPatch, obj: SimObject): void {
+    for (const f of obj.image.funcs) if (f.oldName) this.patchedFuncs.delete(`${obj.name ?? 'vmlinux'}:${f.oldName}`);
+    obj.patched = false;
+    void patch;
+  }
+
+  /** Callbacks are C code the simulator cannot run: it records the call and assumes success. */
+  private callback(patch: SimPatch, obj: SimObject, kind: CallbackKind): number {
+    const cb = obj.image.callbacks.find((c) => c.kind === kind);
+    if (cb) this.kernel.printk(`[callback] ${obj.carrier.name}: ${kind} ${cb.func}() for object '${obj.name ?? 'vmlinux'}'`);
+    void patch;
+    return 0;
+  }
+}

@@ -1,0 +1,27 @@
+import * as C from '../elf/constants.js';
+import type { ModuleImage } from '../image/module-image.js';
+
+/**
+ * The symbols the livepatch core can look an old_name up in, in kallsyms
+ * order: a loaded module's own symbol table, or vmlinux's kallsyms.
+ */
+export interface SymbolSource {
+  /** How many symbols of that name exist, in kallsyms order. */
+  count(name: string): number;
+  /** False when the source cannot answer (vmlinux without a kallsyms dump). */
+  complete: boolean;
+}
+
+export function moduleSymbolSource(image: ModuleImage): SymbolSource {
+  const counts = new Map<string, number>();
+  for (const s of image.elf.symbols) {
+    if (!s.name || s.shndx === C.SHN_UNDEF || s.type === C.STT_SECTION || s.type === C.STT_FILE) continue;
+    counts.set(s.name, (counts.get(s.name) ?? 0) + 1);
+  }
+  return { count: (n) => counts.get(n) ?? 0, complete: true };
+}
+
+/** vmlinux as far as Module.symvers tells: exported names only, so a miss proves nothing. */
+export function exportsSymbolSource(exports: Map<string, unknown>): SymbolSource {
+  return { count: (n) => (exports.has(n) ? 1 : 0), complete: false };
+}
