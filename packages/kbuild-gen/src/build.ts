@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { BUILD_RECORD, MANIFEST_FILE, parseManifest, type BuildRecord, type BuiltModule, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
 import { parseBuildOutput } from './compiler-output.js';
@@ -31,6 +31,9 @@ export interface BuildResult {
 }
 
 export class BuildSetupError extends Error {}
+
+/** The layout probe's copy inside a split build directory. */
+export const LAYOUT_MODULE = '.klp-split/klp_split_layout.ko';
 
 export function cacheDir(): string {
   return process.env.KLP_SPLIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'klp-split');
@@ -63,18 +66,21 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
   const overlay = prepareOverlay(tree, cacheDir());
   writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build'), opts.force ?? false);
   const result = await runKbuild(dir, tree, overlay, modulesOfManifest(manifest), opts);
-  const layoutModule = result.ok && overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : undefined;
-  const info: BuildRecord = {
-    kdir: tree.dir,
-    release: tree.release,
-    overlayInclude: overlay.includeDir,
-    layoutModule,
-    symvers: tree.symvers,
-    modules: result.modules,
-  };
   if (result.ok) {
+    const record: BuildRecord = {
+      kdir: tree.dir,
+      release: tree.release,
+      overlayInclude: overlay.includeDir,
+      symvers: tree.symvers,
+      modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
+    };
     mkdirSync(join(dir, '.klp-split'), { recursive: true });
-    atomicWrite(join(dir, BUILD_RECORD), `${JSON.stringify(info, null, 2)}\n`);
+    if (overlay.includeDir) {
+      // A copy next to the modules, so a build restored from a cache is complete.
+      copyFileSync(await ensureLayoutProbe(tree, overlay), join(dir, LAYOUT_MODULE));
+      record.layoutModule = LAYOUT_MODULE;
+    }
+    atomicWrite(join(dir, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
   }
   return result;
 }

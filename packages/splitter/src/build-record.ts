@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /**
  * What `klp-split build` leaves next to the split sources for `verify`:
@@ -9,6 +9,7 @@ export const BUILD_RECORD = '.klp-split/build.json';
 
 export interface BuiltModule {
   module: string;
+  /** Path of the .ko; relative to the build directory in the record. */
   ko: string;
 }
 
@@ -25,5 +26,11 @@ export interface BuildRecord {
 export function readBuildRecord(dir: string): BuildRecord | undefined {
   const path = join(dir, BUILD_RECORD);
   if (!existsSync(path)) return undefined;
-  return JSON.parse(readFileSync(path, 'utf8')) as BuildRecord;
+  const record = JSON.parse(readFileSync(path, 'utf8')) as BuildRecord;
+  // Paths are stored relative to the directory so a restored copy still works.
+  return {
+    ...record,
+    layoutModule: record.layoutModule ? resolve(dir, record.layoutModule) : undefined,
+    modules: record.modules.map((m) => ({ ...m, ko: resolve(dir, m.ko) })),
+  };
 }

@@ -1,0 +1,70 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildModules, buildSplit, BuildSetupError, KernelTreeError, OverlayError, type BuildResult } from '@klp-split/kbuild-gen';
+import { MANIFEST_FILE } from '@klp-split/splitter';
+import { flag, parseCommandArgs, str } from './args.js';
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { printDiagnostics, type Io } from './output.js';
+
+export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir>] [--jobs N] [--force] [--json] [--quiet]
+
+Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>). A directory
+with klp-split.json is built as split livepatch modules through the split
+livepatch API overlay; any other directory builds each *.c as one module
+(target modules).
+
+  --kdir <dir>  kernel tree; default: $KDIR, then the project's kernel
+                environment (scripts/kernel-env.sh), then
+                /lib/modules/$(uname -r)/build
+  --jobs N      parallel make jobs (default: number of CPUs)
+  --force       replace a Kbuild file that klp-split did not write
+  --json        print the result as JSON
+  --quiet       no progress lines (the default when $CI is set)
+
+Exit status: 0 built, 1 build errors, 2 usage or environment error.`;
+
+export async function buildCommand(argv: string[], io: Io): Promise<number> {
+  const args = parseCommandArgs('build', argv, {
+    kdir: { type: 'string' },
+    jobs: { type: 'string', short: 'j' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
+  });
+  if (flag(args, 'help')) {
+    io.out(BUILD_HELP);
+    return EXIT_OK;
+  }
+  const [dir, ...extra] = args.positionals;
+  if (!dir || extra.length) throw new UsageError('build: give exactly one directory');
+  if (!existsSync(dir)) throw new UsageError(`build: ${dir} does not exist`);
+  const jobs = str(args, 'jobs') ? Number(str(args, 'jobs')) : undefined;
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError('build: --jobs takes a positive integer');
+  const opts = {
+    kdir: str(args, 'kdir'),
+    jobs,
+    force: flag(args, 'force'),
+    onLine: (line: string) => {
+      const m = /^\s+LD \[M\]\s+(\S+\.ko)$/.exec(line);
+      if (m) io.progress(`built ${m[1]!.replace(/^.*\//, '')}`);
+    },
+  };
+  let result: BuildResult;
+  try {
+    const isSplit = existsSync(join(dir, MANIFEST_FILE));
+    const sources = isSplit ? [] : readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
+    if (!isSplit && sources.length === 0) throw new UsageError(`build: ${dir} has neither ${MANIFEST_FILE} nor .c files`);
+    result = isSplit ? await buildSplit(dir, opts) : await buildModules(dir, sources, opts);
+  } catch (e) {
+    if (e instanceof KernelTreeError || e instanceof BuildSetupError || e instanceof OverlayError) throw new UsageError(`build: ${e.message}`);
+    throw e;
+  }
+  if (flag(args, 'json')) {
+    io.out(JSON.stringify({ ok: result.ok, dir: result.dir, kdir: result.tree.dir, release: result.tree.release, modules: result.modules, diagnostics: result.diagnostics }, null, 2));
+  } else {
+    printDiagnostics(io, result.diagnostics);
+    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code === 'modpost')) io.err(result.output);
+    io.out(result.ok ? `build ${dir}: ${result.modules.length} module${result.modules.length === 1 ? '' : 's'} against ${result.tree.release} (${result.tree.dir})` : `build ${dir}: FAILED`);
+  }
+  return result.ok ? EXIT_OK : EXIT_FINDINGS;
+}

@@ -1,0 +1,57 @@
+import { TOOL_VERSION } from '@klp-split/splitter';
+import { buildCommand, BUILD_HELP } from './build-command.js';
+import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { defaultIo, isCi, type Io } from './output.js';
+import { splitCommand, SPLIT_HELP } from './split-command.js';
+import { verifyCommand, VERIFY_HELP } from './verify-command.js';
+
+export const MAIN_HELP = `Usage: klp-split <command> [options]
+
+Splits kernel livepatches into a main module for vmlinux and one module per
+patched kernel module, builds them with kbuild, and verifies them in a
+simulator of the split livepatch kernel.
+
+Commands:
+  split <file.c> --out <dir>         split one livepatch source
+  build <dir>                        build split modules (or target modules) with kbuild
+  verify <dir> --target <ko>...      check the built modules and simulate loading them
+
+Run 'klp-split <command> --help' for a command's options.
+
+Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
+2 usage or environment error.`;
+
+const HELP: Record<string, string> = { split: SPLIT_HELP, build: BUILD_HELP, verify: VERIFY_HELP };
+
+export async function main(argv: string[], io: Io = defaultIo(argv.includes('--quiet') || argv.includes('-q') || isCi())): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+        io.out(MAIN_HELP);
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
+      case '--version':
+        io.out(TOOL_VERSION);
+        return EXIT_OK;
+      case 'help':
+        io.out(HELP[rest[0] ?? ''] ?? MAIN_HELP);
+        return EXIT_OK;
+      case 'split':
+        return splitCommand(rest, io);
+      case 'build':
+        return await buildCommand(rest, io);
+      case 'verify':
+        return verifyCommand(rest, io);
+      default:
+        throw new UsageError(`unknown command '${command}'; run 'klp-split --help'`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`klp-split: ${e.message}`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+}

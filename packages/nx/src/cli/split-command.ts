@@ -1,0 +1,60 @@
+import { resolve } from 'node:path';
+import { hasErrors, splitFile, WriteRefused, writeFilesAtomically } from '@klp-split/splitter';
+import { flag, parseCommandArgs, str } from './args.js';
+import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { printDiagnostics, type Io } from './output.js';
+
+export const SPLIT_HELP = `Usage: klp-split split <livepatch.c> --out <dir> [--force] [--json]
+
+Splits one livepatch source into a main module for vmlinux and one module
+per patched kernel module (<patch>__<object>.c), with klp-split.json.
+Nothing is written when an error is reported.
+
+  --out <dir>   output directory (created if needed)
+  --force       replace files in <dir> that klp-split did not write
+  --json        print the result (files, manifest, diagnostics) as JSON
+
+Exit status: 0 split (or already split), 1 errors in the source or not a
+livepatch, 2 usage error.`;
+
+export function splitCommand(argv: string[], io: Io): number {
+  const args = parseCommandArgs('split', argv, { out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
+  if (flag(args, 'help')) {
+    io.out(SPLIT_HELP);
+    return EXIT_OK;
+  }
+  const [file, ...extra] = args.positionals;
+  const out = str(args, 'out');
+  if (!file || extra.length) throw new UsageError('split: give exactly one livepatch .c file');
+  if (!out) throw new UsageError('split: --out <dir> is required');
+  let result;
+  try {
+    result = splitFile(file);
+  } catch (e) {
+    throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
+  }
+  let written: string[] = [];
+  let status = result.kind === 'split' || result.kind === 'already-split' ? EXIT_OK : EXIT_FINDINGS;
+  if (hasErrors(result.diagnostics)) status = EXIT_FINDINGS;
+  if (result.kind === 'split' && status === EXIT_OK) {
+    try {
+      const report = writeFilesAtomically(resolve(out), result.files, { force: flag(args, 'force') });
+      written = report.written;
+    } catch (e) {
+      if (!(e instanceof WriteRefused)) throw e;
+      io.err(`klp-split: ${e.message}`);
+      return EXIT_FINDINGS;
+    }
+  }
+  if (flag(args, 'json')) {
+    io.out(JSON.stringify({ kind: result.kind, source: file, out, files: [...result.files.keys()], written, manifest: result.manifest, diagnostics: result.diagnostics }, null, 2));
+  } else {
+    printDiagnostics(io, result.diagnostics);
+    if (result.kind === 'split' && status === EXIT_OK) {
+      const parts = result.manifest!.parts;
+      io.out(`split ${file}: ${parts.length} module${parts.length === 1 ? '' : 's'} (${parts.map((p) => p.module).join(', ')}) in ${out}`);
+      for (const name of result.files.keys()) io.out(`  ${written.includes(name) ? 'wrote    ' : 'unchanged'} ${name}`);
+    }
+  }
+  return status;
+}
