@@ -58,6 +58,10 @@ function writeKbuild(dir: string, text: string, force: boolean): void {
   atomicWrite(path, text);
 }
 
+function hasOwnKbuild(dir: string): boolean {
+  return ['Kbuild', 'Makefile'].some((f) => existsSync(join(dir, f)) && !GENERATED_MARK.test(readFileSync(join(dir, f), 'utf8')));
+}
+
 /** Builds the split modules of `dir` (its klp-split.json) through the split-API overlay. */
 export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
@@ -85,12 +89,16 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
   return result;
 }
 
-/** Builds plain modules (target modules) in `dir` with the stock headers. */
+/**
+ * Builds plain modules (target modules) in `dir` with the stock headers: with
+ * the directory's own Kbuild or Makefile when it has one, else with a
+ * generated Kbuild naming each source as a module.
+ */
 export async function buildModules(dirArg: string, sources: string[], opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const modules = sources.map((s) => ({ object: s.replace(/\.c$/, '.o') }));
-  writeKbuild(dir, kbuildText(modules, 'klp-split build'), opts.force ?? false);
+  if (!hasOwnKbuild(dir)) writeKbuild(dir, kbuildText(modules, 'klp-split build'), opts.force ?? false);
   return runKbuild(dir, tree, {}, modules, opts);
 }
 

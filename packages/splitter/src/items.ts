@@ -157,6 +157,8 @@ function leadingHeaderEnd(source: string, comments: SyntaxNode[], first: SyntaxN
     attachedFrom = i;
     nextStart = comments[i]!.startIndex;
   }
+  // The SPDX line always opens every file, whatever follows it.
+  if (attachedFrom === 0 && comments[0]?.text.includes('SPDX-License-Identifier')) attachedFrom = 1;
   if (attachedFrom === 0) return 0;
   const last = comments[attachedFrom - 1]!;
   const rest = source.slice(last.endIndex, attachedFrom < comments.length ? comments[attachedFrom]!.startIndex : first.startIndex);

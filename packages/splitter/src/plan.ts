@@ -51,14 +51,14 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   const parts = [...objects, main];
   const roles = new Map(unit.items.map((i) => [i, roleOf(i, model)]));
   const graph = new DependencyGraph(unit, model, roles);
-  const statements = exitStatements(unit, model);
+  const statements = exitStatements(model);
 
   let placement = graph.place(parts, main, new Map());
   const extraRoots = new Map<PartPlan, Set<string>>();
   for (const st of statements) {
-    const owner = statementOwner(st, placement, objects, graph, sink, unit);
-    (owner ?? main).exitStatements.push(st);
-    if (owner) extraRoots.set(owner, new Set([...(extraRoots.get(owner) ?? []), ...st.uses]));
+    const owner = statementOwner(st, placement, objects, graph, sink) ?? main;
+    owner.exitStatements.push(st);
+    extraRoots.set(owner, new Set([...(extraRoots.get(owner) ?? []), ...st.uses]));
   }
   if (extraRoots.size) placement = graph.place(parts, main, extraRoots);
 
@@ -76,7 +76,7 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   for (const item of placement.shared) {
     header.push(item);
     for (const p of placement.needers.get(item) ?? []) p.usesHeader = true;
-    warnShared(item, placement.needers.get(item)!, sink);
+    warnShared(item, [...placement.needers.get(item)!].filter((p) => p !== main), sink);
   }
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
@@ -219,7 +219,7 @@ function namesIn(nodes: SyntaxNode[]): Set<string> {
   return out;
 }
 
-function exitStatements(unit: SourceUnit, model: LivepatchModel): ExitStatement[] {
+function exitStatements(model: LivepatchModel): ExitStatement[] {
   const body = model.exitItem?.node.childForFieldName('body');
   if (!body) return [];
   const out: ExitStatement[] = [];
@@ -232,38 +232,39 @@ function exitStatements(unit: SourceUnit, model: LivepatchModel): ExitStatement[
     out.push({ node: child, start: pendingStart ?? child.startIndex, uses: identifiersIn(child) });
     pendingStart = undefined;
   }
-  void unit;
   return out;
 }
 
-/** The per-object part whose own code or data an exit statement uses, if exactly one. */
-function statementOwner(
-  st: ExitStatement,
-  placement: Placement,
-  objects: PartPlan[],
-  graph: DependencyGraph,
-  sink: DiagnosticSink,
-  unit: SourceUnit,
-): PartPlan | undefined {
-  const owners = new Set<PartPlan>();
-  for (const def of graph.resolve(st.uses)) {
-    const role = graph.roles.get(def);
-    if (role !== 'copy' && role !== 'single') continue;
-    if (placement.shared.has(def)) continue;
-    for (const p of placement.needers.get(def) ?? []) if (objects.includes(p)) owners.add(p);
-  }
+/**
+ * The per-object part an exit statement belongs to: the one whose code or
+ * data it uses or, failing that, whose own macros and types it uses
+ * (`klp_shadow_free_all(SV_ID, dtor)` goes with the shadow variable's user).
+ */
+function statementOwner(st: ExitStatement, placement: Placement, objects: PartPlan[], graph: DependencyGraph, sink: DiagnosticSink): PartPlan | undefined {
+  const defs = graph.resolve(st.uses).filter((d) => !placement.shared.has(d));
+  const ownersOf = (roles: Role[]): Set<PartPlan> => {
+    const owners = new Set<PartPlan>();
+    for (const def of defs) {
+      if (!roles.includes(graph.roles.get(def)!)) continue;
+      const needers = [...(placement.needers.get(def) ?? [])];
+      if (roles.includes('decl') && needers.length !== 1) continue;
+      for (const p of needers) if (objects.includes(p)) owners.add(p);
+    }
+    return owners;
+  };
+  let owners = ownersOf(['copy', 'single']);
+  if (owners.size === 0) owners = ownersOf(['decl']);
   if (owners.size > 1) {
     const pos = { line: st.node.startPosition.row + 1, col: st.node.startPosition.column + 1 };
     sink.warning(pos, 'exit-statement-shared', `module_exit statement uses items of ${[...owners].map((o) => `'${o.object}'`).join(' and ')}; it stays in the main module`);
-    void unit;
     return undefined;
   }
   return [...owners][0];
 }
 
-function warnShared(item: Item, needers: Set<PartPlan>, sink: DiagnosticSink): void {
+function warnShared(item: Item, users: PartPlan[], sink: DiagnosticSink): void {
   if (item.kind !== 'variable') return;
-  const names = [...needers].map((p) => `'${p.object}'`).sort().join(', ');
+  const names = users.map((p) => `'${p.module}'`).sort().join(', ');
   sink.warning(
     item.pos,
     'shared-mutable-state',

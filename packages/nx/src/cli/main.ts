@@ -1,6 +1,7 @@
 import { TOOL_VERSION } from '@klp-split/splitter';
 import { buildCommand, BUILD_HELP } from './build-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { kernelIdCommand } from './kernel-id-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
 import { splitCommand, SPLIT_HELP } from './split-command.js';
 import { verifyCommand, VERIFY_HELP } from './verify-command.js';
@@ -15,6 +16,7 @@ Commands:
   split <file.c> --out <dir>         split one livepatch source
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
+  kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
 
@@ -44,6 +46,8 @@ export async function main(argv: string[], io: Io = defaultIo(argv.includes('--q
         return await buildCommand(rest, io);
       case 'verify':
         return verifyCommand(rest, io);
+      case 'kernel-id':
+        return kernelIdCommand(rest, io);
       default:
         throw new UsageError(`unknown command '${command}'; run 'klp-split --help'`);
     }

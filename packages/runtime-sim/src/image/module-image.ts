@@ -35,7 +35,7 @@ export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)):
     if (s.index === 0 || s.name === '') continue;
     if (s.shndx === C.SHN_LIVEPATCH) livepatchSymbols.push(s);
     else if (s.shndx === C.SHN_UNDEF) undefinedSymbols.push(s.name);
-    else if (s.name.startsWith(KSYMTAB_PREFIX) && s.type === C.STT_OBJECT) exports.add(s.name.slice(KSYMTAB_PREFIX.length));
+    else if (s.name.startsWith(KSYMTAB_PREFIX) && elf.sections[s.shndx]?.name.startsWith('__ksymtab')) exports.add(s.name.slice(KSYMTAB_PREFIX.length));
   }
   return {
     path,

@@ -1,0 +1,41 @@
+import { basename } from 'node:path';
+import type { CreateNodesResult, CreateNodesV2 } from '@nx/devkit';
+import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker, readModuleMarker, type ModuleMarker } from './markers.js';
+import { livepatchTargets, moduleTargets, targetNames, type KlpSplitPluginOptions } from './targets.js';
+
+export type { KlpSplitPluginOptions } from './targets.js';
+
+/**
+ * Infers a project for every klp-livepatch.json (targets split, build,
+ * verify) and klp-module.json (target build) in the workspace.
+ */
+export const createNodesV2: CreateNodesV2<KlpSplitPluginOptions> = [
+  `**/{${LIVEPATCH_MARKER},${MODULE_MARKER}}`,
+  (files, options, context) => {
+    const names = targetNames(options);
+    const modules = new Map<string, ModuleMarker>();
+    for (const f of files) {
+      if (basename(f) !== MODULE_MARKER) continue;
+      const m = readModuleMarker(f, context.workspaceRoot);
+      modules.set(m.name, m);
+    }
+    return files.map((f): readonly [string, CreateNodesResult] => {
+      if (basename(f) === MODULE_MARKER) {
+        const m = readModuleMarker(f, context.workspaceRoot);
+        return [f, { projects: { [m.root]: { name: m.name, root: m.root, tags: ['kernel-module'], targets: moduleTargets(m, names) } }}];
+      }
+      const lp = readLivepatchMarker(f, context.workspaceRoot);
+      return [
+        f,
+        {
+          projects: {
+            [lp.root]: { name: lp.name, root: lp.root, tags: ['livepatch'], implicitDependencies: lp.targets, targets: livepatchTargets(lp, modules, names) },
+          },
+        },
+      ];
+    });
+  },
+];
+
+export const createNodes = createNodesV2;
+export const name = '@klp-split/nx';

@@ -1,0 +1,104 @@
+import type { TargetConfiguration } from '@nx/devkit';
+import type { LivepatchMarker, ModuleMarker } from './markers.js';
+
+export interface KlpSplitPluginOptions {
+  splitTargetName?: string;
+  buildTargetName?: string;
+  verifyTargetName?: string;
+  /** Target name of the module projects' kbuild build. */
+  moduleBuildTargetName?: string;
+}
+
+export interface TargetNames {
+  split: string;
+  build: string;
+  verify: string;
+  moduleBuild: string;
+}
+
+export function targetNames(o: KlpSplitPluginOptions = {}): TargetNames {
+  return {
+    split: o.splitTargetName ?? 'split',
+    build: o.buildTargetName ?? 'build',
+    verify: o.verifyTargetName ?? 'verify',
+    moduleBuild: o.moduleBuildTargetName ?? 'build',
+  };
+}
+
+/** The CLI, run from the workspace root (Nx's default cwd). */
+const CLI = 'node packages/nx/bin/klp-split.js';
+
+/** What every klp-split result depends on besides the sources: the tool and the kernel tree. */
+const TOOL_INPUTS = [
+  '{workspaceRoot}/packages/*/src/**/*.ts',
+  '!{workspaceRoot}/packages/*/src/**/*.test.ts',
+  '{workspaceRoot}/scripts/kernel-env.sh',
+];
+
+function kernelInput(kdir: string | undefined): { runtime: string } {
+  return { runtime: `${CLI} kernel-id${kdir ? ` --kdir ${kdir}` : ''}` };
+}
+
+const kdirArg = (kdir: string | undefined): string => (kdir ? ` --kdir ${kdir}` : '');
+
+export function livepatchTargets(m: LivepatchMarker, modules: Map<string, ModuleMarker>, names: TargetNames): Record<string, TargetConfiguration> {
+  const out = `{projectRoot}/out`;
+  const sources = ['{projectRoot}/**/*.c', '{projectRoot}/**/*.h', '!{projectRoot}/out/**/*', '{projectRoot}/klp-livepatch.json'];
+  const targetKos = m.targets.flatMap((t) => {
+    const mod = modules.get(t);
+    return mod ? mod.sources.map((s) => `${mod.root}/${s.replace(/\.c$/, '.ko')}`) : [];
+  });
+  return {
+    [names.split]: {
+      command: `${CLI} split ${m.root}/${m.source} --out ${m.root}/out`,
+      cache: true,
+      inputs: [...sources, ...TOOL_INPUTS],
+      outputs: [`${out}/*.c`, `${out}/*.h`, `${out}/klp-split.json`],
+      metadata: {
+        technologies: ['livepatch'],
+        description: 'Split the livepatch into a main module and one module per patched kernel module',
+        help: { command: `${CLI} split --help`, example: {} },
+      },
+    },
+    [names.build]: {
+      command: `${CLI} build ${m.root}/out${kdirArg(m.kdir)}`,
+      cache: true,
+      dependsOn: [names.split],
+      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir)],
+      outputs: [`${out}/*.ko`, `${out}/Kbuild`, `${out}/.klp-split`],
+      metadata: {
+        technologies: ['livepatch', 'kbuild'],
+        description: "Build the split modules with the kernel's kbuild",
+        help: { command: `${CLI} build --help`, example: {} },
+      },
+    },
+    [names.verify]: {
+      command: `${CLI} verify ${m.root}/out ${targetKos.map((k) => `--target ${k}`).join(' ')} --report ${m.root}/out/verify.json`,
+      cache: true,
+      dependsOn: [names.build, { projects: m.targets, target: names.moduleBuild }],
+      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir), ...m.targets.flatMap((t) => (modules.get(t) ? [`{workspaceRoot}/${modules.get(t)!.root}/**/*.c`] : []))],
+      outputs: [`${out}/verify.json`],
+      metadata: {
+        technologies: ['livepatch'],
+        description: 'Check the built modules and simulate loading them with their targets',
+        help: { command: `${CLI} verify --help`, example: {} },
+      },
+    },
+  };
+}
+
+export function moduleTargets(m: ModuleMarker, names: TargetNames): Record<string, TargetConfiguration> {
+  return {
+    [names.moduleBuild]: {
+      command: `${CLI} build ${m.root}${kdirArg(m.kdir)}`,
+      cache: true,
+      inputs: ['{projectRoot}/*.c', '{projectRoot}/*.h', '{projectRoot}/klp-module.json', ...TOOL_INPUTS, kernelInput(m.kdir)],
+      outputs: m.sources.map((s) => `{projectRoot}/${s.replace(/\.c$/, '.ko')}`),
+      metadata: {
+        technologies: ['kbuild'],
+        description: "Build the kernel module with the kernel's kbuild",
+        help: { command: `${CLI} build --help`, example: {} },
+      },
+    },
+  };
+}
