@@ -1,0 +1,36 @@
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/env.js';
+
+const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
+
+async function nx(args: string[]) {
+  const r = await execa('npx', ['nx', ...args], { cwd: ROOT, reject: false, env: NX_ENV, all: true });
+  return { code: r.exitCode, output: String(r.all) };
+}
+
+/** Issue 2: the Nx plugin infers split/build/verify and a second run comes from the cache. */
+describe('the example workspace under Nx', () => {
+  it('infers the livepatch and module projects with chained, cached targets', async () => {
+    const r = await nx(['show', 'project', 'klpd-fix', '--json']);
+    expect(r.code, r.output).toBe(0);
+    const project = JSON.parse(r.output.slice(r.output.indexOf('{')));
+    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['split', 'build', 'verify']));
+    expect(project.targets.build.dependsOn).toEqual(['split']);
+    expect(project.targets.verify.dependsOn).toEqual(['build', { projects: ['klpd-counter', 'klpd-parser', 'klpd-ticker'], target: 'build' }]);
+    for (const t of ['split', 'build', 'verify']) {
+      expect(project.targets[t].cache).toBe(true);
+      expect(project.targets[t].outputs.length).toBeGreaterThan(0);
+      expect(project.targets[t].metadata.description).toBeTruthy();
+    }
+  });
+
+  it('runs verify over the workspace, and a second run with nothing changed is all cache hits', async () => {
+    const first = await nx(['run-many', '-t', 'verify', '--output-style=static']);
+    expect(first.code, first.output).toBe(0);
+    expect(first.output).toContain('verify: klpd_fix: OK');
+    const second = await nx(['run-many', '-t', 'verify', '--output-style=static']);
+    expect(second.code, second.output).toBe(0);
+    expect(second.output).toMatch(/Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
+  });
+});
