@@ -4,3 +4,4 @@ export * from './kbuild-file.js';
 export * from './kernel-tree.js';
 export * from './layout-probe.js';
 export * from './overlay.js';
+export * from './makefile-convert.js';
