@@ -134,7 +134,8 @@ function emptyEntry(): KlpObjectEntry {
 const OBJECT_GLUE_FIELDS = new Set(['name', 'patch_name', 'mod']);
 
 function objectText(entry: KlpObjectEntry, patchName: string, name: string, varName: string, extra: string[] = []): string {
-  const lines = [`\t.patch_name = ${patchName},`, `\t.name = ${name},`, '\t.mod = THIS_MODULE,', ...extra];
+  const nameLine = entry.nameField ? elementLine(entry.nameField, '\t', `.name = ${name}`) : `\t.name = ${name},`;
+  const lines = [`\t.patch_name = ${patchName},`, nameLine, '\t.mod = THIS_MODULE,', ...extra];
   for (const f of entry.fields) {
     if (f.field && OBJECT_GLUE_FIELDS.has(f.field)) continue;
     lines.push(f.designated ? elementLine(f, '\t') : `\t.${f.field} = ${f.value.text},`);

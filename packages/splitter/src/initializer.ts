@@ -80,9 +80,14 @@ export function reindent(text: string, from: string, to: string): string {
     .join('\n');
 }
 
-/** The element as a line of a new initializer: `<indent>text,<trailing comment>`. */
-export function elementLine(el: InitElement, indent: string): string {
+/**
+ * The element as a line of a new initializer: `<indent>text,<trailing comment>`,
+ * optionally with its value text replaced (its comments stay).
+ */
+export function elementLine(el: InitElement, indent: string, replacement?: string): string {
   const comment = el.trailing.replace(/^\s*,?/, '');
   const spacer = comment && !/^\s/.test(comment) ? ' ' : '';
-  return `${reindent(el.text, el.indent, indent)},${spacer}${comment}`;
+  const nodeLength = el.node.endIndex - el.node.startIndex;
+  const text = replacement === undefined ? el.text : el.text.slice(0, el.text.length - nodeLength) + replacement;
+  return `${reindent(text, el.indent, indent)},${spacer}${comment}`;
 }

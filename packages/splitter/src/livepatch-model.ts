@@ -22,6 +22,8 @@ export interface KlpObjectEntry {
   pos: { line: number; col: number };
   /** The initializer's fields other than `name`, in their original order. */
   fields: InitElement[];
+  /** The `name` field, for its comments. */
+  nameField?: InitElement;
   funcArrays: Item[];
   funcs: KlpFuncEntry[];
   callbacks: KlpCallback[];
@@ -143,6 +145,7 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink): Kl
     name,
     pos: position(el.value),
     fields: fields.filter((f) => f.field !== 'name'),
+    nameField: nameEl,
     funcArrays: [],
     funcs: [],
     callbacks: [],

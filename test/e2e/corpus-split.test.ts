@@ -1,0 +1,103 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
+import { corpus, klpSplit, removeDir, tempDir } from '../helpers/env.js';
+import { CORPUS_LIVEPATCHES, CORPUS_PER_OBJECT, CORPUS_TARGETS, corpusSources } from '../helpers/corpus.js';
+
+/** Issue 3: every livepatch-related source of linux-source-6.1 through the splitter. */
+describe('the linux-source-6.1 livepatch corpus', () => {
+  let root: string;
+  const results = new Map<string, SplitResult>();
+  const outDir = (base: string) => join(root, base);
+
+  beforeAll(async () => {
+    root = tempDir('corpus');
+    for (const src of corpusSources()) {
+      const base = basename(src, '.c');
+      results.set(base, splitFile(src));
+      await klpSplit(['split', src, '--out', outDir(base)]);
+    }
+  });
+  afterAll(() => removeDir(root));
+
+  it('splits the ten livepatches, four of them with per-object modules', () => {
+    const split = [...results].filter(([, r]) => r.kind === 'split').map(([b]) => b);
+    expect(split.sort()).toEqual([...CORPUS_LIVEPATCHES, 'test_klp_state3'].sort());
+    for (const base of CORPUS_LIVEPATCHES) {
+      const modules = results.get(base)!.manifest!.parts.slice(1).map((p) => p.module);
+      expect(modules, base).toEqual(CORPUS_PER_OBJECT[base] ?? []);
+    }
+  });
+
+  it('reports the target modules as not livepatches and writes nothing for them', async () => {
+    for (const base of CORPUS_TARGETS) {
+      expect(results.get(base)!.kind, base).toBe('not-livepatch');
+      expect(results.get(base)!.diagnostics.map((d) => d.code)).toEqual(['not-livepatch']);
+      const r = await klpSplit(['split', join(corpus(), base.startsWith('test_') ? 'lib/livepatch' : 'samples/livepatch', `${base}.c`), '--out', outDir(`${base}-again`)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('not a livepatch');
+    }
+    const written = readdirSync(root);
+    for (const base of CORPUS_TARGETS) expect(written).not.toContain(base);
+  });
+
+  it('builds test_klp_state3 from the split of the test_klp_state2 source it includes', () => {
+    const r = results.get('test_klp_state3')!;
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['includes-livepatch']);
+    expect(r.manifest!.parts).toEqual([expect.objectContaining({ module: 'test_klp_state3', file: 'test_klp_state3.c' })]);
+    expect(r.files.get('test_klp_state3.c')).toContain('#include "test_klp_state2.c"');
+    expect(r.files.get('test_klp_state2.c')).toContain('.patch_name = KBUILD_MODNAME,');
+  });
+
+  it('emits files without tree-sitter errors, and without checkpatch errors', async () => {
+    const checkpatch = join(corpus(), 'scripts/checkpatch.pl');
+    for (const [base, r] of results) {
+      for (const [name, text] of r.files) {
+        if (!/\.[ch]$/.test(name)) continue;
+        expect(parseC(text).rootNode.hasError, `${base}/${name}`).toBe(false);
+        const cp = await execa('perl', [checkpatch, '--no-tree', '--no-summary-file', '--file', join(outDir(base), name)], { reject: false });
+        expect(cp.stdout.split('\n').filter((l) => l.startsWith('ERROR:')), `${base}/${name}`).toEqual([]);
+        expect(cp.stdout, `${base}/${name}`).toMatch(/^total: 0 errors, \d+ warnings, \d+ lines checked$/m);
+      }
+    }
+  });
+
+  it('compiles every split without a warning, into modules named as the manifest says', async () => {
+    for (const [base, r] of results) {
+      if (r.kind !== 'split') continue;
+      const b = await klpSplit(['build', outDir(base), '--json']);
+      expect(b.code, `${base}: ${b.stdout}${b.stderr}`).toBe(0);
+      const built = JSON.parse(b.stdout);
+      expect(built.diagnostics, base).toEqual([]);
+      for (const part of r.manifest!.parts) {
+        const ko = join(outDir(base), part.file.replace(/\.c$/, '.ko'));
+        const name = await execa('modinfo', ['-F', 'name', ko]);
+        expect(name.stdout.trim(), ko).toBe(part.module);
+      }
+    }
+  });
+
+  it('gives byte-identical output when split twice, and leaves its own output alone', async () => {
+    for (const [base, r] of results) {
+      if (r.kind !== 'split') continue;
+      const again = tempDir(`again-${base}`);
+      try {
+        const src = r.source;
+        expect((await klpSplit(['split', src, '--out', again])).code).toBe(0);
+        for (const [name, text] of r.files) expect(readFileSync(join(again, name), 'utf8'), `${base}/${name}`).toBe(text);
+        const rerun = await klpSplit(['split', src, '--out', outDir(base)]);
+        expect(rerun.stdout).not.toContain('wrote');
+      } finally {
+        removeDir(again);
+      }
+      for (const part of r.manifest!.parts) {
+        if (base === 'test_klp_state3') continue;
+        const second = splitFile(join(outDir(base), part.file));
+        expect(second.kind, `${base}/${part.file}`).toBe('already-split');
+        expect(second.files.size).toBe(0);
+      }
+    }
+  });
+});
