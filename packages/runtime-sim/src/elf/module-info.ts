@@ -1,11 +1,18 @@
-import { sectionByName, sectionData, type ElfFile } from './reader.js';
+import * as C from './constants.js';
+import { ElfError, sectionByName, sectionData, type ElfFile, type ElfSection } from './reader.js';
+
+/** The bytes of a section modpost fills in; SHT_NOBITS would mean it has none in the file. */
+function contents(elf: ElfFile, s: ElfSection): Buffer {
+  if (s.type === C.SHT_NOBITS) throw new ElfError(elf.path, `section ${s.index} '${s.name}' is SHT_NOBITS; it must hold the module's data`);
+  return sectionData(elf, s);
+}
 
 /** `.modinfo`: NUL-separated `key=value` strings; keys may repeat (alias, depends). */
 export function readModinfo(elf: ElfFile): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const s = sectionByName(elf, '.modinfo');
   if (!s) return out;
-  for (const entry of sectionData(elf, s).toString('latin1').split('\0')) {
+  for (const entry of contents(elf, s).toString('latin1').split('\0')) {
     const eq = entry.indexOf('=');
     if (eq <= 0) continue;
     const key = entry.slice(0, eq);
@@ -23,7 +30,7 @@ const MODULE_NAME_LEN = 56;
 export function readVersions(elf: ElfFile): { crc: number; name: string }[] {
   const s = sectionByName(elf, '__versions');
   if (!s) return [];
-  const data = sectionData(elf, s);
+  const data = contents(elf, s);
   const out: { crc: number; name: string }[] = [];
   const entry = 8 + MODULE_NAME_LEN;
   for (let o = 0; o + entry <= data.length; o += entry) {
@@ -41,7 +48,7 @@ export function readVersions(elf: ElfFile): { crc: number; name: string }[] {
 export function readThisModuleName(elf: ElfFile): string | undefined {
   const s = sectionByName(elf, '.gnu.linkonce.this_module');
   if (!s) return undefined;
-  const data = sectionData(elf, s);
+  const data = contents(elf, s);
   if (data.length < 24 + MODULE_NAME_LEN) return undefined;
   const raw = data.subarray(24, 24 + MODULE_NAME_LEN);
   const nul = raw.indexOf(0);

@@ -67,6 +67,8 @@ export interface ElfFile {
 }
 
 const MAX_SECTIONS = 1 << 20;
+/** Largest SHT_NOBITS section sectionData materializes as zeros (a module's .bss is far smaller). */
+const MAX_NOBITS_DATA = 1 << 28;
 
 /** Reads an ELF64 little-endian x86-64 relocatable object (a kernel module). */
 export function readElf(buf: Buffer, path: string): ElfFile {
@@ -112,7 +114,7 @@ export function readElf(buf: Buffer, path: string): ElfFile {
       addralign: num(buf.readBigUInt64LE(o + 48), `section ${i} sh_addralign`, fail),
       entsize: num(buf.readBigUInt64LE(o + 56), `section ${i} sh_entsize`, fail),
     };
-    if (i > 0 && s.type !== C.SHT_NOBITS && s.type !== C.SHT_NULL && s.offset + s.size > buf.length) {
+    if (s.type !== C.SHT_NOBITS && s.type !== C.SHT_NULL && s.offset + s.size > buf.length) {
       fail(`section ${i} (offset ${s.offset}, size ${s.size}) lies past the end of the file (${buf.length} bytes)`);
     }
     sections.push(s);
@@ -128,6 +130,10 @@ export function readElf(buf: Buffer, path: string): ElfFile {
   if (symtabs.length > 1) fail(`${symtabs.length} symbol tables; a relocatable object has one`);
   const symtab = symtabs[0];
   const symbols = symtab ? readSymbols(buf, sections, symtab, fail) : [];
+  // Sections of a relocatable object do not overlap: relocation tables larger in total than the
+  // file can only be the same bytes listed again, which would multiply the work below.
+  const relaBytes = sections.reduce((n, s) => n + (s.type === C.SHT_RELA ? s.size : 0), 0);
+  if (relaBytes > buf.length) fail(`relocation sections total ${relaBytes} bytes, more than the file (${buf.length} bytes)`);
   const relocations: ElfRelocSection[] = [];
   for (const s of sections) {
     if (s.type === C.SHT_REL) fail(`section ${s.index} '${s.name}' is SHT_REL; x86-64 modules use SHT_RELA`);
@@ -146,8 +152,9 @@ function stringAt(buf: Buffer, table: ElfSection, off: number, what: string, fai
   if (table.type === C.SHT_NOBITS) fail(`string table '${table.name}' has no data`);
   if (off >= table.size) fail(`${what}: offset ${off} is outside string table '${table.name}' (${table.size} bytes)`);
   const start = table.offset + off;
-  const end = buf.indexOf(0, start);
-  if (end < 0 || end >= table.offset + table.size) fail(`${what}: string at offset ${off} of '${table.name}' is not NUL-terminated`);
+  const nul = buf.subarray(start, table.offset + table.size).indexOf(0);
+  const end = start + nul;
+  if (nul < 0) fail(`${what}: string at offset ${off} of '${table.name}' is not NUL-terminated`);
   return buf.toString('latin1', start, end);
 }
 
@@ -166,8 +173,8 @@ function readSymbols(buf: Buffer, sections: ElfSection[], symtab: ElfSection, fa
     if (shndx === C.SHN_XINDEX) {
       if (!shndxSec || shndxSec.size < (i + 1) * 4) fail(`symbol ${i} uses SHN_XINDEX but there is no SYMTAB_SHNDX entry for it`);
       shndx = buf.readUInt32LE(shndxSec!.offset + i * 4);
-    }
-    if (shndx !== C.SHN_UNDEF && shndx < C.SHN_LORESERVE && shndx >= sections.length) {
+      if (shndx >= sections.length) fail(`symbol ${i}: extended section index ${shndx} is out of range (${sections.length} sections)`);
+    } else if (shndx !== C.SHN_UNDEF && shndx < C.SHN_LORESERVE && shndx >= sections.length) {
       fail(`symbol ${i}: section index ${shndx} is out of range (${sections.length} sections)`);
     }
     symbols.push({
@@ -211,7 +218,10 @@ function readRelas(
 }
 
 export function sectionData(elf: ElfFile, s: ElfSection): Buffer {
-  if (s.type === C.SHT_NOBITS) return Buffer.alloc(s.size);
+  if (s.type === C.SHT_NOBITS) {
+    if (s.size > MAX_NOBITS_DATA) throw new ElfError(elf.path, `SHT_NOBITS section ${s.index} '${s.name}' of ${s.size} bytes is too large to read`);
+    return Buffer.alloc(s.size);
+  }
   return elf.buf.subarray(s.offset, s.offset + s.size);
 }
 
