@@ -91,11 +91,14 @@ export function readElf(buf: Buffer, path: string): ElfFile {
   if (shentsize !== C.SHDR_SIZE) fail(`e_shentsize ${shentsize} is not ${C.SHDR_SIZE}`);
   if (shoff + C.SHDR_SIZE > buf.length) fail(`section header table at ${shoff} lies past the end of the file (${buf.length} bytes)`);
   // Extended numbering: section 0 carries the real counts.
+  const shnumFrom = shnum === 0 ? 'section 0 sh_size (e_shnum is 0)' : 'e_shnum';
+  const shstrndxFrom = shstrndx === C.SHN_XINDEX ? 'section 0 sh_link (e_shstrndx is SHN_XINDEX)' : 'e_shstrndx';
   if (shnum === 0) shnum = num(buf.readBigUInt64LE(shoff + 32), 'section 0 sh_size', fail);
   if (shstrndx === C.SHN_XINDEX) shstrndx = buf.readUInt32LE(shoff + 40);
-  if (shnum > MAX_SECTIONS) fail(`${shnum} sections is more than supported`);
+  if (shnum === 0) fail('no sections (e_shnum and section 0 sh_size are both 0)');
+  if (shnum > MAX_SECTIONS) fail(`${shnumFrom}: ${shnum} sections is more than supported (${MAX_SECTIONS})`);
   if (shoff + shnum * C.SHDR_SIZE > buf.length) fail(`section header table (${shnum} entries at ${shoff}) is truncated`);
-  if (shstrndx >= shnum) fail(`e_shstrndx ${shstrndx} is out of range (${shnum} sections)`);
+  if (shstrndx >= shnum) fail(`${shstrndxFrom}: section ${shstrndx} is out of range (${shnum} sections)`);
 
   const sections: ElfSection[] = [];
   const nameOffsets: number[] = [];
@@ -122,8 +125,10 @@ export function readElf(buf: Buffer, path: string): ElfFile {
   }
   const shstr = sections[shstrndx]!;
   if (shstr.type !== C.SHT_STRTAB) fail(`section ${shstrndx} named by e_shstrndx is not a string table`);
+  // The string table's own name first, so that errors in the other names can give it.
+  if (shstrndx !== 0) shstr.name = stringAt(buf, shstr, nameOffsets[shstrndx]!, `name of section ${shstrndx}`, fail);
   for (const s of sections) {
-    s.name = s.index === 0 ? '' : stringAt(buf, shstr, nameOffsets[s.index]!, `name of section ${s.index}`, fail);
+    if (s !== shstr) s.name = s.index === 0 ? '' : stringAt(buf, shstr, nameOffsets[s.index]!, `name of section ${s.index}`, fail);
   }
 
   const symtabs = sections.filter((s) => s.type === C.SHT_SYMTAB);
@@ -149,12 +154,13 @@ function num(v: bigint, what: string, fail: (d: string) => never): number {
 }
 
 function stringAt(buf: Buffer, table: ElfSection, off: number, what: string, fail: (d: string) => never): string {
-  if (table.type === C.SHT_NOBITS) fail(`string table '${table.name}' has no data`);
-  if (off >= table.size) fail(`${what}: offset ${off} is outside string table '${table.name}' (${table.size} bytes)`);
+  const label = table.name ? `'${table.name}'` : `in section ${table.index}`;
+  if (table.type === C.SHT_NOBITS) fail(`string table ${label} has no data`);
+  if (off >= table.size) fail(`${what}: offset ${off} is outside string table ${label} (${table.size} bytes)`);
   const start = table.offset + off;
   const nul = buf.subarray(start, table.offset + table.size).indexOf(0);
   const end = start + nul;
-  if (nul < 0) fail(`${what}: string at offset ${off} of '${table.name}' is not NUL-terminated`);
+  if (nul < 0) fail(`${what}: string at offset ${off} of string table ${label} is not NUL-terminated`);
   return buf.toString('latin1', start, end);
 }
 
