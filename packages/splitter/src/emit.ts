@@ -17,7 +17,9 @@ export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPl
   const files = new Map<string, string>();
   files.set(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
   if (plan.header.length) files.set(`${plan.fileBase}.h`, emitHeader(unit, plan));
-  for (const part of plan.objects) files.set(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names));
+  const lastInclude = lastTopLevelInclude(unit);
+  const modinfo = unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end));
+  for (const part of plan.objects) files.set(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, lastInclude, modinfo));
   return { files, objName: names.obj };
 }
 
@@ -66,12 +68,9 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   return unit.header + renderEntries(entries);
 }
 
-function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames): string {
-  const placed = new Set(part.items);
-  const lastInclude = lastTopLevelInclude(unit);
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, lastInclude: Item | undefined, modinfo: string[]): string {
   const entries: Entry[] = [];
-  for (const item of unit.items) {
-    if (!placed.has(item)) continue;
+  for (const item of part.items) {
     entries.push(entry(item));
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
@@ -84,7 +83,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
       `module_exit(${part.module}_exit);`,
       'MODULE_LICENSE("GPL");',
       'MODULE_INFO(livepatch, "Y");',
-      ...unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end)),
+      ...modinfo,
     ].join('\n'),
   ];
   for (const text of glue) entries.push({ text, gap: '\n\n', conds: [] });

@@ -21,41 +21,39 @@ export interface InitElement {
   indent: string;
 }
 
-/** Splits an initializer_list into its elements; positional ones get names from `positional`. */
+/**
+ * Splits an initializer_list into its elements; positional ones get names
+ * from `positional`. Walks with a cursor: only elements become node objects.
+ */
 export function initElements(list: SyntaxNode, source: string, positional: readonly string[] = []): InitElement[] {
   const out: InitElement[] = [];
-  let pending: SyntaxNode[] = [];
-  let lastRow = -1;
+  let pendingStart: number | undefined;
   let position = 0;
-  for (const child of list.children) {
-    if (child.type === '{' || child.type === '}' || child.type === ',') continue;
-    if (child.type === 'comment') {
+  const cursor = list.walk();
+  if (!cursor.gotoFirstChild()) return out;
+  do {
+    const type = cursor.nodeType;
+    if (type === '{' || type === '}' || type === ',') continue;
+    if (type === 'comment') {
       const prev = out[out.length - 1];
-      if (prev && child.startPosition.row === lastRow && pending.length === 0) {
-        prev.trailing = source.slice(prev.node.endIndex, child.endIndex);
-      } else {
-        pending.push(child);
-      }
+      const sameLine = prev && pendingStart === undefined && !source.slice(prev.node.endIndex, cursor.startIndex).includes('\n');
+      if (sameLine) prev.trailing = source.slice(prev.node.endIndex, cursor.endIndex);
+      else pendingStart ??= cursor.startIndex;
       continue;
     }
-    const start = pending.length ? pending[0]!.startIndex : child.startIndex;
-    pending = [];
-    let field: string | undefined;
+    const child = cursor.currentNode;
+    const start = pendingStart ?? child.startIndex;
+    pendingStart = undefined;
+    let field = positional[position];
     let value = child;
-    let designated = false;
-    if (child.type === 'initializer_pair') {
-      designated = true;
-      const designator = child.childForFieldName('designator') ?? child.namedChildren[0];
-      field = designator?.text.replace(/^\./, '');
-      value = child.childForFieldName('value') ?? child.namedChildren[child.namedChildren.length - 1]!;
-    } else {
-      field = positional[position];
+    const designated = type === 'initializer_pair';
+    if (designated) {
+      field = /^\.\s*([A-Za-z_]\w*)/.exec(source.slice(child.startIndex, child.endIndex))?.[1];
+      value = child.childForFieldName('value') ?? child.lastNamedChild!;
     }
     position++;
-    const el: InitElement = { field, designated, node: child, value, start, text: source.slice(start, child.endIndex), trailing: '', indent: lineIndent(source, start) };
-    out.push(el);
-    lastRow = child.endPosition.row;
-  }
+    out.push({ field, designated, node: child, value, start, text: source.slice(start, child.endIndex), trailing: '', indent: lineIndent(source, start) });
+  } while (cursor.gotoNextSibling());
   return out;
 }
 
@@ -66,7 +64,7 @@ function lineIndent(source: string, at: number): string {
 
 /** An empty `{ }` element: the terminator of klp_func and klp_object arrays. */
 export function isTerminator(node: SyntaxNode): boolean {
-  return node.type === 'initializer_list' && node.namedChildren.every((c) => c.type === 'comment');
+  return node.type === 'initializer_list' && /^\{(?:\s|\/\*(?:[^*]|\*(?!\/))*\*\/)*\}$/.test(node.text);
 }
 
 /**

@@ -49,49 +49,96 @@ export interface SourceUnit {
   header: string;
   items: Item[];
   byName: Map<string, Item[]>;
+  /** 1-based line and column of an offset. */
+  positionAt: (offset: number) => { line: number; col: number };
 }
 
-const IDENT_RE = /[A-Za-z_][A-Za-z0-9_]*/g;
+function lineIndex(source: string): (offset: number) => { line: number; col: number } {
+  const starts = [0];
+  for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo]! + 1 };
+  };
+}
+
+/** A top-level child as the cursor sees it; the node object is only made for items. */
+interface Child {
+  type: string;
+  start: number;
+  end: number;
+  startRow: number;
+  endRow: number;
+  node: () => SyntaxNode;
+}
+
+function childOf(node: SyntaxNode): Child {
+  return {
+    type: node.type,
+    start: node.startIndex,
+    end: node.endIndex,
+    startRow: node.startPosition.row,
+    endRow: node.endPosition.row,
+    node: () => node,
+  };
+}
 
 export function readUnit(source: string): SourceUnit {
   const tree = parseC(source);
   const items: Item[] = [];
-  const pendingComments: SyntaxNode[] = [];
+  const pendingComments: Child[] = [];
   let headerEnd = 0;
   let sawItem = false;
+  let prevEndRow = -1;
 
-  const addItem = (node: SyntaxNode, conds: Cond[]): void => {
+  const addItem = (child: Child, conds: Cond[]): void => {
     const prev = items[items.length - 1];
-    if (node.type === ';' && prev && prev.node.endIndex <= node.startIndex && prev.kind === 'type') {
-      prev.end = node.endIndex;
+    if (child.type === ';' && prev && prev.kind === 'type') {
+      prev.end = child.end;
       return;
     }
-    if (node.type === 'comment') {
-      if (prev && prev.node.endPosition.row === node.startPosition.row && pendingComments.length === 0) {
-        prev.end = node.endIndex;
+    if (child.type === 'comment') {
+      if (prev && prevEndRow === child.startRow && pendingComments.length === 0) {
+        prev.end = child.end;
       } else {
-        pendingComments.push(node);
+        pendingComments.push(child);
       }
       return;
     }
     if (!sawItem) {
       sawItem = true;
-      headerEnd = leadingHeaderEnd(source, pendingComments, node);
-      while (pendingComments.length && pendingComments[0]!.startIndex < headerEnd) pendingComments.shift();
+      headerEnd = leadingHeaderEnd(source, pendingComments, child.start);
+      while (pendingComments.length && pendingComments[0]!.start < headerEnd) pendingComments.shift();
     }
-    const start = pendingComments.length ? pendingComments[0]!.startIndex : node.startIndex;
+    const start = pendingComments.length ? pendingComments[0]!.start : child.start;
     pendingComments.length = 0;
-    items.push(describe(node, start, conds, items.length));
+    prevEndRow = child.endRow;
+    items.push(describe(source, child.node(), child.type, start, { line: child.startRow + 1, col: 0 }, conds, items.length));
   };
 
-  const walk = (parent: SyntaxNode, conds: Cond[]): void => {
-    for (const child of parent.children) {
-      if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') {
-        walkConditional(child, conds);
-      } else {
-        addItem(child, conds);
+  // The translation unit's children through a cursor: most are items or comments.
+  const walk = (root: SyntaxNode): void => {
+    const cursor = root.walk();
+    if (!cursor.gotoFirstChild()) return;
+    do {
+      const type = cursor.nodeType;
+      if (type === 'preproc_ifdef' || type === 'preproc_if') {
+        walkConditional(cursor.currentNode, []);
+        continue;
       }
-    }
+      const start = cursor.startIndex;
+      const end = cursor.endIndex;
+      const startRow = cursor.startPosition.row;
+      const endRow = cursor.endPosition.row;
+      const current = type === 'comment' || type === ';' ? undefined : cursor.currentNode;
+      addItem({ type, start, end, startRow, endRow, node: () => current! }, []);
+    } while (cursor.gotoNextSibling());
   };
 
   const walkConditional = (node: SyntaxNode, conds: Cond[]): void => {
@@ -104,24 +151,23 @@ export function readUnit(source: string): SourceUnit {
       if (child === alt || child.startIndex === alt?.startIndex) continue;
       if (child === node.childForFieldName('name') || child === node.childForFieldName('condition')) continue;
       if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, thenConds);
-      else addItem(child, thenConds);
+      else addItem(childOf(child), thenConds);
     }
     if (alt) {
       for (const child of alt.namedChildren) {
         if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, elseConds);
-        else addItem(child, elseConds);
+        else addItem(childOf(child), elseConds);
       }
     }
   };
 
-  walk(tree.rootNode, []);
+  walk(tree.rootNode);
   if (!sawItem) headerEnd = source.length;
 
   for (const item of items) {
     while (item.end > item.start && /\s/.test(source[item.end - 1]!)) item.end--;
     item.text = source.slice(item.start, item.end);
-    // Masked macro arguments still name things the item needs.
-    if (item.kind === 'variable') {
+    if (item.kind !== 'macro') {
       for (const id of identifiersInText(source.slice(item.node.startIndex, item.end))) if (!item.defines.includes(id)) item.uses.add(id);
     }
   }
@@ -140,7 +186,21 @@ export function readUnit(source: string): SourceUnit {
       byName.set(name, list);
     }
   }
-  return { source, tree, header: source.slice(0, headerEnd), items, byName };
+  for (const item of items) if (item.kind === 'function') dropShadowedNames(item, byName, source);
+  return { source, tree, header: source.slice(0, headerEnd), items, byName, positionAt: lineIndex(source) };
+}
+
+/**
+ * A parameter or local variable named like a top-level item hides it. The
+ * text test is cheap and only a possible declaration sends the function
+ * through the syntax tree.
+ */
+function dropShadowedNames(item: Item, byName: Map<string, Item[]>, source: string): void {
+  const text = stripStringsAndComments(source.slice(item.node.startIndex, item.end));
+  const suspects = [...item.uses].filter((n) => byName.has(n) && new RegExp(`[\\w*\\s]\\b${n}\\s*[=;,\\[)]`).test(text));
+  if (!suspects.length) return;
+  const locals = localNames(item.node);
+  for (const n of suspects) if (locals.has(n)) item.uses.delete(n);
 }
 
 /**
@@ -148,25 +208,28 @@ export function readUnit(source: string): SourceUnit {
  * that sits right above the item (no blank line between): that one documents
  * the item.
  */
-function leadingHeaderEnd(source: string, comments: SyntaxNode[], first: SyntaxNode): number {
+function leadingHeaderEnd(source: string, comments: Child[], firstStart: number): number {
   let attachedFrom = comments.length;
-  let nextStart = first.startIndex;
+  let nextStart = firstStart;
   for (let i = comments.length - 1; i >= 0; i--) {
-    const between = source.slice(comments[i]!.endIndex, nextStart);
+    const between = source.slice(comments[i]!.end, nextStart);
     if ((between.match(/\n/g) ?? []).length >= 2) break;
     attachedFrom = i;
-    nextStart = comments[i]!.startIndex;
+    nextStart = comments[i]!.start;
   }
   // The SPDX line always opens every file, whatever follows it.
-  if (attachedFrom === 0 && comments[0]?.text.includes('SPDX-License-Identifier')) attachedFrom = 1;
+  if (attachedFrom === 0 && source.slice(comments[0]?.start ?? 0, comments[0]?.end ?? 0).includes('SPDX-License-Identifier')) attachedFrom = 1;
   if (attachedFrom === 0) return 0;
   const last = comments[attachedFrom - 1]!;
-  const rest = source.slice(last.endIndex, attachedFrom < comments.length ? comments[attachedFrom]!.startIndex : first.startIndex);
+  const rest = source.slice(last.end, attachedFrom < comments.length ? comments[attachedFrom]!.start : firstStart);
   const blank = rest.match(/^[ \t]*\n(?:[ \t]*\n)?/);
-  return last.endIndex + (blank ? blank[0].length : 0);
+  return last.end + (blank ? blank[0].length : 0);
 }
 
-function describe(node: SyntaxNode, start: number, conds: Cond[], index: number): Item {
+function describe(source: string, node: SyntaxNode, type: string, start: number, pos: { line: number; col: number }, conds: Cond[], index: number): Item {
+  const fn = type === 'function_definition' ? functionHead(source, node) : undefined;
+  const specifiers = fn ? fn.specifiers : specifierText(source, node, type);
+  pos.col = node.startIndex - source.lastIndexOf('\n', node.startIndex - 1);
   const item: Item = {
     index,
     kind: 'other',
@@ -178,14 +241,14 @@ function describe(node: SyntaxNode, start: number, conds: Cond[], index: number)
     defines: [],
     uses: new Set(),
     conds,
-    pos: position(node),
-    isStatic: hasSpecifier(node, 'static'),
-    isInline: hasSpecifier(node, 'inline'),
+    pos,
+    isStatic: /\bstatic\b/.test(specifiers),
+    isInline: /\binline\b/.test(specifiers),
     isConst: false,
     stateful: false,
     isArray: false,
   };
-  switch (node.type) {
+  switch (type) {
     case 'preproc_include':
       item.kind = 'include';
       break;
@@ -200,15 +263,12 @@ function describe(node: SyntaxNode, start: number, conds: Cond[], index: number)
     }
     case 'function_definition': {
       item.kind = 'function';
-      const name = declaredName(node.childForFieldName('declarator'));
-      if (name) item.defines.push(name);
-      item.stateful = hasStaticLocal(node.childForFieldName('body'));
-      collectUses(node, item.uses, localNames(node));
-      if (name) item.uses.delete(name);
+      if (fn!.name) item.defines.push(fn!.name);
+      item.stateful = /\bstatic\b/.test(stripStringsAndComments(source.slice(fn!.bodyStart, item.end)));
       return item;
     }
     case 'declaration':
-      describeDeclaration(node, item);
+      if (!describePlainStructVariable(source, node, item)) describeDeclaration(node, item, /\bextern\b/.test(specifiers));
       break;
     case 'type_definition': {
       item.kind = 'type';
@@ -238,13 +298,56 @@ function describe(node: SyntaxNode, start: number, conds: Cond[], index: number)
     default:
       break;
   }
-  collectUses(node, item.uses, new Set(item.defines));
   return item;
 }
 
-function describeDeclaration(node: SyntaxNode, item: Item): void {
+/**
+ * A function definition's name, specifiers and body start, from its text
+ * when the head is plain (`static int *name(args) {`), else from the tree.
+ */
+function functionHead(source: string, node: SyntaxNode): { name?: string; specifiers: string; bodyStart: number } {
+  const start = node.startIndex;
+  const brace = source.indexOf('{', start);
+  const head = stripStringsAndComments(source.slice(start, brace < 0 ? node.endIndex : brace));
+  const m = /^([^()]*?)\b([A-Za-z_]\w*)\s*\(/.exec(head);
+  if (m && brace >= 0 && !m[2]!.startsWith('__') && !head.includes('(*')) {
+    return { name: m[2], specifiers: m[1]!, bodyStart: brace };
+  }
+  const declarator = node.childForFieldName('declarator');
+  const body = node.childForFieldName('body');
+  return {
+    name: declaredName(declarator),
+    specifiers: stripStringsAndComments(source.slice(start, declarator ? declarator.startIndex : start)),
+    bodyStart: body ? body.startIndex : node.endIndex,
+  };
+}
+
+/** The declaration specifiers' text: everything before the first declarator. */
+function specifierText(source: string, node: SyntaxNode, type: string): string {
+  if (type !== 'declaration') return '';
+  const declarator = node.childForFieldName('declarator');
+  return stripStringsAndComments(source.slice(node.startIndex, declarator ? declarator.startIndex : node.endIndex));
+}
+
+/**
+ * `static [const] struct tag name[N] = {`: by far the most common top-level
+ * declaration of a livepatch (its klp_func arrays), read from the text.
+ */
+const PLAIN_STRUCT_VARIABLE = /^((?:(?:static|const)\s+)*)struct\s+([A-Za-z_]\w*)\s+([A-Za-z_]\w*)\s*(\[\s*\w*\s*\])?\s*=\s*\{/;
+
+function describePlainStructVariable(source: string, node: SyntaxNode, item: Item): boolean {
+  const m = PLAIN_STRUCT_VARIABLE.exec(source.slice(node.startIndex, Math.min(node.endIndex, node.startIndex + 200)));
+  if (!m) return false;
+  item.kind = 'variable';
+  item.structTag = m[2];
+  item.defines.push(m[3]!);
+  item.isArray = !!m[4];
+  item.isConst = /\bconst\b/.test(m[1]!);
+  return true;
+}
+
+function describeDeclaration(node: SyntaxNode, item: Item, isExtern: boolean): void {
   const declarators = node.childrenForFieldName('declarator');
-  const isExtern = hasSpecifier(node, 'extern');
   const isFunctionDecl = declarators.some((d) => innermostKind(d) === 'function_declarator');
   item.kind = isFunctionDecl || isExtern ? 'prototype' : declarators.length ? 'variable' : 'type';
   if (isFunctionDecl && declarators.length === 1 && describeDefineMacro(declarators[0]!, item)) return;
@@ -301,10 +404,6 @@ function defineTypeBody(type: SyntaxNode | null | undefined, item: Item): void {
   }
 }
 
-export function hasSpecifier(node: SyntaxNode, word: string): boolean {
-  return node.children.some((c) => c.type === 'storage_class_specifier' && c.text === word);
-}
-
 /** The identifier a declarator declares, through pointers, arrays, calls and initializers. */
 export function declaredName(d: SyntaxNode | null | undefined): string | undefined {
   let node = d;
@@ -327,11 +426,6 @@ function hasDescendant(node: SyntaxNode, type: string): boolean {
   return node.descendantsOfType(type).length > 0;
 }
 
-function hasStaticLocal(body: SyntaxNode | null): boolean {
-  if (!body) return false;
-  return body.descendantsOfType('declaration').some((d) => hasSpecifier(d, 'static'));
-}
-
 /** Parameter and local variable names, which shadow top-level names. */
 function localNames(fn: SyntaxNode): Set<string> {
   const names = new Set<string>();
@@ -351,34 +445,20 @@ function localNames(fn: SyntaxNode): Set<string> {
   return names;
 }
 
+const IDENT_OR_MEMBER_RE = /(->|\.)?\s*\b([A-Za-z_][A-Za-z0-9_]*)/g;
+
+export function stripStringsAndComments(text: string): string {
+  return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ' ');
+}
+
+/** Identifiers a piece of C mentions, outside strings, comments and member accesses (`a.b`, `p->b`). */
 export function identifiersInText(text: string): string[] {
-  const withoutStrings = text.replace(/"(?:[^"\\\n]|\\.)*"/g, '""').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ' ');
-  return withoutStrings.match(IDENT_RE) ?? [];
+  const out: string[] = [];
+  for (const m of stripStringsAndComments(text).matchAll(IDENT_OR_MEMBER_RE)) if (!m[1]) out.push(m[2]!);
+  return out;
 }
 
 /** Every identifier a node mentions (outside strings and comments). */
 export function identifiersIn(node: SyntaxNode): Set<string> {
-  const uses = new Set<string>();
-  collectUses(node, uses, new Set());
-  return uses;
-}
-
-function collectUses(node: SyntaxNode, uses: Set<string>, exclude: Set<string>): void {
-  const visit = (n: SyntaxNode): void => {
-    switch (n.type) {
-      case 'identifier':
-      case 'type_identifier':
-        if (!exclude.has(n.text)) uses.add(n.text);
-        return;
-      case 'preproc_arg':
-        for (const id of identifiersInText(n.text)) if (!exclude.has(id)) uses.add(id);
-        return;
-      case 'comment':
-      case 'string_literal':
-        return;
-      default:
-        for (const c of n.namedChildren) visit(c);
-    }
-  };
-  visit(node);
+  return new Set(identifiersInText(node.text));
 }

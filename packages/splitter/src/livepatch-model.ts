@@ -1,6 +1,7 @@
 import type { DiagnosticSink } from './diagnostics.js';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import { readSimpleFuncArray } from './klp-func-text.js';
 import { parseC, position, type SyntaxNode } from './parse.js';
 
 /** The livepatch structures of one source, as the kernel would read them. */
@@ -214,8 +215,26 @@ function parseExpression(text: string): SyntaxNode | undefined {
 }
 
 function readFuncs(unit: SourceUnit, arr: Item, sink: DiagnosticSink): KlpFuncEntry[] {
+  const list = initializerOf(arr)!;
+  const simple = readSimpleFuncArray(unit.source, list.startIndex, list.endIndex);
+  if (simple) {
+    const funcs: KlpFuncEntry[] = [];
+    for (const f of simple) {
+      const pos = unit.positionAt(f.at);
+      if (!unit.byName.get(f.newFunc)?.some((i) => i.kind === 'function')) {
+        sink.error(pos, 'new-func-undefined', `klp_func '${f.oldName}': new_func '${f.newFunc}' is not defined in this file`);
+        continue;
+      }
+      funcs.push({ oldName: f.oldName, newFunc: f.newFunc, sympos: f.sympos, pos });
+    }
+    return funcs;
+  }
+  return readFuncsFromTree(unit, list, sink);
+}
+
+function readFuncsFromTree(unit: SourceUnit, arrayList: SyntaxNode, sink: DiagnosticSink): KlpFuncEntry[] {
   const funcs: KlpFuncEntry[] = [];
-  for (const el of initElements(initializerOf(arr)!, unit.source)) {
+  for (const el of initElements(arrayList, unit.source)) {
     if (isTerminator(el.node)) continue;
     const list = el.value.type === 'call_expression' ? expandFuncMacro(unit, el.value, sink) : el.value;
     if (!list) continue;

@@ -71,7 +71,7 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
       for (const p of needers) p.usesHeader = true;
       continue;
     }
-    for (const part of parts) if (placedIn(item, part, role, needers, placement, graph, main)) part.items.push(item);
+    for (const part of partsOf(item, role, needers, placement, graph, parts, main)) part.items.push(item);
   }
   for (const item of placement.shared) {
     header.push(item);
@@ -87,32 +87,34 @@ function newPart(object: string, module: string, fileBase: string, entry: KlpObj
   return { object, module, fileBase, entry, items: [], exitStatements: [], usesHeader: false };
 }
 
-function placedIn(
+/** The parts an item is written into (in the order of `parts`, so each part's items keep source order). */
+function partsOf(
   item: Item,
-  part: PartPlan,
   role: Role,
   needers: Set<PartPlan>,
   placement: Placement,
   graph: DependencyGraph,
+  parts: PartPlan[],
   main: PartPlan,
-): boolean {
+): Iterable<PartPlan> {
   switch (role) {
     case 'special':
-      return false;
+      return [];
     case 'everywhere':
-      return true;
+      return parts;
     case 'modinfo':
-      return part === main;
+      return [main];
     case 'attached': {
       const subject = graph.subjectOf(item);
-      if (!subject) return part === main;
-      return placedIn(subject, part, graph.roles.get(subject)!, placement.needers.get(subject) ?? new Set(), placement, graph, main);
+      if (!subject) return [main];
+      const subjectRole = graph.roles.get(subject)!;
+      return partsOf(subject, subjectRole, placement.needers.get(subject) ?? new Set(), placement, graph, parts, main);
     }
     case 'decl':
     case 'copy':
-      return needers.has(part);
+      return needers;
     case 'single':
-      return placement.shared.has(item) ? part === main : needers.has(part);
+      return placement.shared.has(item) ? [main] : needers;
   }
 }
 
