@@ -8,14 +8,17 @@
 #   KLP_CORPUS          root of the extracted corpus (samples/livepatch, lib/livepatch, ...)
 #   KLP_CACHE           the cache directory
 # Exit status 2 with one message when something cannot be installed here.
+# --no-install only reports what is already there (exit 2 when it is not).
 set -euo pipefail
 
 cache="${KLP_SPLIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/klp-split}"
 format=env
+install=yes
 for arg in "$@"; do
   case "$arg" in
     --json) format=json ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-install) install=no ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kernel-env: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -80,9 +83,13 @@ extract_corpus() {
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
-install_packages
-kdir=$(find_headers) || die "no /usr/src/linux-headers-6.1.*-amd64 with Module.symvers after install"
-extract_corpus
+if [[ $install == yes ]]; then
+  install_packages
+  kdir=$(find_headers) || die "no /usr/src/linux-headers-6.1.*-amd64 with Module.symvers after install"
+  extract_corpus
+else
+  kdir=$(find_headers) || die "no /usr/src/linux-headers-6.1.*-amd64 installed"
+fi
 release=${kdir#/usr/src/linux-headers-}
 
 if [[ $format == json ]]; then

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, parseC, splitFile, type SplitResult } from '@klp-split/splitter';
-import { klpSplit, removeDir, ROOT, tempDir } from './helpers/env.js';
+import { kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from './helpers/env.js';
 
 /**
  * Tricky livepatches written for this project, each with its expected split
@@ -18,7 +18,7 @@ function fixtureNames(): string[] {
 function splitFixture(name: string): SplitResult {
   const input = join(FIXTURES, name, 'input');
   const source = readdirSync(input).find((f) => f.endsWith('.c'))!;
-  return splitFile(join(input, source), { displayName: source });
+  return splitFile(join(input, source), { displayName: source, includeDirs: kernelIncludeDirs() });
 }
 
 function expectedText(r: SplitResult): Map<string, string> {

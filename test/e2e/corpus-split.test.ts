@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
-import { corpus, klpSplit, removeDir, tempDir } from '../helpers/env.js';
+import { corpus, kernelIncludeDirs, klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { CORPUS_LIVEPATCHES, CORPUS_PER_OBJECT, CORPUS_TARGETS, corpusSources } from '../helpers/corpus.js';
 
 /** Issue 3: every livepatch-related source of linux-source-6.1 through the splitter. */
@@ -16,7 +16,7 @@ describe('the linux-source-6.1 livepatch corpus', () => {
     root = tempDir('corpus');
     for (const src of corpusSources()) {
       const base = basename(src, '.c');
-      results.set(base, splitFile(src));
+      results.set(base, splitFile(src, { includeDirs: kernelIncludeDirs() }));
       await klpSplit(['split', src, '--out', outDir(base)]);
     }
   });

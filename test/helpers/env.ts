@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { kernelEnv } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, includeDirs, kernelEnv } from '@klp-split/kbuild-gen';
 
 /** Repository root. */
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -43,4 +43,9 @@ export async function buildCorpusModules(sources: string[]): Promise<{ dir: stri
   const r = await klpSplit(['build', dir]);
   if (r.code !== 0) throw new Error(`building targets failed:\n${r.stdout}\n${r.stderr}`);
   return { dir, ko: (name) => join(dir, name.replace(/\.c$/, '').concat('.ko')) };
+}
+
+/** The installed kernel headers' include directories (what `klp-split split` uses to choose #includes). */
+export function kernelIncludeDirs(): string[] {
+  return includeDirs(discoverKernelTree());
 }

@@ -11,6 +11,8 @@ import { atomicWrite, prepareOverlay, type Overlay } from './overlay.js';
 
 export interface BuildOptions {
   kdir?: string;
+  /** make variables such as CONFIG_SAMPLE_LIVEPATCH=m. */
+  makeVars?: Record<string, string>;
   jobs?: number;
   /** Called with each line make prints, for progress. */
   onLine?: (line: string) => void;
@@ -107,6 +109,9 @@ export async function runKbuild(dir: string, tree: KernelTree, overlay: Overlay,
   const args = ['-C', tree.dir, `M=${dir}`, `-j${jobs}`];
   if (overlay.includeDir) args.push(`NOSTDINC_FLAGS=-nostdinc -I${overlay.includeDir}`);
   if (overlay.extraSymvers) args.push(`KBUILD_EXTRA_SYMBOLS=${overlay.extraSymvers}`);
+  for (const [k, v] of Object.entries(opts.makeVars ?? {})) args.push(`${k}=${v}`);
+  // Columns in bytes, as diagnostics elsewhere count them (gcc counts a tab as 8 by default).
+  args.push(`KCFLAGS=${[process.env.KCFLAGS, '-fdiagnostics-column-unit=byte'].filter(Boolean).join(' ')}`);
   args.push('modules');
   const child = execa('make', args, { all: true, reject: false, stdin: 'ignore', env: { LC_ALL: 'C' } });
   let output = '';
@@ -121,7 +126,8 @@ export async function runKbuild(dir: string, tree: KernelTree, overlay: Overlay,
   if (partial) opts.onLine?.(partial);
   output = res.all ?? '';
   const diagnostics = parseBuildOutput(output, dir);
-  const built = modules.map((m) => ({ module: moduleOfObject(m.object), ko: join(dir, m.object.replace(/\.o$/, '.ko')) }));
+  const objects = modules.length ? modules.map((m) => m.object) : modulesOrder(dir);
+  const built = objects.map((o) => ({ module: moduleOfObject(o), ko: join(dir, o.replace(/\.o$/, '.ko')) }));
   const ok = res.exitCode === 0 && built.every((m) => existsSync(m.ko));
   if (res.failed && res.exitCode === undefined) {
     diagnostics.push({ file: dir, line: 0, col: 0, severity: 'error', message: `could not run make: ${res.shortMessage}`, code: 'make-not-run' });
@@ -130,6 +136,33 @@ export async function runKbuild(dir: string, tree: KernelTree, overlay: Overlay,
     diagnostics.push({ file: dir, line: 0, col: 0, severity: 'error', message: `make failed (exit ${res.exitCode}): ${last}`, code: 'make-failed' });
   }
   return { ok, dir, tree, overlay, modules: ok ? built : [], diagnostics, output, command: ['make', ...args] };
+}
+
+/** The modules a build made, from kbuild's modules.order. */
+function modulesOrder(dir: string): string[] {
+  const path = join(dir, 'modules.order');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/^.*\//, '').replace(/\.ko$/, '.o'));
+}
+
+/** CONFIG symbols that switch objects on in a Makefile (`obj-$(CONFIG_X) += ...`). */
+export function configSymbols(makefileText: string): string[] {
+  return [...new Set([...makefileText.matchAll(/obj-\$[({](CONFIG_[A-Za-z0-9_]+)[)}]/g)].map((m) => m[1]!))].sort();
+}
+
+/**
+ * Builds a converted kernel source directory with its own Makefile or
+ * Kbuild through the split-API overlay, every CONFIG symbol of its obj-
+ * lines set to m unless given.
+ */
+export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const dir = resolve(dirArg);
+  const makefile = ['Kbuild', 'Makefile'].map((f) => join(dir, f)).find((f) => existsSync(f));
+  if (!makefile) throw new BuildSetupError(`${dir}: no Makefile or Kbuild to build`);
+  const tree = discoverKernelTree({ kdir: opts.kdir });
+  const overlay = prepareOverlay(tree, cacheDir());
+  const makeVars = Object.fromEntries(configSymbols(readFileSync(makefile, 'utf8')).map((c) => [c, 'm']));
+  return runKbuild(dir, tree, overlay, [], { ...opts, makeVars: { ...makeVars, ...opts.makeVars } });
 }
 
 /** Builds the layout probe once per overlay; returns its .ko. */

@@ -29,12 +29,12 @@ export interface KernelEnv {
 
 let cachedEnv: KernelEnv | undefined;
 
-/** Runs scripts/kernel-env.sh (installs Debian's packages on demand; cached afterwards). */
-export function kernelEnv(): KernelEnv {
+/** Runs scripts/kernel-env.sh (installs Debian's packages on demand unless `install` is false). */
+export function kernelEnv(install = true): KernelEnv {
   if (cachedEnv) return cachedEnv;
   let out: string;
   try {
-    out = execFileSync('bash', [KERNEL_ENV_SCRIPT, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync('bash', [KERNEL_ENV_SCRIPT, '--json', ...(install ? [] : ['--no-install'])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new KernelTreeError((err.stderr || err.message).trim());
@@ -47,12 +47,12 @@ export function kernelEnv(): KernelEnv {
  * Finds the kernel tree: --kdir, then $KDIR, then the project's kernel
  * environment, then /lib/modules/$(uname -r)/build.
  */
-export function discoverKernelTree(opts: { kdir?: string; useKernelEnv?: boolean } = {}): KernelTree {
+export function discoverKernelTree(opts: { kdir?: string; useKernelEnv?: boolean; install?: boolean } = {}): KernelTree {
   if (opts.kdir) return checkKernelTree(opts.kdir, '--kdir');
   if (process.env.KDIR) return checkKernelTree(process.env.KDIR, 'KDIR');
   if (opts.useKernelEnv !== false) {
     try {
-      return checkKernelTree(kernelEnv().KLP_KDIR, 'kernel-env');
+      return checkKernelTree(kernelEnv(opts.install ?? true).KLP_KDIR, 'kernel-env');
     } catch (e) {
       const fallback = `/lib/modules/${release()}/build`;
       if (!existsSync(fallback)) throw e;
@@ -82,6 +82,18 @@ function sourceDirs(dir: string): string[] {
   const makefile = readFileSync(join(dir, 'Makefile'), 'utf8');
   for (const m of makefile.matchAll(/^include\s+(\S+)\/Makefile\s*$/gm)) dirs.push(m[1]!);
   return dirs;
+}
+
+/** The directories kbuild searches for `#include <...>` (x86), in its order. */
+export function includeDirs(tree: KernelTree): string[] {
+  const out: string[] = [];
+  for (const d of sourceDirs(tree.dir)) {
+    for (const sub of ['arch/x86/include', 'arch/x86/include/generated', 'include', 'arch/x86/include/uapi', 'include/uapi', 'include/generated/uapi']) {
+      const p = join(d, sub);
+      if (existsSync(p)) out.push(p);
+    }
+  }
+  return out;
 }
 
 export function findInclude(dir: string, rel: string): string | undefined {

@@ -17,9 +17,8 @@ export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPl
   const files = new Map<string, string>();
   files.set(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
   if (plan.header.length) files.set(`${plan.fileBase}.h`, emitHeader(unit, plan));
-  const lastInclude = lastTopLevelInclude(unit);
   const modinfo = unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end));
-  for (const part of plan.objects) files.set(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, lastInclude, modinfo));
+  for (const part of plan.objects) files.set(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo));
   return { files, objName: names.obj };
 }
 
@@ -53,7 +52,7 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   const placed = new Set(main.items);
   const exported = new Set(plan.exported);
   const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
-  const lastInclude = lastTopLevelInclude(unit);
+  const lastInclude = lastTopLevelInclude(main.items);
   const entries: Entry[] = [];
   for (const item of unit.items) {
     const role = plan.roles.get(item);
@@ -68,7 +67,8 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   return unit.header + renderEntries(entries);
 }
 
-function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, lastInclude: Item | undefined, modinfo: string[]): string {
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): string {
+  const lastInclude = lastTopLevelInclude(part.items);
   const entries: Entry[] = [];
   for (const item of part.items) {
     entries.push(entry(item));
@@ -108,8 +108,9 @@ function headerSpdx(fileHeader: string): string {
   return m ? `/* ${m[1]!.trim()} */\n` : '';
 }
 
-function lastTopLevelInclude(unit: SourceUnit): Item | undefined {
-  return [...unit.items].reverse().find((i) => i.kind === 'include' && i.conds.length === 0);
+function lastTopLevelInclude(items: readonly Item[]): Item | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (items[i]!.kind === 'include' && items[i]!.conds.length === 0) return items[i];
+  return undefined;
 }
 
 function vmlinuxObjectText(plan: SplitPlan, names: GeneratedNames): string {

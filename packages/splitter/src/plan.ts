@@ -2,6 +2,7 @@ import type { DiagnosticSink } from './diagnostics.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
 import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from './names.js';
+import { partUses, type IncludeFilter } from './include-filter.js';
 import type { SyntaxNode } from './parse.js';
 import { attachedSubject, isParamCall, roleOf, type Role } from './roles.js';
 
@@ -41,7 +42,7 @@ export interface SplitPlan {
  * callbacks; what several parts need is shared through the header or, when it
  * must exist once, exported by the main module.
  */
-export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink): SplitPlan {
+export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink, includes?: IncludeFilter): SplitPlan {
   const patch = kbuildModuleName(fileBase);
   const vmlinux = model.objects.find((o) => o.name === null);
   const main = newPart('vmlinux', patch, fileBase, vmlinux);
@@ -80,7 +81,18 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   }
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
+  if (includes) dropUnusedIncludes(parts, header, includes);
   return { patch, fileBase, main, objects, header, exported: [...placement.shared].sort((a, b) => a.index - b.index), roles };
+}
+
+/** Each part keeps the kernel headers its own items (and exit statements) use. */
+function dropUnusedIncludes(parts: PartPlan[], header: Item[], includes: IncludeFilter): void {
+  for (const part of parts) {
+    const uses = partUses(part.usesHeader ? [...part.items, ...header] : part.items);
+    for (const st of part.exitStatements) for (const n of st.uses) uses.add(n);
+    for (const n of part.entry?.roots ?? []) uses.add(n);
+    part.items = part.items.filter((i) => i.kind !== 'include' || includes.needs(i, uses));
+  }
 }
 
 function newPart(object: string, module: string, fileBase: string, entry: KlpObjectEntry | undefined): PartPlan {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit } from './emit.js';
+import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
 import { MANIFEST_FILE, MANIFEST_VERSION, manifestText, type SplitManifest } from './manifest.js';
@@ -25,6 +26,8 @@ export interface SplitResult {
 export interface SplitOptions {
   /** File name used in diagnostics; defaults to the path. */
   displayName?: string;
+  /** The kernel's include directories: each part then keeps only the #includes it uses. */
+  includeDirs?: string[];
 }
 
 /** Splits one livepatch source held in memory. */
@@ -57,7 +60,7 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
   }
   if (sink.failed) return result('invalid');
 
-  const plan = planSplit(unit, found.model, fileBase, sink);
+  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined);
   const emitted = emitSplit(unit, found.model, plan);
   const manifest = buildManifest(basename(path), found.model, plan, sink.items);
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
@@ -84,7 +87,7 @@ function splitWrapper(path: string, source: string, includedPath: string, includ
   const fail = (): SplitResult => ({ kind: 'invalid', source: path, files: new Map(), diagnostics: sink.items });
   let inner: SplitResult;
   try {
-    inner = splitFile(includedPath, { displayName: join(dirname(file), included) });
+    inner = splitFile(includedPath, { ...opts, displayName: join(dirname(file), included) });
   } catch (e) {
     sink.error(undefined, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as Error).message}`);
     return fail();

@@ -1,22 +1,27 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildModules, buildSplit, BuildSetupError, KernelTreeError, OverlayError, type BuildResult } from '@klp-split/kbuild-gen';
+import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
-import { flag, parseCommandArgs, str } from './args.js';
+import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
 
 export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir>] [--jobs N] [--force] [--json] [--quiet]
 
-Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>). A directory
-with klp-split.json is built as split livepatch modules through the split
-livepatch API overlay; any other directory builds each *.c as one module
-(target modules).
+Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>):
+- a directory with klp-split.json: its split modules, through the split
+  livepatch API overlay, with a generated Kbuild;
+- a directory 'klp-split convert' converted (<patch>.klp-split.json): with
+  its own Makefile or Kbuild and the overlay, every CONFIG symbol of its
+  obj- lines set to m (override with --config);
+- any other directory: each *.c as one module (target modules), with the
+  directory's own Kbuild or Makefile when it has one.
 
   --kdir <dir>  kernel tree; default: $KDIR, then the project's kernel
                 environment (scripts/kernel-env.sh), then
                 /lib/modules/$(uname -r)/build
   --jobs N      parallel make jobs (default: number of CPUs)
+  --config K=V  a make variable for a converted directory (repeatable)
   --force       replace a Kbuild file that klp-split did not write
   --json        print the result as JSON
   --quiet       no progress lines (the default when $CI is set)
@@ -30,6 +35,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     force: { type: 'boolean' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
+    config: { type: 'string', multiple: true },
   });
   if (flag(args, 'help')) {
     io.out(BUILD_HELP);
@@ -40,7 +46,14 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
   if (!existsSync(dir)) throw new UsageError(`build: ${dir} does not exist`);
   const jobs = str(args, 'jobs') ? Number(str(args, 'jobs')) : undefined;
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError('build: --jobs takes a positive integer');
+  const makeVars: Record<string, string> = {};
+  for (const kv of list(args, 'config')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(kv);
+    if (!m) throw new UsageError(`build: --config takes NAME=VALUE, not '${kv}'`);
+    makeVars[m[1]!] = m[2]!;
+  }
   const opts = {
+    makeVars,
     kdir: str(args, 'kdir'),
     jobs,
     force: flag(args, 'force'),
@@ -51,10 +64,12 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
   };
   let result: BuildResult;
   try {
-    const isSplit = existsSync(join(dir, MANIFEST_FILE));
-    const sources = isSplit ? [] : readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
+    const entries = readdirSync(dir);
+    const isSplit = entries.includes(MANIFEST_FILE);
+    const isConverted = !isSplit && entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`));
+    const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
     if (!isSplit && sources.length === 0) throw new UsageError(`build: ${dir} has neither ${MANIFEST_FILE} nor .c files`);
-    result = isSplit ? await buildSplit(dir, opts) : await buildModules(dir, sources, opts);
+    result = isSplit ? await buildSplit(dir, opts) : isConverted ? await buildTree(dir, opts) : await buildModules(dir, sources, opts);
   } catch (e) {
     if (e instanceof KernelTreeError || e instanceof BuildSetupError || e instanceof OverlayError) throw new UsageError(`build: ${e.message}`);
     throw e;

@@ -1,5 +1,6 @@
 import { TOOL_VERSION } from '@klp-split/splitter';
 import { buildCommand, BUILD_HELP } from './build-command.js';
+import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelIdCommand } from './kernel-id-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
@@ -14,6 +15,7 @@ simulator of the split livepatch kernel.
 
 Commands:
   split <file.c> --out <dir>         split one livepatch source
+  convert <dir>                      convert a kernel source directory in place
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
@@ -23,7 +25,7 @@ Run 'klp-split <command> --help' for a command's options.
 Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage or environment error.`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, build: BUILD_HELP, verify: VERIFY_HELP };
+const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP };
 
 export async function main(argv: string[], io: Io = defaultIo(argv.includes('--quiet') || argv.includes('-q') || isCi())): Promise<number> {
   const [command, ...rest] = argv;
@@ -42,6 +44,8 @@ export async function main(argv: string[], io: Io = defaultIo(argv.includes('--q
         return EXIT_OK;
       case 'split':
         return splitCommand(rest, io);
+      case 'convert':
+        return convertCommand(rest, io);
       case 'build':
         return await buildCommand(rest, io);
       case 'verify':

@@ -1,24 +1,45 @@
 import { resolve } from 'node:path';
+import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
 import { hasErrors, splitFile, WriteRefused, writeFilesAtomically } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
 
-export const SPLIT_HELP = `Usage: klp-split split <livepatch.c> --out <dir> [--force] [--json]
+export const SPLIT_HELP = `Usage: klp-split split <livepatch.c> --out <dir> [--kdir <dir>] [--force] [--json]
 
 Splits one livepatch source into a main module for vmlinux and one module
 per patched kernel module (<patch>__<object>.c), with klp-split.json.
-Nothing is written when an error is reported.
+Nothing is written when an error is reported. With a kernel tree (--kdir,
+$KDIR or the installed kernel environment) each part keeps only the
+#includes whose headers declare something it uses; without one, all.
 
-  --out <dir>   output directory (created if needed)
-  --force       replace files in <dir> that klp-split did not write
-  --json        print the result (files, manifest, diagnostics) as JSON
+  --out <dir>     output directory (created if needed)
+  --kdir <dir>    kernel tree whose headers decide the #includes
+  --all-includes  keep every #include in every part
+  --force         replace files in <dir> that klp-split did not write
+  --json          print the result (files, manifest, diagnostics) as JSON
 
 Exit status: 0 split (or already split), 1 errors in the source or not a
 livepatch, 2 usage error.`;
 
+/** The kernel's include directories when a tree is at hand; none (keep all includes) otherwise. */
+function kernelIncludeDirs(kdir: string | undefined): string[] {
+  try {
+    return includeDirs(discoverKernelTree({ kdir, install: false }));
+  } catch (e) {
+    if (kdir && e instanceof KernelTreeError) throw new UsageError(`split: ${e.message}`);
+    return [];
+  }
+}
+
 export function splitCommand(argv: string[], io: Io): number {
-  const args = parseCommandArgs('split', argv, { out: { type: 'string', short: 'o' }, force: { type: 'boolean' }, json: { type: 'boolean' } });
+  const args = parseCommandArgs('split', argv, {
+    out: { type: 'string', short: 'o' },
+    kdir: { type: 'string' },
+    'all-includes': { type: 'boolean' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
   if (flag(args, 'help')) {
     io.out(SPLIT_HELP);
     return EXIT_OK;
@@ -29,7 +50,7 @@ export function splitCommand(argv: string[], io: Io): number {
   if (!out) throw new UsageError('split: --out <dir> is required');
   let result;
   try {
-    result = splitFile(file);
+    result = splitFile(file, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')) });
   } catch (e) {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }

@@ -50,9 +50,9 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
   });
   return {
     [names.split]: {
-      command: `${CLI} split ${m.root}/${m.source} --out ${m.root}/out`,
+      command: `${CLI} split ${m.root}/${m.source} --out ${m.root}/out${kdirArg(m.kdir)}`,
       cache: true,
-      inputs: [...sources, ...TOOL_INPUTS],
+      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir)],
       outputs: [`${out}/*.c`, `${out}/*.h`, `${out}/klp-split.json`],
       metadata: {
         technologies: ['livepatch'],
