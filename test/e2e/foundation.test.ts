@@ -70,7 +70,7 @@ describe('livepatch-shadow-fix1 through split, build, verify', () => {
         '% modprobe livepatch_shadow_mod',
         '% modprobe livepatch_shadow_fix1',
         "livepatch: enabling patch 'livepatch_shadow_fix1'",
-        '[request_module] livepatch_shadow_fix1__livepatch_shadow_mod: loaded',
+        '[request_module] livepatch_shadow_fix1__livepatch_shadow_mod',
         "livepatch: 'livepatch_shadow_fix1': patching complete",
       ]),
     );

@@ -4,6 +4,7 @@ import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelIdCommand } from './kernel-id-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
+import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
 import { splitCommand, SPLIT_HELP } from './split-command.js';
 import { verifyCommand, VERIFY_HELP } from './verify-command.js';
 
@@ -18,6 +19,7 @@ Commands:
   convert <dir>                      convert a kernel source directory in place
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
+  simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
   kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
@@ -25,7 +27,7 @@ Run 'klp-split <command> --help' for a command's options.
 Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage or environment error.`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP };
+const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP };
 
 export async function main(argv: string[], io: Io = defaultIo(argv.includes('--quiet') || argv.includes('-q') || isCi())): Promise<number> {
   const [command, ...rest] = argv;
@@ -50,6 +52,8 @@ export async function main(argv: string[], io: Io = defaultIo(argv.includes('--q
         return await buildCommand(rest, io);
       case 'verify':
         return verifyCommand(rest, io);
+      case 'simulate':
+        return simulateCommand(rest, io);
       case 'kernel-id':
         return kernelIdCommand(rest, io);
       default:

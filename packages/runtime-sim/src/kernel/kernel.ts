@@ -48,11 +48,12 @@ export class SimKernel {
   private readonly repository = new Map<string, ModuleImage>();
   private clock = 0;
   readonly livepatch: SplitLivepatch;
-  private readonly vmlinuxExports: Set<string>;
-
   constructor(readonly opts: KernelOptions) {
-    this.vmlinuxExports = new Set([...opts.vmlinuxExports.keys(), ...(opts.extraVmlinuxExports ?? [])]);
     this.livepatch = new SplitLivepatch(this, opts.layout, opts.vmlinuxSymbols);
+  }
+
+  isVmlinuxExport(sym: string): boolean {
+    return this.opts.vmlinuxExports.has(sym) || (this.opts.extraVmlinuxExports?.includes(sym) ?? false);
   }
 
   /** Makes a module findable by modprobe (like installing it under /lib/modules). */
@@ -73,11 +74,28 @@ export class SimKernel {
   }
 
   /** `modprobe NAME` from a shell: prints modprobe's error like the tool does. */
-  modprobeCommand(name: string): number {
-    this.log.push(`% modprobe ${name}`);
+  modprobeCommand(name: string, params: string[] = []): number {
+    this.log.push(`% ${['modprobe', name, ...params].join(' ')}`);
     const err = this.modprobe(name);
     if (err === -ENOENT && !this.repository.has(name)) this.log.push(`modprobe: FATAL: Module ${name} not found in directory /lib/modules`);
     else if (err) this.log.push(`modprobe: ERROR: could not insert '${name}': ${strerror(err)}`);
+    return err;
+  }
+
+  /** `insmod NAME.ko`: no dependency is loaded first. */
+  insmodCommand(name: string): number {
+    this.log.push(`% insmod ${name}`);
+    const image = this.repository.get(name);
+    const err = image ? this.loadModule(image) : -ENOENT;
+    if (err) this.log.push(`insmod: ERROR: could not insert module ${name}: ${strerror(err)}`);
+    return err;
+  }
+
+  /** `echo 0 > /sys/kernel/livepatch/<patch>/enabled`. */
+  disableCommand(patch: string): number {
+    this.log.push(`% echo 0 > /sys/kernel/livepatch/${patch}/enabled`);
+    const err = this.livepatch.disable(patch);
+    if (err) this.log.push(`echo: write error: ${strerror(err)}`);
     return err;
   }
 
@@ -91,8 +109,9 @@ export class SimKernel {
 
   /** request_module() from the kernel: marked in the log, since the kernel runs modprobe silently. */
   requestModule(name: string): number {
+    this.printk(`[request_module] ${name}`);
     const err = this.modprobe(name);
-    this.printk(`[request_module] ${name}: ${err ? `failed (${err})` : 'loaded'}`);
+    if (err) this.printk(`[request_module] ${name}: failed (${err})`);
     return err;
   }
 
@@ -113,7 +132,7 @@ export class SimKernel {
   dependencies(image: ModuleImage): string[] {
     const deps = new Set<string>();
     for (const sym of image.undefinedSymbols) {
-      if (this.vmlinuxExports.has(sym)) continue;
+      if (this.isVmlinuxExport(sym)) continue;
       for (const [n, other] of this.repository) if (n !== image.name && other.exports.has(sym)) deps.add(n);
     }
     return [...deps];
@@ -124,7 +143,7 @@ export class SimKernel {
     if (this.modules.has(image.name)) return -EEXIST;
     const uses = new Set<string>();
     for (const sym of image.undefinedSymbols) {
-      if (this.vmlinuxExports.has(sym)) continue;
+      if (this.isVmlinuxExport(sym)) continue;
       const owner = [...this.modules.values()].find((m) => m.image.exports.has(sym) && m.state !== 'GOING');
       if (!owner) {
         this.printk(`${image.name}: Unknown symbol ${sym} (err -${ENOENT})`);

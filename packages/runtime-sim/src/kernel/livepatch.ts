@@ -1,5 +1,5 @@
 import type { KlpLayout } from '../klp/layout.js';
-import { findObjects, findPatch, type CallbackKind, type KlpObjectImage, type KlpPatchImage } from '../klp/structures.js';
+import { klpOf, type CallbackKind, type KlpObjectImage, type KlpPatchImage } from '../klp/structures.js';
 import { EBUSY, EEXIST, EINVAL } from './errno.js';
 import type { LoadedModule, SimKernel } from './kernel.js';
 import { moduleSymbolSource, type SymbolSource } from './object-symbols.js';
@@ -37,6 +37,8 @@ export class SplitLivepatch {
   readonly patches: SimPatch[] = [];
   /** Functions currently patched: `object:old_name` to patch name. */
   readonly patchedFuncs = new Map<string, string>();
+  /** What callbacks return, as scenarios decide (`module:kind` to errno); 0 otherwise. */
+  readonly callbackReturns = new Map<string, number>();
 
   constructor(
     private readonly kernel: SimKernel,
@@ -51,9 +53,9 @@ export class SplitLivepatch {
   /** The module's init: klp_enable_patch() for a main module, klp_add_object() for a per-object one. */
   initModule(mod: LoadedModule): number {
     if (!mod.image.isLivepatch) return 0;
-    const patch = findPatch(mod.image, this.layout);
-    if (patch) return this.enablePatch(mod, patch);
-    const obj = findObjects(mod.image, this.layout)[0];
+    const klp = klpOf(mod.image, this.layout);
+    if (klp.patch) return this.enablePatch(mod, klp.patch);
+    const obj = klp.objects[0];
     if (obj) return this.addObject(mod, obj);
     this.kernel.event('no-klp-structures', 'livepatch module without a klp_patch or klp_object', mod.name);
     return -EINVAL;
@@ -290,11 +292,12 @@ export class SplitLivepatch {
     void patch;
   }
 
-  /** Callbacks are C code the simulator cannot run: it records the call and assumes success. */
+  /** Callbacks are C code the simulator cannot run: it records the call; the scenario says what it returns. */
   private callback(patch: SimPatch, obj: SimObject, kind: CallbackKind): number {
     const cb = obj.image.callbacks.find((c) => c.kind === kind);
-    if (cb) this.kernel.printk(`[callback] ${obj.carrier.name}: ${kind} ${cb.func}() for object '${obj.name ?? 'vmlinux'}'`);
+    if (!cb) return 0;
+    this.kernel.printk(`[callback] ${obj.carrier.name}: ${kind} ${cb.func}() for object '${obj.name ?? 'vmlinux'}'`);
     void patch;
-    return 0;
+    return kind === 'pre_patch' ? (this.callbackReturns.get(`${obj.carrier.name}:${kind}`) ?? 0) : 0;
   }
 }

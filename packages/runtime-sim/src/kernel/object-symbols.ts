@@ -12,13 +12,19 @@ export interface SymbolSource {
   complete: boolean;
 }
 
+const moduleSources = new WeakMap<ModuleImage, SymbolSource>();
+
 export function moduleSymbolSource(image: ModuleImage): SymbolSource {
+  const cached = moduleSources.get(image);
+  if (cached) return cached;
   const counts = new Map<string, number>();
   for (const s of image.elf.symbols) {
     if (!s.name || s.shndx === C.SHN_UNDEF || s.type === C.STT_SECTION || s.type === C.STT_FILE) continue;
     counts.set(s.name, (counts.get(s.name) ?? 0) + 1);
   }
-  return { count: (n) => counts.get(n) ?? 0, complete: true };
+  const source: SymbolSource = { count: (n) => counts.get(n) ?? 0, complete: true };
+  moduleSources.set(image, source);
+  return source;
 }
 
 /** vmlinux as far as Module.symvers tells: exported names only, so a miss proves nothing. */

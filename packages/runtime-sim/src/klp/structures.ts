@@ -115,3 +115,21 @@ export function findPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage 
   }
   return undefined;
 }
+
+export interface ModuleKlp {
+  patch: KlpPatchImage | undefined;
+  objects: KlpObjectImage[];
+}
+
+const klpCache = new WeakMap<ModuleImage, ModuleKlp>();
+
+/** The klp structures of a module image, read once (images are shared by many simulated kernels). */
+export function klpOf(image: ModuleImage, layout: KlpLayout): ModuleKlp {
+  let klp = klpCache.get(image);
+  if (!klp) {
+    const patch = image.isLivepatch ? findPatch(image, layout) : undefined;
+    klp = { patch, objects: image.isLivepatch && !patch ? findObjects(image, layout) : [] };
+    klpCache.set(image, klp);
+  }
+  return klp;
+}

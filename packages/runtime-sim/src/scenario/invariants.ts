@@ -1,0 +1,60 @@
+import type { SimKernel } from '../kernel/kernel.js';
+
+/** A broken rule of the split design found after a step. */
+export interface Violation {
+  code: string;
+  message: string;
+}
+
+/**
+ * What must hold between steps in a kernel carrying the split series:
+ * - no function is patched in an object that is not loaded;
+ * - a per-object module is loaded exactly when its target and its patch are;
+ * - no module holds references nobody accounts for;
+ * - klp_module_coming never loops on modprobe.
+ */
+export function checkInvariants(kernel: SimKernel): Violation[] {
+  const out: Violation[] = [];
+  const lp = kernel.livepatch;
+  for (const key of lp.patchedFuncs.keys()) {
+    const object = key.slice(0, key.indexOf(':'));
+    if (object !== 'vmlinux' && !kernel.isLoaded(object)) {
+      out.push({ code: 'patched-while-unloaded', message: `'${key.slice(object.length + 1)}' is patched in '${object}', which is not loaded` });
+    }
+  }
+  for (const mod of kernel.modules.values()) {
+    const split = /^(.+?)__(.+)$/.exec(mod.name);
+    if (!split || !mod.image.isLivepatch) continue;
+    const [, patch, object] = split;
+    const linked = lp.findPatch(patch!)?.objects.some((o) => o.name === object && o.carrier === mod);
+    if (!kernel.isLoaded(object!)) out.push({ code: 'per-object-without-target', message: `'${mod.name}' is loaded while '${object}' is not` });
+    else if (!lp.findPatch(patch!)) out.push({ code: 'per-object-without-patch', message: `'${mod.name}' is loaded while patch '${patch}' is not` });
+    else if (!linked) out.push({ code: 'stale-per-object-module', message: `'${mod.name}' is loaded but not linked to patch '${patch}'` });
+  }
+  for (const patch of lp.patches) {
+    if (!patch.enabled) continue;
+    for (const name of patch.image.objNames) {
+      const part = `${patch.name}__${name}`;
+      if (kernel.isLoaded(name) && kernel.installed(part) && !kernel.isLoaded(part)) {
+        out.push({ code: 'per-object-not-loaded', message: `'${name}' and patch '${patch.name}' are loaded but '${part}' is not` });
+      }
+    }
+  }
+  for (const mod of kernel.modules.values()) {
+    const expected = expectedRefs(kernel, mod.name);
+    if (mod.refcnt !== expected) out.push({ code: 'leaked-reference', message: `'${mod.name}' holds ${mod.refcnt} references, ${expected} accounted for` });
+  }
+  for (const e of kernel.events) if (e.code === 'modprobe-loop') out.push({ code: 'modprobe-loop', message: e.message });
+  return out;
+}
+
+/** References a module should hold: users of its exports, and the livepatch core's pins. */
+function expectedRefs(kernel: SimKernel, name: string): number {
+  let refs = 0;
+  for (const m of kernel.modules.values()) if (!m.image.isLivepatch && m.uses.has(name)) refs++;
+  for (const p of kernel.livepatch.patches) {
+    if (p.module.name === name && p.enabled) refs++;
+    for (const o of p.objects) if (o.carrier.name === name && o.carrier !== p.module) refs++;
+  }
+  return refs;
+}

@@ -1,0 +1,80 @@
+import type { Diagnostic } from '@klp-split/splitter';
+
+/**
+ * The scenario language: the kernel selftests' commands, one per line.
+ *
+ *   # a comment
+ *   modprobe <module> [param=value ...]
+ *   insmod <module>                      (no dependency loading)
+ *   rmmod <module>
+ *   echo 0 > /sys/kernel/livepatch/<patch>/enabled
+ *   @callback <module> <kind>=<errno>    what a callback returns (run-time decision)
+ */
+export type Step =
+  | { kind: 'modprobe'; module: string; params: string[]; line: number }
+  | { kind: 'insmod'; module: string; line: number }
+  | { kind: 'rmmod'; module: string; line: number }
+  | { kind: 'disable'; patch: string; line: number }
+  | { kind: 'callback'; module: string; callback: string; ret: number; line: number };
+
+export class ScenarioError extends Error {
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message} [${d.code}]`).join('\n'));
+  }
+}
+
+const MODULE = /^[A-Za-z0-9_-]+$/;
+const DISABLE = /^echo\s+0\s*>\s*\/sys\/kernel\/livepatch\/([A-Za-z0-9_]+)\/enabled$/;
+const CALLBACK = /^@callback\s+([A-Za-z0-9_-]+)\s+(pre_patch|post_patch|pre_unpatch|post_unpatch)=(-?\d+)$/;
+
+export function parseScenario(text: string, file: string): Step[] {
+  const steps: Step[] = [];
+  const errors: Diagnostic[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = i + 1;
+    const trimmed = raw.trim();
+    if (!trimmed || trimmed.startsWith('#')) return;
+    const col = raw.indexOf(trimmed) + 1;
+    const fail = (message: string): void => {
+      errors.push({ file, line, col, severity: 'error', message, code: 'scenario-syntax' });
+    };
+    const words = trimmed.split(/\s+/);
+    const [cmd, mod] = words;
+    if ((cmd === 'modprobe' || cmd === 'insmod' || cmd === 'rmmod') && mod && MODULE.test(mod)) {
+      const module = mod.replace(/-/g, '_');
+      if (cmd === 'modprobe') steps.push({ kind: 'modprobe', module, params: words.slice(2), line });
+      else if (words.length > 2) fail(`${cmd} takes one module`);
+      else steps.push({ kind: cmd, module, line });
+      return;
+    }
+    const disable = DISABLE.exec(trimmed);
+    if (disable) {
+      steps.push({ kind: 'disable', patch: disable[1]!, line });
+      return;
+    }
+    const cb = CALLBACK.exec(trimmed);
+    if (cb) {
+      steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
+      return;
+    }
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0 > /sys/kernel/livepatch/<patch>/enabled' or @callback`);
+  });
+  if (errors.length) throw new ScenarioError(errors);
+  return steps;
+}
+
+/** The step as the selftests' transcript shows the command. */
+export function stepCommand(step: Step): string | undefined {
+  switch (step.kind) {
+    case 'modprobe':
+      return ['modprobe', step.module, ...step.params].join(' ');
+    case 'insmod':
+      return `insmod ${step.module}`;
+    case 'rmmod':
+      return `rmmod ${step.module}`;
+    case 'disable':
+      return `echo 0 > /sys/kernel/livepatch/${step.patch}/enabled`;
+    case 'callback':
+      return undefined;
+  }
+}

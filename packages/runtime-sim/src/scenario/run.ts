@@ -1,0 +1,41 @@
+import type { SimKernel } from '../kernel/kernel.js';
+import { checkInvariants, type Violation } from './invariants.js';
+import type { Step } from './parse.js';
+
+export interface ScenarioResult {
+  transcript: string[];
+  /** Invariant violations, with the step (1-based line or index) after which they appeared. */
+  violations: (Violation & { after: string })[];
+}
+
+/** Runs steps in a simulated kernel, checking the split design's invariants after each. */
+export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
+  const violations: ScenarioResult['violations'] = [];
+  const seen = new Set<string>();
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'modprobe':
+        kernel.modprobeCommand(step.module, step.params);
+        break;
+      case 'insmod':
+        kernel.insmodCommand(step.module);
+        break;
+      case 'rmmod':
+        kernel.rmmodCommand(step.module);
+        break;
+      case 'disable':
+        kernel.disableCommand(step.patch);
+        break;
+      case 'callback':
+        kernel.livepatch.callbackReturns.set(`${step.module}:${step.callback}`, step.ret);
+        break;
+    }
+    for (const v of checkInvariants(kernel)) {
+      const key = `${v.code}:${v.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      violations.push({ ...v, after: `line ${step.line}` });
+    }
+  }
+  return { transcript: kernel.log, violations };
+}
