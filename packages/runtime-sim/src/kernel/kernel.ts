@@ -45,6 +45,8 @@ export class SimKernel {
   readonly log: string[] = [];
   readonly events: SimEvent[] = [];
   readonly modules = new Map<string, LoadedModule>();
+  /** Parameters given to the last modprobe of each module. */
+  readonly params = new Map<string, string[]>();
   private readonly repository = new Map<string, ModuleImage>();
   private clock = 0;
   readonly livepatch: SplitLivepatch;
@@ -54,6 +56,11 @@ export class SimKernel {
 
   isVmlinuxExport(sym: string): boolean {
     return this.opts.vmlinuxExports.has(sym) || (this.opts.extraVmlinuxExports?.includes(sym) ?? false);
+  }
+
+  /** A module parameter's value as given on the modprobe line. */
+  param(module: string, name: string): string | undefined {
+    return this.params.get(module)?.find((p) => p.startsWith(`${name}=`))?.slice(name.length + 1);
   }
 
   /** Makes a module findable by modprobe (like installing it under /lib/modules). */
@@ -76,6 +83,7 @@ export class SimKernel {
   /** `modprobe NAME` from a shell: prints modprobe's error like the tool does. */
   modprobeCommand(name: string, params: string[] = []): number {
     this.log.push(`% ${['modprobe', name, ...params].join(' ')}`);
+    this.params.set(name, params);
     const err = this.modprobe(name);
     if (err === -ENOENT && !this.repository.has(name)) this.log.push(`modprobe: FATAL: Module ${name} not found in directory /lib/modules`);
     else if (err) this.log.push(`modprobe: ERROR: could not insert '${name}': ${strerror(err)}`);

@@ -22,6 +22,7 @@ export interface SimPatch {
   enabled: boolean;
   loading: boolean;
   loadedAt: number;
+  replace: boolean;
 }
 
 /** How many times klp_module_coming may re-request one module before the loop is reported. */
@@ -37,7 +38,10 @@ export class SplitLivepatch {
   readonly patches: SimPatch[] = [];
   /** Functions currently patched: `object:old_name` to patch name. */
   readonly patchedFuncs = new Map<string, string>();
-  /** What callbacks return, as scenarios decide (`module:kind` to errno); 0 otherwise. */
+  /**
+   * What pre-patch callbacks return, per patch, as scenarios decide (the
+   * kernel's test livepatches take it from their pre_patch_ret parameter).
+   */
   readonly callbackReturns = new Map<string, number>();
 
   constructor(
@@ -73,7 +77,12 @@ export class SplitLivepatch {
       return -EINVAL;
     }
     this.pr(`enabling patch '${mod.name}'`);
-    const patch: SimPatch = { name: mod.name, module: mod, image, objects: [], enabled: false, loading: true, loadedAt: mod.loadedAt };
+    const patch: SimPatch = { name: mod.name, module: mod, image, objects: [], enabled: false, loading: true, loadedAt: mod.loadedAt, replace: image.replace };
+    // Module code decides some fields at init: the test livepatches copy these parameters.
+    const replaceParam = this.kernel.param(mod.name, 'replace');
+    if (replaceParam !== undefined) patch.replace = replaceParam !== '0';
+    const preRet = this.kernel.param(mod.name, 'pre_patch_ret');
+    if (preRet !== undefined) this.callbackReturns.set(`${mod.name}:pre_patch`, Number(preRet));
     this.patches.push(patch);
     patch.objects.push({ name: null, carrier: mod, image: image.obj, patched: false });
 
@@ -99,6 +108,10 @@ export class SplitLivepatch {
       const err = this.callback(patch, obj, 'pre_patch');
       if (err) {
         this.pr(`pre-patch callback failed for object '${obj.name ?? 'vmlinux'}'`);
+        this.pr(`failed to enable patch '${patch.name}'`);
+        this.pr(`'${patch.name}': canceling patching transition, going to unpatch`);
+        this.pr(`'${patch.name}': completing unpatching transition`);
+        this.pr(`'${patch.name}': unpatching complete`);
         return this.abortEnable(patch, err);
       }
     }
@@ -110,7 +123,21 @@ export class SplitLivepatch {
     patch.loading = false;
     patch.enabled = true;
     mod.refcnt++;
+    if (patch.replace) this.freeReplaced(patch);
     return 0;
+  }
+
+  /** Atomic replace: the older patches are freed with their per-object modules; their main modules stay for rmmod. */
+  private freeReplaced(by: SimPatch): void {
+    for (const old of this.patches.filter((p) => p !== by)) {
+      for (const obj of [...old.objects]) {
+        if (obj.patched) this.unpatchObject(old, obj);
+        this.unlinkObject(old, obj);
+      }
+      old.enabled = false;
+      this.patches.splice(this.patches.indexOf(old), 1);
+      old.module.refcnt = Math.max(0, old.module.refcnt - 1);
+    }
   }
 
   private abortEnable(patch: SimPatch, err: number): number {
@@ -297,7 +324,6 @@ export class SplitLivepatch {
     const cb = obj.image.callbacks.find((c) => c.kind === kind);
     if (!cb) return 0;
     this.kernel.printk(`[callback] ${obj.carrier.name}: ${kind} ${cb.func}() for object '${obj.name ?? 'vmlinux'}'`);
-    void patch;
-    return kind === 'pre_patch' ? (this.callbackReturns.get(`${obj.carrier.name}:${kind}`) ?? 0) : 0;
+    return kind === 'pre_patch' ? (this.callbackReturns.get(`${patch.name}:${kind}`) ?? 0) : 0;
   }
 }

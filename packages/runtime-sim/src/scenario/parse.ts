@@ -8,7 +8,8 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   insmod <module>                      (no dependency loading)
  *   rmmod <module>
  *   echo 0 > /sys/kernel/livepatch/<patch>/enabled
- *   @callback <module> <kind>=<errno>    what a callback returns (run-time decision)
+ *   @callback <patch> pre_patch=<errno>  what the patch's pre-patch callbacks return from now on
+ *                                        (like writing the test livepatches' pre_patch_ret parameter)
  */
 export type Step =
   | { kind: 'modprobe'; module: string; params: string[]; line: number }
@@ -25,7 +26,7 @@ export class ScenarioError extends Error {
 
 const MODULE = /^[A-Za-z0-9_-]+$/;
 const DISABLE = /^echo\s+0\s*>\s*\/sys\/kernel\/livepatch\/([A-Za-z0-9_]+)\/enabled$/;
-const CALLBACK = /^@callback\s+([A-Za-z0-9_-]+)\s+(pre_patch|post_patch|pre_unpatch|post_unpatch)=(-?\d+)$/;
+const CALLBACK = /^@callback\s+([A-Za-z0-9_-]+)\s+(pre_patch)=(-?\d+)$/;
 
 export function parseScenario(text: string, file: string): Step[] {
   const steps: Step[] = [];

@@ -28,6 +28,7 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
         break;
       case 'callback':
         kernel.livepatch.callbackReturns.set(`${step.module}:${step.callback}`, step.ret);
+        kernel.log.push(`% echo ${step.ret} > /sys/module/${step.module}/parameters/${step.callback}_ret`);
         break;
     }
     for (const v of checkInvariants(kernel)) {
