@@ -100,7 +100,9 @@ export async function buildModules(dirArg: string, sources: string[], opts: Buil
   const dir = resolve(dirArg);
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const modules = sources.map((s) => ({ object: s.replace(/\.c$/, '.o') }));
-  if (!hasOwnKbuild(dir)) writeKbuild(dir, kbuildText(modules, 'klp-split build'), opts.force ?? false);
+  // The directory's own Kbuild decides the modules (composite ones too): read them from modules.order.
+  if (hasOwnKbuild(dir)) return runKbuild(dir, tree, {}, [], opts);
+  writeKbuild(dir, kbuildText(modules, 'klp-split build'), opts.force ?? false);
   return runKbuild(dir, tree, {}, modules, opts);
 }
 
