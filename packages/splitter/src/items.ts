@@ -292,6 +292,13 @@ function describe(source: string, node: SyntaxNode, type: string, start: number,
         const fn = call.childForFieldName('function');
         const args = call.childForFieldName('arguments')?.namedChildren ?? [];
         item.call = { name: fn?.text ?? '', args };
+        // `DECLARE_STATIC_KEY_FALSE(key);` declares and `DEFINE_SPINLOCK(lock);` defines their first argument.
+        const defined = /^(DECLARE|DEFINE)_[A-Z0-9_]+$/.exec(item.call.name);
+        if (defined && args[0]?.type === 'identifier') {
+          item.kind = defined[1] === 'DECLARE' ? 'prototype' : 'variable';
+          item.defines.push(args[0].text);
+          item.call = undefined;
+        }
       }
       break;
     }

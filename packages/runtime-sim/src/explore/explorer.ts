@@ -54,6 +54,7 @@ export function explore(sys: SimSystem, patch: string, targets: string[], maxVio
     };
     for (const event of sequence) {
       event.run(kernel);
+      kernel.settle();
       labels.push(event.label);
       result.steps++;
       for (const v of checkInvariants(kernel)) report(v.code, v.message);

@@ -47,6 +47,10 @@ export class SimKernel {
   readonly modules = new Map<string, LoadedModule>();
   /** Parameters given to the last modprobe of each module. */
   readonly params = new Map<string, string[]>();
+  /** Modules the kernel removes asynchronously (per-object modules whose object was freed). */
+  readonly pendingRemovals: string[] = [];
+  /** The next command runs before pending asynchronous work (a scenario's `@race`). */
+  race = false;
   private readonly repository = new Map<string, ModuleImage>();
   private clock = 0;
   readonly livepatch: SplitLivepatch;
@@ -56,6 +60,21 @@ export class SimKernel {
 
   isVmlinuxExport(sym: string): boolean {
     return this.opts.vmlinuxExports.has(sym) || (this.opts.extraVmlinuxExports?.includes(sym) ?? false);
+  }
+
+  /** Lets the asynchronous work run: pending removals happen. */
+  settle(): void {
+    while (this.pendingRemovals.length) {
+      const name = this.pendingRemovals.shift()!;
+      const mod = this.modules.get(name);
+      if (mod && mod.refcnt === 0 && mod.state === 'LIVE') this.removeModule(name);
+    }
+  }
+
+  /** Before a command from a shell: asynchronous work has run, unless the scenario races it. */
+  private beforeCommand(): void {
+    if (this.race) this.race = false;
+    else this.settle();
   }
 
   /** A module parameter's value as given on the modprobe line. */
@@ -82,6 +101,7 @@ export class SimKernel {
 
   /** `modprobe NAME` from a shell: prints modprobe's error like the tool does. */
   modprobeCommand(name: string, params: string[] = []): number {
+    this.beforeCommand();
     this.log.push(`% ${['modprobe', name, ...params].join(' ')}`);
     this.params.set(name, params);
     const err = this.modprobe(name);
@@ -92,6 +112,7 @@ export class SimKernel {
 
   /** `insmod NAME.ko`: no dependency is loaded first. */
   insmodCommand(name: string): number {
+    this.beforeCommand();
     this.log.push(`% insmod ${name}`);
     const image = this.repository.get(name);
     const err = image ? this.loadModule(image) : -ENOENT;
@@ -101,6 +122,7 @@ export class SimKernel {
 
   /** `echo 0 > /sys/kernel/livepatch/<patch>/enabled`. */
   disableCommand(patch: string): number {
+    this.beforeCommand();
     this.log.push(`% echo 0 > /sys/kernel/livepatch/${patch}/enabled`);
     const err = this.livepatch.disable(patch);
     if (err) this.log.push(`echo: write error: ${strerror(err)}`);
@@ -108,6 +130,7 @@ export class SimKernel {
   }
 
   rmmodCommand(name: string): number {
+    this.beforeCommand();
     this.log.push(`% rmmod ${name}`);
     const err = this.removeModule(name);
     if (err === -ENOENT) this.log.push(`rmmod: ERROR: Module ${name} is not currently loaded`);

@@ -43,6 +43,11 @@ export class SplitLivepatch {
    * kernel's test livepatches take it from their pre_patch_ret parameter).
    */
   readonly callbackReturns = new Map<string, number>();
+  /**
+   * The stale-module guard as posted tested `state & MODULE_STATE_LIVE`,
+   * which is 0, so it never fired; true reproduces that defect.
+   */
+  postedGuardDefect = false;
 
   constructor(
     private readonly kernel: SimKernel,
@@ -196,7 +201,7 @@ export class SplitLivepatch {
         const part = `${patch.name}__${mod.name}`;
         const tries = (attempts.get(part) ?? 0) + 1;
         attempts.set(part, tries);
-        if (tries > 1 && this.kernel.isLoaded(part)) {
+        if (tries > 1 && this.kernel.isLoaded(part) && !this.postedGuardDefect) {
           // A stale per-object module: modprobe succeeds and links nothing (spec §4).
           this.kernel.event('stale-per-object-module', `'${part}' is loaded but not linked to '${patch.name}'`, part);
           return this.refuse(patch, mod, part, -EBUSY);
@@ -252,7 +257,8 @@ export class SplitLivepatch {
     patch.objects = patch.objects.filter((o) => o !== obj);
     if (obj.name === null || obj.carrier === patch.module) return;
     obj.carrier.refcnt = Math.max(0, obj.carrier.refcnt - 1);
-    if (removeCarrier && obj.carrier.state === 'LIVE') this.kernel.removeModule(obj.carrier.name);
+    // The per-object module goes away asynchronously (spec §4).
+    if (removeCarrier) this.kernel.pendingRemovals.push(obj.carrier.name);
   }
 
   /** `echo 0 > /sys/kernel/livepatch/<patch>/enabled`. */

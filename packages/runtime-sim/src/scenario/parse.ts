@@ -8,15 +8,20 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   insmod <module>                      (no dependency loading)
  *   rmmod <module>
  *   echo 0 > /sys/kernel/livepatch/<patch>/enabled
+ *   @race <command>                      the command runs before pending asynchronous work
+ *                                        (removal of freed per-object modules)
+ *   @posted-guard-defect                 the stale-module guard as posted (never fires)
  *   @callback <patch> pre_patch=<errno>  what the patch's pre-patch callbacks return from now on
  *                                        (like writing the test livepatches' pre_patch_ret parameter)
  */
-export type Step =
+export type Step = (
   | { kind: 'modprobe'; module: string; params: string[]; line: number }
   | { kind: 'insmod'; module: string; line: number }
   | { kind: 'rmmod'; module: string; line: number }
   | { kind: 'disable'; patch: string; line: number }
-  | { kind: 'callback'; module: string; callback: string; ret: number; line: number };
+  | { kind: 'callback'; module: string; callback: string; ret: number; line: number }
+  | { kind: 'posted-guard-defect'; line: number }
+) & { race?: boolean };
 
 export class ScenarioError extends Error {
   constructor(readonly diagnostics: Diagnostic[]) {
@@ -33,8 +38,25 @@ export function parseScenario(text: string, file: string): Step[] {
   const errors: Diagnostic[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
-    const trimmed = raw.trim();
+    let trimmed = raw.trim();
     if (!trimmed || trimmed.startsWith('#')) return;
+    let race = false;
+    if (/^@race\s/.test(trimmed)) {
+      race = true;
+      trimmed = trimmed.replace(/^@race\s+/, '');
+    }
+    if (trimmed === '@posted-guard-defect') {
+      steps.push({ kind: 'posted-guard-defect', line });
+      return;
+    }
+    const before = steps.length;
+    parseCommand(trimmed, raw, line);
+    if (race && steps.length > before) steps[steps.length - 1]!.race = true;
+  });
+  if (errors.length) throw new ScenarioError(errors);
+  return steps;
+
+  function parseCommand(trimmed: string, raw: string, line: number): void {
     const col = raw.indexOf(trimmed) + 1;
     const fail = (message: string): void => {
       errors.push({ file, line, col, severity: 'error', message, code: 'scenario-syntax' });
@@ -58,10 +80,8 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
       return;
     }
-    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0 > /sys/kernel/livepatch/<patch>/enabled' or @callback`);
-  });
-  if (errors.length) throw new ScenarioError(errors);
-  return steps;
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect or @callback`);
+  }
 }
 
 /** The step as the selftests' transcript shows the command. */
@@ -76,6 +96,7 @@ export function stepCommand(step: Step): string | undefined {
     case 'disable':
       return `echo 0 > /sys/kernel/livepatch/${step.patch}/enabled`;
     case 'callback':
+    case 'posted-guard-defect':
       return undefined;
   }
 }

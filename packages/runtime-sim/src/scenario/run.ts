@@ -12,7 +12,8 @@ export interface ScenarioResult {
 export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
   const violations: ScenarioResult['violations'] = [];
   const seen = new Set<string>();
-  for (const step of steps) {
+  for (const [i, step] of steps.entries()) {
+    kernel.race = step.race ?? false;
     switch (step.kind) {
       case 'modprobe':
         kernel.modprobeCommand(step.module, step.params);
@@ -30,13 +31,24 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
         kernel.livepatch.callbackReturns.set(`${step.module}:${step.callback}`, step.ret);
         kernel.log.push(`% echo ${step.ret} > /sys/module/${step.module}/parameters/${step.callback}_ret`);
         break;
+      case 'posted-guard-defect':
+        kernel.livepatch.postedGuardDefect = true;
+        break;
     }
+    // Invariants hold between commands, once asynchronous work is done; a racing next command comes first.
+    if (steps[i + 1]?.race) continue;
+    kernel.settle();
     for (const v of checkInvariants(kernel)) {
       const key = `${v.code}:${v.message}`;
       if (seen.has(key)) continue;
       seen.add(key);
       violations.push({ ...v, after: `line ${step.line}` });
     }
+  }
+  for (const e of kernel.events) {
+    if (e.code !== 'stale-per-object-module' || seen.has(e.code)) continue;
+    seen.add(e.code);
+    violations.push({ code: e.code, message: e.message, after: 'the run' });
   }
   return { transcript: kernel.log, violations };
 }

@@ -93,9 +93,31 @@ export class SplitChecks {
     }
     this.compareObject(part, obj);
     const target = targets.find((t) => t.name === obj.name);
+    if (target) this.checkStaticKeys({ part, image }, target);
     const fromTarget = target ? image.undefinedSymbols.filter((s) => target.exports.has(s)) : [];
     if (fromTarget.length) {
       this.report(part, 'target-export-deadlock', `uses ${fromTarget.map((s) => `'${s}'`).join(', ')} exported by its own target '${obj.name}': modprobe would load the target again while it is COMING (deadlock); reference them through livepatch relocations`, fromTarget[0]);
+    }
+  }
+
+  /**
+   * A static key of the target referenced from the per-object module's
+   * __jump_table: its jump labels would be set up before the target's own
+   * jump-label setup, which crashes in practice (spec §4).
+   */
+  private checkStaticKeys({ part, image }: PartImage, target: ModuleImage): void {
+    const keys = new Set<string>();
+    for (const rs of image.elf.relocations) {
+      if (rs.target.name !== '__jump_table') continue;
+      for (const r of rs.relocs) {
+        const sym = image.elf.symbols[r.symIndex];
+        if (!sym?.name) continue;
+        const klpSym = /^\.klp\.sym\.([^.]+)\.([^,]+),\d+$/.exec(sym.name);
+        if ((klpSym && klpSym[1] === target.name) || (image.undefinedSymbols.includes(sym.name) && target.exports.has(sym.name))) keys.add(klpSym ? klpSym[2]! : sym.name);
+      }
+    }
+    for (const key of keys) {
+      this.report(part, 'target-static-key', `static key '${key}' of target '${target.name}' is used from the per-object module's jump labels, which are set up before the target's own jump-label setup (a crash in practice)`, key);
     }
   }
 
