@@ -1,0 +1,124 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCorpusModules, klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+
+/**
+ * Issue 5: each hazard of the split design, found by verify or simulate on
+ * real modules built with kbuild (fixtures in test/fixtures/hazards).
+ */
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+const scratch = (name: string) => {
+  const d = tempDir(name);
+  dirs.push(d);
+  return d;
+};
+
+let fixtures: string;
+let shadowMod: string;
+let callbacksTargets: { ko: (n: string) => string };
+
+async function splitBuilt(source: string, edit?: (dir: string) => void, extra: string[] = []): Promise<string> {
+  const out = scratch('hazard');
+  expect((await klpSplit(['split', source, '--out', out])).code).toBe(0);
+  edit?.(out);
+  const b = await klpSplit(['build', out, '--config', 'KBUILD_MODPOST_WARN=1', ...extra]);
+  expect(b.code, b.stderr).toBe(0);
+  return out;
+}
+
+async function verifyCodes(out: string, targets: string[]): Promise<{ code: number; codes: string[]; stdout: string }> {
+  const r = await klpSplit(['verify', out, ...targets.flatMap((t) => ['--target', t]), '--format', 'json']);
+  const report = JSON.parse(r.stdout);
+  return { code: r.code, codes: report.diagnostics.filter((d: { severity: string }) => d.severity === 'error').map((d: { code: string }) => d.code), stdout: r.stdout };
+}
+
+function editFile(path: string, from: string, to: string): void {
+  const text = readFileSync(path, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(path, text.replace(from, to));
+}
+
+beforeAll(async () => {
+  fixtures = scratch('fixtures');
+  cpSync(join(ROOT, 'test/fixtures/hazards'), fixtures, { recursive: true });
+  for (const m of ['klph-dup', 'klph-keys']) expect((await klpSplit(['build', join(fixtures, m)])).code).toBe(0);
+  const shadow = await buildCorpusModules([samples('livepatch-shadow-mod.c'), samples('livepatch-callbacks-mod.c'), samples('livepatch-callbacks-busymod.c')]);
+  dirs.push(shadow.dir);
+  shadowMod = shadow.ko('livepatch-shadow-mod');
+  callbacksTargets = shadow;
+});
+
+const dup = () => join(fixtures, 'klph-dup/klph-dup.ko');
+const keys = () => join(fixtures, 'klph-keys/klph-keys.ko');
+const lp = (name: string) => join(fixtures, 'livepatches', `${name}.c`);
+
+describe('hazards', () => {
+  it('per-object module missing: obj_names lists a module nothing was built for', async () => {
+    const out = await splitBuilt(samples('livepatch-shadow-fix1.c'), (d) => editFile(join(d, 'livepatch-shadow-fix1.c'), '\t"livepatch_shadow_mod",\n', '\t"livepatch_shadow_mod",\n\t"livepatch_other_mod",\n'));
+    const r = await verifyCodes(out, [shadowMod]);
+    expect(r.code).toBe(1);
+    expect(r.codes).toContain('per-object-module-missing');
+  });
+
+  it('module name not <patch>__<object>: a per-object module carries another object', async () => {
+    const out = await splitBuilt(samples('livepatch-callbacks-demo.c'), (d) =>
+      editFile(join(d, 'livepatch-callbacks-demo__livepatch-callbacks-mod.c'), '.name = "livepatch_callbacks_mod",', '.name = "livepatch_callbacks_busymod",'),
+    );
+    const r = await verifyCodes(out, [callbacksTargets.ko('livepatch-callbacks-mod'), callbacksTargets.ko('livepatch-callbacks-busymod')]);
+    expect(r.code).toBe(1);
+    expect(r.codes).toContain('per-object-module-name');
+  });
+
+  it('object missing from obj_names', async () => {
+    const out = await splitBuilt(samples('livepatch-shadow-fix1.c'), (d) => editFile(join(d, 'livepatch-shadow-fix1.c'), '\t"livepatch_shadow_mod",\n', ''));
+    const r = await verifyCodes(out, [shadowMod]);
+    expect(r.code).toBe(1);
+    expect(r.codes).toContain('object-not-in-obj-names');
+  });
+
+  it('unresolved symbol', async () => {
+    const r = await verifyCodes(await splitBuilt(lp('klph-unresolved')), [keys()]);
+    expect(r.codes).toContain('unresolved-symbol');
+    expect(r.stdout).toContain("'klph_nowhere' is neither exported by vmlinux nor by a loaded module");
+  });
+
+  it('ambiguous sympos, missing sympos, and the right one', async () => {
+    expect((await verifyCodes(await splitBuilt(lp('klph-ambiguous')), [dup()])).codes).toContain('sympos-ambiguous');
+    expect((await verifyCodes(await splitBuilt(lp('klph-sympos-missing')), [dup()])).codes).toContain('sympos-missing');
+    const ok = await verifyCodes(await splitBuilt(lp('klph-sympos-ok')), [dup()]);
+    expect(ok.codes).toEqual([]);
+    expect(ok.code).toBe(0);
+  });
+
+  it("a per-object module using its own target's exports (the unsolved deadlock)", async () => {
+    const r = await verifyCodes(await splitBuilt(lp('klph-deadlock')), [keys()]);
+    expect(r.codes).toEqual(['target-export-deadlock']);
+  });
+
+  it('a static key of the target used by a per-object module', async () => {
+    const r = await verifyCodes(await splitBuilt(lp('klph-static-key')), [keys()]);
+    expect(r.codes).toContain('target-static-key');
+  });
+
+  it('a main module referencing a module symbol', async () => {
+    const r = await verifyCodes(await splitBuilt(lp('klph-main-refs')), [keys()]);
+    expect(r.codes).toEqual(['main-references-module']);
+  });
+
+  it('a stale per-object module still loaded: the guard refuses, the posted guard loops', async () => {
+    const out = await splitBuilt(samples('livepatch-shadow-fix1.c'));
+    const scenario = join(scratch('scenario'), 'stale.scenario');
+    const race = 'modprobe livepatch_shadow_mod\nmodprobe livepatch_shadow_fix1\nrmmod livepatch_shadow_mod\n@race modprobe livepatch_shadow_mod\n';
+    writeFileSync(scenario, race);
+    const guarded = await klpSplit(['simulate', out, '--target', shadowMod, '--scenario', scenario]);
+    expect(guarded.code).toBe(1);
+    expect(guarded.stdout).toContain("modprobe: ERROR: could not insert 'livepatch_shadow_mod': Device or resource busy");
+    expect(guarded.stdout).toContain('violation [stale-per-object-module]');
+    writeFileSync(scenario, `@posted-guard-defect\n${race}`);
+    const posted = await klpSplit(['simulate', out, '--target', shadowMod, '--scenario', scenario]);
+    expect(posted.code).toBe(1);
+    expect(posted.stdout).toContain('violation [modprobe-loop]');
+  });
+});
