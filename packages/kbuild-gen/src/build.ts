@@ -13,6 +13,8 @@ export interface BuildOptions {
   kdir?: string;
   /** make variables such as CONFIG_SAMPLE_LIVEPATCH=m. */
   makeVars?: Record<string, string>;
+  /** Module.symvers files of other modules (targets) whose exports the modules use. */
+  extraSymbols?: string[];
   jobs?: number;
   /** Called with each line make prints, for progress. */
   onLine?: (line: string) => void;
@@ -110,7 +112,8 @@ export async function runKbuild(dir: string, tree: KernelTree, overlay: Overlay,
   const jobs = opts.jobs ?? availableParallelism();
   const args = ['-C', tree.dir, `M=${dir}`, `-j${jobs}`];
   if (overlay.includeDir) args.push(`NOSTDINC_FLAGS=-nostdinc -I${overlay.includeDir}`);
-  if (overlay.extraSymvers) args.push(`KBUILD_EXTRA_SYMBOLS=${overlay.extraSymvers}`);
+  const extra = [overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f))].filter(Boolean);
+  if (extra.length) args.push(`KBUILD_EXTRA_SYMBOLS=${extra.join(' ')}`);
   for (const [k, v] of Object.entries(opts.makeVars ?? {})) args.push(`${k}=${v}`);
   // Columns in bytes, as diagnostics elsewhere count them (gcc counts a tab as 8 by default).
   args.push(`KCFLAGS=${[process.env.KCFLAGS, '-fdiagnostics-column-unit=byte'].filter(Boolean).join(' ')}`);

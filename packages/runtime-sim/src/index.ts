@@ -16,3 +16,5 @@ export * from './scenario/run.js';
 export * from './scenario/invariants.js';
 export * from './explore/explorer.js';
 export * from './explore/interleavings.js';
+export * from './verify/report-sarif.js';
+export * from './verify/report-junit.js';

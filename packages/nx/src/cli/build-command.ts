@@ -21,7 +21,8 @@ Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>):
                 environment (scripts/kernel-env.sh), then
                 /lib/modules/$(uname -r)/build
   --jobs N      parallel make jobs (default: number of CPUs)
-  --config K=V  a make variable for a converted directory (repeatable)
+  --config K=V  a make variable (repeatable), e.g. CONFIG_SAMPLE_LIVEPATCH=m
+  --symbols F   a Module.symvers of modules whose exports are used (repeatable)
   --force       replace a Kbuild file that klp-split did not write
   --json        print the result as JSON
   --quiet       no progress lines (the default when $CI is set)
@@ -36,6 +37,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     json: { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     config: { type: 'string', multiple: true },
+    symbols: { type: 'string', multiple: true },
   });
   if (flag(args, 'help')) {
     io.out(BUILD_HELP);
@@ -52,7 +54,9 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     if (!m) throw new UsageError(`build: --config takes NAME=VALUE, not '${kv}'`);
     makeVars[m[1]!] = m[2]!;
   }
+  for (const f of list(args, 'symbols')) if (!existsSync(f)) throw new UsageError(`build: --symbols file ${f} does not exist`);
   const opts = {
+    extraSymbols: list(args, 'symbols'),
     makeVars,
     kdir: str(args, 'kdir'),
     jobs,

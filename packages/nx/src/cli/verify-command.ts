@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ElfError, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
+import { ElfError, formatVerifyJunit, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
 
-export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json] [--report <file>]
+export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json|sarif|junit] [--report <file>]
 
 Reads the built modules of <dir> (after 'klp-split build') as ELF files,
 checks them against the split livepatch design and klp-split.json, and
@@ -13,7 +13,11 @@ simulates loading the targets and the patch in a kernel carrying the split
 livepatch series: the per-object modules must be requested and loaded.
 
   --target <ko>      a target module the patch fixes (repeatable)
-  --format <fmt>     text (default) or json
+  --format <fmt>     text (default), json, sarif (SARIF 2.1.0, results at C
+                     source lines, paths relative to the current directory)
+                     or junit (a test case per module and scenario)
+  --json             the same as --format json
+  --no-explore       skip the exploration of every load/unload interleaving
   --report <file>    also write the JSON report to <file>
 
 Exit status: 0 consistent, 1 findings, 2 usage or environment error.`;
@@ -24,6 +28,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     format: { type: 'string' },
     json: { type: 'boolean' },
     report: { type: 'string' },
+    'no-explore': { type: 'boolean' },
   });
   if (flag(args, 'help')) {
     io.out(VERIFY_HELP);
@@ -32,12 +37,12 @@ export function verifyCommand(argv: string[], io: Io): number {
   const [dir, ...extra] = args.positionals;
   if (!dir || extra.length) throw new UsageError('verify: give exactly one directory');
   const format = flag(args, 'json') ? 'json' : (str(args, 'format') ?? 'text');
-  if (format !== 'text' && format !== 'json') throw new UsageError(`verify: unknown --format '${format}' (text or json)`);
+  if (!['text', 'json', 'sarif', 'junit'].includes(format)) throw new UsageError(`verify: unknown --format '${format}' (text, json, sarif or junit)`);
   const targets = list(args, 'target');
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
   let report: VerifyReport;
   try {
-    report = verifySplit(dir, { targets });
+    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore') });
   } catch (e) {
     if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError) throw new UsageError(`verify: ${e.message}`);
     throw e;
@@ -48,6 +53,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     mkdirSync(dirname(reportFile), { recursive: true });
     writeFileSync(reportFile, json);
   }
-  io.out(format === 'json' ? json : formatVerifyText(report));
+  const formatted = { json, sarif: formatVerifySarif([report]), junit: formatVerifyJunit([report]), text: formatVerifyText(report) };
+  io.out(formatted[format as keyof typeof formatted]);
   return report.ok ? EXIT_OK : EXIT_FINDINGS;
 }
