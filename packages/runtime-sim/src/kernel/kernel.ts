@@ -1,4 +1,5 @@
 import type { ModuleImage } from '../image/module-image.js';
+import { applyRelocations } from './relocate.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { EBUSY, ENOENT, EEXIST, strerror } from './errno.js';
 import { SplitLivepatch } from './livepatch.js';
@@ -18,7 +19,15 @@ export interface LoadedModule {
   uses: Set<string>;
   /** Monotonic load stamp: tells a reloaded module from the earlier one. */
   loadedAt: number;
+  /** Where its sections were placed when its relocations were applied. */
+  sectionAddress: Map<number, bigint>;
 }
+
+/** Start of the x86-64 module area (MODULES_VADDR without KASLR). */
+const MODULES_VADDR = 0xffffffffc0000000n;
+/** Where vmlinux's text starts; stands in for exports the kallsyms dump does not place. */
+const KERNEL_TEXT = 0xffffffff81000000n;
+export const ENOEXEC = 8;
 
 export interface KernelOptions {
   layout: KlpLayout;
@@ -183,7 +192,19 @@ export class SimKernel {
       }
       uses.add(owner.name);
     }
-    const mod: LoadedModule = { name: image.name, image, state: 'COMING', refcnt: 0, uses, loadedAt: ++this.clock };
+    const mod: LoadedModule = { name: image.name, image, state: 'COMING', refcnt: 0, uses, loadedAt: ++this.clock, sectionAddress: new Map() };
+    const relocated = applyRelocations(image, MODULES_VADDR + BigInt(this.clock) * 0x400000n, {
+      exported: (sym) => this.exportAddress(sym),
+      objectSymbol: (obj, sym, pos) => this.objectSymbolAddress(obj, sym, pos),
+    });
+    if (relocated.findings.length) {
+      for (const f of relocated.findings) {
+        this.printk(f.code.startsWith('klp-') || f.code.startsWith('sympos') || f.code === 'old-name-not-found' ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
+        this.event(f.code, f.message, image.name);
+      }
+      return -ENOEXEC;
+    }
+    mod.sectionAddress = relocated.sectionAddress;
     this.modules.set(mod.name, mod);
     // Livepatch modules do not pin what they use (spec §4 race C).
     if (!image.isLivepatch) for (const u of uses) this.modules.get(u)!.refcnt++;
@@ -197,6 +218,35 @@ export class SimKernel {
     }
     mod.state = 'LIVE';
     return 0;
+  }
+
+  /** Address of an exported symbol: vmlinux's (kallsyms, else a stand-in in its text) or a loaded module's. */
+  private exportAddress(sym: string): bigint | undefined {
+    if (this.isVmlinuxExport(sym)) return this.opts.vmlinuxSymbols.address?.(sym, 1) ?? standInAddress(this.opts.vmlinuxExports, sym);
+    for (const m of this.modules.values()) {
+      if (m.state === 'GOING' || !m.image.exports.has(sym)) continue;
+      const def = m.image.elf.symbols.find((s) => s.name === sym && s.shndx > 0 && s.shndx < 0xff00);
+      const base = def ? m.sectionAddress.get(def.shndx) : undefined;
+      if (def && base !== undefined) return base + BigInt(def.value);
+    }
+    return undefined;
+  }
+
+  /** `.klp.sym.<obj>.<sym>,<pos>`: the pos-th symbol of that name in the object (0: the only one). */
+  private objectSymbolAddress(obj: string, sym: string, pos: number): bigint | { code: string; message: string } {
+    if (obj === 'vmlinux') {
+      const count = this.opts.vmlinuxSymbols.count(sym);
+      if (!this.opts.vmlinuxSymbols.complete && count === 0) return KERNEL_TEXT;
+      const problem = symposProblem(sym, obj, count, pos);
+      return problem ?? this.opts.vmlinuxSymbols.address?.(sym, Math.max(pos, 1)) ?? KERNEL_TEXT;
+    }
+    const m = this.modules.get(obj);
+    if (!m) return { code: 'klp-object-not-loaded', message: `livepatch symbol '${sym}' of '${obj}', which is not loaded` };
+    const defs = m.image.elf.symbols.filter((s) => s.name === sym && s.shndx > 0 && s.shndx < 0xff00);
+    const problem = symposProblem(sym, obj, defs.length, pos);
+    if (problem) return problem;
+    const def = defs[Math.max(pos, 1) - 1]!;
+    return (m.sectionAddress.get(def.shndx) ?? 0n) + BigInt(def.value);
   }
 
   /** delete_module(): refused while referenced; runs exit, GOING notifiers. */
@@ -230,3 +280,25 @@ export class SimKernel {
   }
 }
 
+
+/** klp_find_object_symbol()'s rules for old_sympos, in the kernel's words. */
+export function symposProblem(name: string, obj: string, count: number, pos: number): { code: string; message: string } | undefined {
+  if (count === 0) return { code: 'old-name-not-found', message: `symbol '${name}' not found in symbol table` };
+  if (pos === 0 && count > 1) return { code: 'sympos-ambiguous', message: `unresolvable ambiguity for symbol '${name}' in object '${obj}'` };
+  if (pos > count) return { code: 'sympos-missing', message: `symbol position ${pos} for symbol '${name}' in object '${obj}' not found` };
+  return undefined;
+}
+
+const standIns = new WeakMap<Map<string, unknown>, Map<string, bigint>>();
+
+/** A stable address inside vmlinux's text for an export whose real address is unknown. */
+function standInAddress(exports: Map<string, unknown>, sym: string): bigint {
+  let table = standIns.get(exports);
+  if (!table) {
+    table = new Map();
+    let i = 0n;
+    for (const name of exports.keys()) table.set(name, KERNEL_TEXT + i++ * 16n);
+    standIns.set(exports, table);
+  }
+  return table.get(sym) ?? KERNEL_TEXT;
+}

@@ -8,6 +8,8 @@ import type { ModuleImage } from '../image/module-image.js';
 export interface SymbolSource {
   /** How many symbols of that name exist, in kallsyms order. */
   count(name: string): number;
+  /** Address of the `pos`-th (1-based) symbol of that name, when known. */
+  address?(name: string, pos: number): bigint | undefined;
   /** False when the source cannot answer (vmlinux without a kallsyms dump). */
   complete: boolean;
 }
