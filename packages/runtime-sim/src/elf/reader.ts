@@ -148,6 +148,13 @@ export function readElf(buf: Buffer, path: string): ElfFile {
   return { path, buf, header: { type, machine, shoff, shnum, shstrndx }, sections, symbols, relocations };
 }
 
+/** An unsigned 64-bit field as a number, read in 32-bit halves (BigInt reads are slow). */
+function u64(buf: Buffer, at: number, what: string, fail: (d: string) => never): number {
+  const high = buf.readUInt32LE(at + 4);
+  if (high >= 0x200000) fail(`${what} (${buf.readBigUInt64LE(at)}) is too large`);
+  return high * 2 ** 32 + buf.readUInt32LE(at);
+}
+
 function num(v: bigint, what: string, fail: (d: string) => never): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} (${v}) is too large`);
   return Number(v);
@@ -186,8 +193,8 @@ function readSymbols(buf: Buffer, sections: ElfSection[], symtab: ElfSection, fa
     symbols.push({
       index: i,
       name: i === 0 ? '' : stringAt(buf, strtab!, buf.readUInt32LE(o), `name of symbol ${i}`, fail),
-      value: num(buf.readBigUInt64LE(o + 8), `symbol ${i} st_value`, fail),
-      size: num(buf.readBigUInt64LE(o + 16), `symbol ${i} st_size`, fail),
+      value: u64(buf, o + 8, `symbol ${i} st_value`, fail),
+      size: u64(buf, o + 16, `symbol ${i} st_size`, fail),
       type: info & 0xf,
       bind: info >> 4,
       other: buf[o + 5]!,
@@ -212,10 +219,10 @@ function readRelas(
   if (!target || s.info === 0) fail(`relocation section '${s.name}' applies to section ${s.info}, which does not exist`);
   const relocs: ElfRela[] = [];
   for (let o = s.offset; o < s.offset + s.size; o += C.RELA_SIZE) {
-    const info = buf.readBigUInt64LE(o + 8);
-    const symIndex = Number(info >> 32n);
-    const type = Number(info & 0xffffffffn);
-    const offset = num(buf.readBigUInt64LE(o), `relocation in '${s.name}' r_offset`, fail);
+    // 32-bit halves: BigInt reads of every field dominate reading a module with debug info.
+    const symIndex = buf.readUInt32LE(o + 12);
+    const type = buf.readUInt32LE(o + 8);
+    const offset = u64(buf, o, `relocation in '${s.name}' r_offset`, fail);
     if (symIndex >= symCount) fail(`relocation at ${offset} in '${s.name}' names symbol ${symIndex}; there are ${symCount}`);
     if (target!.type !== C.SHT_NOBITS && offset >= target!.size) fail(`relocation offset ${offset} in '${s.name}' is outside '${target!.name}' (${target!.size} bytes)`);
     relocs.push({ offset, type, symIndex, addend: buf.readBigInt64LE(o + 16) });

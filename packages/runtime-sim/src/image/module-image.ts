@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import * as C from '../elf/constants.js';
 import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
 import { readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
@@ -54,4 +54,22 @@ export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)):
 /** Function symbols of a module in symbol-table order, for old_name/old_sympos lookups. */
 export function functionSymbols(image: ModuleImage): string[] {
   return image.elf.symbols.filter((s) => s.type === C.STT_FUNC && s.shndx !== C.SHN_UNDEF).map((s) => s.name);
+}
+
+const imageCache = new Map<string, { stamp: string; image: ModuleImage }>();
+
+/** A module file read once per process while it is unchanged (targets are shared by many patches). */
+export function loadModuleImageCached(path: string): ModuleImage {
+  const st = statSync(path);
+  const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
+  const cached = imageCache.get(path);
+  if (cached?.stamp === stamp) return cached.image;
+  const image = loadModuleImage(path);
+  imageCache.set(path, { stamp, image });
+  return image;
+}
+
+/** Forgets every cached module (benchmarks measure cold reads). */
+export function clearModuleImageCache(): void {
+  imageCache.clear();
 }

@@ -1,5 +1,5 @@
 import { sectionData } from '../elf/reader.js';
-import { loadModuleImage } from '../image/module-image.js';
+import { loadModuleImageCached } from '../image/module-image.js';
 
 /** Sizes and field offsets of the livepatch structures, read from the layout probe module. */
 export type StructLayout = Record<string, number> & { sizeof: number };
@@ -10,7 +10,7 @@ const PREFIX = 'klp_layout__';
 export class LayoutError extends Error {}
 
 export function readLayout(probeKo: string): KlpLayout {
-  const image = loadModuleImage(probeKo);
+  const image = loadModuleImageCached(probeKo);
   const layout: KlpLayout = {};
   for (const sym of image.elf.symbols) {
     if (!sym.name.startsWith(PREFIX)) continue;

@@ -2,9 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { MANIFEST_FILE, parseManifest, readBuildRecord, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
 import { ElfError } from '../elf/reader.js';
-import { loadModuleImage, type ModuleImage } from '../image/module-image.js';
+import { loadModuleImageCached, type ModuleImage } from '../image/module-image.js';
 import { exportsSymbolSource } from '../kernel/object-symbols.js';
-import { parseSymvers } from '../kernel/symvers.js';
+import { loadSymvers } from '../kernel/symvers.js';
 import type { SimSystem } from '../kernel/system.js';
 import { readLayout, type KlpLayout } from '../klp/layout.js';
 import type { PartImage } from './checks.js';
@@ -51,7 +51,7 @@ export function loadSplitSystem(dirArg: string, targetPaths: string[]): LoadedSp
       continue;
     }
     try {
-      parts.push({ part, image: loadModuleImage(built.ko) });
+      parts.push({ part, image: loadModuleImageCached(built.ko) });
     } catch (e) {
       elfError(relative(dir, built.ko), e);
     }
@@ -60,13 +60,12 @@ export function loadSplitSystem(dirArg: string, targetPaths: string[]): LoadedSp
   for (const t of targetPaths) {
     if (!existsSync(t)) throw new VerifyError(`target module ${t} does not exist`);
     try {
-      targets.push(loadModuleImage(resolve(t)));
+      targets.push(loadModuleImageCached(resolve(t)));
     } catch (e) {
       elfError(t, e);
     }
   }
-  const exports = parseSymvers(readFileSync(record.symvers, 'utf8'), record.symvers);
-  const vmlinuxExports = new Map([...exports].filter(([, e]) => e.module === 'vmlinux'));
+  const vmlinuxExports = loadSymvers(record.symvers).vmlinux;
   const sys: SimSystem = {
     layout,
     vmlinuxExports,
