@@ -25,8 +25,15 @@ export function targetNames(o: KlpSplitPluginOptions = {}): TargetNames {
   };
 }
 
-/** The CLI, run from the workspace root (Nx's default cwd). */
+/** The CLI, run from the workspace root (Nx's default cwd): the kernel-id cache input and the targets' help. */
 const CLI = 'node packages/nx/bin/klp-split.js';
+
+/**
+ * The targets run this package's executors (executors.json), which call the
+ * CLI's commands in-process: options Nx checks against the executors'
+ * schemas and shows in `nx show project`, instead of command strings.
+ */
+const EXECUTOR = '@klp-split/nx';
 
 /** What every klp-split result depends on besides the sources: the tool and the kernel tree. */
 const TOOL_INPUTS = [
@@ -39,7 +46,8 @@ function kernelInput(kdir: string | undefined): { runtime: string } {
   return { runtime: `${CLI} kernel-id${kdir ? ` --kdir ${kdir}` : ''}` };
 }
 
-const kdirArg = (kdir: string | undefined): string => (kdir ? ` --kdir ${kdir}` : '');
+/** The optional kdir option: absent rather than undefined, so `nx show project` lists no empty option. */
+const kdirOption = (kdir: string | undefined): { kdir?: string } => (kdir ? { kdir } : {});
 
 export function livepatchTargets(m: LivepatchMarker, modules: Map<string, ModuleMarker>, names: TargetNames): Record<string, TargetConfiguration> {
   const out = `{projectRoot}/out`;
@@ -50,7 +58,8 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
   });
   return {
     [names.split]: {
-      command: `${CLI} split ${m.root}/${m.source} --out ${m.root}/out${kdirArg(m.kdir)}`,
+      executor: `${EXECUTOR}:split`,
+      options: { source: `${m.root}/${m.source}`, outputPath: `${m.root}/out`, ...kdirOption(m.kdir) },
       cache: true,
       inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir)],
       outputs: [`${out}/*.c`, `${out}/*.h`, `${out}/klp-split.json`],
@@ -61,7 +70,8 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
       },
     },
     [names.build]: {
-      command: `${CLI} build ${m.root}/out${kdirArg(m.kdir)}`,
+      executor: `${EXECUTOR}:build`,
+      options: { path: `${m.root}/out`, ...kdirOption(m.kdir) },
       cache: true,
       dependsOn: [names.split],
       inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir)],
@@ -73,7 +83,8 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
       },
     },
     [names.verify]: {
-      command: `${CLI} verify ${m.root}/out ${targetKos.map((k) => `--target ${k}`).join(' ')} --report ${m.root}/out/verify.json`,
+      executor: `${EXECUTOR}:verify`,
+      options: { path: `${m.root}/out`, targets: targetKos, report: `${m.root}/out/verify.json` },
       cache: true,
       dependsOn: [names.build, { projects: m.targets, target: names.moduleBuild }],
       inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir), ...m.targets.flatMap((t) => (modules.get(t) ? [`{workspaceRoot}/${modules.get(t)!.root}/**/*.c`] : []))],
@@ -90,7 +101,8 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
 export function moduleTargets(m: ModuleMarker, names: TargetNames): Record<string, TargetConfiguration> {
   return {
     [names.moduleBuild]: {
-      command: `${CLI} build ${m.root}${kdirArg(m.kdir)}`,
+      executor: `${EXECUTOR}:build`,
+      options: { path: m.root, ...kdirOption(m.kdir) },
       cache: true,
       inputs: ['{projectRoot}/*.c', '{projectRoot}/*.h', '{projectRoot}/klp-module.json', ...TOOL_INPUTS, kernelInput(m.kdir)],
       outputs: m.sources.map((s) => `{projectRoot}/${s.replace(/\.c$/, '.ko')}`),

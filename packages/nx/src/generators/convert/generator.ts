@@ -1,0 +1,54 @@
+import { isAbsolute, join, relative } from 'node:path';
+import { joinPathFragments, logger, type Tree } from '@nx/devkit';
+import { formatDiagnostic, hasErrors } from '@klp-split/splitter';
+import { conversionFor } from '../../cli/convert-command.js';
+import { unifiedDiff } from '../../convert/unified-diff.js';
+import { workspaceDir } from '../workspace-dir.js';
+
+/** Options of @klp-split/nx:convert (documented in schema.json). */
+export interface ConvertGeneratorOptions {
+  directory: string;
+  dryRun?: boolean;
+  kdir?: string;
+  allIncludes?: boolean;
+}
+
+/**
+ * `klp-split convert` as a generator: the same plan (conversionFor, so the
+ * same kernel headers decide the #includes and the files are byte for byte
+ * those of the CLI), written through the Tree so that Nx lists, previews
+ * and flushes the changes.
+ */
+export default async function convertGenerator(tree: Tree, options: ConvertGeneratorOptions): Promise<void> {
+  const dir = workspaceDir(tree, options.directory);
+  if (!tree.exists(dir) || tree.isFile(dir)) throw new Error(`convert: ${dir} is not a directory`);
+  // The converter reads its sources from disk, so it must not follow another
+  // generator that changed them in this Tree: it would convert stale text.
+  const pending = tree.listChanges().filter((c) => c.path === dir || c.path.startsWith(`${dir}/`));
+  if (pending.length) throw new Error(`convert: ${pending[0]!.path} has unsaved changes in this run; run convert on its own`);
+
+  const plan = conversionFor(join(tree.root, dir), options.kdir, options.allIncludes ?? false);
+  const print = { error: logger.error, warning: logger.warn, note: logger.info };
+  for (const d of plan.diagnostics) {
+    if (d.code === 'not-livepatch') continue;
+    // Diagnostics name files in the directory (or the directory itself); Nx users read workspace paths.
+    const file = isAbsolute(d.file) ? relative(tree.root, d.file) : joinPathFragments(dir, d.file);
+    print[d.severity](formatDiagnostic({ ...d, file }));
+  }
+  if (hasErrors(plan.diagnostics)) throw new Error(`convert ${dir}: FAILED, nothing written`);
+
+  // Nx's own --dry-run removes the flag from the options and only sets
+  // NX_DRY_RUN; either way the user asked to see what would change.
+  const preview = options.dryRun === true || process.env.NX_DRY_RUN === 'true';
+  const diffs: string[] = [];
+  for (const [name, text] of plan.files) {
+    const path = joinPathFragments(dir, name);
+    // Workspace-relative names, so the diff applies with `git apply` at the root.
+    if (preview) diffs.push(unifiedDiff(tree.read(path, 'utf8') ?? undefined, text, path));
+    if (!options.dryRun) tree.write(path, text);
+  }
+  if (diffs.length) logger.log(diffs.join('').trimEnd());
+  const converted = plan.sources.filter((s) => s.kind === 'split');
+  logger.info(`convert ${dir}: ${converted.length} livepatch${converted.length === 1 ? '' : 'es'} split, ${plan.files.size} file${plan.files.size === 1 ? '' : 's'} ${preview ? 'would change' : 'written'}`);
+  for (const s of converted) logger.info(`  ${s.file}: ${s.modules.join(', ')}`);
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { klpSplit, removeDir, ROOT, samples } from '../helpers/env.js';
+
+const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
+
+async function nx(args: string[], cwd = ROOT) {
+  const r = await execa('npx', ['nx', ...args], { cwd, reject: false, env: NX_ENV, all: true });
+  return { code: r.exitCode, output: String(r.all) };
+}
+
+/** Every file under dir (relative name to bytes). */
+function snapshot(dir: string, base = dir, into = new Map<string, Buffer>()): Map<string, Buffer> {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) snapshot(path, base, into);
+    else into.set(relative(base, path), readFileSync(path));
+  }
+  return into;
+}
+
+/**
+ * Nx generators only work on directories inside the workspace, so the
+ * scratch directory is in the repository; /tmp-test-*\/ is git-ignored,
+ * which also keeps it out of the main workspace's project graph.
+ */
+const SCRATCH = join(ROOT, `tmp-test-${randomBytes(4).toString('hex')}`);
+
+beforeAll(() => mkdirSync(SCRATCH, { recursive: true }));
+afterAll(() => removeDir(SCRATCH));
+
+describe('nx g @klp-split/nx:convert', () => {
+  it('writes byte for byte what klp-split convert writes', async () => {
+    const viaNx = join(SCRATCH, 'samples');
+    const viaCli = join(SCRATCH, 'cli');
+    cpSync(samples(), viaNx, { recursive: true });
+    cpSync(samples(), viaCli, { recursive: true });
+    const before = snapshot(viaNx);
+
+    const g = await nx(['g', '@klp-split/nx:convert', `--directory=${relative(ROOT, viaNx)}`]);
+    expect(g.code, g.output).toBe(0);
+    const cli = await klpSplit(['convert', viaCli]);
+    expect(cli.code, cli.stderr).toBe(0);
+
+    const got = snapshot(viaNx);
+    const want = snapshot(viaCli);
+    expect([...got.keys()]).toEqual([...want.keys()]);
+    for (const [name, bytes] of want) expect(got.get(name)!.equals(bytes), name).toBe(true);
+    // The conversion did something: new per-object modules and a changed Makefile.
+    expect(got.size).toBeGreaterThan(before.size);
+    expect(got.get('Makefile')!.equals(before.get('Makefile')!)).toBe(false);
+  });
+
+  it('with --dry-run prints a unified diff and changes nothing', async () => {
+    const dir = join(SCRATCH, 'dry');
+    cpSync(samples(), dir, { recursive: true });
+    const before = snapshot(dir);
+    const rel = relative(ROOT, dir);
+
+    const g = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`, '--dry-run']);
+    expect(g.code, g.output).toBe(0);
+    expect(g.output).toContain(`--- a/${rel}/livepatch-sample.c\n+++ b/${rel}/livepatch-sample.c\n@@ `);
+    expect(g.output).toContain(`--- a/${rel}/Makefile\n+++ b/${rel}/Makefile\n`);
+    expect(g.output).toContain(`--- /dev/null\n+++ b/${rel}/livepatch-sample.klp-split.json\n`);
+    expect(snapshot(dir)).toEqual(before);
+  });
+});
+
+/**
+ * A workspace of its own for init and the executors: the main workspace
+ * ignores /tmp-test-*\/ (so it cannot infer an init-ed marker there), and
+ * `nx run` here must not rebuild examples/ while nx-workspace.test.ts, run
+ * in parallel, builds it too. Node still resolves nx and @klp-split/nx from
+ * the repository's node_modules above it.
+ */
+describe('a nested Nx workspace using the plugin', () => {
+  const ws = join(SCRATCH, 'ws');
+
+  beforeAll(() => {
+    mkdirSync(ws, { recursive: true });
+    writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins: ['@klp-split/nx/plugin'], useDaemonProcess: false }));
+    writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'klp-split-nx-test', private: true }));
+    // The targets' kernel-id cache input runs packages/nx/bin/klp-split.js from the workspace root.
+    symlinkSync(join(ROOT, 'packages'), join(ws, 'packages'));
+    const sources = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => /\.c$|^Kbuild$|^klp-(livepatch|module)\.json$/.test(f));
+    for (const dir of ['examples/livepatches/klpd-fix', 'examples/modules/klpd-counter', 'examples/modules/klpd-parser', 'examples/modules/klpd-ticker']) {
+      mkdirSync(join(ws, dir), { recursive: true });
+      for (const f of sources(dir)) cpSync(join(ROOT, dir, f), join(ws, dir, f));
+    }
+  });
+
+  it('nx g @klp-split/nx:init writes a marker that Nx infers with split, build and verify', async () => {
+    const g = await nx(['g', '@klp-split/nx:init', '--directory=livepatches/new-fix', '--source=new-fix.c', '--targets=klpd-counter'], ws);
+    expect(g.code, g.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(ws, 'livepatches/new-fix/klp-livepatch.json'), 'utf8'))).toEqual({ name: 'new-fix', source: 'new-fix.c', targets: ['klpd-counter'] });
+    expect(readdirSync(join(ws, 'livepatches/new-fix'))).toEqual(['klp-livepatch.json']);
+
+    const r = await nx(['show', 'project', 'new-fix', '--json'], ws);
+    expect(r.code, r.output).toBe(0);
+    const project = JSON.parse(r.output.slice(r.output.indexOf('{')));
+    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['split', 'build', 'verify']));
+    expect(project.targets.split).toMatchObject({ executor: '@klp-split/nx:split', options: { source: 'livepatches/new-fix/new-fix.c' } });
+    expect(project.targets.verify.dependsOn).toEqual(['build', { projects: ['klpd-counter'], target: 'build' }]);
+  });
+
+  it('nx g @klp-split/nx:init refuses a target that is no module project', async () => {
+    const g = await nx(['g', '@klp-split/nx:init', '--directory=livepatches/bad-fix', '--source=bad-fix.c', '--targets=no-such-module'], ws);
+    expect(g.code).not.toBe(0);
+    expect(g.output).toContain("target 'no-such-module' is not a module project");
+  });
+
+  it('nx run klpd-fix:verify runs the executors and verifies the split modules', async () => {
+    const r = await nx(['run', 'klpd-fix:verify', '--skip-nx-cache', '--output-style=static'], ws);
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toContain('verify: klpd_fix: OK');
+    expect(JSON.parse(readFileSync(join(ws, 'examples/livepatches/klpd-fix/out/verify.json'), 'utf8')).ok).toBe(true);
+  });
+});
