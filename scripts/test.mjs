@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command: sets up the kernel environment (Debian packages,
-// corpus extraction), builds the TypeScript, runs every vitest suite, and
+// corpus extraction, a kallsyms dump of the real kernel), builds the TypeScript, runs every vitest suite, and
 // closes with "N passed, N failed".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +12,13 @@ const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { stdio: 'inherit', .
 const env = run('bash', ['scripts/kernel-env.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (env.status !== 0) {
   console.error('test: the kernel environment could not be set up (see above)');
+  console.log('0 passed, 1 failed');
+  process.exit(2);
+}
+// The real vmlinux symbol table: Debian's 6.1 kernel booted under qemu, /proc/kallsyms cached.
+const kallsyms = run('bash', ['scripts/qemu-kernel.sh', 'kallsyms'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (kallsyms.status !== 0) {
+  console.error('test: no kallsyms dump from the real kernel (see above)');
   console.log('0 passed, 1 failed');
   process.exit(2);
 }

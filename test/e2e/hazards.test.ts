@@ -92,6 +92,14 @@ describe('hazards', () => {
     expect(ok.code).toBe(0);
   });
 
+  it('vmlinux old names checked against the real kernel: missing, ambiguous (kallsyms dump)', async () => {
+    const missing = await verifyCodes(await splitBuilt(lp('klph-vmlinux-missing')), []);
+    expect(missing.codes).toContain('old-name-not-found');
+    const ambiguous = await verifyCodes(await splitBuilt(lp('klph-vmlinux-ambiguous')), []);
+    expect(ambiguous.codes).toContain('sympos-ambiguous');
+    expect(ambiguous.stdout).toContain("'type_show' appears 17 times in 'vmlinux'");
+  });
+
   it("a per-object module using its own target's exports (the unsolved deadlock)", async () => {
     const r = await verifyCodes(await splitBuilt(lp('klph-deadlock')), [keys()]);
     expect(r.codes).toEqual(['target-export-deadlock']);

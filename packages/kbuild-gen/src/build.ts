@@ -6,7 +6,8 @@ import { BUILD_RECORD, MANIFEST_FILE, parseManifest, type BuildRecord, type Buil
 import { parseBuildOutput } from './compiler-output.js';
 import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from './kbuild-file.js';
 import { discoverKernelTree, type KernelTree } from './kernel-tree.js';
-import { layoutProbeSource, SPLIT_LAYOUT_FIELDS } from './layout-probe.js';
+import { layoutProbeSource, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS } from './layout-probe.js';
+import { createHash } from 'node:crypto';
 import { atomicWrite, prepareOverlay, type Overlay } from './overlay.js';
 
 export interface BuildOptions {
@@ -170,16 +171,27 @@ export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promis
   return runKbuild(dir, tree, overlay, [], { ...opts, makeVars: { ...makeVars, ...opts.makeVars } });
 }
 
-/** Builds the layout probe once per overlay; returns its .ko. */
-async function ensureLayoutProbe(tree: KernelTree, overlay: Overlay): Promise<string> {
-  const base = resolve(overlay.includeDir!, '..');
+/**
+ * The layout probe of the stock livepatch structures (for classic
+ * livepatches in the simulator's upstream mode), built once per kernel tree.
+ */
+export async function stockLayoutProbe(kdir?: string): Promise<string> {
+  const tree = discoverKernelTree({ kdir });
+  const key = createHash('sha256').update(readFileSync(tree.livepatchHeader)).update(tree.dir).digest('hex').slice(0, 16);
+  return ensureLayoutProbe(tree, {}, join(cacheDir(), `stock-layout-${key}`), STOCK_LAYOUT_FIELDS);
+}
+
+/** Builds a layout probe once (per overlay, or per stock tree); returns its .ko. */
+async function ensureLayoutProbe(tree: KernelTree, overlay: Overlay, baseDir?: string, fields = SPLIT_LAYOUT_FIELDS): Promise<string> {
+  const base = baseDir ?? resolve(overlay.includeDir!, '..');
+  mkdirSync(base, { recursive: true });
   const final = join(base, 'probe');
   const ko = join(final, 'klp_split_layout.ko');
   if (existsSync(ko)) return ko;
   const tmp = join(base, `probe.${process.pid}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  writeFileSync(join(tmp, 'klp_split_layout.c'), layoutProbeSource(SPLIT_LAYOUT_FIELDS));
+  writeFileSync(join(tmp, 'klp_split_layout.c'), layoutProbeSource(fields));
   writeFileSync(join(tmp, 'Kbuild'), kbuildText([{ object: 'klp_split_layout.o' }], 'klp-split layout probe'));
   const res = await runKbuild(tmp, tree, overlay, [{ object: 'klp_split_layout.o' }], { jobs: 1 });
   if (!res.ok) throw new BuildSetupError(`could not build the structure layout probe:\n${res.output}`);

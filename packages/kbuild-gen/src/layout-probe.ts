@@ -14,6 +14,15 @@ export const SPLIT_LAYOUT_FIELDS: Record<string, string[]> = {
   klp_state: ['id', 'version', 'data'],
 };
 
+/** The stock (upstream) structures, for classic livepatches. */
+export const STOCK_LAYOUT_FIELDS: Record<string, string[]> = {
+  klp_func: ['old_name', 'new_func', 'old_sympos'],
+  klp_callbacks: ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch', 'post_unpatch_enabled'],
+  klp_object: ['name', 'funcs', 'callbacks', 'mod'],
+  klp_patch: ['mod', 'objs', 'states', 'replace'],
+  klp_state: ['id', 'version', 'data'],
+};
+
 export function layoutProbeSource(fields: Record<string, string[]>): string {
   const lines = ['// SPDX-License-Identifier: GPL-2.0', '#include <linux/module.h>', '#include <linux/livepatch.h>', ''];
   for (const [struct, names] of Object.entries(fields)) {

@@ -18,3 +18,6 @@ export * from './explore/explorer.js';
 export * from './explore/interleavings.js';
 export * from './verify/report-sarif.js';
 export * from './verify/report-junit.js';
+export * from './kernel/object-symbols.js';
+export * from './kernel/kallsyms.js';
+export * from './kernel/relocate.js';

@@ -53,7 +53,7 @@ export async function main(argv: string[], io: Io = defaultIo(argv.includes('--q
       case 'verify':
         return verifyCommand(rest, io);
       case 'simulate':
-        return simulateCommand(rest, io);
+        return await simulateCommand(rest, io);
       case 'kernel-id':
         return kernelIdCommand(rest, io);
       default:

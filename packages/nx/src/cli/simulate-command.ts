@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
 import {
   ElfError,
   explore,
   LayoutError,
+  loadModuleImage,
   loadSplitSystem,
+  loadSymvers,
+  readLayout,
+  vmlinuxSymbolSource,
+  type SimSystem,
   newKernel,
   parseScenario,
   runScenario,
@@ -16,9 +22,12 @@ import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
 
 export const SIMULATE_HELP = `Usage: klp-split simulate <dir> --target <module.ko>... (--scenario <file> | --explore) [--json]
+       klp-split simulate --upstream --module <module.ko>... --scenario <file> [--json]
 
 Runs the built split modules of <dir> and the target modules in the
 simulated kernel (the split livepatch series' loader and livepatch core).
+With --upstream, runs classic (unsplit) livepatch modules and their
+targets in the upstream livepatch core instead.
 
   --scenario <file>  commands as in the kernel's livepatch selftests, one a line:
                        modprobe <module> [param=value...] | insmod <module> |
@@ -28,27 +37,53 @@ simulated kernel (the split livepatch series' loader and livepatch core).
   --explore          every interleaving of loading and unloading the targets and
                      enabling and disabling the patch, each checked step by step
   --target <ko>      a target module (repeatable)
+  --upstream         the upstream livepatch core, for classic livepatches
+  --module <ko>      with --upstream: a module modprobe can load (repeatable)
+  --kdir <dir>       kernel tree (for Module.symvers and the structure layout)
   --json             machine-readable result
 
 Exit status: 0 no invariant broken, 1 violations, 2 usage or environment error.`;
 
-export function simulateCommand(argv: string[], io: Io): number {
+/** Classic livepatches: the stock structure layout, modules given one by one. */
+async function upstreamSystem(modules: string[], kdir: string | undefined): Promise<SimSystem> {
+  const tree = discoverKernelTree({ kdir });
+  const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
+  return {
+    layout: readLayout(await stockLayoutProbe(kdir)),
+    vmlinuxExports,
+    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports),
+    images: modules.map((m) => loadModuleImage(m)),
+  };
+}
+
+export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const args = parseCommandArgs('simulate', argv, {
     target: { type: 'string', multiple: true, short: 't' },
     scenario: { type: 'string' },
     explore: { type: 'boolean' },
     json: { type: 'boolean' },
+    upstream: { type: 'boolean' },
+    module: { type: 'string', multiple: true, short: 'm' },
+    kdir: { type: 'string' },
   });
   if (flag(args, 'help')) {
     io.out(SIMULATE_HELP);
     return EXIT_OK;
   }
   const [dir, ...extra] = args.positionals;
-  if (!dir || extra.length) throw new UsageError('simulate: give exactly one directory');
+  const upstream = flag(args, 'upstream');
+  if (upstream ? args.positionals.length : !dir || extra.length) throw new UsageError(upstream ? 'simulate: --upstream takes --module files, not a directory' : 'simulate: give exactly one directory');
   const scenarioFile = str(args, 'scenario');
   if (!scenarioFile && !flag(args, 'explore')) throw new UsageError('simulate: give --scenario <file> or --explore');
+  if (upstream && !scenarioFile) throw new UsageError('simulate: --upstream runs a --scenario');
   try {
-    const loaded = loadSplitSystem(dir, list(args, 'target'));
+    if (upstream) {
+      const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);
+      const r = runScenario(newKernel(await upstreamSystem(list(args, 'module'), str(args, 'kdir'))), steps);
+      io.out(flag(args, 'json') ? JSON.stringify(r, null, 2) : [...r.transcript, ...r.violations.map((v) => `violation [${v.code}] after ${v.after}: ${v.message}`)].join('\n'));
+      return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
+    }
+    const loaded = loadSplitSystem(dir!, list(args, 'target'));
     if (flag(args, 'explore')) {
       const r = explore(loaded.sys, loaded.manifest.patch, loaded.targets.map((t) => t.name));
       if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
@@ -71,7 +106,7 @@ export function simulateCommand(argv: string[], io: Io): number {
       io.err(e.message);
       return EXIT_FINDINGS;
     }
-    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError) throw new UsageError(`simulate: ${e.message}`);
+    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`simulate: ${(e as Error).message}`);
     throw e;
   }

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ElfError, formatVerifyJunit, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
+import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
@@ -18,6 +18,10 @@ livepatch series: the per-object modules must be requested and loaded.
                      or junit (a test case per module and scenario)
   --json             the same as --format json
   --no-explore       skip the exploration of every load/unload interleaving
+  --kallsyms <file>  a /proc/kallsyms dump of the kernel the patch targets, for
+                     vmlinux's old_name/old_sympos and relocations (default:
+                     $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
+                     kallsyms cached from booting Debian's kernel)
   --report <file>    also write the JSON report to <file>
 
 Exit status: 0 consistent, 1 findings, 2 usage or environment error.`;
@@ -29,6 +33,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     json: { type: 'boolean' },
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
+    kallsyms: { type: 'string' },
   });
   if (flag(args, 'help')) {
     io.out(VERIFY_HELP);
@@ -42,9 +47,11 @@ export function verifyCommand(argv: string[], io: Io): number {
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
   let report: VerifyReport;
   try {
-    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore') });
+    const kallsyms = str(args, 'kallsyms');
+    if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
+    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms });
   } catch (e) {
-    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError) throw new UsageError(`verify: ${e.message}`);
+    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
     throw e;
   }
   const json = `${JSON.stringify(report, null, 2)}\n`;

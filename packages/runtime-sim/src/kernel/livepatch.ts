@@ -77,7 +77,8 @@ export class SplitLivepatch {
   enablePatch(mod: LoadedModule, image: KlpPatchImage): number {
     if (this.patches.some((p) => p.loading)) return -EBUSY;
     if (this.findPatch(mod.name)) return -EEXIST;
-    if (!image.obj || image.obj.name !== null) {
+    const upstream = image.objects !== undefined;
+    if (!upstream && (!image.obj || image.obj.name !== null)) {
       this.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL)', mod.name);
       return -EINVAL;
     }
@@ -89,10 +90,12 @@ export class SplitLivepatch {
     const preRet = this.kernel.param(mod.name, 'pre_patch_ret');
     if (preRet !== undefined) this.callbackReturns.set(`${mod.name}:pre_patch`, Number(preRet));
     this.patches.push(patch);
-    patch.objects.push({ name: null, carrier: mod, image: image.obj, patched: false });
+    // Upstream: every object lives in the patch module; split: vmlinux here, the others in their modules.
+    if (upstream) for (const o of image.objects!) patch.objects.push({ name: o.name ?? null, carrier: mod, image: o, patched: false });
+    else patch.objects.push({ name: null, carrier: mod, image: image.obj!, patched: false });
 
     // The mutex is dropped here: per-object modules are requested for every loaded target.
-    for (const objName of image.objNames) {
+    for (const objName of upstream ? [] : image.objNames) {
       const target = this.kernel.modules.get(objName);
       if (!target || target.state !== 'LIVE') continue;
       const part = `${patch.name}__${objName}`;
@@ -104,12 +107,13 @@ export class SplitLivepatch {
       }
     }
 
-    for (const obj of patch.objects) {
+    const loaded = patch.objects.filter((o) => this.objectLoaded(o));
+    for (const obj of loaded) {
       const err = this.initObject(patch, obj);
       if (err) return this.abortEnable(patch, err);
     }
     this.pr(`'${patch.name}': initializing patching transition`);
-    for (const obj of patch.objects) {
+    for (const obj of loaded) {
       const err = this.callback(patch, obj, 'pre_patch');
       if (err) {
         this.pr(`pre-patch callback failed for object '${obj.name ?? 'vmlinux'}'`);
@@ -121,14 +125,39 @@ export class SplitLivepatch {
       }
     }
     this.pr(`'${patch.name}': starting patching transition`);
-    for (const obj of patch.objects) this.patchObject(patch, obj);
+    for (const obj of loaded) this.patchObject(patch, obj);
     this.pr(`'${patch.name}': completing patching transition`);
-    for (const obj of patch.objects) this.callback(patch, obj, 'post_patch');
+    for (const obj of loaded) this.callback(patch, obj, 'post_patch');
     this.pr(`'${patch.name}': patching complete`);
     patch.loading = false;
     patch.enabled = true;
     mod.refcnt++;
     if (patch.replace) this.freeReplaced(patch);
+    return 0;
+  }
+
+  private objectLoaded(obj: SimObject): boolean {
+    return obj.name === null || this.kernel.isLoaded(obj.name);
+  }
+
+  /** Upstream klp_module_coming(): patch the loading module's object of every patch. */
+  private upstreamComing(patch: SimPatch, mod: LoadedModule): number {
+    const obj = patch.objects.find((o) => o.name === mod.name);
+    if (!obj) return 0;
+    this.pr(`applying patch '${patch.name}' to loading module '${mod.name}'`);
+    const refuse = (err: number): number => {
+      this.pr(`patch '${patch.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
+      return err;
+    };
+    const err = this.initObject(patch, obj);
+    if (err) return refuse(err);
+    const pre = this.callback(patch, obj, 'pre_patch');
+    if (pre) {
+      this.pr(`pre-patch callback failed for object '${mod.name}'`);
+      return refuse(pre);
+    }
+    this.patchObject(patch, obj);
+    this.callback(patch, obj, 'post_patch');
     return 0;
   }
 
@@ -194,9 +223,15 @@ export class SplitLivepatch {
   /** klp_module_coming(): request `<patch>__<module>` for each patch that fixes the module. */
   moduleComing(mod: LoadedModule): number {
     if (mod.image.isLivepatch) return 0;
+    for (const patch of this.patches) {
+      if (!patch.image.objects) continue;
+      const err = this.upstreamComing(patch, mod);
+      if (err) return err;
+    }
     const attempts = new Map<string, number>();
     rescan: for (;;) {
       for (const patch of this.patches) {
+        if (patch.image.objects) continue;
         if (!patch.image.objNames.includes(mod.name) || patch.objects.some((o) => o.name === mod.name)) continue;
         const part = `${patch.name}__${mod.name}`;
         const tries = (attempts.get(part) ?? 0) + 1;
@@ -235,6 +270,16 @@ export class SplitLivepatch {
     for (const patch of this.patches) {
       const obj = patch.objects.find((o) => o.name === mod.name);
       if (!obj) continue;
+      if (patch.image.objects) {
+        // Upstream: the object stays in the patch, reverted until the module comes back.
+        if (obj.patched) {
+          this.callback(patch, obj, 'pre_unpatch');
+          this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
+          this.unpatchObject(patch, obj);
+          this.callback(patch, obj, 'post_unpatch');
+        }
+        continue;
+      }
       if (obj.patched) {
         this.callback(patch, obj, 'pre_unpatch');
         this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
@@ -266,12 +311,13 @@ export class SplitLivepatch {
     const patch = this.findPatch(name);
     if (!patch || !patch.enabled) return -EINVAL;
     if (this.patches.some((p) => p.loading)) return -EBUSY;
+    const patched = patch.objects.filter((o) => o.patched);
     this.pr(`'${patch.name}': initializing unpatching transition`);
-    for (const obj of patch.objects) this.callback(patch, obj, 'pre_unpatch');
+    for (const obj of patched) this.callback(patch, obj, 'pre_unpatch');
     this.pr(`'${patch.name}': starting unpatching transition`);
-    for (const obj of patch.objects) this.unpatchObject(patch, obj);
+    for (const obj of patched) this.unpatchObject(patch, obj);
     this.pr(`'${patch.name}': completing unpatching transition`);
-    for (const obj of patch.objects) this.callback(patch, obj, 'post_unpatch');
+    for (const obj of patched) this.callback(patch, obj, 'post_unpatch');
     this.pr(`'${patch.name}': unpatching complete`);
     patch.enabled = false;
     for (const obj of [...patch.objects]) this.unlinkObject(patch, obj);

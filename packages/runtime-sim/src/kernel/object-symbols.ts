@@ -1,5 +1,9 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import * as C from '../elf/constants.js';
 import type { ModuleImage } from '../image/module-image.js';
+import { parseKallsyms, type Kallsyms } from './kallsyms.js';
 
 /**
  * The symbols the livepatch core can look an old_name up in, in kallsyms
@@ -32,4 +36,37 @@ export function moduleSymbolSource(image: ModuleImage): SymbolSource {
 /** vmlinux as far as Module.symvers tells: exported names only, so a miss proves nothing. */
 export function exportsSymbolSource(exports: Map<string, unknown>): SymbolSource {
   return { count: (n) => (exports.has(n) ? 1 : 0), complete: false };
+}
+
+/** vmlinux as the real kernel's /proc/kallsyms lists it: every symbol, in kallsyms order. */
+export function kallsymsSymbolSource(kallsyms: Kallsyms): SymbolSource {
+  return {
+    count: (n) => kallsyms.count(n),
+    address: (n, pos) => kallsyms.occurrences(n)[pos - 1]?.address,
+    complete: true,
+  };
+}
+
+const kallsymsCache = new Map<string, Kallsyms>();
+
+/**
+ * The kallsyms dump to use for a kernel release: $KLP_KALLSYMS, else the one
+ * scripts/qemu-kernel.sh cached from booting that kernel, if any.
+ */
+export function defaultKallsymsFile(release: string): string | undefined {
+  if (process.env.KLP_KALLSYMS) return process.env.KLP_KALLSYMS;
+  const cache = process.env.KLP_SPLIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'klp-split');
+  const file = join(cache, `kallsyms-${release}.txt`);
+  return existsSync(file) ? file : undefined;
+}
+
+/** vmlinux's symbols: a kallsyms dump when there is one, else what Module.symvers tells. */
+export function vmlinuxSymbolSource(exports: Map<string, unknown>, kallsymsFile?: string): SymbolSource {
+  if (!kallsymsFile) return exportsSymbolSource(exports);
+  let k = kallsymsCache.get(kallsymsFile);
+  if (!k) {
+    k = parseKallsyms(readFileSync(kallsymsFile, 'utf8'), kallsymsFile);
+    kallsymsCache.set(kallsymsFile, k);
+  }
+  return kallsymsSymbolSource(k);
 }

@@ -25,8 +25,11 @@ export interface KlpObjectImage {
 
 export interface KlpPatchImage {
   symbol: string;
+  /** Split API: the vmlinux object. */
   obj: KlpObjectImage | undefined;
   objNames: string[];
+  /** Upstream API: every object of the patch (`objs[]`). */
+  objects?: KlpObjectImage[];
   replace: boolean;
   hasStates: boolean;
 }
@@ -92,8 +95,37 @@ export function findObjects(image: ModuleImage, layout: KlpLayout): KlpObjectIma
     .map(({ sym, section }) => readObjectAt(image, layout, section, sym.value, sym.name));
 }
 
+/** The module's struct klp_patch of the stock API (`.objs[]`), if it has one. */
+export function findUpstreamPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage | undefined {
+  const size = layout.klp_object!.sizeof;
+  for (const { sym, section } of dataObjects(image, layout.klp_patch!.sizeof)) {
+    const base = sym.value;
+    const objs = image.relocs.pointer(section, base + field(layout, 'klp_patch', 'objs'));
+    if (objs.kind !== 'local') continue;
+    const objects: KlpObjectImage[] = [];
+    for (let i = 0; i < MAX_FUNCS; i++) {
+      const at = objs.offset + i * size;
+      if (at + size > objs.section.size) break;
+      const obj = readObjectAt(image, layout, objs.section, at, `${objs.symbol?.name ?? 'objs'}[${i}]`);
+      // klp_for_each_object_static: the array ends at the first entry without name and funcs.
+      if (obj.name === null && image.relocs.pointer(objs.section, at + field(layout, 'klp_object', 'funcs')).kind === 'null') break;
+      objects.push(obj);
+    }
+    return {
+      symbol: sym.name,
+      obj: undefined,
+      objNames: objects.filter((o) => o.name).map((o) => o.name!),
+      objects,
+      replace: readU8(image.elf, section, base + field(layout, 'klp_patch', 'replace')) !== 0,
+      hasStates: image.relocs.pointer(section, base + field(layout, 'klp_patch', 'states')).kind === 'local',
+    };
+  }
+  return undefined;
+}
+
 /** The module's struct klp_patch (split API), if it has one. */
 export function findPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage | undefined {
+  if (layout.klp_patch!.objs !== undefined) return findUpstreamPatch(image, layout);
   for (const { sym, section } of dataObjects(image, layout.klp_patch!.sizeof)) {
     const base = sym.value;
     const objPtr = image.relocs.pointer(section, base + field(layout, 'klp_patch', 'obj'));

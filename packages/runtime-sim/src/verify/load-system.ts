@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { MANIFEST_FILE, parseManifest, readBuildRecord, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
 import { ElfError } from '../elf/reader.js';
 import { loadModuleImageCached, type ModuleImage } from '../image/module-image.js';
-import { exportsSymbolSource } from '../kernel/object-symbols.js';
+import { defaultKallsymsFile, vmlinuxSymbolSource } from '../kernel/object-symbols.js';
 import { loadSymvers } from '../kernel/symvers.js';
 import type { SimSystem } from '../kernel/system.js';
 import { readLayout, type KlpLayout } from '../klp/layout.js';
@@ -20,13 +20,15 @@ export interface LoadedSplit {
   sys: SimSystem;
   /** Modules that could not be read (missing or invalid ELF). */
   diagnostics: Diagnostic[];
+  /** The kallsyms dump used for vmlinux, if any. */
+  kallsyms?: string;
 }
 
 /**
  * Reads a built split directory (manifest, build record, every .ko) and the
  * target modules into a system the simulator can instantiate kernels from.
  */
-export function loadSplitSystem(dirArg: string, targetPaths: string[]): LoadedSplit {
+export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsFile?: string): LoadedSplit {
   const dir = resolve(dirArg);
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!existsSync(manifestPath)) throw new VerifyError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`);
@@ -69,8 +71,8 @@ export function loadSplitSystem(dirArg: string, targetPaths: string[]): LoadedSp
   const sys: SimSystem = {
     layout,
     vmlinuxExports,
-    vmlinuxSymbols: exportsSymbolSource(vmlinuxExports),
+    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsymsFile ?? defaultKallsymsFile(record.release)),
     images: [...parts.map((p) => p.image), ...targets],
   };
-  return { dir, manifest, layout, parts, targets, sys, diagnostics };
+  return { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms: kallsymsFile ?? defaultKallsymsFile(record.release) };
 }

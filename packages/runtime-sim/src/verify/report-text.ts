@@ -6,6 +6,7 @@ export function formatVerifyText(r: VerifyReport): string {
   const lines: string[] = [];
   lines.push(`patch ${r.patch}: ${r.modules.length} modules`);
   for (const m of r.modules) lines.push(`  ${m.role.padEnd(10)} ${m.module}`);
+  lines.push(`vmlinux symbols: ${r.vmlinuxSymbols}`);
   lines.push('transcript:');
   for (const l of r.transcript) lines.push(`  ${l}`);
   if (r.exploration) {

@@ -14,6 +14,8 @@ export interface VerifyOptions {
   targets: string[];
   /** Skip the exploration of every load/unload interleaving. */
   noExplore?: boolean;
+  /** A /proc/kallsyms dump of the target kernel (default: the cached one of scripts/qemu-kernel.sh). */
+  kallsyms?: string;
 }
 
 export interface VerifyReport {
@@ -25,6 +27,8 @@ export interface VerifyReport {
   transcript: string[];
   modules: { module: string; file: string; role: 'main' | 'per-object' | 'target' }[];
   exploration?: { interleavings: number; steps: number; violations: number; ms: number };
+  /** Where vmlinux's symbols came from. */
+  vmlinuxSymbols: string;
 }
 
 
@@ -37,7 +41,7 @@ const NOTE_EVENTS = new Set(['symbol-unchecked']);
  * requests its per-object modules), disable, unload" in the simulated kernel.
  */
 export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
-  const { dir, manifest, layout, parts, targets, sys, diagnostics } = loadSplitSystem(dirArg, opts.targets);
+  const { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms } = loadSplitSystem(dirArg, opts.targets, opts.kallsyms);
   const checks = new SplitChecks(dir, manifest, layout);
   checks.run(parts, targets);
   diagnostics.push(...checks.diagnostics);
@@ -60,6 +64,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
     dir,
     diagnostics,
     exploration,
+    vmlinuxSymbols: kallsyms ? `kallsyms dump ${kallsyms}` : 'Module.symvers exports only',
     transcript: kernel.log,
     modules: [
       ...parts.map((p) => ({ module: p.image.name, file: relative(dir, p.image.path), role: p.part.object === 'vmlinux' ? ('main' as const) : ('per-object' as const) })),
