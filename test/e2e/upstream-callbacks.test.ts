@@ -1,0 +1,41 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../helpers/env.js';
+import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
+
+/**
+ * The simulator's upstream (unsplit) mode replays test-callbacks.sh on the
+ * unmodified test modules and must print the kernel's own livepatch lines,
+ * commands and tool errors, in order, as the selftest expects them.
+ */
+const SCENARIOS = join(ROOT, 'test/golden/split-callbacks');
+const MODULES = ['test_klp_callbacks_demo', 'test_klp_callbacks_demo2', 'test_klp_callbacks_mod', 'test_klp_callbacks_busy'];
+
+describe('upstream mode against test-callbacks.sh', () => {
+  let built: Awaited<ReturnType<typeof buildCorpusModules>>;
+  let expected: Map<string, string[]>;
+
+  beforeAll(async () => {
+    built = await buildCorpusModules(MODULES.map((m) => libLivepatch(`${m}.c`)));
+    expected = selftestExpectations('test-callbacks.sh', {
+      MOD_LIVEPATCH: 'test_klp_callbacks_demo',
+      MOD_LIVEPATCH2: 'test_klp_callbacks_demo2',
+      MOD_TARGET: 'test_klp_callbacks_mod',
+      MOD_TARGET_BUSY: 'test_klp_callbacks_busy',
+    });
+  });
+  afterAll(() => removeDir(built.dir));
+
+  for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.scenario')).sort()) {
+    it(`prints what the kernel printed for ${file}`, async () => {
+      const scenario = join(SCENARIOS, file);
+      const name = /^# test-callbacks\.sh: (.*)$/m.exec(readFileSync(scenario, 'utf8'))![1]!;
+      const want = expected.get(name);
+      expect(want, name).toBeDefined();
+      const r = await klpSplit(['simulate', '--upstream', ...MODULES.flatMap((m) => ['--module', built.ko(m)]), '--scenario', scenario, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(comparableLines(JSON.parse(r.stdout).transcript)).toEqual(comparableLines(want!));
+    });
+  }
+});
