@@ -23,6 +23,8 @@ export interface SimPatch {
   loading: boolean;
   loadedAt: number;
   replace: boolean;
+  /** A transition that cannot finish: a task sleeps in a function it patches. */
+  stalled?: boolean;
 }
 
 /** How many times klp_module_coming may re-request one module before the loop is reported. */
@@ -75,7 +77,7 @@ export class SplitLivepatch {
   }
 
   enablePatch(mod: LoadedModule, image: KlpPatchImage): number {
-    if (this.patches.some((p) => p.loading)) return -EBUSY;
+    if (this.patches.some((p) => p.loading || p.stalled)) return -EBUSY;
     if (this.findPatch(mod.name)) return -EEXIST;
     const upstream = image.objects !== undefined;
     if (!upstream && (!image.obj || image.obj.name !== null)) {
@@ -126,14 +128,32 @@ export class SplitLivepatch {
     }
     this.pr(`'${patch.name}': starting patching transition`);
     for (const obj of loaded) this.patchObject(patch, obj);
-    this.pr(`'${patch.name}': completing patching transition`);
-    for (const obj of loaded) this.callback(patch, obj, 'post_patch');
-    this.pr(`'${patch.name}': patching complete`);
     patch.loading = false;
     patch.enabled = true;
     mod.refcnt++;
+    if (loaded.some((o) => this.sleepsIn(o))) {
+      // A task sleeps in an old function: the transition waits (the module's init returns).
+      patch.stalled = true;
+      return 0;
+    }
+    this.pr(`'${patch.name}': completing patching transition`);
+    for (const obj of loaded) this.callback(patch, obj, 'post_patch');
+    this.pr(`'${patch.name}': patching complete`);
     if (patch.replace) this.freeReplaced(patch);
     return 0;
+  }
+
+  /**
+   * Tasks sleeping in functions, as scenarios say (`module:function`); the
+   * kernel's busy test module parks one in busymod_work_func when loaded
+   * with block_transition=Y.
+   */
+  readonly sleeping = new Set<string>();
+
+  private sleepsIn(obj: SimObject): boolean {
+    const object = obj.name ?? 'vmlinux';
+    const busy = (f: string): boolean => this.sleeping.has(`${object}:${f}`) || (f === 'busymod_work_func' && this.kernel.param(object, 'block_transition') === 'Y');
+    return obj.image.funcs.some((f) => f.oldName !== null && busy(f.oldName));
   }
 
   private objectLoaded(obj: SimObject): boolean {
@@ -157,7 +177,7 @@ export class SplitLivepatch {
       return refuse(pre);
     }
     this.patchObject(patch, obj);
-    this.callback(patch, obj, 'post_patch');
+    if (!patch.stalled) this.callback(patch, obj, 'post_patch');
     return 0;
   }
 
@@ -216,7 +236,7 @@ export class SplitLivepatch {
       return pre;
     }
     this.patchObject(patch, obj);
-    this.callback(patch, obj, 'post_patch');
+    if (!patch.stalled) this.callback(patch, obj, 'post_patch');
     return 0;
   }
 
@@ -273,7 +293,7 @@ export class SplitLivepatch {
       if (patch.image.objects) {
         // Upstream: the object stays in the patch, reverted until the module comes back.
         if (obj.patched) {
-          this.callback(patch, obj, 'pre_unpatch');
+          if (!patch.stalled) this.callback(patch, obj, 'pre_unpatch');
           this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
           this.unpatchObject(patch, obj);
           this.callback(patch, obj, 'post_unpatch');
@@ -281,7 +301,7 @@ export class SplitLivepatch {
         continue;
       }
       if (obj.patched) {
-        this.callback(patch, obj, 'pre_unpatch');
+        if (!patch.stalled) this.callback(patch, obj, 'pre_unpatch');
         this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
         this.unpatchObject(patch, obj);
         this.callback(patch, obj, 'post_unpatch');
@@ -312,8 +332,14 @@ export class SplitLivepatch {
     if (!patch || !patch.enabled) return -EINVAL;
     if (this.patches.some((p) => p.loading)) return -EBUSY;
     const patched = patch.objects.filter((o) => o.patched);
-    this.pr(`'${patch.name}': initializing unpatching transition`);
-    for (const obj of patched) this.callback(patch, obj, 'pre_unpatch');
+    if (patch.stalled) {
+      // klp_reverse_transition(): the sleeping task is still in the old code, so unpatching can finish.
+      this.pr(`'${patch.name}': reversing transition from patching to unpatching`);
+      patch.stalled = false;
+    } else {
+      this.pr(`'${patch.name}': initializing unpatching transition`);
+      for (const obj of patched) this.callback(patch, obj, 'pre_unpatch');
+    }
     this.pr(`'${patch.name}': starting unpatching transition`);
     for (const obj of patched) this.unpatchObject(patch, obj);
     this.pr(`'${patch.name}': completing unpatching transition`);

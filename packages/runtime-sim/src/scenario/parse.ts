@@ -11,6 +11,7 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   @race <command>                      the command runs before pending asynchronous work
  *                                        (removal of freed per-object modules)
  *   @posted-guard-defect                 the stale-module guard as posted (never fires)
+ *   @sleeping <object> <function>        a task sleeps in that function (transitions wait)
  *   @callback <patch> pre_patch=<errno>  what the patch's pre-patch callbacks return from now on
  *                                        (like writing the test livepatches' pre_patch_ret parameter)
  */
@@ -21,6 +22,7 @@ export type Step = (
   | { kind: 'disable'; patch: string; line: number }
   | { kind: 'callback'; module: string; callback: string; ret: number; line: number }
   | { kind: 'posted-guard-defect'; line: number }
+  | { kind: 'sleeping'; object: string; func: string; line: number }
 ) & { race?: boolean };
 
 export class ScenarioError extends Error {
@@ -44,6 +46,11 @@ export function parseScenario(text: string, file: string): Step[] {
     if (/^@race\s/.test(trimmed)) {
       race = true;
       trimmed = trimmed.replace(/^@race\s+/, '');
+    }
+    const sleeping = /^@sleeping\s+([A-Za-z0-9_-]+)\s+([A-Za-z_]\w*)$/.exec(trimmed);
+    if (sleeping) {
+      steps.push({ kind: 'sleeping', object: sleeping[1]!.replace(/-/g, '_'), func: sleeping[2]!, line });
+      return;
     }
     if (trimmed === '@posted-guard-defect') {
       steps.push({ kind: 'posted-guard-defect', line });
@@ -96,6 +103,7 @@ export function stepCommand(step: Step): string | undefined {
     case 'disable':
       return `echo 0 > /sys/kernel/livepatch/${step.patch}/enabled`;
     case 'callback':
+    case 'sleeping':
     case 'posted-guard-defect':
       return undefined;
   }

@@ -34,6 +34,9 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
       case 'posted-guard-defect':
         kernel.livepatch.postedGuardDefect = true;
         break;
+      case 'sleeping':
+        kernel.livepatch.sleeping.add(`${step.object}:${step.func}`);
+        break;
     }
     // Invariants hold between commands, once asynchronous work is done; a racing next command comes first.
     if (steps[i + 1]?.race) continue;
