@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
@@ -13,9 +13,13 @@ describe('verify as a CI gate', () => {
   let out: string;
   let parserKo: string;
   let deadlockLine: number;
+  // A copy of the example modules: the Nx suites build the workspace's own in place.
+  let modules: string;
 
   beforeAll(async () => {
-    const parser = join(ROOT, 'examples/modules/klpd-parser');
+    modules = tempDir('example-modules');
+    cpSync(join(ROOT, 'examples/modules'), modules, { recursive: true });
+    const parser = join(modules, 'klpd-parser');
     expect((await klpSplit(['build', parser])).code).toBe(0);
     parserKo = join(parser, 'klpd-parser.ko');
     out = tempDir('defect');
@@ -24,7 +28,10 @@ describe('verify as a CI gate', () => {
     const part = readFileSync(join(out, 'klpd-deadlock__klpd-parser.c'), 'utf8').split('\n');
     deadlockLine = part.findIndex((l) => l.includes('if (klpd_parser_version() > 1)')) + 1;
   });
-  afterAll(() => removeDir(out));
+  afterAll(() => {
+    removeDir(out);
+    removeDir(modules);
+  });
 
   it('fails verify on the defect example with the finding at its source line', async () => {
     const r = await klpSplit(['verify', out, '--target', parserKo]);
@@ -67,8 +74,8 @@ describe('verify as a CI gate', () => {
       await klpSplit(['split', join(ROOT, 'examples/livepatches/klpd-fix/klpd-fix.c'), '--out', clean]);
       expect((await klpSplit(['build', clean])).code).toBe(0);
       const targets = ['klpd-counter', 'klpd-parser', 'klpd-ticker'];
-      for (const t of targets) expect((await klpSplit(['build', join(ROOT, 'examples/modules', t)])).code).toBe(0);
-      const r = await klpSplit(['verify', clean, ...targets.flatMap((t) => ['--target', join(ROOT, 'examples/modules', t, `${t}.ko`)]), '--format', 'junit']);
+      for (const t of targets) expect((await klpSplit(['build', join(modules, t)])).code).toBe(0);
+      const r = await klpSplit(['verify', clean, ...targets.flatMap((t) => ['--target', join(modules, t, `${t}.ko`)]), '--format', 'junit']);
       expect(r.code).toBe(0);
       const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(r.stdout).testsuites.testsuite;
       expect(Number(suite.failures)).toBe(0);

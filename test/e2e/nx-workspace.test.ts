@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/env.js';
@@ -32,5 +34,21 @@ describe('the example workspace under Nx', () => {
     const second = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(second.code, second.output).toBe(0);
     expect(second.output).toMatch(/Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
+  });
+
+  it('re-runs only the chain of the project whose source was touched', async () => {
+    const file = join(ROOT, 'examples/modules/klpd-counter/klpd-counter.c');
+    const original = readFileSync(file, 'utf8');
+    const ran = (output: string): string[] =>
+      [...output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^> nx run (\S+)(.*)$/gm)].filter((m) => !m[2]!.includes('cache')).map((m) => m[1]!).sort();
+    try {
+      expect((await nx(['run-many', '-t', 'verify', '--output-style=static'])).code).toBe(0);
+      writeFileSync(file, `${original}/* touched by the test suite at ${Date.now()} */\n`);
+      const touched = await nx(['run-many', '-t', 'verify', '--output-style=static']);
+      expect(touched.code, touched.output).toBe(0);
+      expect(ran(touched.output)).toEqual(['klpd-counter:build', 'klpd-fix:verify']);
+    } finally {
+      writeFileSync(file, original);
+    }
   });
 });
