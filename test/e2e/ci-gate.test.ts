@@ -2,6 +2,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import Ajv from 'ajv-draft-04';
+import addFormats from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
@@ -45,7 +46,9 @@ describe('verify as a CI gate', () => {
     expect(r.code).toBe(1);
     const sarif = JSON.parse(r.stdout);
     const schema = JSON.parse(readFileSync(require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json'), 'utf8'));
-    const validate = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false }).compile(schema);
+    const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
     expect(validate(sarif), JSON.stringify(validate.errors)).toBe(true);
     expect(validate({ version: '2.1.0', runs: [{ results: [] }] })).toBe(false);
     const result = sarif.runs[0].results.find((x: { ruleId: string }) => x.ruleId === 'target-export-deadlock');
