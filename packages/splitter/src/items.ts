@@ -196,11 +196,32 @@ export function readUnit(source: string): SourceUnit {
  * through the syntax tree.
  */
 function dropShadowedNames(item: Item, byName: Map<string, Item[]>, source: string): void {
-  const text = stripStringsAndComments(source.slice(item.node.startIndex, item.end));
-  const suspects = [...item.uses].filter((n) => byName.has(n) && new RegExp(`[\\w*\\s]\\b${n}\\s*[=;,\\[)]`).test(text));
+  let text: string | undefined;
+  const suspects: string[] = [];
+  for (const n of item.uses) {
+    if (!byName.has(n)) continue;
+    text ??= stripStringsAndComments(source.slice(item.node.startIndex, item.end));
+    if (mayDeclare(text, n)) suspects.push(n);
+  }
   if (!suspects.length) return;
   const locals = localNames(item.node);
   for (const n of suspects) if (locals.has(n)) item.uses.delete(n);
+}
+
+/** `T name =`, `T *name;`, `(T name,`: the name follows a type or a star and precedes = ; , [ or ). */
+function mayDeclare(text: string, name: string): boolean {
+  const word = /[A-Za-z0-9_]/;
+  for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + 1)) {
+    const before = text[at - 1] ?? ' ';
+    const after = text[at + name.length] ?? ' ';
+    if (word.test(before) || word.test(after)) continue;
+    let i = at - 1;
+    while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
+    let j = at + name.length;
+    while (j < text.length && (text[j] === ' ' || text[j] === '\t')) j++;
+    if ((word.test(text[i] ?? '') || text[i] === '*') && '=;,[)'.includes(text[j] ?? '.')) return true;
+  }
+  return false;
 }
 
 /**
