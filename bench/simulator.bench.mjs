@@ -7,7 +7,9 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { buildModules, buildSplit, kernelEnv } from '../packages/kbuild-gen/dist/index.js';
-import { clearModuleImageCache, explore, loadSplitSystem, verifySplit } from '../packages/runtime-sim/dist/index.js';
+import { clearModuleImageCache, explore, loadModuleImage, loadSplitSystem, loadSymvers, newKernel, parseScenario, readLayout, runScenario, verifySplit, vmlinuxSymbolSource, defaultKallsymsFile } from '../packages/runtime-sim/dist/index.js';
+import { discoverKernelTree, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
+import { readFileSync } from 'node:fs';
 import { splitFile, writeFilesAtomically } from '../packages/splitter/dist/index.js';
 
 const corpus = kernelEnv().KLP_CORPUS;
@@ -80,6 +82,29 @@ try {
     rates.push((r.interleavings / r.ms) * 1000);
   }
 
+  // Every scenario of test-callbacks.sh, in the upstream mode on the unmodified test modules and on the split ones.
+  const scenarioDir = 'test/golden/split-callbacks';
+  const scenarios = readdirSync(scenarioDir).filter((f) => f.endsWith('.scenario')).map((f) => parseScenario(readFileSync(join(scenarioDir, f), 'utf8'), f));
+  const testMods = ['test_klp_callbacks_demo', 'test_klp_callbacks_demo2', 'test_klp_callbacks_mod', 'test_klp_callbacks_busy'];
+  const upDir = join(root, 'upstream');
+  for (const m of testMods) cpSync(join(corpus, 'lib/livepatch', `${m}.c`), join(upDir, `${m}.c`));
+  if (!(await buildModules(upDir, testMods.map((m) => `${m}.c`))).ok) throw new Error('test modules');
+  const tree = discoverKernelTree();
+  const vmlinux = loadSymvers(tree.symvers).vmlinux;
+  const upstream = { layout: readLayout(await stockLayoutProbe()), vmlinuxExports: vmlinux, vmlinuxSymbols: vmlinuxSymbolSource(vmlinux, defaultKallsymsFile(tree.release)), images: testMods.map((m) => loadModuleImage(join(upDir, `${m}.ko`))) };
+  const demo = loadSplitSystem(join(root, 'test_klp_callbacks_demo'), ['test_klp_callbacks_mod', 'test_klp_callbacks_busy'].map((t) => join(targetsDir, `${t}.ko`)));
+  const demo2 = loadSplitSystem(join(root, 'test_klp_callbacks_demo2'), []);
+  const split = { ...demo.sys, images: [...demo.sys.images, ...demo2.parts.map((p) => p.image)] };
+  const replayTimes = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    for (const steps of scenarios) {
+      runScenario(newKernel(upstream), steps);
+      runScenario(newKernel(split), steps);
+    }
+    replayTimes.push(ms(t0));
+  }
+
   const v = median(verifyTimes);
   const re = median(readelfTimes);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model}, node ${process.version}; medians of ${RUNS} runs`);
@@ -87,6 +112,9 @@ try {
   console.log(`readelf -sr -W over the same ${kos.length} files: ${re.toFixed(1)} ms`);
   console.log(`verify / readelf: ${(v / re).toFixed(2)} (target < 1) ${v < re ? 'target met' : 'TARGET MISSED'}`);
   console.log(`explorer, klpd-fix with 3 targets: ${count} interleavings per run, ${Math.round(median(rates))} interleavings/s`);
+  console.log(`vmlinux symbols: ${defaultKallsymsFile(tree.release) ?? 'Module.symvers exports only (no kallsyms dump cached)'}`);
+  const replay = median(replayTimes);
+  console.log(`replaying the ${scenarios.length} test-callbacks.sh scenarios in both modes (${scenarios.length * 2} runs): ${replay.toFixed(1)} ms (target < 1000) ${replay < 1000 ? 'target met' : 'TARGET MISSED'}`);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
