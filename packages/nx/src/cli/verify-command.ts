@@ -23,6 +23,7 @@ livepatch series: the per-object modules must be requested and loaded.
                      $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
                      kallsyms cached from booting Debian's kernel)
   --report <file>    also write the JSON report to <file>
+  --quiet            no progress lines (the default when $CI is set)
 
 Exit status: 0 consistent, 1 findings, 2 usage or environment error.`;
 
@@ -34,6 +35,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
     kallsyms: { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' },
   });
   if (flag(args, 'help')) {
     io.out(VERIFY_HELP);
@@ -49,7 +51,7 @@ export function verifyCommand(argv: string[], io: Io): number {
   try {
     const kallsyms = str(args, 'kallsyms');
     if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
-    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms });
+    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
   } catch (e) {
     if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
     throw e;

@@ -16,6 +16,8 @@ export interface VerifyOptions {
   noExplore?: boolean;
   /** A /proc/kallsyms dump of the target kernel (default: the cached one of scripts/qemu-kernel.sh). */
   kallsyms?: string;
+  /** Called with one line per module checked, for progress on long runs. */
+  onProgress?: (line: string) => void;
 }
 
 export interface VerifyReport {
@@ -46,6 +48,10 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   checks.run(parts, targets);
   diagnostics.push(...checks.diagnostics);
 
+  for (const p of parts) {
+    const errors = diagnostics.filter((d) => d.file === p.part.file && d.severity === 'error').length;
+    opts.onProgress?.(`checked ${p.image.name}${errors ? `: ${errors} error${errors === 1 ? '' : 's'}` : ''}`);
+  }
   const kernel = newKernel(sys);
   runLoadScenario(kernel, manifest, targets, diagnostics);
   diagnostics.push(...eventDiagnostics(kernel.events, manifest));
