@@ -32,7 +32,10 @@
 #     $KLP_QEMU_KMODS and extra host programs with their shared libraries from
 #     $KLP_QEMU_BINS (e.g. "bash kmod" for the kernel's livepatch selftests).
 #     Each boot appends a second, uncompressed cpio archive holding /klp/cmd
-#     (the command file) and /work (for 'run').
+#     (the command file) and /work (for 'run'), and for 'run' the contents of
+#     $KLP_QEMU_ROOTFS when set: a directory copied onto the guest's root
+#     (e.g. lib/modules/<release>/ with extra modules and their depmod
+#     indexes); its files replace those of the base initramfs.
 #   - /init mounts proc, sysfs, devtmpfs, debugfs and tracefs, sets
 #     kptr_restrict=0, runs /klp/cmd with its output going to the second
 #     serial port (ttyS1, raw mode) between marker lines, and powers off.
@@ -51,7 +54,7 @@
 # Environment: KLP_SPLIT_CACHE, KLP_QEMU_TIMEOUT (s), KLP_QEMU_MEM (default
 # 768M), KLP_QEMU_SMP (default 1), KLP_QEMU_ACCEL (default tcg; kvm where it
 # works), KLP_QEMU_APPEND (extra kernel arguments), KLP_QEMU_KMODS,
-# KLP_QEMU_BINS (see above).
+# KLP_QEMU_BINS, KLP_QEMU_ROOTFS (see above).
 # Exit status: 2 for setup problems (missing packages, download, build) and
 # for a failed kallsyms boot; 'run' exits with run.sh's status, or 125 when
 # the guest did not finish.
@@ -78,6 +81,10 @@ case "$cmd" in
     [[ $# -eq 2 ]] || die "usage: $0 run DIR (DIR holds run.sh and its files)"
     run_dir=$(cd "$2" 2>/dev/null && pwd) || die "run: '$2' is not a directory"
     [[ -f "$run_dir/run.sh" ]] || die "run: $run_dir/run.sh does not exist"
+    if [[ -n ${KLP_QEMU_ROOTFS:-} ]]; then
+      rootfs_dir=$(cd "$KLP_QEMU_ROOTFS" 2>/dev/null && pwd) \
+        || die "KLP_QEMU_ROOTFS: '$KLP_QEMU_ROOTFS' is not a directory"
+    fi
     ;;
   -h|--help) usage; exit 0 ;;
   '') usage >&2; exit 2 ;;
@@ -361,8 +368,8 @@ if [[ $cmd == initramfs ]]; then
 fi
 
 # -------------------------------------------------------------------- boot
-# boot CMD [DIR]: boots with /klp/cmd holding the shell text CMD and DIR's
-# files in /work.
+# boot CMD [DIR [ROOTFS]]: boots with /klp/cmd holding the shell text CMD,
+# DIR's files in /work and ROOTFS's files on the root.
 # Sets boot_tmp (payload in $boot_tmp/payload, console in $boot_tmp/console.log),
 # boot_rc (the command's exit status) and returns 0, or returns 1 when the
 # guest did not finish (the reason in boot_error).
@@ -372,8 +379,10 @@ cleanup() { [[ -n "$boot_tmp" ]] && rm -rf "$boot_tmp"; return 0; }
 trap cleanup EXIT
 
 boot() {
-  local cmd_text=$1 dir=${2:-} qrc
+  local cmd_text=$1 dir=${2:-} rootfs=${3:-} qrc
   boot_tmp=$(mktemp -d "${TMPDIR:-/tmp}/klp-qemu.XXXXXX")
+  mkdir -p "$boot_tmp/stage"
+  [[ -n "$rootfs" ]] && { cp -a "$rootfs/." "$boot_tmp/stage/" || die "copying KLP_QEMU_ROOTFS ($rootfs) failed"; }
   mkdir -p "$boot_tmp/stage/klp" "$boot_tmp/stage/work"
   printf '%s\n' "$cmd_text" > "$boot_tmp/stage/klp/cmd"
   [[ -n "$dir" ]] && cp -a "$dir/." "$boot_tmp/stage/work/"
@@ -468,7 +477,7 @@ dmesg
 exit $rc
 EOF
 )
-if ! boot "$run_cmd" "$run_dir"; then
+if ! boot "$run_cmd" "$run_dir" "${rootfs_dir:-}"; then
   cat "$boot_tmp/payload"          # whatever run.sh printed before the failure
   boot_failure
   exit 125

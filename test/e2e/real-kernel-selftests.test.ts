@@ -1,0 +1,137 @@
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/env.js';
+import { selftestExpectations } from '../helpers/selftests.js';
+
+/**
+ * The kernel's own livepatch selftests of 6.1, unmodified, on the real
+ * kernel: scripts/real-selftests.sh builds the lib/livepatch test modules
+ * against Debian's headers, boots Debian's kernel of the same release under
+ * qemu once and runs every selftest script there with bash and kmod.
+ * Nothing is simulated or mocked.
+ */
+
+interface SelftestTest {
+  name: string;
+  ok: boolean;
+  log: string[];
+}
+interface SelftestScript {
+  script: string;
+  exit: number | null;
+  timedOut: boolean;
+  durationMs: number | null;
+  tests: SelftestTest[];
+  output: string;
+}
+interface Report {
+  release: string;
+  durationMs: number;
+  bootMs: number;
+  modulesCache: string;
+  scriptTimeoutS: number;
+  scripts: SelftestScript[];
+  dmesg: string;
+}
+
+/** The scripts that must pass (test-ftrace.sh runs too, as TEST_PROGS lists it). */
+const REQUIRED = ['test-livepatch.sh', 'test-callbacks.sh', 'test-shadow-vars.sh', 'test-state.sh', 'test-sysfs.sh'];
+
+/** Hard limits: qemu ends itself after QEMU_LIMIT_S; execa kills the script after RUN_LIMIT_MS. */
+const QEMU_LIMIT_S = 720;
+const RUN_LIMIT_MS = 14 * 60_000;
+
+/** The kernel log of one selftest script, split at start_test()'s "===== TEST: <name> =====" lines; timestamps removed. */
+function kernelLogByTest(dmesg: string, script: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let inScript = false;
+  let current: string[] | undefined;
+  for (const raw of dmesg.split('\n')) {
+    const line = raw.replace(/^\[[ 0-9.]*\] /, '');
+    if (line === `klp-selftests: begin ${script}`) inScript = true;
+    else if (line.startsWith('klp-selftests: end ')) inScript = false;
+    if (!inScript) continue;
+    const m = /^===== TEST: (.*) =====$/.exec(line);
+    if (m) {
+      current = [];
+      out.set(m[1]!, current);
+    } else current?.push(line);
+  }
+  return out;
+}
+
+/** Whether `lines` occur in `block` in the same order (not necessarily adjacent). */
+function inOrder(lines: string[], block: string[]): boolean {
+  let i = 0;
+  for (const l of block) if (i < lines.length && l === lines[i]) i++;
+  return i === lines.length;
+}
+
+describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () => {
+  let report: Report;
+
+  beforeAll(async () => {
+    const r = await execa('bash', ['scripts/real-selftests.sh'], {
+      cwd: ROOT,
+      reject: false,
+      timeout: RUN_LIMIT_MS,
+      forceKillAfterDelay: 5_000,
+      env: { KLP_REAL_SELFTESTS_TIMEOUT: String(QEMU_LIMIT_S) },
+    });
+    // 0: all passed, 1: some selftest failed (the JSON says which); else no report.
+    if (r.timedOut) throw new Error(`scripts/real-selftests.sh was killed after ${RUN_LIMIT_MS / 60_000} min:\n${r.stderr}`);
+    if (r.exitCode !== 0 && r.exitCode !== 1) {
+      throw new Error(`scripts/real-selftests.sh failed with exit status ${r.exitCode}:\n${r.stderr}`);
+    }
+    try {
+      report = JSON.parse(String(r.stdout)) as Report;
+    } catch (e) {
+      throw new Error(`scripts/real-selftests.sh printed no JSON report (${(e as Error).message}):\n${String(r.stdout).slice(0, 2000)}\n${r.stderr}`);
+    }
+    for (const s of report.scripts) {
+      const ok = s.tests.filter((t) => t.ok).length;
+      console.log(`${s.script}: exit ${s.exit}, ${ok}/${s.tests.length} tests ok, ${((s.durationMs ?? 0) / 1000).toFixed(1)} s`);
+    }
+    console.log(
+      `real-kernel selftests on ${report.release}: ${(report.durationMs / 1000).toFixed(1)} s in all ` +
+        `(qemu run ${(report.bootMs / 1000).toFixed(1)} s, test modules ${report.modulesCache === 'hit' ? 'cached' : 'built'})`,
+    );
+  }, 15 * 60_000);
+
+  it('booted the release the headers belong to', () => {
+    expect(report.release).toMatch(/^6\.1\.\d+-\d+-amd64$/);
+    expect(report.dmesg).toContain('klp-selftests: begin test-livepatch.sh');
+  });
+
+  it.each(REQUIRED)('%s exits 0 with every test ok', (script) => {
+    const s = report.scripts.find((x) => x.script === script);
+    expect(s, `${script} did not run`).toBeDefined();
+    const failed = s!.tests.filter((t) => !t.ok).map((t) => t.name);
+    const why = s!.timedOut ? ` (killed after the guest's ${report.scriptTimeoutS} s limit)` : '';
+    expect({ exit: s!.exit, failed }, `${script}${why} output:\n${s!.output}`).toEqual({ exit: 0, failed: [] });
+    expect(s!.tests.length, `${script} reported no TEST: lines:\n${s!.output}`).toBeGreaterThan(0);
+  });
+
+  it('every other script the selftests Makefile lists passes as well', () => {
+    const bad = report.scripts.filter((s) => s.exit !== 0 || s.tests.some((t) => !t.ok));
+    expect(bad.map((s) => `${s.script} (exit ${s.exit})\n${s.output}`)).toEqual([]);
+  });
+
+  it("test-callbacks.sh: each test's livepatch lines in the kernel log appear in order in its check_result block", () => {
+    const expected = selftestExpectations('test-callbacks.sh', {
+      MOD_LIVEPATCH: 'test_klp_callbacks_demo',
+      MOD_LIVEPATCH2: 'test_klp_callbacks_demo2',
+      MOD_TARGET: 'test_klp_callbacks_mod',
+      MOD_TARGET_BUSY: 'test_klp_callbacks_busy',
+    });
+    const logs = kernelLogByTest(report.dmesg, 'test-callbacks.sh');
+    expect([...logs.keys()]).toEqual([...expected.keys()]);
+    for (const [name, block] of expected) {
+      const actual = logs.get(name)!.filter((l) => l.startsWith('livepatch: '));
+      expect(actual.length, `no livepatch: lines in the kernel log of "${name}"`).toBeGreaterThan(0);
+      expect(inOrder(actual, block), `"${name}": kernel log\n${actual.join('\n')}\nnot in order in\n${block.join('\n')}`).toBe(true);
+      // The selftest compares the whole filtered log; the livepatch lines alone match exactly, too.
+      expect(actual, name).toEqual(block.filter((l) => l.startsWith('livepatch: ')));
+    }
+  });
+});
