@@ -2,7 +2,7 @@ import type { KlpLayout } from '../klp/layout.js';
 import { klpOf, type CallbackKind, type KlpObjectImage, type KlpPatchImage } from '../klp/structures.js';
 import { EBUSY, EEXIST, EINVAL } from './errno.js';
 import type { LoadedModule, SimKernel } from './kernel.js';
-import { moduleSymbolSource, type SymbolSource } from './object-symbols.js';
+import { moduleSymbolSource, symposProblem, type SymbolSource } from './object-symbols.js';
 
 /** One object linked to a patch: vmlinux (in the main module) or a per-object module's. */
 export interface SimObject {
@@ -111,7 +111,7 @@ export class SplitLivepatch {
 
     const loaded = patch.objects.filter((o) => this.objectLoaded(o));
     for (const obj of loaded) {
-      const err = this.initObject(patch, obj);
+      const err = this.initObject(obj);
       if (err) return this.abortEnable(patch, err);
     }
     this.pr(`'${patch.name}': initializing patching transition`);
@@ -169,7 +169,7 @@ export class SplitLivepatch {
       this.pr(`patch '${patch.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
       return err;
     };
-    const err = this.initObject(patch, obj);
+    const err = this.initObject(obj);
     if (err) return refuse(err);
     const pre = this.callback(patch, obj, 'pre_patch');
     if (pre) {
@@ -185,7 +185,7 @@ export class SplitLivepatch {
   private freeReplaced(by: SimPatch): void {
     for (const old of this.patches.filter((p) => p !== by)) {
       for (const obj of [...old.objects]) {
-        if (obj.patched) this.unpatchObject(old, obj);
+        if (obj.patched) this.unpatchObject(obj);
         this.unlinkObject(old, obj);
       }
       old.enabled = false;
@@ -223,7 +223,7 @@ export class SplitLivepatch {
     mod.refcnt++;
     if (patch.loading) return 0;
 
-    const err = this.initObject(patch, obj);
+    const err = this.initObject(obj);
     if (err) {
       this.unlinkObject(patch, obj, false);
       return err;
@@ -295,7 +295,7 @@ export class SplitLivepatch {
         if (obj.patched) {
           if (!patch.stalled) this.callback(patch, obj, 'pre_unpatch');
           this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
-          this.unpatchObject(patch, obj);
+          this.unpatchObject(obj);
           this.callback(patch, obj, 'post_unpatch');
         }
         continue;
@@ -303,7 +303,7 @@ export class SplitLivepatch {
       if (obj.patched) {
         if (!patch.stalled) this.callback(patch, obj, 'pre_unpatch');
         this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
-        this.unpatchObject(patch, obj);
+        this.unpatchObject(obj);
         this.callback(patch, obj, 'post_unpatch');
       }
       this.unlinkObject(patch, obj);
@@ -341,7 +341,7 @@ export class SplitLivepatch {
       for (const obj of patched) this.callback(patch, obj, 'pre_unpatch');
     }
     this.pr(`'${patch.name}': starting unpatching transition`);
-    for (const obj of patched) this.unpatchObject(patch, obj);
+    for (const obj of patched) this.unpatchObject(obj);
     this.pr(`'${patch.name}': completing unpatching transition`);
     for (const obj of patched) this.callback(patch, obj, 'post_unpatch');
     this.pr(`'${patch.name}': unpatching complete`);
@@ -353,7 +353,7 @@ export class SplitLivepatch {
   }
 
   /** klp_init_object(): every old_name must be found in the object, honouring old_sympos. */
-  private initObject(patch: SimPatch, obj: SimObject): number {
+  private initObject(obj: SimObject): number {
     const objname = obj.name ?? 'vmlinux';
     const symbols = obj.name === null ? this.vmlinux : moduleSymbolSource(this.kernel.modules.get(obj.name)!.image);
     for (const f of obj.image.funcs) {
@@ -366,23 +366,18 @@ export class SplitLivepatch {
         this.kernel.event('symbol-unchecked', `'${f.oldName}' is not a vmlinux export; without a kallsyms dump it cannot be checked`, obj.carrier.name);
         continue;
       }
-      if (count === 0) {
-        this.pr(`symbol '${f.oldName}' not found in symbol table`);
-        this.kernel.event('old-name-not-found', `'${f.oldName}' is not in '${objname}'`, obj.carrier.name);
-        return -EINVAL;
-      }
-      if (f.sympos === 0 && count > 1) {
-        this.pr(`unresolvable ambiguity for symbol '${f.oldName}' in object '${objname}'`);
-        this.kernel.event('sympos-ambiguous', `'${f.oldName}' appears ${count} times in '${objname}'; set old_sympos`, obj.carrier.name);
-        return -EINVAL;
-      }
-      if (f.sympos > count) {
-        this.pr(`symbol position ${f.sympos} for symbol '${f.oldName}' in object '${objname}' not found`);
-        this.kernel.event('sympos-missing', `'${f.oldName}' has ${count} occurrence(s) in '${objname}', old_sympos is ${f.sympos}`, obj.carrier.name);
+      const problem = symposProblem(f.oldName, objname, count, f.sympos);
+      if (problem) {
+        this.pr(problem.message);
+        const detail: Record<string, string> = {
+          'old-name-not-found': `'${f.oldName}' is not in '${objname}'`,
+          'sympos-ambiguous': `'${f.oldName}' appears ${count} times in '${objname}'; set old_sympos`,
+          'sympos-missing': `'${f.oldName}' has ${count} occurrence(s) in '${objname}', old_sympos is ${f.sympos}`,
+        };
+        this.kernel.event(problem.code, detail[problem.code] ?? problem.message, obj.carrier.name);
         return -EINVAL;
       }
     }
-    void patch;
     return 0;
   }
 
@@ -391,10 +386,9 @@ export class SplitLivepatch {
     obj.patched = true;
   }
 
-  private unpatchObject(patch: SimPatch, obj: SimObject): void {
+  private unpatchObject(obj: SimObject): void {
     for (const f of obj.image.funcs) if (f.oldName) this.patchedFuncs.delete(`${obj.name ?? 'vmlinux'}:${f.oldName}`);
     obj.patched = false;
-    void patch;
   }
 
   /** Callbacks are C code the simulator cannot run: it records the call; the scenario says what it returns. */

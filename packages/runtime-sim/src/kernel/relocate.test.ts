@@ -4,7 +4,7 @@ import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers
 import { discoverKernelTree } from '@klp-split/kbuild-gen';
 import { loadModuleImage, type ModuleImage } from '../image/module-image.js';
 import { applyRelocations, type SymbolResolver } from './relocate.js';
-import { symposProblem } from './kernel.js';
+import { symposProblem } from './object-symbols.js';
 import { parseSymvers } from './symvers.js';
 
 describe('relocations at a simulated load address', () => {
