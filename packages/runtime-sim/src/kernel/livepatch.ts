@@ -79,6 +79,12 @@ export class SplitLivepatch {
   enablePatch(mod: LoadedModule, image: KlpPatchImage): number {
     if (this.patches.some((p) => p.loading || p.stalled)) return -EBUSY;
     if (this.findPatch(mod.name)) return -EEXIST;
+    const replaceParam = this.kernel.param(mod.name, 'replace');
+    const replace = replaceParam !== undefined ? replaceParam !== '0' : image.replace;
+    if (!this.compatible(image, replace)) {
+      this.pr(`Livepatch patch (${mod.name}) is not compatible with the already installed livepatches.`);
+      return -EINVAL;
+    }
     const upstream = image.objects !== undefined;
     if (!upstream && (!image.obj || image.obj.name !== null)) {
       this.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL)', mod.name);
@@ -87,8 +93,7 @@ export class SplitLivepatch {
     this.pr(`enabling patch '${mod.name}'`);
     const patch: SimPatch = { name: mod.name, module: mod, image, objects: [], enabled: false, loading: true, loadedAt: mod.loadedAt, replace: image.replace };
     // Module code decides some fields at init: the test livepatches copy these parameters.
-    const replaceParam = this.kernel.param(mod.name, 'replace');
-    if (replaceParam !== undefined) patch.replace = replaceParam !== '0';
+    patch.replace = replace;
     const preRet = this.kernel.param(mod.name, 'pre_patch_ret');
     if (preRet !== undefined) this.callbackReturns.set(`${mod.name}:pre_patch`, Number(preRet));
     this.patches.push(patch);
@@ -154,6 +159,20 @@ export class SplitLivepatch {
     const object = obj.name ?? 'vmlinux';
     const busy = (f: string): boolean => this.sleeping.has(`${object}:${f}`) || (f === 'busymod_work_func' && this.kernel.param(object, 'block_transition') === 'Y');
     return obj.image.funcs.some((f) => f.oldName !== null && busy(f.oldName));
+  }
+
+  /**
+   * klp_is_patch_compatible(): a state an installed patch set up must be
+   * kept at the same or a newer version; only a cumulative (replace) patch
+   * must carry all of them.
+   */
+  private compatible(image: KlpPatchImage, replace: boolean): boolean {
+    return this.patches.every((p) =>
+      p.image.states.every((old) => {
+        const state = image.states.find((s) => s.id === old.id);
+        return state ? state.version >= old.version : !replace;
+      }),
+    );
   }
 
   private objectLoaded(obj: SimObject): boolean {

@@ -32,6 +32,8 @@ export interface KlpPatchImage {
   objects?: KlpObjectImage[];
   replace: boolean;
   hasStates: boolean;
+  /** struct klp_state entries (id, version) up to the empty terminator. */
+  states: { id: bigint; version: number }[];
 }
 
 const CALLBACKS: CallbackKind[] = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch'];
@@ -95,6 +97,21 @@ export function findObjects(image: ModuleImage, layout: KlpLayout): KlpObjectIma
     .map(({ sym, section }) => readObjectAt(image, layout, section, sym.value, sym.name));
 }
 
+function readStates(image: ModuleImage, layout: KlpLayout, section: ElfSection, at: number): { id: bigint; version: number }[] {
+  const p = image.relocs.pointer(section, at);
+  if (p.kind !== 'local' || !layout.klp_state) return [];
+  const out: { id: bigint; version: number }[] = [];
+  const size = layout.klp_state.sizeof;
+  for (let i = 0; i < MAX_FUNCS; i++) {
+    const base = p.offset + i * size;
+    if (base + size > p.section.size) break;
+    const id = readU64(image.elf, p.section, base + field(layout, 'klp_state', 'id'));
+    if (id === 0n) break;
+    out.push({ id, version: Number(readU64(image.elf, p.section, base + field(layout, 'klp_state', 'version')) & 0xffffffffn) });
+  }
+  return out;
+}
+
 /** The module's struct klp_patch of the stock API (`.objs[]`), if it has one. */
 export function findUpstreamPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage | undefined {
   const size = layout.klp_object!.sizeof;
@@ -118,6 +135,7 @@ export function findUpstreamPatch(image: ModuleImage, layout: KlpLayout): KlpPat
       objects,
       replace: readU8(image.elf, section, base + field(layout, 'klp_patch', 'replace')) !== 0,
       hasStates: image.relocs.pointer(section, base + field(layout, 'klp_patch', 'states')).kind === 'local',
+      states: readStates(image, layout, section, base + field(layout, 'klp_patch', 'states')),
     };
   }
   return undefined;
@@ -143,6 +161,7 @@ export function findPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage 
       objNames,
       replace: readU8(image.elf, section, base + field(layout, 'klp_patch', 'replace')) !== 0,
       hasStates: image.relocs.pointer(section, base + field(layout, 'klp_patch', 'states')).kind === 'local',
+      states: readStates(image, layout, section, base + field(layout, 'klp_patch', 'states')),
     };
   }
   return undefined;

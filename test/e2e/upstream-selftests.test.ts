@@ -1,0 +1,52 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../helpers/env.js';
+import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
+
+/**
+ * The simulator's upstream mode replays test-livepatch.sh and test-state.sh
+ * (scenarios in test/golden/upstream/<script>/) on the unmodified test
+ * modules and prints the livepatch lines, commands and errors the
+ * selftests expect from the real kernel.
+ */
+const SUITES: Record<string, { modules: string[]; vars: Record<string, string> }> = {
+  'test-livepatch': {
+    modules: ['test_klp_livepatch', 'test_klp_atomic_replace'],
+    vars: { MOD_LIVEPATCH: 'test_klp_livepatch', MOD_REPLACE: 'test_klp_atomic_replace' },
+  },
+  'test-state': {
+    modules: ['test_klp_state', 'test_klp_state2', 'test_klp_state3'],
+    vars: { MOD_LIVEPATCH: 'test_klp_state', MOD_LIVEPATCH2: 'test_klp_state2', MOD_LIVEPATCH3: 'test_klp_state3' },
+  },
+};
+
+for (const [script, suite] of Object.entries(SUITES)) {
+  describe(`upstream mode against ${script}.sh`, () => {
+    let built: Awaited<ReturnType<typeof buildCorpusModules>>;
+    let expected: Map<string, string[]>;
+    const dir = join(ROOT, 'test/golden/upstream', script);
+
+    beforeAll(async () => {
+      // test_klp_state3.c includes test_klp_state2.c, so both sources are copied.
+      built = await buildCorpusModules(suite.modules.map((m) => libLivepatch(`${m}.c`)));
+      expected = selftestExpectations(`${script}.sh`, suite.vars);
+    });
+    afterAll(() => removeDir(built.dir));
+
+    it('ports every test of the script', () => {
+      const names = readdirSync(dir).map((f) => /^# [\w-]+\.sh: (.*)$/m.exec(readFileSync(join(dir, f), 'utf8'))![1]);
+      expect(names.sort()).toEqual([...expected.keys()].sort());
+    });
+
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.scenario')).sort()) {
+      it(`prints what the kernel printed for ${file}`, async () => {
+        const scenario = join(dir, file);
+        const name = /^# [\w-]+\.sh: (.*)$/m.exec(readFileSync(scenario, 'utf8'))![1]!;
+        const r = await klpSplit(['simulate', '--upstream', ...suite.modules.flatMap((m) => ['--module', built.ko(m)]), '--scenario', scenario, '--json']);
+        expect(r.code, r.stderr).toBe(0);
+        expect(comparableLines(JSON.parse(r.stdout).transcript)).toEqual(comparableLines(expected.get(name)!));
+      });
+    }
+  });
+}
