@@ -182,18 +182,24 @@ export class SimKernel {
   /** load_module(): symbol resolution, COMING notifiers, init, LIVE. */
   loadModule(image: ModuleImage): number {
     if (this.modules.has(image.name)) return -EEXIST;
+    // UNFORMED: on the module list (a second load of the name fails) but not yet usable.
     const uses = new Set<string>();
+    const mod: LoadedModule = { name: image.name, image, state: 'UNFORMED', refcnt: 0, uses, loadedAt: ++this.clock, sectionAddress: new Map() };
+    this.modules.set(mod.name, mod);
+    const fail = (err: number): number => {
+      this.modules.delete(mod.name);
+      return err;
+    };
     for (const sym of image.undefinedSymbols) {
       if (this.isVmlinuxExport(sym)) continue;
-      const owner = [...this.modules.values()].find((m) => m.image.exports.has(sym) && m.state !== 'GOING');
+      const owner = [...this.modules.values()].find((m) => m.image.exports.has(sym) && m.state !== 'GOING' && m.state !== 'UNFORMED');
       if (!owner) {
         this.printk(`${image.name}: Unknown symbol ${sym} (err -${ENOENT})`);
         this.event('unresolved-symbol', `'${sym}' is neither exported by vmlinux nor by a loaded module`, image.name);
-        return -ENOENT;
+        return fail(-ENOENT);
       }
       uses.add(owner.name);
     }
-    const mod: LoadedModule = { name: image.name, image, state: 'COMING', refcnt: 0, uses, loadedAt: ++this.clock, sectionAddress: new Map() };
     const relocated = applyRelocations(image, MODULES_VADDR + BigInt(this.clock) * 0x400000n, {
       exported: (sym) => this.exportAddress(sym),
       objectSymbol: (obj, sym, pos) => this.objectSymbolAddress(obj, sym, pos),
@@ -203,10 +209,10 @@ export class SimKernel {
         this.printk(f.code.startsWith('klp-') || f.code.startsWith('sympos') || f.code === 'old-name-not-found' ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
         this.event(f.code, f.message, image.name);
       }
-      return -ENOEXEC;
+      return fail(-ENOEXEC);
     }
     mod.sectionAddress = relocated.sectionAddress;
-    this.modules.set(mod.name, mod);
+    mod.state = 'COMING';
     // Livepatch modules do not pin what they use (spec §4 race C).
     if (!image.isLivepatch) for (const u of uses) this.modules.get(u)!.refcnt++;
     let err = this.livepatch.moduleComing(mod);
@@ -225,7 +231,7 @@ export class SimKernel {
   private exportAddress(sym: string): bigint | undefined {
     if (this.isVmlinuxExport(sym)) return this.opts.vmlinuxSymbols.address?.(sym, 1) ?? standInAddress(this.opts.vmlinuxExports, sym);
     for (const m of this.modules.values()) {
-      if (m.state === 'GOING' || !m.image.exports.has(sym)) continue;
+      if (m.state === 'GOING' || m.state === 'UNFORMED' || !m.image.exports.has(sym)) continue;
       const def = m.image.elf.symbols.find((s) => s.name === sym && s.shndx > 0 && s.shndx < 0xff00);
       const base = def ? m.sectionAddress.get(def.shndx) : undefined;
       if (def && base !== undefined) return base + BigInt(def.value);
@@ -277,7 +283,7 @@ export class SimKernel {
 
   isLoaded(name: string): boolean {
     const m = this.modules.get(name);
-    return !!m && m.state !== 'GOING';
+    return !!m && m.state !== 'GOING' && m.state !== 'UNFORMED';
   }
 }
 
