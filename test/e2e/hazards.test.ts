@@ -78,6 +78,24 @@ describe('hazards', () => {
     expect(r.codes).toContain('object-not-in-obj-names');
   });
 
+  it("race (D): per-object modules depending on each other while their targets do not", async () => {
+    const out = await splitBuilt(samples('livepatch-callbacks-demo.c'), (d) => {
+      editFile(
+        join(d, 'livepatch-callbacks-demo__livepatch-callbacks-busymod.c'),
+        'static void patched_work_func(struct work_struct *work)\n',
+        'int demo_shared_helper(void);\nint demo_shared_helper(void)\n{\n\treturn 1;\n}\nEXPORT_SYMBOL_GPL(demo_shared_helper);\n\nstatic void patched_work_func(struct work_struct *work)\n',
+      );
+      editFile(
+        join(d, 'livepatch-callbacks-demo__livepatch-callbacks-mod.c'),
+        'static int pre_patch_callback(struct klp_object *obj)\n{\n',
+        'int demo_shared_helper(void);\n\nstatic int pre_patch_callback(struct klp_object *obj)\n{\n\tif (demo_shared_helper() < 0)\n\t\treturn -EINVAL;\n',
+      );
+    });
+    const r = await verifyCodes(out, [callbacksTargets.ko('livepatch-callbacks-mod'), callbacksTargets.ko('livepatch-callbacks-busymod')]);
+    expect(r.codes).toContain('per-object-dependency');
+    expect(r.stdout).toContain("its target 'livepatch_callbacks_mod' does not depend on 'livepatch_callbacks_busymod'");
+  });
+
   it('unresolved symbol', async () => {
     const r = await verifyCodes(await splitBuilt(lp('klph-unresolved')), [keys()]);
     expect(r.codes).toContain('unresolved-symbol');

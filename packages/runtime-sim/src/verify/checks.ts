@@ -33,6 +33,7 @@ export class SplitChecks {
     const objNames = main ? this.checkMain(main, targets) : [];
     for (const p of parts) this.checkCommon(p);
     for (const p of parts) if (p !== main) this.checkPerObject(p, objNames, targets);
+    for (const p of parts) if (p !== main) this.checkPartDependencies(p, parts.filter((q) => q !== main && q !== p), targets);
     for (const name of objNames) {
       const module = `${this.manifest.patch}__${name}`;
       if (!parts.some((p) => p.image.name === module)) {
@@ -97,6 +98,29 @@ export class SplitChecks {
     const fromTarget = target ? image.undefinedSymbols.filter((s) => target.exports.has(s)) : [];
     if (fromTarget.length) {
       this.report(part, 'target-export-deadlock', `uses ${fromTarget.map((s) => `'${s}'`).join(', ')} exported by its own target '${obj.name}': modprobe would load the target again while it is COMING (deadlock); reference them through livepatch relocations`, fromTarget[0]);
+    }
+  }
+
+  /**
+   * Race (D): a per-object module may use another one's exports only when
+   * its target uses that one's target: otherwise loading the targets in
+   * their own order requests the per-object modules in the wrong one.
+   */
+  private checkPartDependencies({ part, image }: PartImage, others: PartImage[], targets: ModuleImage[]): void {
+    for (const other of others) {
+      const used = image.undefinedSymbols.filter((s) => other.image.exports.has(s));
+      if (!used.length) continue;
+      const target = targets.find((t) => t.name === part.object);
+      const otherTarget = targets.find((t) => t.name === other.part.object);
+      const mirrored = !!target && !!otherTarget && target.undefinedSymbols.some((s) => otherTarget.exports.has(s));
+      if (!mirrored) {
+        this.report(
+          part,
+          'per-object-dependency',
+          `uses ${used.map((s) => `'${s}'`).join(', ')} of '${other.image.name}', but its target '${part.object}' does not depend on '${other.part.object}': the per-object modules' dependencies must mirror their targets'`,
+          used[0],
+        );
+      }
     }
   }
 
