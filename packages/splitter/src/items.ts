@@ -1,4 +1,4 @@
-import { parseC, position, type SyntaxNode, type Tree } from './parse.js';
+import { parseC, type SyntaxNode, type Tree } from './parse.js';
 
 /**
  * The top-level items of a C file, with what each defines and uses. The

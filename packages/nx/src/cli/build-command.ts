@@ -1,5 +1,4 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
 import { flag, list, parseCommandArgs, str } from './args.js';
