@@ -24,7 +24,20 @@ export function selftestExpectations(script: string, vars: Record<string, string
   return out;
 }
 
-/** The lines both the kernel and the simulator print: livepatch core messages, commands, tool errors. */
+/**
+ * The lines both the kernel and the simulator print: livepatch core messages,
+ * commands, tool errors, and the callbacks' calls in the form the kernel's
+ * test livepatches print them (`<patch>: <callback>: <object>[ -> [<module state>]]`;
+ * the simulator records them as `[callback]` lines).
+ */
 export function comparableLines(lines: string[]): string[] {
-  return lines.filter((l) => l.startsWith('livepatch: ') || l.startsWith('% ') || /^(modprobe|insmod|rmmod): /.test(l));
+  const out: string[] = [];
+  for (const l of lines) {
+    const sim = /^\[callback\] (\S+): \w+ (\w+)\(\) for object '(vmlinux)'$|^\[callback\] (\S+): \w+ (\w+)\(\) for object '[^']+' \(obj->mod '([^']+)' in (MODULE_STATE_\w+)\)$/.exec(l);
+    const printed = /^(\S+): (\w+_callback): (\S+)(?: -> \[(MODULE_STATE_\w+)\].*)?$/.exec(l);
+    const call = sim ? (sim[1] ? sim.slice(1, 4) : sim.slice(4, 8)) : printed?.slice(1, 5);
+    if (call) out.push(`${call[0]}: ${call[1]}: ${call[2]}${call[3] ? ` -> [${call[3]}]` : ''}`);
+    else if (l.startsWith('livepatch: ') || l.startsWith('% ') || /^(modprobe|insmod|rmmod): /.test(l)) out.push(l);
+  }
+  return out;
 }
