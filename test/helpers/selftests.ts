@@ -25,19 +25,25 @@ export function selftestExpectations(script: string, vars: Record<string, string
 }
 
 /**
- * The lines both the kernel and the simulator print: livepatch core messages,
- * commands, tool errors, and the callbacks' calls in the form the kernel's
- * test livepatches print them (`<patch>: <callback>: <object>[ -> [<module state>]]`;
- * the simulator records them as `[callback]` lines).
+ * A callback's call in the form the kernel's test livepatches print it
+ * (`<patch>: <callback>: <object>[ -> [<module state>]]`), from either that
+ * print or the simulator's `[callback]` record of the call; undefined for other lines.
  */
+export function callbackCall(line: string): string | undefined {
+  const vmlinux = /^\[callback\] (\S+): \w+ (\w+)\(\) for object 'vmlinux'$/.exec(line);
+  if (vmlinux) return `${vmlinux[1]}: ${vmlinux[2]}: vmlinux`;
+  const module = /^\[callback\] (\S+): \w+ (\w+)\(\) for object '[^']+' \(obj->mod '([^']+)' in (MODULE_STATE_\w+)\)$/.exec(line);
+  if (module) return `${module[1]}: ${module[2]}: ${module[3]} -> [${module[4]}]`;
+  const printed = /^(\S+): (\w+_callback): (\S+)(?: -> \[(MODULE_STATE_\w+)\].*)?$/.exec(line);
+  if (printed) return `${printed[1]}: ${printed[2]}: ${printed[3]}${printed[4] ? ` -> [${printed[4]}]` : ''}`;
+  return undefined;
+}
+
+/** The lines both the kernel and the simulator print: livepatch core messages, commands, tool errors, callback calls. */
 export function comparableLines(lines: string[]): string[] {
-  const out: string[] = [];
-  for (const l of lines) {
-    const sim = /^\[callback\] (\S+): \w+ (\w+)\(\) for object '(vmlinux)'$|^\[callback\] (\S+): \w+ (\w+)\(\) for object '[^']+' \(obj->mod '([^']+)' in (MODULE_STATE_\w+)\)$/.exec(l);
-    const printed = /^(\S+): (\w+_callback): (\S+)(?: -> \[(MODULE_STATE_\w+)\].*)?$/.exec(l);
-    const call = sim ? (sim[1] ? sim.slice(1, 4) : sim.slice(4, 8)) : printed?.slice(1, 5);
-    if (call) out.push(`${call[0]}: ${call[1]}: ${call[2]}${call[3] ? ` -> [${call[3]}]` : ''}`);
-    else if (l.startsWith('livepatch: ') || l.startsWith('% ') || /^(modprobe|insmod|rmmod): /.test(l)) out.push(l);
-  }
-  return out;
+  return lines.flatMap((l) => {
+    const call = callbackCall(l);
+    if (call) return [call];
+    return l.startsWith('livepatch: ') || l.startsWith('% ') || /^(modprobe|insmod|rmmod): /.test(l) ? [l] : [];
+  });
 }

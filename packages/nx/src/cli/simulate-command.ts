@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
 import {
+  defaultKallsymsFile,
   ElfError,
   explore,
   LayoutError,
@@ -40,18 +41,21 @@ targets in the upstream livepatch core instead.
   --upstream         the upstream livepatch core, for classic livepatches
   --module <ko>      with --upstream: a module modprobe can load (repeatable)
   --kdir <dir>       kernel tree (for Module.symvers and the structure layout)
+  --kallsyms <file>  with --upstream: a /proc/kallsyms dump of the kernel, for the
+                     old_name and old_sympos checks on vmlinux (default: $KLP_KALLSYMS
+                     or the dump cached from booting Debian's kernel)
   --json             machine-readable result
 
 Exit status: 0 no invariant broken, 1 violations, 2 usage or environment error.`;
 
 /** Classic livepatches: the stock structure layout, modules given one by one. */
-async function upstreamSystem(modules: string[], kdir: string | undefined): Promise<SimSystem> {
+async function upstreamSystem(modules: string[], kdir: string | undefined, kallsyms: string | undefined): Promise<SimSystem> {
   const tree = discoverKernelTree({ kdir });
   const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
   return {
     layout: readLayout(await stockLayoutProbe(kdir)),
     vmlinuxExports,
-    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports),
+    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms ?? defaultKallsymsFile(tree.release)),
     images: modules.map((m) => loadModuleImage(m)),
   };
 }
@@ -65,6 +69,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     upstream: { type: 'boolean' },
     module: { type: 'string', multiple: true, short: 'm' },
     kdir: { type: 'string' },
+    kallsyms: { type: 'string' },
   });
   if (flag(args, 'help')) {
     io.out(SIMULATE_HELP);
@@ -79,7 +84,9 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   try {
     if (upstream) {
       const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);
-      const r = runScenario(newKernel(await upstreamSystem(list(args, 'module'), str(args, 'kdir'))), steps);
+      const kallsyms = str(args, 'kallsyms');
+      if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`simulate: kallsyms dump ${kallsyms} does not exist`);
+      const r = runScenario(newKernel(await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms)), steps);
       io.out(flag(args, 'json') ? JSON.stringify(r, null, 2) : [...r.transcript, ...r.violations.map((v) => `violation [${v.code}] after ${v.after}: ${v.message}`)].join('\n'));
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }

@@ -33,7 +33,7 @@ export function explore(sys: SimSystem, patch: string, targets: string[], maxVio
       {
         label: `echo 0 > /sys/kernel/livepatch/${patch}/enabled; rmmod ${patch}`,
         run: (k) => {
-          k.disableCommand(patch);
+          k.enabledCommand(patch, 0);
           k.rmmodCommand(patch);
         },
       },

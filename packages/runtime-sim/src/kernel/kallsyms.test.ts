@@ -79,7 +79,7 @@ describe('parseKallsyms', () => {
     expect(k.klpLookup('dup_helper', 0)).toEqual({
       ok: false,
       reason: 'ambiguous',
-      message: "unresolvable ambiguity for symbol 'dup_helper' in object 'vmlinux'",
+      message: "unresolvable ambiguity for symbol 'dup_helper' in object '(null)'",
       count: 2,
     });
     // sympos n: the n-th occurrence, 1-based; 1 is fine for a unique name.

@@ -105,7 +105,8 @@ export class Kallsyms {
   /**
    * Livepatch's lookup of a symbol by name and old_sympos in one object, with
    * the kernel's outcomes and messages (klp_find_object_symbol): not found;
-   * sympos 0 with more than one occurrence; sympos beyond the last occurrence.
+   * sympos 0 with more than one occurrence (vmlinux printed as "(null)", the
+   * kernel passes its NULL name); sympos beyond the last occurrence.
    */
   klpLookup(name: string, sympos: number, object: string = VMLINUX): KlpSymbolLookup {
     if (!Number.isSafeInteger(sympos) || sympos < 0) throw new RangeError(`sympos must be a non-negative integer, got ${sympos}`);
@@ -114,7 +115,7 @@ export class Kallsyms {
     // occurrence for sympos 0), so `count` is what it would have seen.
     if (all.length === 0) return { ok: false, reason: 'not-found', message: `symbol '${name}' not found in symbol table`, count: 0 };
     if (sympos === 0) {
-      if (all.length > 1) return { ok: false, reason: 'ambiguous', message: `unresolvable ambiguity for symbol '${name}' in object '${object}'`, count: 2 };
+      if (all.length > 1) return { ok: false, reason: 'ambiguous', message: `unresolvable ambiguity for symbol '${name}' in object '${object === VMLINUX ? '(null)' : object}'`, count: 2 };
       return { ok: true, symbol: all[0]!, count: 1 };
     }
     if (sympos > all.length) {

@@ -2,10 +2,16 @@ import type { ModuleImage } from '../image/module-image.js';
 import { applyRelocations } from './relocate.js';
 import { symposProblem } from './object-symbols.js';
 import type { KlpLayout } from '../klp/layout.js';
-import { EBUSY, ENOENT, EEXIST, strerror } from './errno.js';
+import { EBUSY, EEXIST, EINVAL, ENOENT, strerror } from './errno.js';
 import { SplitLivepatch } from './livepatch.js';
 import type { ExportedSymbol } from './symvers.js';
 import type { SymbolSource } from './object-symbols.js';
+
+/** kmod's insmod words some errors its own way (mod_strerror()). */
+const INSMOD_ERRORS: Record<number, string> = {
+  [ENOENT]: 'Unknown symbol in module',
+  [EINVAL]: 'Invalid parameters',
+};
 
 /** Module states of include/linux/module.h. */
 export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
@@ -116,6 +122,7 @@ export class SimKernel {
     this.params.set(name, params);
     const err = this.modprobe(name);
     if (err === -ENOENT && !this.repository.has(name)) this.log.push(`modprobe: FATAL: Module ${name} not found in directory /lib/modules`);
+    else if (err === -ENOENT) this.log.push(`modprobe: ERROR: could not insert '${name}': Unknown symbol in module, or unknown parameter (see dmesg)`);
     else if (err) this.log.push(`modprobe: ERROR: could not insert '${name}': ${strerror(err)}`);
     return err;
   }
@@ -126,15 +133,21 @@ export class SimKernel {
     this.log.push(`% insmod ${name}`);
     const image = this.repository.get(name);
     const err = image ? this.loadModule(image) : -ENOENT;
-    if (err) this.log.push(`insmod: ERROR: could not insert module ${name}: ${strerror(err)}`);
+    if (err) this.log.push(`insmod: ERROR: could not insert module ${name}: ${INSMOD_ERRORS[-err] ?? strerror(err)}`);
     return err;
   }
 
-  /** `echo 0 > /sys/kernel/livepatch/<patch>/enabled`. */
-  disableCommand(patch: string): number {
+  /** `echo 0|1 > /sys/kernel/livepatch/<patch>/enabled`; the shell's messages when the write fails. */
+  enabledCommand(patch: string, value: 0 | 1): number {
     this.beforeCommand();
-    this.log.push(`% echo 0 > /sys/kernel/livepatch/${patch}/enabled`);
-    const err = this.livepatch.disable(patch);
+    const path = `/sys/kernel/livepatch/${patch}/enabled`;
+    this.log.push(`% echo ${value} > ${path}`);
+    // The patch's sysfs directory goes away with the patch (klp_free_patch_finish()).
+    if (!this.livepatch.findPatch(patch)) {
+      this.log.push(`${path}: No such file or directory`);
+      return -ENOENT;
+    }
+    const err = value ? this.livepatch.enable(patch) : this.livepatch.disable(patch);
     if (err) this.log.push(`echo: write error: ${strerror(err)}`);
     return err;
   }

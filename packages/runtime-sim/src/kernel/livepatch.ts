@@ -27,6 +27,9 @@ export interface SimPatch {
   stalled?: boolean;
 }
 
+/** MODULE_NAME_LEN on 64-bit: names must be shorter. */
+const MODULE_NAME_LEN = 56;
+
 /** How many times klp_module_coming may re-request one module before the loop is reported. */
 const COMING_RETRY_LIMIT = 8;
 
@@ -63,7 +66,12 @@ export class SplitLivepatch {
 
   /** The module's init: klp_enable_patch() for a main module, klp_add_object() for a per-object one. */
   initModule(mod: LoadedModule): number {
-    if (!mod.image.isLivepatch) return 0;
+    if (!mod.image.isLivepatch) {
+      // Its init calling klp_enable_patch() is what the import says; the kernel then refuses it.
+      if (!mod.image.undefinedSymbols.includes('klp_enable_patch')) return 0;
+      this.pr(`module ${mod.name} is not marked as a livepatch module`);
+      return -EINVAL;
+    }
     const klp = klpOf(mod.image, this.layout);
     if (klp.patch) return this.enablePatch(mod, klp.patch);
     const obj = klp.objects[0];
@@ -90,6 +98,21 @@ export class SplitLivepatch {
       this.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL)', mod.name);
       return -EINVAL;
     }
+    // Upstream klp_enable_patch(): objects without funcs are refused, then klp_init_patch() checks
+    // every object (and looks up the loaded ones' functions) before "enabling patch" is printed.
+    if (upstream && image.objects!.some((o) => o.funcsMissing)) {
+      this.kernel.event('object-without-funcs', 'a klp_object without a funcs array', mod.name);
+      return -EINVAL;
+    }
+    const objects: SimObject[] = upstream
+      ? image.objects!.map((o) => ({ name: o.name ?? null, carrier: mod, image: o, patched: false }))
+      : [{ name: null, carrier: mod, image: image.obj!, patched: false }];
+    if (upstream) {
+      for (const obj of objects) {
+        const err = this.initObject(obj);
+        if (err) return err;
+      }
+    }
     this.pr(`enabling patch '${mod.name}'`);
     const patch: SimPatch = { name: mod.name, module: mod, image, objects: [], enabled: false, loading: true, loadedAt: mod.loadedAt, replace: image.replace };
     // Module code decides some fields at init: the test livepatches copy these parameters.
@@ -98,8 +121,7 @@ export class SplitLivepatch {
     if (preRet !== undefined) this.callbackReturns.set(`${mod.name}:pre_patch`, Number(preRet));
     this.patches.push(patch);
     // Upstream: every object lives in the patch module; split: vmlinux here, the others in their modules.
-    if (upstream) for (const o of image.objects!) patch.objects.push({ name: o.name ?? null, carrier: mod, image: o, patched: false });
-    else patch.objects.push({ name: null, carrier: mod, image: image.obj!, patched: false });
+    patch.objects.push(...objects);
 
     // The mutex is dropped here: per-object modules are requested for every loaded target.
     for (const objName of upstream ? [] : image.objNames) {
@@ -115,7 +137,7 @@ export class SplitLivepatch {
     }
 
     const loaded = patch.objects.filter((o) => this.objectLoaded(o));
-    for (const obj of loaded) {
+    for (const obj of upstream ? [] : loaded) {
       const err = this.initObject(obj);
       if (err) return this.abortEnable(patch, err);
     }
@@ -183,13 +205,16 @@ export class SplitLivepatch {
   private upstreamComing(patch: SimPatch, mod: LoadedModule): number {
     const obj = patch.objects.find((o) => o.name === mod.name);
     if (!obj) return 0;
-    this.pr(`applying patch '${patch.name}' to loading module '${mod.name}'`);
     const refuse = (err: number): number => {
       this.pr(`patch '${patch.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
       return err;
     };
     const err = this.initObject(obj);
-    if (err) return refuse(err);
+    if (err) {
+      this.pr(`failed to initialize patch '${patch.name}' for module '${mod.name}' (${err})`);
+      return refuse(err);
+    }
+    this.pr(`applying patch '${patch.name}' to loading module '${mod.name}'`);
     const pre = this.callback(patch, obj, 'pre_patch');
     if (pre) {
       this.pr(`pre-patch callback failed for object '${mod.name}'`);
@@ -261,6 +286,11 @@ export class SplitLivepatch {
 
   /** klp_module_coming(): request `<patch>__<module>` for each patch that fixes the module. */
   moduleComing(mod: LoadedModule): number {
+    // vmlinux names the kernel's own object, so no module may take the name.
+    if (mod.name === 'vmlinux') {
+      this.pr('vmlinux.ko: invalid module name');
+      return -EINVAL;
+    }
     if (mod.image.isLivepatch) return 0;
     for (const patch of this.patches) {
       if (!patch.image.objects) continue;
@@ -345,6 +375,15 @@ export class SplitLivepatch {
     if (removeCarrier) this.kernel.pendingRemovals.push(obj.carrier.name);
   }
 
+  /**
+   * `echo 1 > /sys/kernel/livepatch/<patch>/enabled` (enabled_store()): a listed patch is enabled
+   * (disabling removes it), and writing the state it is in fails; only an unpatching transition could
+   * be reversed this way, and those never stall here.
+   */
+  enable(_name: string): number {
+    return -EINVAL;
+  }
+
   /** `echo 0 > /sys/kernel/livepatch/<patch>/enabled`. */
   disable(name: string): number {
     const patch = this.findPatch(name);
@@ -371,15 +410,24 @@ export class SplitLivepatch {
     return 0;
   }
 
-  /** klp_init_object(): every old_name must be found in the object, honouring old_sympos. */
+  /**
+   * klp_init_object(): the object's name and every klp_func are checked first (klp_init_func()),
+   * then, when the object is loaded, every old_name must be found in it, honouring old_sympos.
+   */
   private initObject(obj: SimObject): number {
     const objname = obj.name ?? 'vmlinux';
+    if (obj.name !== null && obj.name.length >= MODULE_NAME_LEN) {
+      this.kernel.event('object-name-too-long', `object name '${obj.name}' has ${obj.name.length} characters; at most ${MODULE_NAME_LEN - 1} fit`, obj.carrier.name);
+      return -EINVAL;
+    }
+    if (obj.image.funcs.some((f) => !f.oldName || !f.newFunc)) {
+      this.kernel.event('invalid-func', `klp_func without old_name or new_func in object '${objname}'`, obj.carrier.name);
+      return -EINVAL;
+    }
+    if (!this.objectLoaded(obj)) return 0;
     const symbols = obj.name === null ? this.vmlinux : moduleSymbolSource(this.kernel.modules.get(obj.name)!.image);
     for (const f of obj.image.funcs) {
-      if (!f.oldName || !f.newFunc) {
-        this.kernel.event('invalid-func', `klp_func without old_name or new_func in object '${objname}'`, obj.carrier.name);
-        return -EINVAL;
-      }
+      if (!f.oldName) continue;
       const count = symbols.count(f.oldName);
       if (count === 0 && !symbols.complete) {
         this.kernel.event('symbol-unchecked', `'${f.oldName}' is not a vmlinux export; without a kallsyms dump it cannot be checked`, obj.carrier.name);

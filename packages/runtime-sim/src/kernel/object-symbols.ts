@@ -71,10 +71,14 @@ export function vmlinuxSymbolSource(exports: Map<string, unknown>, kallsymsFile?
   return kallsymsSymbolSource(k);
 }
 
-/** klp_find_object_symbol()'s rules for old_sympos, in the kernel's words. */
+/**
+ * klp_find_object_symbol()'s rules for old_sympos, in the kernel's words. Its
+ * ambiguity message prints the object name unguarded, so vmlinux (NULL) shows
+ * as "(null)", as the real kernel prints it.
+ */
 export function symposProblem(name: string, obj: string, count: number, pos: number): { code: string; message: string } | undefined {
   if (count === 0) return { code: 'old-name-not-found', message: `symbol '${name}' not found in symbol table` };
-  if (pos === 0 && count > 1) return { code: 'sympos-ambiguous', message: `unresolvable ambiguity for symbol '${name}' in object '${obj}'` };
+  if (pos === 0 && count > 1) return { code: 'sympos-ambiguous', message: `unresolvable ambiguity for symbol '${name}' in object '${obj === 'vmlinux' ? '(null)' : obj}'` };
   if (pos > count) return { code: 'sympos-missing', message: `symbol position ${pos} for symbol '${name}' in object '${obj}' not found` };
   return undefined;
 }

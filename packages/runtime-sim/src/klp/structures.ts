@@ -18,6 +18,8 @@ export interface KlpObjectImage {
   patchName: string | null | undefined;
   name: string | null | undefined;
   funcs: KlpFuncImage[];
+  /** `.funcs` is NULL (klp_enable_patch() refuses such an object). */
+  funcsMissing: boolean;
   callbacks: { kind: CallbackKind; func: string }[];
   /** `.mod = THIS_MODULE`: points at the module's own struct module. */
   modIsThisModule: boolean;
@@ -64,6 +66,7 @@ export function readObjectAt(image: ModuleImage, layout: KlpLayout, section: Elf
     patchName: layout.klp_object!.patch_name !== undefined ? r.string(section, o('patch_name')) : undefined,
     name: r.string(section, o('name')),
     funcs: readFuncs(image, layout, section, o('funcs')),
+    funcsMissing: r.pointer(section, o('funcs')).kind === 'null',
     callbacks,
     modIsThisModule: mod.kind === 'local' && (mod.symbol?.name === '__this_module' || mod.section.name === '.gnu.linkonce.this_module'),
   };

@@ -8,6 +8,7 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   insmod <module>                      (no dependency loading)
  *   rmmod <module>
  *   echo 0 > /sys/kernel/livepatch/<patch>/enabled
+ *   echo 1 > /sys/kernel/livepatch/<patch>/enabled
  *   @race <command>                      the command runs before pending asynchronous work
  *                                        (removal of freed per-object modules)
  *   @posted-guard-defect                 the stale-module guard as posted (never fires)
@@ -19,7 +20,7 @@ export type Step = (
   | { kind: 'modprobe'; module: string; params: string[]; line: number }
   | { kind: 'insmod'; module: string; line: number }
   | { kind: 'rmmod'; module: string; line: number }
-  | { kind: 'disable'; patch: string; line: number }
+  | { kind: 'disable' | 'enable'; patch: string; line: number }
   | { kind: 'callback'; module: string; callback: string; ret: number; line: number }
   | { kind: 'posted-guard-defect'; line: number }
   | { kind: 'sleeping'; object: string; func: string; line: number }
@@ -32,7 +33,7 @@ export class ScenarioError extends Error {
 }
 
 const MODULE = /^[A-Za-z0-9_-]+$/;
-const DISABLE = /^echo\s+0\s*>\s*\/sys\/kernel\/livepatch\/([A-Za-z0-9_]+)\/enabled$/;
+const ENABLED = /^echo\s+([01])\s*>\s*\/sys\/kernel\/livepatch\/([A-Za-z0-9_]+)\/enabled$/;
 const CALLBACK = /^@callback\s+([A-Za-z0-9_-]+)\s+(pre_patch)=(-?\d+)$/;
 
 export function parseScenario(text: string, file: string): Step[] {
@@ -77,9 +78,9 @@ export function parseScenario(text: string, file: string): Step[] {
       else steps.push({ kind: cmd, module, line });
       return;
     }
-    const disable = DISABLE.exec(trimmed);
-    if (disable) {
-      steps.push({ kind: 'disable', patch: disable[1]!, line });
+    const enabled = ENABLED.exec(trimmed);
+    if (enabled) {
+      steps.push({ kind: enabled[1] === '1' ? 'enable' : 'disable', patch: enabled[2]!, line });
       return;
     }
     const cb = CALLBACK.exec(trimmed);
@@ -87,7 +88,7 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
       return;
     }
-    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect or @callback`);
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect or @callback`);
   }
 }
 
@@ -101,7 +102,8 @@ export function stepCommand(step: Step): string | undefined {
     case 'rmmod':
       return `rmmod ${step.module}`;
     case 'disable':
-      return `echo 0 > /sys/kernel/livepatch/${step.patch}/enabled`;
+    case 'enable':
+      return `echo ${step.kind === 'enable' ? 1 : 0} > /sys/kernel/livepatch/${step.patch}/enabled`;
     case 'callback':
     case 'sleeping':
     case 'posted-guard-defect':

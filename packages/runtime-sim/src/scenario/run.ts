@@ -25,7 +25,8 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
         kernel.rmmodCommand(step.module);
         break;
       case 'disable':
-        kernel.disableCommand(step.patch);
+      case 'enable':
+        kernel.enabledCommand(step.patch, step.kind === 'enable' ? 1 : 0);
         break;
       case 'callback':
         kernel.livepatch.callbackReturns.set(`${step.module}:${step.callback}`, step.ret);

@@ -95,7 +95,7 @@ function runLoadScenario(kernel: SimKernel, manifest: SplitManifest, targets: Mo
     const part = `${manifest.patch}__${t.name}`;
     if (!kernel.isLoaded(part)) finding('per-object-not-loaded', `'${t.name}' is loaded and the patch is enabled, but '${part}' is not loaded`);
   }
-  kernel.disableCommand(manifest.patch);
+  kernel.enabledCommand(manifest.patch, 0);
   kernel.rmmodCommand(manifest.patch);
   for (const t of [...targets].reverse()) kernel.rmmodCommand(t.name);
   const leaked = [...kernel.modules.keys()];
