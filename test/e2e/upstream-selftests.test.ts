@@ -5,10 +5,12 @@ import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../
 import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
 
 /**
- * The simulator's upstream mode replays test-livepatch.sh and test-state.sh
- * (scenarios in test/golden/upstream/<script>/) on the unmodified test
- * modules and prints the livepatch lines, commands and errors the
- * selftests expect from the real kernel.
+ * The simulator's upstream mode replays test-livepatch.sh, test-state.sh,
+ * test-sysfs.sh, test-ftrace.sh and test-shadow-vars.sh (scenarios in
+ * test/golden/upstream/<script>/) on the unmodified test modules and prints
+ * the livepatch lines, commands, errors and callback calls the selftests
+ * expect from the real kernel (which the real-kernel suite shows it prints);
+ * the sysfs checks of test-sysfs.sh are @sysfs steps, a mismatch fails the run.
  */
 const SUITES: Record<string, { modules: string[]; vars: Record<string, string> }> = {
   'test-livepatch': {
@@ -18,6 +20,18 @@ const SUITES: Record<string, { modules: string[]; vars: Record<string, string> }
   'test-state': {
     modules: ['test_klp_state', 'test_klp_state2', 'test_klp_state3'],
     vars: { MOD_LIVEPATCH: 'test_klp_state', MOD_LIVEPATCH2: 'test_klp_state2', MOD_LIVEPATCH3: 'test_klp_state3' },
+  },
+  'test-sysfs': {
+    modules: ['test_klp_livepatch', 'test_klp_callbacks_demo', 'test_klp_callbacks_mod'],
+    vars: { MOD_LIVEPATCH: 'test_klp_livepatch' },
+  },
+  'test-ftrace': {
+    modules: ['test_klp_livepatch'],
+    vars: { MOD_LIVEPATCH: 'test_klp_livepatch' },
+  },
+  'test-shadow-vars': {
+    modules: ['test_klp_shadow_vars'],
+    vars: { MOD_TEST: 'test_klp_shadow_vars' },
   },
 };
 

@@ -13,7 +13,8 @@ export function selftestExpectations(script: string, vars: Record<string, string
     if (start) name = start[1]!;
     if (!block && line.startsWith('check_result "')) block = [];
     if (!block) continue;
-    const content = block.length === 0 ? line.slice('check_result "'.length) : line;
+    // The block is a double-quoted shell string: \" stands for ".
+    const content = (block.length === 0 ? line.slice('check_result "'.length) : line).replace(/\\"/g, '"');
     const closing = content.endsWith('"');
     block.push(closing ? content.slice(0, -1) : content);
     if (closing) {

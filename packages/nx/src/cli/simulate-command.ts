@@ -32,8 +32,11 @@ targets in the upstream livepatch core instead.
 
   --scenario <file>  commands as in the kernel's livepatch selftests, one a line:
                        modprobe <module> [param=value...] | insmod <module> |
-                       rmmod <module> | echo 0 > /sys/kernel/livepatch/<patch>/enabled |
-                       @callback <module> pre_patch=<errno>   (a callback's return) | # comment
+                       rmmod <module> | echo 0|1 > /sys/kernel/livepatch/<patch>/enabled |
+                       @callback <module> pre_patch=<errno>   (a callback's return) |
+                       @sleeping <object> <function>   (a task sleeps there) |
+                       @sysfs <path> <value|mode>      (a sysfs check; a mismatch is a violation) |
+                       @set_ftrace_enabled 0|1         (sysctl kernel.ftrace_enabled) | # comment
                      prints the transcript in the kernel's log wording
   --explore          every interleaving of loading and unloading the targets and
                      enabling and disabling the patch, each checked step by step

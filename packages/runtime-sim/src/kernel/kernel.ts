@@ -137,6 +137,19 @@ export class SimKernel {
     return err;
   }
 
+  /** kernel.ftrace_enabled. */
+  ftraceEnabled = true;
+
+  /**
+   * `sysctl kernel.ftrace_enabled=<value>`: ftrace cannot be turned off while
+   * livepatch's permanent ftrace handlers are registered (a function is patched).
+   */
+  setFtraceEnabled(value: boolean): number {
+    if (!value && this.livepatch.patchedFuncs.size > 0) return -EBUSY;
+    this.ftraceEnabled = value;
+    return 0;
+  }
+
   /** `echo 0|1 > /sys/kernel/livepatch/<patch>/enabled`; the shell's messages when the write fails. */
   enabledCommand(patch: string, value: 0 | 1): number {
     this.beforeCommand();

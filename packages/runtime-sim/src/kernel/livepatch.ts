@@ -142,19 +142,28 @@ export class SplitLivepatch {
       if (err) return this.abortEnable(patch, err);
     }
     this.pr(`'${patch.name}': initializing patching transition`);
+    // __klp_enable_patch(): each loaded object's pre-patch callback, then its ftrace handlers.
+    const prepared: SimObject[] = [];
     for (const obj of loaded) {
-      const err = this.callback(patch, obj, 'pre_patch');
+      const pre = this.callback(patch, obj, 'pre_patch');
+      if (pre) this.pr(`pre-patch callback failed for object '${obj.name ?? 'vmlinux'}'`);
+      else prepared.push(obj);
+      const err = pre || this.registerFtrace(obj);
       if (err) {
-        this.pr(`pre-patch callback failed for object '${obj.name ?? 'vmlinux'}'`);
+        if (!pre) this.pr(`failed to patch object '${obj.name ?? 'vmlinux'}'`);
         this.pr(`failed to enable patch '${patch.name}'`);
         this.pr(`'${patch.name}': canceling patching transition, going to unpatch`);
         this.pr(`'${patch.name}': completing unpatching transition`);
+        for (const done of prepared) {
+          if (done.patched) this.unpatchObject(done);
+          this.callback(patch, done, 'post_unpatch');
+        }
         this.pr(`'${patch.name}': unpatching complete`);
         return this.abortEnable(patch, err);
       }
+      this.patchObject(patch, obj);
     }
     this.pr(`'${patch.name}': starting patching transition`);
-    for (const obj of loaded) this.patchObject(patch, obj);
     patch.loading = false;
     patch.enabled = true;
     mod.refcnt++;
@@ -220,9 +229,28 @@ export class SplitLivepatch {
       this.pr(`pre-patch callback failed for object '${mod.name}'`);
       return refuse(pre);
     }
+    const ftrace = this.registerFtrace(obj);
+    if (ftrace) {
+      this.pr(`failed to apply patch '${patch.name}' to module '${mod.name}' (${ftrace})`);
+      this.callback(patch, obj, 'post_unpatch');
+      return refuse(ftrace);
+    }
     this.patchObject(patch, obj);
     if (!patch.stalled) this.callback(patch, obj, 'post_patch');
     return 0;
+  }
+
+  /**
+   * klp_patch_func(): the first patch of a function registers an ftrace handler, which the
+   * kernel refuses (-EBUSY) for livepatch's permanent ops while kernel.ftrace_enabled is 0.
+   */
+  private registerFtrace(obj: SimObject): number {
+    if (this.kernel.ftraceEnabled) return 0;
+    const object = obj.name ?? 'vmlinux';
+    const first = obj.image.funcs.find((f) => f.oldName && !this.patchedFuncs.has(`${object}:${f.oldName}`));
+    if (!first) return 0;
+    this.pr(`failed to register ftrace handler for function '${first.oldName}' (${-EBUSY})`);
+    return -EBUSY;
   }
 
   /** Atomic replace: the older patches are freed with their per-object modules; their main modules stay for rmmod. */
@@ -278,6 +306,13 @@ export class SplitLivepatch {
       this.pr(`pre-patch callback failed for object '${image.name}'`);
       this.unlinkObject(patch, obj, false);
       return pre;
+    }
+    const ftrace = this.registerFtrace(obj);
+    if (ftrace) {
+      this.pr(`failed to apply patch '${patch.name}' to module '${image.name}' (${ftrace})`);
+      this.callback(patch, obj, 'post_unpatch');
+      this.unlinkObject(patch, obj, false);
+      return ftrace;
     }
     this.patchObject(patch, obj);
     if (!patch.stalled) this.callback(patch, obj, 'post_patch');

@@ -15,6 +15,10 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   @sleeping <object> <function>        a task sleeps in that function (transitions wait)
  *   @callback <patch> pre_patch=<errno>  what the patch's pre-patch callbacks return from now on
  *                                        (like writing the test livepatches' pre_patch_ret parameter)
+ *   @sysfs <path> <value|mode>           a /sys/kernel/livepatch file must read <value>, or have the
+ *                                        mode `ls -l` shows (the selftests' check_sysfs_value/_rights)
+ *   @set_ftrace_enabled <0|1>            sysctl kernel.ftrace_enabled, logged as the selftests'
+ *                                        set_ftrace_enabled() logs it
  */
 export type Step = (
   | { kind: 'modprobe'; module: string; params: string[]; line: number }
@@ -24,6 +28,8 @@ export type Step = (
   | { kind: 'callback'; module: string; callback: string; ret: number; line: number }
   | { kind: 'posted-guard-defect'; line: number }
   | { kind: 'sleeping'; object: string; func: string; line: number }
+  | { kind: 'sysfs'; path: string; expected: string; line: number }
+  | { kind: 'ftrace-enabled'; value: boolean; line: number }
 ) & { race?: boolean };
 
 export class ScenarioError extends Error {
@@ -51,6 +57,16 @@ export function parseScenario(text: string, file: string): Step[] {
     const sleeping = /^@sleeping\s+([A-Za-z0-9_-]+)\s+([A-Za-z_]\w*)$/.exec(trimmed);
     if (sleeping) {
       steps.push({ kind: 'sleeping', object: sleeping[1]!.replace(/-/g, '_'), func: sleeping[2]!, line });
+      return;
+    }
+    const sysfs = /^@sysfs\s+(\/sys\/kernel\/livepatch\/\S+)\s+(\S+)$/.exec(trimmed);
+    if (sysfs) {
+      steps.push({ kind: 'sysfs', path: sysfs[1]!, expected: sysfs[2]!, line });
+      return;
+    }
+    const ftrace = /^@set_ftrace_enabled\s+([01])$/.exec(trimmed);
+    if (ftrace) {
+      steps.push({ kind: 'ftrace-enabled', value: ftrace[1] === '1', line });
       return;
     }
     if (trimmed === '@posted-guard-defect') {
@@ -88,7 +104,7 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
       return;
     }
-    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect or @callback`);
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect, @callback, @sleeping, @sysfs or @set_ftrace_enabled`);
   }
 }
 
@@ -106,6 +122,8 @@ export function stepCommand(step: Step): string | undefined {
       return `echo ${step.kind === 'enable' ? 1 : 0} > /sys/kernel/livepatch/${step.patch}/enabled`;
     case 'callback':
     case 'sleeping':
+    case 'sysfs':
+    case 'ftrace-enabled':
     case 'posted-guard-defect':
       return undefined;
   }

@@ -1,6 +1,18 @@
 import type { SimKernel } from '../kernel/kernel.js';
 import { checkInvariants, type Violation } from './invariants.js';
 import type { Step } from './parse.js';
+import { strerror } from '../kernel/errno.js';
+import { readLivepatchSysfs } from '../kernel/sysfs.js';
+
+/** A mismatch between a sysfs file and what the scenario expects of it, or undefined. */
+function checkSysfs(kernel: SimKernel, path: string, expected: string): string | undefined {
+  const entry = readLivepatchSysfs(kernel.livepatch, path);
+  kernel.log.push(`[sysfs] ${path}: ${entry ? `${entry.mode}${entry.value !== undefined ? ` ${entry.value}` : ''}` : 'No such file or directory'}`);
+  if (!entry) return `${path} does not exist`;
+  const isMode = /^[d-][rwx-]{9}$/.test(expected);
+  const actual = isMode ? entry.mode : entry.value;
+  return actual === expected ? undefined : `${path}: expected ${expected}, found ${actual ?? '(not readable)'}`;
+}
 
 export interface ScenarioResult {
   transcript: string[];
@@ -38,6 +50,18 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
       case 'sleeping':
         kernel.livepatch.sleeping.add(`${step.object}:${step.func}`);
         break;
+      case 'sysfs': {
+        kernel.settle();
+        const problem = checkSysfs(kernel, step.path, step.expected);
+        if (problem) violations.push({ code: 'sysfs-mismatch', message: problem, after: `line ${step.line}` });
+        break;
+      }
+      case 'ftrace-enabled': {
+        // What the selftests' set_ftrace_enabled() writes to the kernel log.
+        const err = kernel.setFtraceEnabled(step.value);
+        kernel.log.push(err ? `livepatch: sysctl: setting key "kernel.ftrace_enabled": ${strerror(err)}` : `livepatch: kernel.ftrace_enabled = ${kernel.ftraceEnabled ? 1 : 0}`);
+        break;
+      }
     }
     // Invariants hold between commands, once asynchronous work is done; a racing next command comes first.
     if (steps[i + 1]?.race) continue;
