@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../helpers/env.js';
-import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
+import { comparableLines, selftestExpectations, withoutObjMod } from '../helpers/selftests.js';
 
 /**
  * The simulator's upstream (unsplit) mode replays test-callbacks.sh on the
@@ -34,16 +34,6 @@ describe('upstream mode against test-callbacks.sh', () => {
       splitOnly: ['livepatch: Module load failed: test_klp_callbacks_demo__test_klp_callbacks_mod', "modprobe: ERROR: could not insert 'test_klp_callbacks_mod': Invalid argument"],
     },
   };
-
-  /**
-   * A callback call as `<patch>: <callback>: <object>`: in split mode the
-   * per-object module (`<patch>__<object>`) makes the call and is obj->mod
-   * (docs/split-vs-upstream.md), so the printing module and obj->mod differ by design.
-   */
-  const withoutObjMod = (line: string): string =>
-    line.replace(/^(\w+?)(?:__(\w+))?: (\w+_callback): (\w+)(?: -> \[\w+\])?$/, (_m, patch: string, object: string | undefined, cb: string, target: string) =>
-      `${patch}: ${cb}: ${object ?? target}`,
-    );
 
   for (const file of readdirSync(SCENARIOS).filter((f) => f.endsWith('.scenario')).sort()) {
     it(`differs in split mode only as documented for ${file}`, () => {

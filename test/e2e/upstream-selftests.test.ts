@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../helpers/env.js';
-import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
+import { comparableLines, SELFTEST_SUITES, selftestExpectations } from '../helpers/selftests.js';
 
 /**
  * The simulator's upstream mode replays test-livepatch.sh, test-state.sh,
@@ -12,30 +12,8 @@ import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
  * expect from the real kernel (which the real-kernel suite shows it prints);
  * the sysfs checks of test-sysfs.sh are @sysfs steps, a mismatch fails the run.
  */
-const SUITES: Record<string, { modules: string[]; vars: Record<string, string> }> = {
-  'test-livepatch': {
-    modules: ['test_klp_livepatch', 'test_klp_atomic_replace'],
-    vars: { MOD_LIVEPATCH: 'test_klp_livepatch', MOD_REPLACE: 'test_klp_atomic_replace' },
-  },
-  'test-state': {
-    modules: ['test_klp_state', 'test_klp_state2', 'test_klp_state3'],
-    vars: { MOD_LIVEPATCH: 'test_klp_state', MOD_LIVEPATCH2: 'test_klp_state2', MOD_LIVEPATCH3: 'test_klp_state3' },
-  },
-  'test-sysfs': {
-    modules: ['test_klp_livepatch', 'test_klp_callbacks_demo', 'test_klp_callbacks_mod'],
-    vars: { MOD_LIVEPATCH: 'test_klp_livepatch' },
-  },
-  'test-ftrace': {
-    modules: ['test_klp_livepatch'],
-    vars: { MOD_LIVEPATCH: 'test_klp_livepatch' },
-  },
-  'test-shadow-vars': {
-    modules: ['test_klp_shadow_vars'],
-    vars: { MOD_TEST: 'test_klp_shadow_vars' },
-  },
-};
-
-for (const [script, suite] of Object.entries(SUITES)) {
+for (const [script, suite] of Object.entries(SELFTEST_SUITES)) {
+  const modules = [...suite.livepatches, ...suite.targets];
   describe(`upstream mode against ${script}.sh`, () => {
     let built: Awaited<ReturnType<typeof buildCorpusModules>>;
     let expected: Map<string, string[]>;
@@ -43,7 +21,7 @@ for (const [script, suite] of Object.entries(SUITES)) {
 
     beforeAll(async () => {
       // test_klp_state3.c includes test_klp_state2.c, so both sources are copied.
-      built = await buildCorpusModules(suite.modules.map((m) => libLivepatch(`${m}.c`)));
+      built = await buildCorpusModules(modules.map((m) => libLivepatch(`${m}.c`)));
       expected = selftestExpectations(`${script}.sh`, suite.vars);
     });
     afterAll(() => removeDir(built.dir));
@@ -57,7 +35,7 @@ for (const [script, suite] of Object.entries(SUITES)) {
       it(`prints what the kernel printed for ${file}`, async () => {
         const scenario = join(dir, file);
         const name = /^# [\w-]+\.sh: (.*)$/m.exec(readFileSync(scenario, 'utf8'))![1]!;
-        const r = await klpSplit(['simulate', '--upstream', ...suite.modules.flatMap((m) => ['--module', built.ko(m)]), '--scenario', scenario, '--json']);
+        const r = await klpSplit(['simulate', '--upstream', ...modules.flatMap((m) => ['--module', built.ko(m)]), '--scenario', scenario, '--json']);
         expect(r.code, r.stderr).toBe(0);
         expect(comparableLines(JSON.parse(r.stdout).transcript)).toEqual(comparableLines(expected.get(name)!));
       });

@@ -48,3 +48,43 @@ export function comparableLines(lines: string[]): string[] {
     return l.startsWith('livepatch: ') || l.startsWith('% ') || /^(modprobe|insmod|rmmod): /.test(l) ? [l] : [];
   });
 }
+
+/**
+ * A callback call as `<patch>: <callback>: <object>`: in split mode the
+ * per-object module (`<patch>__<object>`) makes the call and is obj->mod
+ * (docs/split-vs-upstream.md), so the printing module and obj->mod differ by design.
+ */
+export function withoutObjMod(line: string): string {
+  return line.replace(/^(\w+?)(?:__(\w+))?: (\w+_callback): (\w+)(?: -> \[\w+\])?$/, (_m, patch: string, object: string | undefined, cb: string, target: string) =>
+    `${patch}: ${cb}: ${object ?? target}`,
+  );
+}
+
+/** The selftest scripts the simulator replays besides test-callbacks.sh: their modules and check_result variables. */
+export const SELFTEST_SUITES: Record<string, { livepatches: string[]; targets: string[]; vars: Record<string, string> }> = {
+  'test-livepatch': {
+    livepatches: ['test_klp_livepatch', 'test_klp_atomic_replace'],
+    targets: [],
+    vars: { MOD_LIVEPATCH: 'test_klp_livepatch', MOD_REPLACE: 'test_klp_atomic_replace' },
+  },
+  'test-state': {
+    livepatches: ['test_klp_state', 'test_klp_state2', 'test_klp_state3'],
+    targets: [],
+    vars: { MOD_LIVEPATCH: 'test_klp_state', MOD_LIVEPATCH2: 'test_klp_state2', MOD_LIVEPATCH3: 'test_klp_state3' },
+  },
+  'test-sysfs': {
+    livepatches: ['test_klp_livepatch', 'test_klp_callbacks_demo'],
+    targets: ['test_klp_callbacks_mod'],
+    vars: { MOD_LIVEPATCH: 'test_klp_livepatch' },
+  },
+  'test-ftrace': {
+    livepatches: ['test_klp_livepatch'],
+    targets: [],
+    vars: { MOD_LIVEPATCH: 'test_klp_livepatch' },
+  },
+  'test-shadow-vars': {
+    livepatches: [],
+    targets: ['test_klp_shadow_vars'],
+    vars: { MOD_TEST: 'test_klp_shadow_vars' },
+  },
+};

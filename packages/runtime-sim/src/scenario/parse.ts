@@ -15,8 +15,9 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   @sleeping <object> <function>        a task sleeps in that function (transitions wait)
  *   @callback <patch> pre_patch=<errno>  what the patch's pre-patch callbacks return from now on
  *                                        (like writing the test livepatches' pre_patch_ret parameter)
- *   @sysfs <path> <value|mode>           a /sys/kernel/livepatch file must read <value>, or have the
- *                                        mode `ls -l` shows (the selftests' check_sysfs_value/_rights)
+ *   @sysfs <path> <value|mode|absent>    a /sys/kernel/livepatch file must read <value>, have the
+ *                                        mode `ls -l` shows (the selftests' check_sysfs_value/_rights),
+ *                                        or not exist
  *   @set_ftrace_enabled <0|1>            sysctl kernel.ftrace_enabled, logged as the selftests'
  *                                        set_ftrace_enabled() logs it
  */

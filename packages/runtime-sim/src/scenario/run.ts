@@ -8,6 +8,7 @@ import { readLivepatchSysfs } from '../kernel/sysfs.js';
 function checkSysfs(kernel: SimKernel, path: string, expected: string): string | undefined {
   const entry = readLivepatchSysfs(kernel.livepatch, path);
   kernel.log.push(`[sysfs] ${path}: ${entry ? `${entry.mode}${entry.value !== undefined ? ` ${entry.value}` : ''}` : 'No such file or directory'}`);
+  if (expected === 'absent') return entry ? `${path} exists` : undefined;
   if (!entry) return `${path} does not exist`;
   const isMode = /^[d-][rwx-]{9}$/.test(expected);
   const actual = isMode ? entry.mode : entry.value;
