@@ -1,9 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverKernelTree, kernelEnv } from '@klp-split/kbuild-gen';
-import { defaultKallsymsFile } from '@klp-split/runtime-sim';
-import { faultCatalogue, type KernelFacts } from '../differential/catalogue.js';
+import { faultCatalogue } from '../differential/catalogue.js';
+import { kernelFacts } from '../differential/kernel-facts.js';
 import { moduleSource } from '../differential/module-source.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { runOnRealKernel, type RealRun } from '../helpers/real-kernel.js';
@@ -15,25 +14,6 @@ import { callbackCall } from '../helpers/selftests.js';
  * in the simulator's upstream mode. Both must agree on every command's
  * success or failure and on every line the kernel and the tools print.
  */
-
-/** A vmlinux name kallsyms lists exactly twice, and an export of a module (no namespace). */
-function kernelFacts(): KernelFacts {
-  const release = kernelEnv().KLP_KERNEL_RELEASE;
-  const dump = defaultKallsymsFile(release);
-  if (!dump) throw new Error(`no kallsyms dump of ${release}: run scripts/qemu-kernel.sh kallsyms`);
-  const count = new Map<string, number>();
-  for (const line of readFileSync(dump, 'utf8').split('\n')) {
-    const [, type, name, mod] = line.split(/\s+/);
-    if (name && !mod) count.set(name, (count.get(name) ?? 0) + (/^[tT]$/.test(type ?? '') ? 1 : 100));
-  }
-  const duplicate = [...count].filter(([n, c]) => c === 2 && /^[a-z]\w*$/.test(n)).map(([n]) => n).sort()[0];
-  const moduleExport = readFileSync(discoverKernelTree().symvers, 'utf8')
-    .split('\n')
-    .map((l) => l.split('\t'))
-    .find(([, name, where, , ns]) => name && where !== 'vmlinux' && !ns && /^[a-z]\w+$/.test(name))?.[1];
-  if (!duplicate || !moduleExport) throw new Error('cannot find a duplicate kallsyms name or a module export');
-  return { duplicate, moduleExport };
-}
 
 /** Every line either side prints, with callback calls in the test modules' format and the simulator's other markers dropped. */
 function comparable(lines: string[]): string[] {
@@ -65,12 +45,17 @@ describe('differential faults: the real kernel and the simulator agree', () => {
     const caseModules = new Map(CASES.map((c) => [c.id, c.modules.map((m) => m.name)]));
     real = await runOnRealKernel([...specs.keys()].map(ko), CASES, caseModules, join(dir, 'real'));
 
-    for (const c of CASES) {
-      const scenario = join(dir, `${c.id}.scenario`);
-      writeFileSync(scenario, `# ${c.what}\n${c.steps.join('\n')}\n`);
-      const r = await klpSplit(['simulate', '--upstream', ...c.modules.flatMap((m) => ['--module', ko(m.name)]), '--scenario', scenario, '--json']);
-      simulated.set(c.id, { code: r.code, transcript: r.code === 0 ? JSON.parse(r.stdout).transcript : [r.stderr] });
-    }
+    // The simulator side through the command line users run, two cases at a time.
+    const queue = [...CASES];
+    const worker = async (): Promise<void> => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        const scenario = join(dir, `${c.id}.scenario`);
+        writeFileSync(scenario, `# ${c.what}\n${c.steps.join('\n')}\n`);
+        const r = await klpSplit(['simulate', '--upstream', ...c.modules.flatMap((m) => ['--module', ko(m.name)]), '--scenario', scenario, '--json']);
+        simulated.set(c.id, { code: r.code, transcript: r.code === 0 ? JSON.parse(r.stdout).transcript : [r.stderr] });
+      }
+    };
+    await Promise.all([worker(), worker()]);
   }, 20 * 60_000);
 
   afterAll(() => {
