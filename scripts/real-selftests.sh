@@ -11,6 +11,7 @@
 # Prints one JSON object on stdout:
 #   { "release": "6.1.0-56-amd64", "durationMs": <whole run, host wall clock>,
 #     "bootMs": <the qemu run>, "modulesCache": "hit"|"built",
+#     "modulesDir": "<the cached directory holding the test modules the guest loaded>",
 #     "scriptTimeoutS": <the per-script limit in the guest>,
 #     "scripts": [ { "script": "test-callbacks.sh", "exit": 0, "timedOut": false,
 #                    "durationMs": <in the guest>,
@@ -270,7 +271,7 @@ grep -q '^### klp-qemu: dmesg$' "$run/qemu.out" || die "no kernel log in qemu-ke
 
 # ----------------------------------------------------------------- report
 # The JSON report; exit 0 when every script exited 0 with every test ok.
-RELEASE=$release SCRIPT_TIMEOUT=$script_timeout DURATION=$((t_end - t_start)) BOOT=$((t_end - t_boot)) CACHE=$modules_cache \
+RELEASE=$release SCRIPT_TIMEOUT=$script_timeout DURATION=$((t_end - t_start)) BOOT=$((t_end - t_boot)) CACHE=$modules_cache MODDIR="$root/lib/modules/$release/kernel/lib/livepatch" \
 SCRIPTS="${scripts[*]}" node --input-type=module - "$run/qemu.out" <<'EOF'
 import { readFileSync } from 'node:fs';
 const text = readFileSync(process.argv[2], 'utf8');
@@ -330,6 +331,7 @@ const report = {
   durationMs: Number(process.env.DURATION),
   bootMs: Number(process.env.BOOT),
   modulesCache: process.env.CACHE,
+  modulesDir: process.env.MODDIR,
   scriptTimeoutS: Number(process.env.SCRIPT_TIMEOUT),
   scripts,
   dmesg,

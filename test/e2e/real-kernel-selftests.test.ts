@@ -1,7 +1,9 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/env.js';
-import { selftestExpectations } from '../helpers/selftests.js';
+import { klpSplit, ROOT } from '../helpers/env.js';
+import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
 
 /**
  * The kernel's own livepatch selftests of 6.1, unmodified, on the real
@@ -29,6 +31,7 @@ interface Report {
   durationMs: number;
   bootMs: number;
   modulesCache: string;
+  modulesDir: string;
   scriptTimeoutS: number;
   scripts: SelftestScript[];
   dmesg: string;
@@ -134,4 +137,28 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
       expect(actual, name).toEqual(block.filter((l) => l.startsWith('livepatch: ')));
     }
   });
+
+  it("the simulator's upstream mode prints what the real kernel printed, for every selftest case, on the same .ko files", async () => {
+    const modules = readdirSync(report.modulesDir).filter((f) => f.endsWith('.ko')).flatMap((f) => ['--module', join(report.modulesDir, f)]);
+    const cases: { script: string; file: string }[] = [];
+    for (const s of report.scripts) {
+      const dir = s.script === 'test-callbacks.sh' ? join(ROOT, 'test/golden/split-callbacks') : join(ROOT, 'test/golden/upstream', s.script.replace(/\.sh$/, ''));
+      if (existsSync(dir)) for (const f of readdirSync(dir).filter((x) => x.endsWith('.scenario')).sort()) cases.push({ script: s.script, file: join(dir, f) });
+    }
+    const disagree: string[] = [];
+    for (const c of cases) {
+      const name = new RegExp(`^# ${c.script.replace('.', '\\.')}: (.*)$`, 'm').exec(readFileSync(c.file, 'utf8'))![1]!;
+      const real = report.scripts.find((s) => s.script === c.script)!.tests.find((t) => t.name === name);
+      const sim = await klpSplit(['simulate', '--upstream', ...modules, '--scenario', c.file, '--json']);
+      const simLines = sim.code === 0 ? comparableLines(JSON.parse(sim.stdout).transcript) : [sim.stderr];
+      const realLines = comparableLines(real?.log ?? []);
+      if (!real || JSON.stringify(simLines) !== JSON.stringify(realLines)) {
+        disagree.push(`${c.script}: ${name}\n  real:      ${realLines.join('\n             ')}\n  simulated: ${simLines.join('\n             ')}`);
+      }
+    }
+    const tests = report.scripts.filter((s) => REQUIRED.includes(s.script) || s.script === 'test-ftrace.sh').reduce((n, s) => n + s.tests.length, 0);
+    console.log(`selftest cases: ${cases.length - disagree.length}/${cases.length} agree between the real kernel and the simulator (${tests} tests ran on the real kernel)`);
+    expect(cases.length).toBe(tests);
+    expect(disagree).toEqual([]);
+  }, 5 * 60_000);
 });
