@@ -65,7 +65,12 @@ function guestScript(cases: RealCase[]): string {
     '  kmsg "problem: a transition did not end"',
     '}',
     'step() {',
-    '  local out rc l',
+    '  local out rc l i',
+    // A disabled patch drops its module reference after its sysfs directory is gone (klp_free_patch_finish()):
+    // like the selftests' unload_mod(), rmmod waits for the count to settle (a module in use keeps it).
+    '  if [[ $1 == "rmmod "* ]]; then',
+    '    for ((i = 0; i < 20; i++)); do [[ $(cat "/sys/module/${1#rmmod }/refcnt" 2>/dev/null) == 0 ]] && break; sleep 0.1; done',
+    '  fi',
     '  kmsg "% $1"',
     '  out=$(bash -c "$2" 2>&1); rc=$?',
     '  while IFS= read -r l; do [[ -n $l ]] && kmsg "out $l"; done <<<"$out"',
