@@ -214,26 +214,30 @@ export class SplitLivepatch {
   private upstreamComing(patch: SimPatch, mod: LoadedModule): number {
     const obj = patch.objects.find((o) => o.name === mod.name);
     if (!obj) return 0;
-    const refuse = (err: number): number => {
-      this.pr(`patch '${patch.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
-      return err;
-    };
-    const err = this.initObject(obj);
-    if (err) {
-      this.pr(`failed to initialize patch '${patch.name}' for module '${mod.name}' (${err})`);
-      return refuse(err);
-    }
-    this.pr(`applying patch '${patch.name}' to loading module '${mod.name}'`);
+    const init = this.initObject(obj);
+    if (init) this.pr(`failed to initialize patch '${patch.name}' for module '${mod.name}' (${init})`);
+    const err = init || this.applyToComing(patch, obj);
+    if (err) this.pr(`patch '${patch.name}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
+    return err;
+  }
+
+  /**
+   * klp_module_coming() for one initialized object: its pre-patch callback, its ftrace handlers,
+   * then its post-patch callback unless a transition is still running.
+   */
+  private applyToComing(patch: SimPatch, obj: SimObject): number {
+    const name = obj.name!;
+    this.pr(`applying patch '${patch.name}' to loading module '${name}'`);
     const pre = this.callback(patch, obj, 'pre_patch');
     if (pre) {
-      this.pr(`pre-patch callback failed for object '${mod.name}'`);
-      return refuse(pre);
+      this.pr(`pre-patch callback failed for object '${name}'`);
+      return pre;
     }
     const ftrace = this.registerFtrace(obj);
     if (ftrace) {
-      this.pr(`failed to apply patch '${patch.name}' to module '${mod.name}' (${ftrace})`);
+      this.pr(`failed to apply patch '${patch.name}' to module '${name}' (${ftrace})`);
       this.callback(patch, obj, 'post_unpatch');
-      return refuse(ftrace);
+      return ftrace;
     }
     this.patchObject(patch, obj);
     if (!patch.stalled) this.callback(patch, obj, 'post_patch');
@@ -300,23 +304,9 @@ export class SplitLivepatch {
       this.unlinkObject(patch, obj, false);
       return err;
     }
-    this.pr(`applying patch '${patch.name}' to loading module '${image.name}'`);
-    const pre = this.callback(patch, obj, 'pre_patch');
-    if (pre) {
-      this.pr(`pre-patch callback failed for object '${image.name}'`);
-      this.unlinkObject(patch, obj, false);
-      return pre;
-    }
-    const ftrace = this.registerFtrace(obj);
-    if (ftrace) {
-      this.pr(`failed to apply patch '${patch.name}' to module '${image.name}' (${ftrace})`);
-      this.callback(patch, obj, 'post_unpatch');
-      this.unlinkObject(patch, obj, false);
-      return ftrace;
-    }
-    this.patchObject(patch, obj);
-    if (!patch.stalled) this.callback(patch, obj, 'post_patch');
-    return 0;
+    const applied = this.applyToComing(patch, obj);
+    if (applied) this.unlinkObject(patch, obj, false);
+    return applied;
   }
 
   /** klp_module_coming(): request `<patch>__<module>` for each patch that fixes the module. */
@@ -374,23 +364,14 @@ export class SplitLivepatch {
     for (const patch of this.patches) {
       const obj = patch.objects.find((o) => o.name === mod.name);
       if (!obj) continue;
-      if (patch.image.objects) {
-        // Upstream: the object stays in the patch, reverted until the module comes back.
-        if (obj.patched) {
-          if (!patch.stalled) this.callback(patch, obj, 'pre_unpatch');
-          this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
-          this.unpatchObject(obj);
-          this.callback(patch, obj, 'post_unpatch');
-        }
-        continue;
-      }
       if (obj.patched) {
         if (!patch.stalled) this.callback(patch, obj, 'pre_unpatch');
         this.pr(`reverting patch '${patch.name}' on unloading module '${mod.name}'`);
         this.unpatchObject(obj);
         this.callback(patch, obj, 'post_unpatch');
       }
-      this.unlinkObject(patch, obj);
+      // Upstream the object stays in the patch, reverted until the module comes back; split frees it.
+      if (!patch.image.objects) this.unlinkObject(patch, obj);
     }
   }
 
