@@ -17,6 +17,7 @@
 #                    "durationMs": <in the guest>,
 #                    "tests": [ { "name": "...", "ok": true, "log": [...] } ],
 #                    "output": "<the script's stdout+stderr>" } ],
+#     "kallsyms": { "sha256": <of the "type name" lines of /proc/kallsyms at boot>, "lines": <count> },
 #     "dmesg": "<the kernel log of the whole run, util-linux dmesg format>" }
 # "log" is the test's kernel-log transcript filtered the way check_result()
 # of functions.sh filters it (lines with 'livepatch:' or 'test_klp', minus
@@ -210,6 +211,8 @@ done
 # /proc/uptime has centiseconds; "08" must not be read as octal.
 uptime_ms() { read -r up _ < /proc/uptime; cs=${up#*.}; cs=${cs#0}; echo $(( ${up%.*} * 1000 + cs * 10 )); }
 echo "### klp-selftests: kernel $(uname -r)"
+# The symbol table as booted, before any module loads: names and types (addresses move with KASLR).
+echo "### klp-selftests: kallsyms $(/usr/bin/awk '{ print $2, $3 }' /proc/kallsyms | sha256sum | cut -d' ' -f1) $(wc -l < /proc/kallsyms)"
 # busybox sh runs its own applets before PATH (modprobe, timeout, awk...):
 # the host programs are called by path here. bash (the scripts) uses PATH;
 # print what it finds.
@@ -328,6 +331,10 @@ for (const raw of dmesg.split('\n')) {
 for (const s of scripts) s.output = s.output.join('\n');
 const report = {
   release: process.env.RELEASE,
+  kallsyms: (() => {
+    const m = payload.map((l) => /^### klp-selftests: kallsyms ([0-9a-f]{64}) (\d+)$/.exec(l)).find(Boolean);
+    return m ? { sha256: m[1], lines: Number(m[2]) } : null;
+  })(),
   durationMs: Number(process.env.DURATION),
   bootMs: Number(process.env.BOOT),
   modulesCache: process.env.CACHE,

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { defaultKallsymsFile } from '@klp-split/runtime-sim';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, ROOT } from '../helpers/env.js';
 import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
@@ -32,6 +34,7 @@ interface Report {
   bootMs: number;
   modulesCache: string;
   modulesDir: string;
+  kallsyms: { sha256: string; lines: number } | null;
   scriptTimeoutS: number;
   scripts: SelftestScript[];
   dmesg: string;
@@ -104,6 +107,14 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
   it('booted the release the headers belong to', () => {
     expect(report.release).toMatch(/^6\.1\.\d+-\d+-amd64$/);
     expect(report.dmesg).toContain('klp-selftests: begin test-livepatch.sh');
+  });
+
+  it("booted the symbol table the simulator uses: the kallsyms dump's names and types", () => {
+    const dump = defaultKallsymsFile(report.release);
+    expect(dump, 'no cached kallsyms dump').toBeDefined();
+    const lines = readFileSync(dump!, 'utf8').split('\n').filter(Boolean);
+    const typesAndNames = lines.map((l) => l.split(/\s+/).slice(1, 3).join(' ')).join('\n') + '\n';
+    expect(report.kallsyms).toEqual({ sha256: createHash('sha256').update(typesAndNames).digest('hex'), lines: lines.length });
   });
 
   it.each(REQUIRED)('%s exits 0 with every test ok', (script) => {
