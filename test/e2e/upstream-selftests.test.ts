@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../helpers/env.js';
+import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { comparableLines, SELFTEST_SUITES, selftestExpectations } from '../helpers/selftests.js';
 
 /**
@@ -42,3 +42,22 @@ for (const [script, suite] of Object.entries(SELFTEST_SUITES)) {
     }
   });
 }
+
+describe('simulate --upstream on bad input', () => {
+  it('points at the scenario line it cannot read, and names a missing kallsyms dump', async () => {
+    const dir = tempDir('bad-scenario');
+    try {
+      const scenario = join(dir, 'bad.scenario');
+      writeFileSync(scenario, 'modprobe test_klp_livepatch\n  echo 2 > /sys/kernel/livepatch/test_klp_livepatch/enabled\n');
+      const bad = await klpSplit(['simulate', '--upstream', '--module', join(dir, 'none.ko'), '--scenario', scenario]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(`${scenario}:2:3: error: cannot read 'echo 2 > /sys/kernel/livepatch/test_klp_livepatch/enabled'`);
+      writeFileSync(scenario, 'modprobe test_klp_livepatch\n');
+      const noDump = await klpSplit(['simulate', '--upstream', '--module', join(dir, 'none.ko'), '--scenario', scenario, '--kallsyms', join(dir, 'kallsyms.txt')]);
+      expect(noDump.code).toBe(2);
+      expect(noDump.stderr).toContain(`simulate: kallsyms dump ${join(dir, 'kallsyms.txt')} does not exist`);
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
