@@ -102,7 +102,7 @@ function guestScript(cases: RealCase[]): string {
 }
 
 /** The case's lines of the kernel log: commands, tool output, and lines about its modules (minus taint notices). */
-function parseLog(dmesg: string, cases: RealCase[], modules: Map<string, string[]>, release: string): RealRun['results'] {
+function parseLog(dmesg: string, modules: Map<string, string[]>, release: string): RealRun['results'] {
   const results: RealRun['results'] = new Map();
   const extra = new RegExp(`/lib/modules/${release.replace(/\./g, '\\.')}/extra/(\\w+)\\.ko`, 'g');
   let current: RealCaseResult | undefined;
@@ -130,7 +130,7 @@ function parseLog(dmesg: string, cases: RealCase[], modules: Map<string, string[
   return results;
 }
 
-/** Runs the cases in one boot; `modules` are .ko files, `caseModules` the module names each case involves. */
+/** Runs the cases in one boot; `kos` are the .ko files to install, `caseModules` the module names each case involves. */
 export async function runOnRealKernel(kos: string[], cases: RealCase[], caseModules: Map<string, string[]>, workDir: string): Promise<RealRun> {
   const env = kernelEnv();
   const release = env.KLP_KERNEL_RELEASE;
@@ -164,5 +164,5 @@ export async function runOnRealKernel(kos: string[], cases: RealCase[], caseModu
   }
   const dmesg = out.slice(cut + '\n### klp-qemu: dmesg\n'.length);
   const problems = dmesg.split('\n').filter((l) => l.includes('klp-faults: problem:')).map((l) => l.replace(/^.*klp-faults: problem: /, ''));
-  return { results: parseLog(dmesg, cases, caseModules, release), problems, ms };
+  return { results: parseLog(dmesg, caseModules, release), problems, ms };
 }
