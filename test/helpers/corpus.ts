@@ -38,3 +38,14 @@ export const CORPUS_TARGETS = [
   'test_klp_callbacks_mod',
   'test_klp_shadow_vars',
 ];
+
+/** Five corpus modules, targets and livepatches, whose built .ko files the ELF reader's tests read. */
+export function elfSampleSources(): string[] {
+  return [
+    samples('livepatch-shadow-mod.c'),
+    samples('livepatch-shadow-fix1.c'),
+    samples('livepatch-callbacks-mod.c'),
+    libLivepatch('test_klp_livepatch.c'),
+    libLivepatch('test_klp_callbacks_demo.c'),
+  ];
+}

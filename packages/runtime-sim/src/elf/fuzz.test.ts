@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, libLivepatch, removeDir, samples } from '../../../../test/helpers/env.js';
+import { elfSampleSources } from '../../../../test/helpers/corpus.js';
+import { buildCorpusModules, removeDir } from '../../../../test/helpers/env.js';
 import { loadModuleImage } from '../image/module-image.js';
 import * as C from './constants.js';
 import { readModinfo, readThisModuleName, readVersions } from './module-info.js';
@@ -13,13 +14,7 @@ import { ElfError, readElf, type ElfFile } from './reader.js';
  * A failure names the seed and case; rerun it alone, or try others, with FUZZ_SEED=<seed>[,<seed>...].
  */
 
-const SOURCES = [
-  samples('livepatch-shadow-mod.c'),
-  samples('livepatch-shadow-fix1.c'),
-  samples('livepatch-callbacks-mod.c'),
-  libLivepatch('test_klp_livepatch.c'),
-  libLivepatch('test_klp_callbacks_demo.c'),
-];
+const SOURCES = elfSampleSources();
 
 const SEEDS = process.env.FUZZ_SEED ? process.env.FUZZ_SEED.split(',').map(Number) : [0x6b6c7001, 0x5eed0002, 0xdecafbad, 0x00c0ffee];
 const CASES_PER_SEED = 1500;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, libLivepatch, removeDir, samples } from '../../../../test/helpers/env.js';
+import { elfSampleSources } from '../../../../test/helpers/corpus.js';
+import { buildCorpusModules, removeDir } from '../../../../test/helpers/env.js';
 import * as C from './constants.js';
 import { readModinfo, readThisModuleName, readVersions } from './module-info.js';
 import { readElf, sectionByName, sectionData, type ElfFile } from './reader.js';
@@ -11,13 +12,7 @@ import { readElf, sectionByName, sectionData, type ElfFile } from './reader.js';
  * kernel modules built with kbuild from the unmodified corpus sources.
  */
 
-const SOURCES = [
-  samples('livepatch-shadow-mod.c'),
-  samples('livepatch-shadow-fix1.c'),
-  samples('livepatch-callbacks-mod.c'),
-  libLivepatch('test_klp_livepatch.c'),
-  libLivepatch('test_klp_callbacks_demo.c'),
-];
+const SOURCES = elfSampleSources();
 const NAMES = SOURCES.map((s) => s.replace(/^.*\//, ''));
 
 const SECTION_TYPES: Record<string, number> = {
