@@ -1,3 +1,4 @@
+import { exitCodeFor, formatThrown } from '@klp-split/core';
 import { TOOL_VERSION } from '@klp-split/splitter';
 import { buildCommand, BUILD_HELP } from './build-command.js';
 import { convertCommand, CONVERT_HELP } from './convert-command.js';
@@ -23,13 +24,18 @@ Commands:
   kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
+Global option: --debug prints the stack trace of an internal error.
 
 Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
-2 usage or environment error.`;
+2 usage, input or environment error, 3 internal error (a defect of
+klp-split; --debug prints its stack trace).`;
 
 const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP };
 
-export async function main(argv: string[], io: Io = defaultIo(argv.includes('--quiet') || argv.includes('-q') || isCi())): Promise<number> {
+export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
+  // --debug is global: stack traces of internal errors, for bug reports.
+  const debug = args.includes('--debug') || process.env.KLP_SPLIT_DEBUG === '1';
+  const argv = args.filter((a) => a !== '--debug');
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -45,25 +51,24 @@ export async function main(argv: string[], io: Io = defaultIo(argv.includes('--q
         io.out(HELP[rest[0] ?? ''] ?? MAIN_HELP);
         return EXIT_OK;
       case 'split':
-        return splitCommand(rest, io);
+        return await splitCommand(rest, io);
       case 'convert':
-        return convertCommand(rest, io);
+        return await convertCommand(rest, io);
       case 'build':
         return await buildCommand(rest, io);
       case 'verify':
-        return verifyCommand(rest, io);
+        return await verifyCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
       case 'kernel-id':
-        return kernelIdCommand(rest, io);
+        return await kernelIdCommand(rest, io);
       default:
         throw new UsageError(`unknown command '${command}'; run 'klp-split --help'`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`klp-split: ${e.message}`);
-      return EXIT_USAGE;
-    }
-    throw e;
+    // Every command ends here: input and environment errors are diagnostics (exit 2), anything else is a
+    // defect of the tool (exit 3), never a bare stack trace.
+    io.err(formatThrown(e, { debug }));
+    return exitCodeFor(e);
   }
 }

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './confine.js';
+export * from './read-input.js';
