@@ -41,11 +41,11 @@ export default async function convertGenerator(tree: Tree, options: ConvertGener
   // NX_DRY_RUN; either way the user asked to see what would change.
   const preview = options.dryRun === true || process.env.NX_DRY_RUN === 'true';
   const diffs: string[] = [];
-  for (const [name, text] of plan.files) {
+  for (const [name, bytes] of plan.files) {
     const path = joinPathFragments(dir, name);
-    // Workspace-relative names, so the diff applies with `git apply` at the root.
-    if (preview) diffs.push(unifiedDiff(tree.read(path, 'utf8') ?? undefined, text, path));
-    if (!options.dryRun) tree.write(path, text);
+    // Workspace-relative names, so the diff applies with `git apply` at the root; latin1 keeps every byte.
+    if (preview) diffs.push(unifiedDiff(tree.read(path)?.toString('latin1') ?? undefined, bytes.toString('latin1'), path));
+    if (!options.dryRun) tree.write(path, bytes);
   }
   if (diffs.length) logger.log(diffs.join('').trimEnd());
   const converted = plan.sources.filter((s) => s.kind === 'split');
