@@ -98,10 +98,16 @@ export function lockDir(dir: string, opts: { waitMs?: number } = {}): DirLock {
       fd = openSync(path, 'wx', 0o644);
       writeSync(fd, mine);
       fsyncSync(fd);
-      closeSync(fd);
+      const done = fd;
+      fd = undefined;
+      closeSync(done);
       break;
     } catch (e) {
-      if (fd !== undefined) closeSync(fd);
+      if (fd !== undefined) {
+        // Created but not written (a full disk): an empty lock must not stay behind.
+        closeSync(fd);
+        unlinkSync(path);
+      }
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
         if (isSystemError(e)) throw fromSystemError(e, `cannot lock ${dir}`);
         throw e;
