@@ -97,20 +97,31 @@ describe('names from a left-over manifest are confined before anything is delete
 });
 
 describe('a kill at every write point is recovered by the next run', () => {
-  /** Runs `run` killed at write step 1, 2, ... until it finishes; after each kill, `rerun` must give `clean`. */
-  async function killEverywhere(setup: () => string, run: (dir: string, env: Record<string, string>) => Promise<{ code: number; stderr: string }>, clean: Record<string, string>): Promise<number> {
-    for (let n = 1; ; n++) {
-      const dir = setup();
-      const killed = await run(dir, { KLP_SPLIT_TEST_CRASH_AT: String(n) });
-      if (killed.code === 0) {
-        expect(snapshot(dir)).toEqual(clean);
-        return n - 1;
-      }
-      expect(killed.code, `step ${n}: ${killed.stderr}`).toBe(-1);
-      const rerun = await run(dir, {});
-      expect(rerun.code, `rerun after a kill at step ${n}: ${rerun.stderr}`).toBe(0);
-      expect(snapshot(dir), `after a kill at step ${n}`).toEqual(clean);
-      expect(leftovers(dir)).toEqual([]);
+  /**
+   * Runs `run` killed at write step 1, 2, ... until it finishes; after each
+   * kill, a rerun must give `clean`. Two kill points at a time, each in its
+   * own directory (`setup(slot)`). Returns the number of write points.
+   */
+  async function killEverywhere(setup: (slot: number) => string, run: (dir: string, env: Record<string, string>) => Promise<{ code: number; stderr: string }>, clean: Record<string, string>): Promise<number> {
+    for (let first = 1; ; first += 2) {
+      const finished = await Promise.all(
+        [first, first + 1].map(async (n, slot) => {
+          const dir = setup(slot);
+          const killed = await run(dir, { KLP_SPLIT_TEST_CRASH_AT: String(n) });
+          if (killed.code === 0) {
+            expect(snapshot(dir)).toEqual(clean);
+            return true;
+          }
+          expect(killed.code, `step ${n}: ${killed.stderr}`).toBe(-1);
+          const rerun = await run(dir, {});
+          expect(rerun.code, `rerun after a kill at step ${n}: ${rerun.stderr}`).toBe(0);
+          expect(snapshot(dir), `after a kill at step ${n}`).toEqual(clean);
+          expect(leftovers(dir)).toEqual([]);
+          return false;
+        }),
+      );
+      if (finished[0]) return first - 1;
+      if (finished[1]) return first;
     }
   }
 
@@ -123,8 +134,8 @@ describe('a kill at every write point is recovered by the next run', () => {
     expect((await split(samples(FIX1), cleanDir)).code).toBe(0);
     const clean = snapshot(cleanDir);
     expect(Object.keys(clean)).toEqual(['klp-split.json', 'livepatch-shadow-fix1.c', 'livepatch-shadow-fix1__livepatch-shadow-mod.c']);
-    const setup = (): string => {
-      const dir = join(work, 'crash-split');
+    const setup = (slot: number): string => {
+      const dir = join(work, `crash-split-${slot}`);
       rmSync(dir, { recursive: true, force: true });
       cpSync(template, dir, { recursive: true });
       return dir;
@@ -138,7 +149,7 @@ describe('a kill at every write point is recovered by the next run', () => {
     const cleanDir = samplesCopy('crash-convert-clean');
     expect((await convert(cleanDir)).code).toBe(0);
     const clean = snapshot(cleanDir);
-    const points = await killEverywhere(() => samplesCopy('crash-convert'), (dir, env) => klpSplit(['convert', dir, '--all-includes'], { env }), clean);
+    const points = await killEverywhere((slot) => samplesCopy(`crash-convert-${slot}`), (dir, env) => klpSplit(['convert', dir, '--all-includes'], { env }), clean);
     // 14 staged files, the journal, 14 renames, the journal's removal.
     expect(points).toBe(30);
   });
@@ -151,7 +162,7 @@ describe('two split runs into one directory', () => {
     expect((await split(samples(CALLBACKS), cleanA)).code).toBe(0);
     expect((await split(samples(FIX1), cleanB)).code).toBe(0);
     const wholes = [snapshot(cleanA), snapshot(cleanB)];
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < 8; round++) {
       const dir = fresh('concurrent');
       // Half the rounds start from one of the two splits, so the other's deletions race too.
       if (round % 2) cpSync(cleanA, dir, { recursive: true });

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { confinePath } from '../confine.js';
 import { KlpError } from '../errors.js';
 import { writeStep } from './crash-hook.js';
 import { syncDir, writeFileDurably } from './durable.js';
-import { JOURNAL_FILE, JOURNAL_TMP, OLD_TEMP_FILE, STAGING_DIR } from './names.js';
+import { JOURNAL_FILE, JOURNAL_TMP, OLD_BUILD_TEMP_FILE, OLD_TEMP_FILE, STAGING_DIR } from './names.js';
 
 /**
  * The commit record of one write: which staged files become which names and
@@ -95,8 +95,10 @@ export function recoverDir(dir: string): Recovery {
     recovery = 'rolled-back';
   }
   rmSync(join(dir, JOURNAL_TMP), { force: true });
-  for (const name of readdirSync(dir)) {
-    if (OLD_TEMP_FILE.test(name)) {
+  const buildDir = join(dir, '.klp-split');
+  const candidates = [...readdirSync(dir), ...(existsSync(buildDir) && statSync(buildDir).isDirectory() ? readdirSync(buildDir).map((n) => `.klp-split/${n}`) : [])];
+  for (const name of candidates) {
+    if (OLD_TEMP_FILE.test(name) || OLD_BUILD_TEMP_FILE.test(name)) {
       rmSync(join(dir, name), { force: true });
       if (recovery === 'none') recovery = 'rolled-back';
     }

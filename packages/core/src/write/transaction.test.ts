@@ -50,6 +50,11 @@ describe('writeDir: all or nothing', () => {
     expect(existsSync(join(dir, 'a.c'))).toBe(false);
   });
 
+  it('removes a directory it created when nothing could be written', () => {
+    expect(thrown(() => writeDir(dir, { files: files({ '../x.c': 'X' }) })).code).toBe('path-escape');
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('refuses a symbolic link that leads outside', () => {
     mkdirSync(dir);
     symlinkSync(root, join(dir, 'link'));
@@ -122,9 +127,13 @@ describe('recovery of an interrupted write', () => {
     mkdirSync(join(dir, STAGING_DIR), { recursive: true });
     writeFileSync(join(dir, STAGING_DIR, '0'), 'half');
     writeFileSync(join(dir, '.a.c.klp-split-4242.tmp'), 'half');
+    writeFileSync(join(dir, 'Kbuild.4242.tmp'), 'half');
+    mkdirSync(join(dir, '.klp-split'));
+    writeFileSync(join(dir, '.klp-split/build.json.4242.tmp'), 'half');
     writeFileSync(join(dir, 'a.c'), 'old');
     expect(withWriteTransaction(dir, (tx) => tx.recovered)).toBe('rolled-back');
-    expect(listing(dir)).toEqual(['a.c']);
+    expect(listing(dir)).toEqual(['.klp-split', 'a.c']);
+    expect(listing(join(dir, '.klp-split'))).toEqual([]);
   });
 
   it('refuses a journal entry that leaves the directory, touching nothing', () => {

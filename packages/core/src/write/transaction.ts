@@ -95,22 +95,22 @@ export function withWriteTransaction<T>(dirArg: string, body: (tx: WriteTransact
     if (created) removeIfEmpty(dir);
     throw e;
   }
-  let committed = false;
+  let commits = 0;
   try {
     const recovered = wrapSystem(`cannot recover ${dir}`, () => recoverDir(dir));
     const tx: WriteTransaction = {
       dir,
       recovered,
       commit(plan) {
-        if (committed) throw new Error('write transaction committed twice');
-        committed = true;
+        if (commits++) throw new Error('write transaction committed twice');
         return commitPlan(dir, plan);
       },
     };
     return body(tx);
   } finally {
     lock.release();
-    if (created && !committed) removeIfEmpty(dir);
+    // A directory this run created and left empty (nothing written, or a refused or failed write) goes again.
+    if (created) removeIfEmpty(dir);
   }
 }
 
