@@ -339,8 +339,18 @@ describe('output directories that cannot be written', () => {
     const out = fresh('old-tmp');
     expect((await split(samples(FIX1), out)).code).toBe(0);
     writeFileSync(join(out, '.livepatch-shadow-fix1.c.klp-split-4242.tmp'), 'half');
-    expect((await split(samples(FIX1), out)).code).toBe(0);
+    const r = await split(samples(FIX1), out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('removed temporary files of an interrupted write by an older klp-split [interrupted-old-write]');
     expect(leftovers(out)).toEqual([]);
+
+    // convert cannot vouch for sources an older run had already replaced: it says so.
+    const dir = samplesCopy('old-tmp-convert');
+    writeFileSync(join(dir, '.livepatch-sample.c.klp-split-4242.tmp'), 'half');
+    const c = await convert(dir);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toContain('compare the directory with version control [interrupted-old-write]');
+    expect(leftovers(dir)).toEqual([]);
   });
 
   describe('on a tiny tmpfs (read-only, full)', () => {

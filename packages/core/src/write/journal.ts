@@ -77,7 +77,11 @@ export function applyJournal(dir: string, journal: Journal): void {
   syncDir(dir);
 }
 
-export type Recovery = 'none' | 'rolled-forward' | 'rolled-back';
+/**
+ * 'old-scheme': temporary files of an older klp-split's interrupted write were
+ * removed; what it had already renamed into place cannot be told apart here.
+ */
+export type Recovery = 'none' | 'rolled-forward' | 'rolled-back' | 'old-scheme';
 
 /**
  * Brings a directory left by an interrupted write back to a whole state
@@ -100,7 +104,7 @@ export function recoverDir(dir: string): Recovery {
   for (const name of candidates) {
     if (OLD_TEMP_FILE.test(name) || OLD_BUILD_TEMP_FILE.test(name)) {
       rmSync(join(dir, name), { force: true });
-      if (recovery === 'none') recovery = 'rolled-back';
+      recovery = 'old-scheme';
     }
   }
   return recovery;

@@ -131,7 +131,7 @@ describe('recovery of an interrupted write', () => {
     mkdirSync(join(dir, '.klp-split'));
     writeFileSync(join(dir, '.klp-split/build.json.4242.tmp'), 'half');
     writeFileSync(join(dir, 'a.c'), 'old');
-    expect(withWriteTransaction(dir, (tx) => tx.recovered)).toBe('rolled-back');
+    expect(withWriteTransaction(dir, (tx) => tx.recovered)).toBe('old-scheme');
     expect(listing(dir)).toEqual(['.klp-split', 'a.c']);
     expect(listing(join(dir, '.klp-split'))).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
 import { JOURNAL_FILE, withWriteTransaction, type WriteReport } from '@klp-split/core';
-import { hasErrors } from '@klp-split/splitter';
+import { hasErrors, type Diagnostic } from '@klp-split/splitter';
 import { planConversion, previousConversion, type ConvertPlan } from '../convert/convert-dir.js';
 import { unifiedDiff } from '../convert/unified-diff.js';
 import { flag, parseCommandArgs, str } from './args.js';
@@ -33,6 +33,16 @@ is never replaced without --force.
 Exit status: 0 converted, 1 errors in a source, 2 usage, input or
 environment error (also: another klp-split is writing <dir>, or edited
 files would be replaced).`;
+
+/** An older klp-split's interrupted write left temporary files: what it renamed already is beyond recovery. */
+const OLD_SCHEME_WARNING = (file: string): Diagnostic => ({
+  file,
+  line: 0,
+  col: 0,
+  severity: 'warning',
+  code: 'interrupted-old-write',
+  message: 'removed temporary files of an interrupted write by an older klp-split; files it had already replaced cannot be restored from here: compare the directory with version control',
+});
 
 export function conversionFor(dir: string, kdir: string | undefined, allIncludes: boolean): ConvertPlan {
   let dirs: string[] = [];
@@ -87,6 +97,7 @@ export function convertCommand(argv: string[], io: Io): number {
       dir,
       (tx) => {
         const p = planNow();
+        if (tx.recovered === 'old-scheme') p.diagnostics.push(OLD_SCHEME_WARNING(dirArg));
         if (!hasErrors(p.diagnostics) && p.files.size) {
           // The main sources and the Makefile are the user's files, converted in place on purpose;
           // generated files edited since their manifest recorded them are refused without --force.

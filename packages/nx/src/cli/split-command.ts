@@ -71,7 +71,12 @@ export function splitCommand(argv: string[], io: Io): number {
     const dir = resolve(out);
     const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);
     // The earlier manifest is read with the directory locked and recovered: it is whole.
-    const report = withWriteTransaction(dir, (tx) => tx.commit({ files, previous: previousGenerated(dir, MANIFEST_FILE), force: flag(args, 'force') }));
+    const report = withWriteTransaction(dir, (tx) => {
+      if (tx.recovered === 'old-scheme') {
+        result.diagnostics.push({ file: out, line: 0, col: 0, severity: 'warning', code: 'interrupted-old-write', message: 'removed temporary files of an interrupted write by an older klp-split' });
+      }
+      return tx.commit({ files, previous: previousGenerated(dir, MANIFEST_FILE), force: flag(args, 'force') });
+    });
     written = report.written;
     removed = report.removed;
   }
