@@ -232,6 +232,34 @@ describe('edits are never lost without a word', () => {
   });
 });
 
+describe('convert protects what it did not write and what was edited', () => {
+  const perObject = 'livepatch-shadow-fix1__livepatch-shadow-mod.c';
+
+  it('refuses a file in the way that klp-split did not write (exit 2), converts with --force', async () => {
+    const dir = samplesCopy('convert-foreign');
+    writeFileSync(join(dir, perObject), '/* mine */\n');
+    const before = snapshot(dir);
+    const r = await convert(dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`'${perObject}' (not written by klp-split)`);
+    expect(snapshot(dir)).toEqual(before);
+    expect((await convert(dir, '--force')).code).toBe(0);
+    expect(readFileSync(join(dir, perObject), 'utf8')).toContain('klp_add_object');
+  });
+
+  it('reconverting a restored source does not overwrite the edited per-object file', async () => {
+    const dir = samplesCopy('convert-edited');
+    expect((await convert(dir)).code).toBe(0);
+    writeFileSync(join(dir, perObject), `${readFileSync(join(dir, perObject), 'utf8')}/* hand fix */\n`);
+    // The livepatch source back as it was (git checkout), the conversion's other files left.
+    cpSync(samples(FIX1), join(dir, FIX1));
+    const r = await convert(dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`'${perObject}' (edited since klp-split wrote it)`);
+    expect(readFileSync(join(dir, perObject), 'utf8')).toContain('/* hand fix */');
+  });
+});
+
 describe('content is bytes', () => {
   it('bytes that are not UTF-8 in a C source and a Makefile come out as they went in (convert)', async () => {
     const dir = samplesCopy('latin1');

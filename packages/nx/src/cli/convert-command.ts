@@ -27,7 +27,8 @@ is never replaced without --force.
   --dry-run       print the changes as a unified diff, write nothing
   --kdir <dir>    kernel tree whose headers decide each part's #includes
   --all-includes  keep every #include in every part
-  --force         replace generated files edited since they were written
+  --force         replace generated files edited since they were written,
+                  and files in the way that klp-split did not write
   --json          print the plan (files, sources, diagnostics) as JSON
 
 Exit status: 0 converted, 1 errors in a source, 2 usage, input or
@@ -99,9 +100,10 @@ export function convertCommand(argv: string[], io: Io): number {
         const p = planNow();
         if (tx.recovered === 'old-scheme') p.diagnostics.push(OLD_SCHEME_WARNING(dirArg));
         if (!hasErrors(p.diagnostics) && p.files.size) {
-          // The main sources and the Makefile are the user's files, converted in place on purpose;
-          // generated files edited since their manifest recorded them are refused without --force.
-          report = tx.commit({ files: p.files, previous: previousConversion(dir), mayReplace: () => true, force: flag(args, 'force'), deleteStale: false });
+          // The livepatch sources and the Makefile are the user's files, converted in place on purpose;
+          // any other file that is in the way, and generated files edited since their manifest
+          // recorded them, are refused without --force.
+          report = tx.commit({ files: p.files, previous: previousConversion(dir), mayReplace: (name) => p.inPlace.has(name), force: flag(args, 'force'), deleteStale: false });
         }
         return p;
       },

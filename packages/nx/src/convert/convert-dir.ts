@@ -14,6 +14,8 @@ export interface ConvertPlan {
   dir: string;
   /** File name to its new bytes, for every file that changes or appears. */
   files: Map<string, Buffer>;
+  /** The user's files this conversion rewrites in place on purpose: each livepatch source it splits, the Makefile or Kbuild. */
+  inPlace: Set<string>;
   /** Per source: what happened to it. */
   sources: { file: string; kind: SplitResult['kind']; modules: string[] }[];
   diagnostics: Diagnostic[];
@@ -25,7 +27,7 @@ export function convertedManifestName(fileBase: string): string {
 }
 
 export function planConversion(dir: string, opts: { includeDirs?: string[] } = {}): ConvertPlan {
-  const plan: ConvertPlan = { dir, files: new Map(), sources: [], diagnostics: [] };
+  const plan: ConvertPlan = { dir, files: new Map(), inPlace: new Set(), sources: [], diagnostics: [] };
   const livepatches: ConvertedLivepatch[] = [];
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
   for (const file of sources) {
@@ -33,6 +35,7 @@ export function planConversion(dir: string, opts: { includeDirs?: string[] } = {
     plan.diagnostics.push(...result.diagnostics);
     plan.sources.push({ file, kind: result.kind, modules: result.manifest?.parts.map((p) => p.module) ?? [] });
     if (result.kind !== 'split' || !result.manifest) continue;
+    plan.inPlace.add(file);
     const manifestName = convertedManifestName(file.replace(/\.c$/, ''));
     for (const [name, bytes] of splitOutputBytes(result.files, result.manifest, manifestName, MANIFEST_FILE)) {
       // A wrapper (test_klp_state3.c) carries the split of the file it includes: same bytes.
@@ -48,6 +51,7 @@ export function planConversion(dir: string, opts: { includeDirs?: string[] } = {
   if (makefile && withObjects.length) {
     const edit = convertMakefile(readSourceText(join(dir, makefile), { what: makefile }), withObjects, 'klp-split convert');
     if (edit.added.length) plan.files.set(makefile, outputBytes(makefile, edit.text));
+    plan.inPlace.add(makefile);
     for (const missing of edit.missing) {
       plan.diagnostics.push({ file: makefile, line: 0, col: 0, severity: 'warning', message: `'${missing}' is not built by any obj- line; add its per-object modules by hand`, code: 'makefile-missing-livepatch' });
     }
