@@ -64,7 +64,8 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     else entries.push(entry(item));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
-  return unit.header + renderEntries(entries);
+  // The file's closing comments stay at the end of the file that keeps its identity: the main one.
+  return unit.header + renderEntries(entries) + unit.trailer;
 }
 
 function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): string {

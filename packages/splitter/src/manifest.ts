@@ -45,6 +45,8 @@ export interface SplitManifest {
   parts: ManifestPart[];
   /** Warnings the split produced, compiler style. */
   warnings: string[];
+  /** sha256 of each generated file as written, so a later run can tell a hand-edited one. */
+  fileHashes?: Record<string, string>;
 }
 
 export function manifestText(m: SplitManifest): string {

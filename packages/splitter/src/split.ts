@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readSourceText } from '@klp-split/core';
 import { basename, dirname, join } from 'node:path';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit } from './emit.js';
@@ -6,6 +6,7 @@ import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
 import { MANIFEST_FILE, MANIFEST_VERSION, manifestText, type SplitManifest } from './manifest.js';
+import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { kbuildModuleName, objectNameProblem, patchNameProblem } from './names.js';
 import { reportSyntaxErrors } from './parse.js';
 import { planSplit, type SplitPlan } from './plan.js';
@@ -30,8 +31,15 @@ export interface SplitOptions {
   includeDirs?: string[];
 }
 
-/** Splits one livepatch source held in memory. */
+/** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
 export function splitSource(path: string, source: string, opts: SplitOptions = {}): SplitResult {
+  if (!usesCrlf(source)) return splitLfSource(path, source, opts);
+  const result = splitLfSource(path, toLf(source), opts);
+  for (const [name, text] of result.files) if (name !== MANIFEST_FILE) result.files.set(name, toCrlf(text));
+  return result;
+}
+
+function splitLfSource(path: string, source: string, opts: SplitOptions): SplitResult {
   const file = opts.displayName ?? path;
   const sink = new DiagnosticSink(file);
   const fileBase = basename(path).replace(/\.c$/, '');
@@ -73,7 +81,8 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
  * from the same source: it stays as it is and includes the split of the other.
  */
 export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
-  const source = readFileSync(path, 'utf8');
+  // latin1: one character per byte, so bytes that are not UTF-8 survive and columns count bytes.
+  const source = readSourceText(path);
   const result = splitSource(path, source, opts);
   if (result.kind !== 'not-livepatch') return result;
   const included = /^#include\s+"([^"]+\.c)"\s*$/m.exec(source)?.[1];
