@@ -161,7 +161,10 @@ export function readUnit(source: string): SourceUnit {
     }
   };
 
-  walk(tree.rootNode);
+  // Items are only read from a tree without ERROR or MISSING nodes: an error node's children are not the shapes
+  // describe() expects (an unterminated char literal leaves a declaration without a declarator). The caller
+  // reports the syntax errors (reportSyntaxErrors) and stops.
+  if (!tree.rootNode.hasError) walk(tree.rootNode);
   if (!sawItem) headerEnd = source.length;
 
   for (const item of items) {
