@@ -127,6 +127,11 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
     sink.error(include.pos, 'path-escape', `the included livepatch '${included}' leaves ${dirname(path)}`);
     return fail();
   }
+  if (outputName.includes('/')) {
+    // The split is written flat into --out; the wrapper's #include must then find the file beside it.
+    sink.error(include.pos, 'include-not-beside', `the included livepatch '${included}' is in a subdirectory; klp-split writes a split into one directory, so put it beside ${basename(path)}`);
+    return fail();
+  }
   const here = [...stack, realOrSelf(path)];
   if (here.includes(realOrSelf(includedPath))) {
     sink.error(include.pos, 'include-cycle', `'${included}' includes this file again (${[...here.map((p) => basename(p)), basename(includedPath)].join(' -> ')})`);
@@ -165,9 +170,10 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
     warnings: sink.items.map(formatDiagnostic),
   };
   const files = new Map([[basename(path), source]]);
-  // The included file's split (and, when it is itself a wrapper, what it includes), placed where the #include finds it.
-  const prefix = dirname(outputName) === '.' ? '' : `${dirname(outputName)}/`;
-  for (const [name, text] of inner.files) if (name !== MANIFEST_FILE) files.set(`${prefix}${name}`, text);
+  // The included file's split (and, when it is itself a wrapper, what that includes), beside the wrapper.
+  const innerMain = inner.manifest.parts[0]!.file;
+  for (const [name, text] of inner.files) if (name !== MANIFEST_FILE && name !== innerMain) files.set(name, text);
+  files.set(outputName, inner.files.get(innerMain)!);
   files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files, manifest, diagnostics: sink.items };
 }
