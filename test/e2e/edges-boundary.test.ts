@@ -156,3 +156,114 @@ describe('syntax errors are diagnostics', () => {
     expect(kinds.get('invalid')).toBeGreaterThan(10);
   });
 });
+
+describe('arguments that are directories, an unwritable HOME, a full disk', () => {
+  let lp: string;
+  let adir: string;
+  let kdir: string;
+  let mnt: string;
+  let roHome: string;
+  let mounted = false;
+
+  beforeAll(async () => {
+    kdir = discoverKernelTree({ install: false }).dir;
+    lp = join(work, 'lp');
+    adir = join(work, 'a-directory');
+    mkdirSync(adir);
+    expect((await klpSplit(['split', samples('livepatch-sample.c'), '--out', lp, '--all-includes'])).code).toBe(0);
+    const b = await klpSplit(['build', lp, '--kdir', kdir]);
+    expect(b.code, b.stderr).toBe(0);
+    // A 64 KiB tmpfs filled to the last block (ENOSPC) and a read-only one (an unwritable HOME, also for root).
+    mnt = join(work, 'full');
+    roHome = join(work, 'ro-home');
+    mkdirSync(mnt);
+    mkdirSync(roHome);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'ignore' });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=16k', 'tmpfs', roHome], { stdio: 'ignore' });
+      mounted = true;
+    } catch {
+      mounted = false;
+    }
+  });
+
+  afterAll(() => {
+    if (!mounted) return;
+    for (const m of [mnt, roHome]) execFileSync('umount', [m], { stdio: 'ignore' });
+  });
+
+  it.each([
+    ['build --symbols', () => ['build', lp, '--symbols', adir], `build: --symbols file ${'ADIR'} is a directory`],
+    ['simulate --module', () => ['simulate', '--upstream', '--module', adir, '--scenario', samples('Makefile')], 'simulate: --module ADIR is a directory'],
+    ['simulate --scenario', () => ['simulate', lp, '--scenario', adir], 'simulate: --scenario ADIR is a directory'],
+    ['simulate --target', () => ['simulate', lp, '--target', adir, '--explore'], 'simulate: --target ADIR is a directory'],
+  ])('%s naming a directory: exit 2, the argument named', async (_what, args, message) => {
+    const r = await klpSplit(args());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message.replace('ADIR', adir));
+    expectNoTrace(r.stderr);
+  });
+
+  it('build and convert of a directory whose Makefile is a directory: exit 2, the Makefile named', async () => {
+    const dir = join(work, 'makefile-dir');
+    mkdirSync(join(dir, 'Makefile'), { recursive: true });
+    cpSync(samples('livepatch-callbacks-demo.c'), join(dir, 'livepatch-callbacks-demo.c'));
+    const convert = await klpSplit(['convert', dir]);
+    expect(convert.code).toBe(2);
+    expect(convert.stderr).toContain(`convert: the build file ${join(dir, 'Makefile')} is a directory`);
+    // Nothing converted on the way.
+    expect(readdirSync(dir).sort()).toEqual(['Makefile', 'livepatch-callbacks-demo.c']);
+    const build = await klpSplit(['build', dir, '--kdir', kdir]);
+    expect(build.code).toBe(2);
+    expect(build.stderr).toContain(`build: the build file ${join(dir, 'Makefile')} is a directory`);
+  });
+
+  it('an unusable HOME for the cache (HOME=/proc used to hang in mkdir): exit 2 naming the cache directory', async () => {
+    const fresh = join(work, 'lp-home');
+    cpSync(lp, fresh, { recursive: true });
+    const r = await klpSplit(['build', fresh, '--kdir', kdir], { env: { HOME: '/proc', XDG_CACHE_HOME: '', KLP_SPLIT_CACHE: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cannot create the cache directory /proc/.cache/klp-split');
+    expect(r.stderr).toContain('[cache-dir]');
+    expectNoTrace(r.stderr);
+  });
+
+  it('a read-only HOME: exit 2 naming the cache directory', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const r = await klpSplit(['build', lp, '--kdir', kdir], { env: { HOME: roHome, XDG_CACHE_HOME: '', KLP_SPLIT_CACHE: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`cannot create the cache directory ${roHome}/.cache/klp-split: EROFS`);
+  });
+
+  it('verify --report on a full disk: no 0-byte report, an old report kept, exit 2 naming the file', async (ctx) => {
+    if (!mounted) ctx.skip();
+    const report = join(mnt, 'verify.json');
+    writeFileSync(report, '{"old": true}\n');
+    // Fill the rest of the file system.
+    const fill = (name: string): void => {
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${join(mnt, name)}`, 'bs=4k', 'count=64'], { stdio: 'ignore' });
+      } catch {
+        // dd ends with ENOSPC: that is the point.
+      }
+    };
+    fill('fill');
+    const r = await klpSplit(['verify', lp, '--no-explore', '--report', report]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${report}: error: cannot write the verify report: ENOSPC; nothing written [report-write]`);
+    expect(readFileSync(report, 'utf8')).toBe('{"old": true}\n');
+    expect(readdirSync(mnt).sort()).toEqual(['fill', 'verify.json']);
+    // No report before: none after (the old code left a 0-byte one).
+    removeDir(report);
+    fill('fill2');
+    const fresh = await klpSplit(['verify', lp, '--no-explore', '--report', report]);
+    expect(fresh.code).toBe(2);
+    expect(existsSync(report)).toBe(false);
+  });
+
+  it('verify --report to a device writes it in place, never renaming over it', async () => {
+    const r = await klpSplit(['verify', lp, '--no-explore', '--report', '/dev/null']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(execFileSync('stat', ['-c', '%F', '/dev/null']).toString().trim()).toBe('character special file');
+  });
+});

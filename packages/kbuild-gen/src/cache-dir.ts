@@ -3,9 +3,9 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { KlpError } from '@klp-split/core';
 
-/** Where klp-split keeps what it derives once per kernel tree (overlays, layout probes, kallsyms dumps). */
+/** Where klp-split keeps (an empty variable counts as unset, as XDG says) what it derives once per kernel tree (overlays, layout probes, kallsyms dumps). */
 export function cacheDirPath(): string {
-  return process.env.KLP_SPLIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'klp-split');
+  return process.env.KLP_SPLIT_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'klp-split');
 }
 
 function isDir(path: string): boolean {
