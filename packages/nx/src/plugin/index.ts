@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { KlpError } from '@klp-split/core';
+import { KlpError } from './core-runtime.js';
 import type { CreateNodesResult, CreateNodesV2 } from '@nx/devkit';
 import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker as readLivepatch, readModuleMarker as readModule, type ModuleMarker } from './markers.js';
 import { livepatchTargets, moduleTargets, targetNames, type KlpSplitPluginOptions } from './targets.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KlpError } from '@klp-split/core';
+import type { KlpError } from '@klp-split/core';
 import { MarkerError, readAnyMarker, readLivepatchMarker, readModuleMarker } from './markers.js';
 import { shellQuote } from './targets.js';
 
