@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverKernelTree } from '@klp-split/kbuild-gen';
@@ -45,6 +45,15 @@ describe("split of a wrapper that #includes another livepatch's .c", () => {
     // Nothing beside --out (the old bug wrote <dir>/lib/lp.c from out/../lib/lp.c) and no --out at all.
     expect(listAll(dir)).toEqual(before);
     expect(readFileSync(join(dir, 'lib/lp.c'))).toEqual(readFileSync(libLivepatch('test_klp_state2.c')));
+  });
+
+  it('refuses an included file that is a link leaving the directory', async () => {
+    const dir = wrapperCase('link-escape', 'lp.c');
+    symlinkSync('../lib/lp.c', join(dir, 'src/lp.c'));
+    const r = await klpSplit(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/wrapper\.c:3:11: error: .*'lp\.c' leaves .*\[path-escape\]/);
+    expect(existsSync(join(dir, 'out'))).toBe(false);
   });
 
   it('reports a missing included file at its line', async () => {

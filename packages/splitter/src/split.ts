@@ -122,7 +122,8 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
     sink.error(include.pos, e.code, e.message);
     return fail();
   }
-  const outputName = relative(realOrSelf(dirname(path)), realOrSelf(includedPath)).split(sep).join('/');
+  // The name the wrapper's #include uses, normalized ("./lp.c" -> "lp.c"); a link stays under its own name.
+  const outputName = relative(resolve(dirname(path)), includedPath).split(sep).join('/');
   if (outputName === '' || outputName.startsWith('../') || isAbsolute(outputName)) {
     sink.error(include.pos, 'path-escape', `the included livepatch '${included}' leaves ${dirname(path)}`);
     return fail();
@@ -139,6 +140,7 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
   }
   let innerSource: string;
   try {
+    // Read exactly as splitFile reads the wrapper: both texts are written back the same way.
     innerSource = readFileSync(includedPath, 'utf8');
   } catch (e) {
     sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
