@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { discoverKernelTree, KernelTreeError } from '@klp-split/kbuild-gen';
 import { readAnyMarker } from '../plugin/markers.js';
-import { parseCommandArgs, str } from './args.js';
+import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
 
@@ -14,8 +14,22 @@ import type { Io } from './output.js';
  * the Nx plugin passes the marker's path rather than the kdir itself, so
  * no string from a marker ever reaches the shell Nx runs this in.
  */
+export const KERNEL_ID_HELP = `Usage: klp-split kernel-id [--kdir <dir> | --marker <klp-livepatch.json|klp-module.json>]
+
+Prints the kernel tree's release, a hash of its Module.symvers and
+linux/livepatch.h, and its directory: the Nx targets' cache input.
+
+  --kdir <dir>     the kernel tree (default: $KDIR, then the kernel environment)
+  --marker <file>  take the tree from the marker's "kdir" (the marker is validated)
+
+Exit status: 0 ok, 2 no kernel tree or a bad marker.`;
+
 export function kernelIdCommand(argv: string[], io: Io): number {
   const args = parseCommandArgs('kernel-id', argv, { kdir: { type: 'string' }, marker: { type: 'string' } });
+  if (flag(args, 'help')) {
+    io.out(KERNEL_ID_HELP);
+    return EXIT_OK;
+  }
   const markerPath = str(args, 'marker');
   if (markerPath !== undefined && str(args, 'kdir') !== undefined) throw new UsageError('kernel-id: give --kdir or --marker, not both');
   const marker = markerPath === undefined ? undefined : readAnyMarker(markerPath, process.cwd());
