@@ -21,7 +21,8 @@ Commands:
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
-  kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
+  kernel-id [--kdir <dir> | --marker <klp-*.json>]
+                                     print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
 Global option: --debug prints the stack trace of an internal error.
