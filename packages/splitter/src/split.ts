@@ -108,6 +108,12 @@ function wrapperInclude(source: string): WrapperInclude | undefined {
 /** Real paths of the wrappers being split, outermost first: a cycle of #includes ends in a diagnostic, not a stack overflow. */
 type IncludeStack = string[];
 
+/** The errno of a failed read (readSourceText wraps Node's error as the KlpError's cause). */
+function errnoOf(e: unknown): string {
+  const err = e as { code?: string; cause?: { code?: string }; message?: string };
+  return err.cause?.code ?? (err.code && /^E[A-Z]+$/.test(err.code) ? err.code : undefined) ?? err.message ?? String(e);
+}
+
 function realOrSelf(path: string): string {
   try {
     return realpathSync(path);
@@ -152,7 +158,7 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
     // Read exactly as splitFile reads the wrapper: both texts are written back the same way.
     innerSource = readSourceText(includedPath);
   } catch (e) {
-    sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${errnoOf(e)}`);
     return fail();
   }
   const innerOpts = { ...opts, displayName: join(dirname(file), included) };
