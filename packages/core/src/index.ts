@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './confine.js';
 export * from './read-input.js';
+export * from './contracts/index.js';

@@ -1,12 +1,16 @@
+import { KlpError } from '@klp-split/core';
 import * as C from './constants.js';
+import { loaderProblem } from './loader-checks.js';
 
-/** A malformed or unsupported ELF file: says where and what, never a stack trace. */
-export class ElfError extends Error {
+/** A malformed, unsupported or unloadable ELF file: `file: error: invalid ELF: detail [elf-invalid]`, never a stack trace. */
+export class ElfError extends KlpError {
   constructor(
-    readonly file: string,
+    file: string,
     readonly detail: string,
+    code = 'elf-invalid',
   ) {
-    super(`${file}: invalid ELF: ${detail}`);
+    super(`invalid ELF: ${detail}`, { code, file });
+    this.name = 'ElfError';
   }
 }
 
@@ -145,6 +149,8 @@ export function readElf(buf: Buffer, path: string): ElfFile {
     if (s.type !== C.SHT_RELA) continue;
     relocations.push(readRelas(buf, sections, s, symtab, symbols.length, fail));
   }
+  const unloadable = loaderProblem(sections);
+  if (unloadable) fail(unloadable);
   return { path, buf, header: { type, machine, shoff, shnum, shstrndx }, sections, symbols, relocations };
 }
 

@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readInput } from '@klp-split/core';
 import * as C from '../elf/constants.js';
 import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
 import { readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
@@ -24,7 +25,7 @@ export interface ModuleImage {
 
 const KSYMTAB_PREFIX = '__ksymtab_';
 
-export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)): ModuleImage {
+export function loadModuleImage(path: string, buf: Buffer = readInput(path, 'elf', { what: 'kernel module' })): ModuleImage {
   const elf = readElf(buf, path);
   const modinfo = readModinfo(elf);
   const name = readThisModuleName(elf) ?? modinfo.get('name')?.[0] ?? path.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_');
