@@ -1,6 +1,5 @@
 import { KlpError } from '@klp-split/core';
 import * as C from './constants.js';
-import { loaderProblem } from './loader-checks.js';
 
 /** A malformed, unsupported or unloadable ELF file: `file: error: invalid ELF: detail [elf-invalid]`, never a stack trace. */
 export class ElfError extends KlpError {
@@ -149,8 +148,6 @@ export function readElf(buf: Buffer, path: string): ElfFile {
     if (s.type !== C.SHT_RELA) continue;
     relocations.push(readRelas(buf, sections, s, symtab, symbols.length, fail));
   }
-  const unloadable = loaderProblem(sections);
-  if (unloadable) fail(unloadable);
   return { path, buf, header: { type, machine, shoff, shnum, shstrndx }, sections, symbols, relocations };
 }
 

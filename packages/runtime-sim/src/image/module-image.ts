@@ -2,7 +2,8 @@ import { statSync } from 'node:fs';
 import { readInput } from '@klp-split/core';
 import * as C from '../elf/constants.js';
 import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
-import { readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
+import { loaderProblem } from '../elf/loader-checks.js';
+import { ElfError, readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
 import { RelocationIndex } from './pointers.js';
 
 /** A kernel module file as the loader sees it. */
@@ -38,6 +39,10 @@ export function loadModuleImage(path: string, buf: Buffer = readInput(path, 'elf
     else if (s.shndx === C.SHN_UNDEF) undefinedSymbols.push(s.name);
     else if (s.name.startsWith(KSYMTAB_PREFIX) && elf.sections[s.shndx]?.name.startsWith('__ksymtab')) exports.add(s.name.slice(KSYMTAB_PREFIX.length));
   }
+  const versions = readVersions(elf);
+  // After .modinfo, __versions and the name, as the kernel's loader reads them before it lays the sections out.
+  const unloadable = loaderProblem(elf.sections);
+  if (unloadable) throw new ElfError(path, unloadable, 'module-unloadable');
   return {
     path,
     elf,
@@ -48,7 +53,7 @@ export function loadModuleImage(path: string, buf: Buffer = readInput(path, 'elf
     undefinedSymbols,
     livepatchSymbols,
     relocs: new RelocationIndex(elf),
-    versions: readVersions(elf),
+    versions,
   };
 }
 
