@@ -31,6 +31,13 @@ export function evalConstant(text: string, macros: Map<string, string>, depth = 
   return def !== undefined && depth < 8 ? evalConstant(def, macros, depth + 1) : null;
 }
 
+/** `patch.replace = replace;` in a function: the field's value is decided at run time. */
+function runtimeAssignment(source: string, patchVar: string | undefined, field: string): string | undefined {
+  if (!patchVar) return undefined;
+  const re = new RegExp(`\\b${patchVar}\\s*(?:\\.|->)\\s*${field}\\s*=(?!=)[^;]*;`);
+  return re.exec(source)?.[0];
+}
+
 export interface PatchFields {
   replace?: boolean;
   replaceText?: string;
@@ -41,7 +48,10 @@ export function patchFields(unit: SourceUnit, model: LivepatchModel): PatchField
   const macros = defines(unit.source);
   const out: PatchFields = {};
   const replace = model.patchFields.find((e) => e.field === 'replace');
-  if (!replace) out.replace = false;
+  const assigned = runtimeAssignment(unit.source, model.patchItem.defines[0], 'replace');
+  // Assigned at run time (test_klp_atomic_replace.c sets it from a module parameter): no static value.
+  if (assigned) out.replaceText = assigned;
+  else if (!replace) out.replace = false;
   else {
     const v = evalConstant(replace.value.text, macros);
     if (v === null) out.replaceText = replace.value.text;

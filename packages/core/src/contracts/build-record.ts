@@ -54,6 +54,7 @@ export function kernelSymvers(kdir: string): string {
 export function readBuildRecord(dir: string): BuildRecord | undefined {
   const path = join(dir, BUILD_RECORD);
   if (!existsSync(path)) return undefined;
+  confinePath(dir, BUILD_RECORD, { what: 'build record' });
   const data = parseJsonInput(readInputText(path, 'json', { what: 'build record' }), path, 'build record');
   return checkBuildRecord(data, dir, path);
 }

@@ -62,6 +62,7 @@ export function kindOf(v: unknown): string {
 /** A relative path that stays below its directory by its spelling (links are checked with confinePath when used). */
 export function relativePathProblem(p: string): string | undefined {
   if (p === '' || p.includes('\0')) return 'is not a valid path';
+  if (p.length > 4096) return `is ${p.length} characters long; not a path`;
   if (p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p)) return `'${p}' is absolute; paths are relative to the directory`;
   if (p.split(/[\\/]/).includes('..')) return `'${p}' leaves the directory ('..')`;
   return undefined;

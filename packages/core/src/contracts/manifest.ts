@@ -147,11 +147,14 @@ function show(s: string): string {
  */
 export function checkManifest(data: unknown, file: string): SplitManifest {
   const p = new JsonProblems();
-  const m = p.object(data, '$');
-  if (!m) {
+  const input = p.object(data, '$');
+  if (!input) {
     p.throwIfAny(file, 'manifest', 'manifest-invalid');
     throw new KlpError('unreachable', { code: 'internal' });
   }
+  // Work on copies: the caller's data is never changed, whatever the outcome.
+  const m: Record<string, unknown> = { ...input };
+  if (Array.isArray(m.parts)) m.parts = m.parts.map((x: unknown) => (typeof x === 'object' && x !== null && !Array.isArray(x) ? { ...x } : x));
   const version = m.manifestVersion;
   if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version) || version < 1)) p.add('$.manifestVersion', `expected a positive integer, got ${kindOf(version)}`);
   else if (typeof version === 'number' && version > MANIFEST_VERSION) p.add('$.manifestVersion', `version ${version} is newer than this klp-split reads (${MANIFEST_VERSION})`);
