@@ -283,3 +283,25 @@ describe('corrupt modules the 6.1 loader would not load as they are', () => {
     expect(d?.message).toContain("leave '.text' unrelocated");
   });
 });
+
+describe('the cache directory', () => {
+  const kdir = () => JSON.parse(readFileSync(join(built, RECORD), 'utf8')).kdir as string;
+  const noCacheVars = { KLP_SPLIT_CACHE: '', XDG_CACHE_HOME: '' };
+
+  it('build with no HOME: exit 2 naming the variable', async () => {
+    const dir = copyOfBuilt();
+    const r = await klpSplit(['build', dir], { env: { ...noCacheVars, HOME: '', KDIR: kdir() } });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/error: HOME is not set, so there is no cache directory \[cache-dir-missing\]/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('build with a HOME where no cache can be made: exit 2 naming the directory', async () => {
+    const dir = copyOfBuilt();
+    const file = join(root, 'not-a-home');
+    writeFileSync(file, '');
+    const r = await klpSplit(['build', dir], { env: { ...noCacheVars, HOME: file, KDIR: kdir() } });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${join(file, '.cache/klp-split')}: error: cache directory ${join(file, '.cache/klp-split')} cannot be created (ENOTDIR) [cache-dir-unwritable]`);
+  });
+});
