@@ -58,7 +58,8 @@ export function patchFields(unit: SourceUnit, model: LivepatchModel): PatchField
     else out.replace = v !== 0;
   }
   const states = model.patchFields.find((e) => e.field === 'states');
-  if (states) {
+  // `.states = NULL` (or 0) is no states at all.
+  if (states && evalConstant(states.value.text, macros) !== 0 && states.value.text.trim() !== 'NULL') {
     const name = [...identifiersIn(states.value)][0];
     const item = name ? unit.byName.get(name)?.find((i) => i.kind === 'variable' && initializerOf(i)) : undefined;
     const list = item ? initializerOf(item) : undefined;

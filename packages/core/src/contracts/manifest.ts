@@ -100,22 +100,23 @@ export interface ManifestInput {
  * manifest here, so what it writes always passes the reader's check.
  */
 export function buildManifest(input: ManifestInput, file = MANIFEST_FILE): SplitManifest {
+  // Key order is the file's order: stable, so re-splits diff cleanly.
   const manifest: SplitManifest = {
     manifestVersion: MANIFEST_VERSION,
     generator: input.generator,
     patch: input.patch,
     source: input.source,
+    ...(input.header !== undefined ? { header: input.header } : {}),
+    ...(input.includes?.length ? { includes: [...input.includes] } : {}),
     objNames: input.parts.filter((p) => p.object !== 'vmlinux').map((p) => p.object),
+    ...(input.replace !== undefined ? { replace: input.replace } : {}),
+    ...(input.replaceText !== undefined ? { replaceText: input.replaceText } : {}),
+    ...(input.states !== undefined ? { states: input.states.map((s) => ({ ...s })) } : {}),
     exports: [...input.exports],
     parts: input.parts.map((p) => ({ object: p.object, module: p.module, file: p.file, funcs: p.funcs.map((f) => ({ ...f })), callbacks: p.callbacks.map((c) => ({ ...c })) })),
     warnings: [...input.warnings],
+    ...(input.fileHashes !== undefined ? { fileHashes: { ...input.fileHashes } } : {}),
   };
-  if (input.header !== undefined) manifest.header = input.header;
-  if (input.includes?.length) manifest.includes = [...input.includes];
-  if (input.replace !== undefined) manifest.replace = input.replace;
-  if (input.replaceText !== undefined) manifest.replaceText = input.replaceText;
-  if (input.states !== undefined) manifest.states = input.states.map((s) => ({ ...s }));
-  if (input.fileHashes !== undefined) manifest.fileHashes = { ...input.fileHashes };
   return checkManifest(manifest, file);
 }
 
