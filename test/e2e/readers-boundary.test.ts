@@ -227,12 +227,34 @@ describe('special files and directories instead of modules and scenarios', () =>
     });
   }
 
+  it('verify --kallsyms a FIFO: exit 2 at once', async () => {
+    const r = await verify(built, ['--kallsyms', fifo]);
+    expectInputError(r, fifo, 'input-not-file');
+  });
+
   it('a built module replaced by a FIFO: exit 2, no hang', async () => {
     const dir = copyOfBuilt();
     const ko = join(dir, PART_KO);
     removeDir(ko);
     await execa('mkfifo', [ko]);
     expectInputError(await verify(dir), ko, 'input-not-file');
+  });
+});
+
+describe('scenarios and symbol tables that do not parse', () => {
+  it('a scenario with an unknown command is an input error (exit 2) at its line, not a finding', async () => {
+    const bad = join(root, 'bad.scenario');
+    writeFileSync(bad, 'modprobe livepatch_shadow_mod\nfrobnicate now\n');
+    const r = await klpSplit(['simulate', built, '--target', target, '--scenario', bad]);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${bad}:2:1: error: .*\\[scenario-syntax\\]`));
+  });
+
+  it('a kallsyms dump that is not one: exit 2 at the line, without quoting other files', async () => {
+    const bad = join(root, 'bad-kallsyms.txt');
+    writeFileSync(bad, 'ffffffff81000000 T _text\nnot a kallsyms line\n');
+    const r = await verify(built, ['--kallsyms', bad]);
+    expectInputError(r, `${bad}:2:1`, 'kallsyms-invalid');
   });
 });
 
