@@ -5,4 +5,3 @@ export * from './kernel-tree.js';
 export * from './layout-probe.js';
 export * from './overlay.js';
 export * from './makefile-convert.js';
-export * from './cache-dir.js';

@@ -1,3 +1,4 @@
+import type { CallbackKind } from '@klp-split/core';
 import type { DiagnosticSink } from './diagnostics.js';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
@@ -13,7 +14,7 @@ export interface KlpFuncEntry {
 }
 
 export interface KlpCallback {
-  kind: 'pre_patch' | 'post_patch' | 'pre_unpatch' | 'post_unpatch';
+  kind: CallbackKind;
   func: string;
 }
 

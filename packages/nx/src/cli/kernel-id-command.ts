@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readInput } from '@klp-split/core';
 import { discoverKernelTree, KernelTreeError } from '@klp-split/kbuild-gen';
 import { readAnyMarker } from '../plugin/markers.js';
 import { flag, parseCommandArgs, str } from './args.js';
@@ -36,7 +36,7 @@ export function kernelIdCommand(argv: string[], io: Io): number {
   const kdir = marker ? marker.kdir : str(args, 'kdir');
   try {
     const tree = discoverKernelTree({ kdir });
-    const hash = createHash('sha256').update(readFileSync(tree.symvers)).update(readFileSync(tree.livepatchHeader)).digest('hex').slice(0, 16);
+    const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source')).digest('hex').slice(0, 16);
     io.out(`${tree.release} ${hash} ${tree.dir}`);
     return EXIT_OK;
   } catch (e) {
