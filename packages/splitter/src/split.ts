@@ -6,7 +6,7 @@ import { emitSplit } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
-import { buildManifest, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
+import { buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
 import type { SourceUnit } from './items.js';
 import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { patchFields } from './patch-fields.js';
@@ -67,6 +67,12 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
     if (obj.name === null) continue;
     const problem = objectNameProblem(patch, obj.name);
     if (problem) sink.error(obj.pos, problem.code, problem.message);
+  }
+  for (const obj of found.model.objects) {
+    for (const f of obj.funcs) {
+      // kallsyms holds no such name: the kernel would refuse the patch at load time.
+      if (!isSymbolName(f.oldName)) sink.error(f.pos, 'invalid-old-name', `klp_func .old_name "${f.oldName}" is not a symbol name`);
+    }
   }
   if (sink.failed) return result('invalid');
 

@@ -70,7 +70,11 @@ function createLevelByLevel(dir: string, fail: (e: unknown) => never): void {
     try {
       mkdirSync(p);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && isDir(p)) continue;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        if (isDir(p)) continue;
+        // A file where a directory must be: say so, as mkdir -p does.
+        fail(Object.assign(new Error(`${p} is not a directory`), { code: 'ENOTDIR' }));
+      }
       fail(e);
     }
   }

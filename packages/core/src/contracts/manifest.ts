@@ -135,6 +135,11 @@ export function parseManifest(text: string, file: string): SplitManifest {
 }
 
 const SYMBOL = /^[A-Za-z_][A-Za-z0-9_.$]*$/;
+
+/** Whether a string can be a kernel symbol name (an old_name, a new_func). */
+export function isSymbolName(s: string): boolean {
+  return SYMBOL.test(s);
+}
 const MODULE = /^[A-Za-z0-9_-]+$/;
 
 function show(s: string): string {
