@@ -45,6 +45,8 @@ const WRAPPED: [string, AccessKind | ((args: unknown[]) => AccessKind), number[]
 ];
 
 let active: Access[] | undefined;
+/** While tracing: true for a write or delete that must not happen for real (see traced()). */
+let refuse: ((a: Access) => boolean) | undefined;
 const originals = new Map<string, (...args: unknown[]) => unknown>();
 
 function install(): void {
@@ -56,14 +58,26 @@ function install(): void {
     fs[name] = function traced(this: unknown, ...args: unknown[]) {
       if (active) {
         const k = typeof kind === 'function' ? kind(args) : kind;
+        const seen: Access[] = [];
         for (const i of pathArgs) {
           const p = args[i];
-          if (typeof p === 'string') active.push({ kind: k, op: name, path: resolve(p) });
-          else if (p instanceof URL) active.push({ kind: k, op: name, path: p.pathname });
-          else if (Buffer.isBuffer(p)) active.push({ kind: k, op: name, path: resolve(p.toString('latin1')) });
+          if (typeof p === 'string') seen.push({ kind: k, op: name, path: resolve(p) });
+          else if (p instanceof URL) seen.push({ kind: k, op: name, path: p.pathname });
+          else if (Buffer.isBuffer(p)) seen.push({ kind: k, op: name, path: resolve(p.toString('latin1')) });
         }
         // The source of a rename disappears: a delete there.
-        if (name === 'renameSync' && typeof args[0] === 'string') active.push({ kind: 'delete', op: name, path: resolve(args[0]) });
+        if (name === 'renameSync' && typeof args[0] === 'string') seen.push({ kind: 'delete', op: name, path: resolve(args[0]) });
+        active.push(...seen);
+        const blocked = seen.find((a) => a.kind !== 'read' && refuse?.(a));
+        if (blocked) {
+          // The fuzzer runs as whatever user runs the tests (root in CI): a defect that deletes
+          // /etc/passwd must be reported, not carried out. The access is recorded above.
+          const e = new Error(`EPERM: operation not permitted by the fuzz harness, ${name} '${blocked.path}'`) as NodeJS.ErrnoException;
+          e.code = 'EPERM';
+          e.syscall = name;
+          e.path = blocked.path;
+          throw e;
+        }
       }
       return orig.apply(this, args);
     };
@@ -71,16 +85,23 @@ function install(): void {
   syncBuiltinESMExports();
 }
 
-/** Runs fn with every file access recorded. */
-export async function traced<T>(fn: () => Promise<T> | T): Promise<{ value: T; accesses: Access[] }> {
+/**
+ * Runs fn with every file access recorded. Writes and deletes for which
+ * `refuseWrite` is true fail with EPERM instead of happening: the harness's
+ * physical fence around the machine, beside the oracles that report them.
+ */
+export async function traced<T>(fn: () => Promise<T> | T, refuseWrite?: (a: Access) => boolean): Promise<{ value: T; accesses: Access[] }> {
   install();
   const accesses: Access[] = [];
   const outer = active;
+  const outerRefuse = refuse;
   active = accesses;
+  refuse = refuseWrite;
   try {
     const value = await fn();
     return { value, accesses };
   } finally {
     active = outer;
+    refuse = outerRefuse;
   }
 }

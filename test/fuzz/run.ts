@@ -2,6 +2,8 @@ import { execa } from 'execa';
 import { main } from '../../packages/nx/src/cli/main.js';
 import type { Io } from '../../packages/nx/src/cli/output.js';
 import { CLI, ROOT } from '../helpers/env.js';
+import { homedir, tmpdir } from 'node:os';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { traced, type Access } from './fs-trace.js';
 
 /** One command run: what a user sees and what it touched. */
@@ -23,6 +25,34 @@ export interface RunResult {
 /** A time bound per input: beyond it a run counts as a hang. */
 export const TIME_BOUND_MS = Number(process.env.FUZZ_TIME_BOUND_MS ?? 30_000);
 
+function within(base: string, path: string): boolean {
+  const rel = relative(base, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * Where an in-process run may physically write: its sandbox, the tool's
+ * cache, and the tool's own temporary directories (never another sandbox).
+ * Anything else is refused by the harness before it happens.
+ */
+export function fenceFor(sandboxRoot: string): (a: Access) => boolean {
+  const cache = join(homedir(), '.cache/klp-split');
+  return (a) => {
+    if (within(sandboxRoot, a.path) || within(cache, a.path)) return false;
+    const rel = relative(tmpdir(), a.path);
+    const top = rel.split(sep)[0] ?? '';
+    if (within(tmpdir(), a.path) && rel !== '' && top.startsWith('klp-split') && !top.startsWith('klp-split-fuzz-')) return false;
+    return true;
+  };
+}
+
+/** The fence of runs that name no sandbox: only the tool's cache and temporary directories. */
+let defaultFence = fenceFor(join(tmpdir(), `klp-split-fuzz-none-${basename(process.argv[1] ?? 'x')}`));
+
+export function setDefaultSandbox(root: string): void {
+  defaultFence = fenceFor(root);
+}
+
 /**
  * Runs the CLI's main() in this process with a capturing Io, so thousands of
  * inputs cost no process start. Environment variables are set for the run only.
@@ -42,7 +72,7 @@ export async function runInProcess(args: string[], opts: { env?: Record<string, 
   let escaped: string | undefined;
   let accesses: Access[] = [];
   try {
-    const r = await traced(() => main(args, io));
+    const r = await traced(() => main(args, io), defaultFence);
     code = r.value;
     accesses = r.accesses;
   } catch (e) {

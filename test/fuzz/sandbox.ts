@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { setDefaultSandbox } from './run.js';
 
 /**
  * A fuzz sandbox: one temporary directory holding
@@ -25,6 +26,7 @@ export class Sandbox {
     this.secret = `KLP-FUZZ-SECRET-${randomBytes(8).toString('hex')}`;
     this.plantSentinel();
     mkdirSync(this.work);
+    setDefaultSandbox(this.root);
   }
 
   private plantSentinel(): void {
