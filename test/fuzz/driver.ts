@@ -53,6 +53,11 @@ export async function judge(sandbox: Sandbox, allowed: string[], run: () => Prom
   return { r, violations };
 }
 
+/** Adds what the input is to the sandbox's current-case file, before running it (a hang or crash leaves it behind). */
+export function noteCase(sandbox: Sandbox, what: string): void {
+  appendFileSync(join(sandbox.root, 'current-case'), `${what}\n`);
+}
+
 export function describeFailure(cls: string, f: Failure): string {
   const kinds = f.violations.map((v) => `${v.kind}: ${v.detail}`).join('; ');
   return `[${cls}] FUZZ_SEED=${hex(f.seed)} FUZZ_CASE=${f.index} ${f.what} => ${kinds}${f.reproducer ? ` (reproducer: ${f.reproducer})` : ''}`;

@@ -23,7 +23,7 @@ export interface RunResult {
 }
 
 /** A time bound per input: beyond it a run counts as a hang. */
-export const TIME_BOUND_MS = Number(process.env.FUZZ_TIME_BOUND_MS ?? 30_000);
+export const TIME_BOUND_MS = Number(process.env.FUZZ_TIME_BOUND_MS ?? 15_000);
 
 function within(base: string, path: string): boolean {
   const rel = relative(base, path);
