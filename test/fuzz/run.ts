@@ -87,14 +87,14 @@ export async function runInProcess(args: string[], opts: { env?: Record<string, 
   return { args, code, timedOut: false, stdout: out.join('\n'), stderr: err.join('\n'), ms, accesses, escaped };
 }
 
-/** Runs the real command line in a child process, killed at the time bound: for hangs, special files and kills. */
+/** Runs the real command line (FUZZ_CLI: another build's bin/klp-split.js) in a child process, killed at the time bound: for hangs, special files and kills. */
 export async function runSubprocess(
   args: string[],
   opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {},
 ): Promise<RunResult> {
   const t0 = performance.now();
   // prlimit: a runaway read (/dev/zero) fails at 3 GiB of address space instead of taking the machine's memory.
-  const r = await execa('prlimit', [`--as=${3 << 30}`, 'node', CLI, ...args], {
+  const r = await execa('prlimit', [`--as=${3 << 30}`, 'node', process.env.FUZZ_CLI ?? CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
     reject: false,
     env: { CI: 'true', ...opts.env },
