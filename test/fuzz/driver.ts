@@ -34,7 +34,7 @@ export interface SeedFigures {
   seed: string;
   inputs: number;
   failingInputs: number;
-  /** Violations per oracle kind. */
+  /** Failing inputs per oracle kind. */
   byKind: Record<string, number>;
   /** Up to five failures, for routing. */
   examples: string[];
@@ -80,7 +80,8 @@ export async function fuzzSeed(cls: string, seed: number, cases: number[], sandb
       outcome = { what: 'harness', violations: [{ kind: 'escaped-exception', detail: `harness: ${(e as Error).stack ?? e}` }], commands: [] };
     }
     if (!outcome.violations.length) continue;
-    for (const v of outcome.violations) byKind[v.kind] = (byKind[v.kind] ?? 0) + 1;
+    // Figures count inputs, not violations: one input with two kinds of failure counts once under each.
+    for (const k of new Set(outcome.violations.map((v) => v.kind))) byKind[k] = (byKind[k] ?? 0) + 1;
     const f: Failure = { seed, index, what: outcome.what, violations: outcome.violations };
     if (saved < MAX_SAVED) {
       saved++;

@@ -88,7 +88,7 @@ describe('special files and unwritable outputs', () => {
       const { r, violations } = await judge(sandbox, allowed, () => runSubprocess(args, { timeoutMs: BOUND_MS }), { timeBoundMs: BOUND_MS });
       if (c.what.includes('full disk') && r.code === 0) violations.push({ kind: 'content', detail: 'verify --report on a full disk exited 0' });
       if (violations.length) {
-        for (const v of violations) byKind[v.kind] = (byKind[v.kind] ?? 0) + 1;
+        for (const k of new Set(violations.map((v) => v.kind))) byKind[k] = (byKind[k] ?? 0) + 1;
         failures.push({ seed: 0, index, what: c.what, violations });
       }
     }
