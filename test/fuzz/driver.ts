@@ -96,11 +96,27 @@ export async function fuzzSeed(cls: string, seed: number, cases: number[], sandb
     inputs: cases.length,
     failingInputs: failures.length,
     byKind,
-    examples: failures.slice(0, 5).map((f) => describeFailure(cls, f)),
+    examples: representative(failures).map((f) => describeFailure(cls, f)),
     ms: Math.round(performance.now() - t0),
   };
   if (process.env.FUZZ_REPORT) appendFileSync(process.env.FUZZ_REPORT, `${JSON.stringify(figures)}\n`);
   return { failures, figures };
+}
+
+/** Up to five failures with different signatures (oracle kind and the start of its detail, paths and numbers masked). */
+export function representative(failures: Failure[], n = 5): Failure[] {
+  const signature = (f: Failure): string => f.violations.map((v) => `${v.kind}:${v.detail.replace(/\/tmp\/[^\s'"]*/g, 'P').replace(/\d+/g, 'N').slice(0, 50)}`).join('|');
+  const picked: Failure[] = [];
+  const seen = new Set<string>();
+  for (const f of failures) {
+    if (picked.length >= n) break;
+    if (!seen.has(signature(f))) {
+      seen.add(signature(f));
+      picked.push(f);
+    }
+  }
+  for (const f of failures) if (picked.length < n && !picked.includes(f)) picked.push(f);
+  return picked;
 }
 
 function saveReproducer(cls: string, f: Failure, sandbox: Sandbox, commands: string[][]): string {

@@ -22,7 +22,7 @@ import { diffSnapshots, Sandbox, snapshotTree, type Snapshot } from './sandbox.j
 const CLASS = 'kills';
 const SEEDS = fuzzSeeds([0x4b111001]);
 const MAX_POINTS = Number(process.env.FUZZ_MAX_KILL_POINTS ?? 80);
-const RACES = Number(process.env.FUZZ_COUNT ?? 6);
+const RACES = Number(process.env.FUZZ_COUNT ?? 4);
 
 const LIVEPATCHES = ['livepatch-shadow-fix1.c', 'livepatch-callbacks-demo.c', 'livepatch-sample.c', 'livepatch-shadow-fix2.c'];
 

@@ -19,7 +19,7 @@ import { diffSnapshots, Sandbox, snapshotTree } from './sandbox.js';
 
 const CLASS = 'makefiles';
 const SEEDS = fuzzSeeds([0x3a6ef001, 0x3a6ef002]);
-const CASES = fuzzCases(25);
+const CASES = fuzzCases(15);
 
 const SOURCES = ['livepatch-shadow-fix1.c', 'livepatch-callbacks-demo.c'];
 

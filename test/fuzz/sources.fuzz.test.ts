@@ -18,7 +18,7 @@ import { diffSnapshots, Sandbox, snapshotTree } from './sandbox.js';
 
 const CLASS = 'sources';
 const SEEDS = fuzzSeeds([0x5c0de001, 0x5c0de002]);
-const CASES = fuzzCases(80);
+const CASES = fuzzCases(60);
 
 function contentViolations(input: Buffer, out: string): Violation[] {
   const v: Violation[] = [];
