@@ -15,7 +15,7 @@ import { Sandbox } from './sandbox.js';
 
 const CLASS = 'manifests';
 const SEEDS = fuzzSeeds([0x3a1f0001, 0x3a1f0002]);
-const CASES = fuzzCases(20);
+const CASES = fuzzCases(12);
 
 describe('fuzzing klp-split.json', () => {
   let sandbox: Sandbox;

@@ -25,7 +25,7 @@ import { createNodes, refusalViolations, targetPathViolations, VALID_LIVEPATCH, 
 
 const CLASS = 'markers';
 const SEEDS = fuzzSeeds([0x3ac6e001, 0x3ac6e002]);
-const CASES = fuzzCases(40);
+const CASES = fuzzCases(25);
 
 interface TargetLike {
   inputs?: (string | { runtime?: string })[];

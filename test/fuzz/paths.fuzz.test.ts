@@ -23,7 +23,7 @@ import { createNodes, refusalViolations, targetPathViolations, VALID_MODULE, wri
 
 const CLASS = 'paths';
 const SEEDS = fuzzSeeds([0x9a7b0001, 0x9a7b0002]);
-const CASES = fuzzCases(30);
+const CASES = fuzzCases(25);
 
 type Json = Record<string, unknown> & { parts?: Record<string, unknown>[]; modules?: Record<string, unknown>[] };
 

@@ -15,7 +15,7 @@ import { Sandbox } from './sandbox.js';
 
 const CLASS = 'records';
 const SEEDS = fuzzSeeds([0x4ec00001, 0x4ec00002]);
-const CASES = fuzzCases(20);
+const CASES = fuzzCases(12);
 
 describe('fuzzing .klp-split/build.json', () => {
   let sandbox: Sandbox;

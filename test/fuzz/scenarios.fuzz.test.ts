@@ -18,7 +18,7 @@ import { Sandbox } from './sandbox.js';
 
 const CLASS = 'scenarios';
 const SEEDS = fuzzSeeds([0x5ce40001, 0x5ce40002]);
-const CASES = fuzzCases(8);
+const CASES = fuzzCases(5);
 
 const PATCH = 'livepatch_shadow_fix1';
 const MODULES = ['livepatch_shadow_mod', 'livepatch-shadow-mod', PATCH, `${PATCH}__livepatch_shadow_mod`, 'nonexistent_mod', 'vmlinux', ''];
