@@ -64,6 +64,7 @@ function edgeShape(rng: Rng, self: string): { piece: string; what: string } {
     ['unbalanced braces', () => `}}}{{{\n`],
     ['include cycle', () => `#include "${self}"\n`],
     ['BOM', () => `\xef\xbb\xbf`],
+    ['comment at the end of the file', () => `/* ${EOF_COMMENT} */`],
     ['backslash at end of file', () => `#define CONT \\`],
     ['very long macro continuation', () => `#define LONG \\\n${'  x + \\\n'.repeat(5000)}  0\n`],
     ['klp_func without names', () => `static struct klp_func fz[] = { { }, { .old_name = }, { } };\n`],
@@ -175,6 +176,9 @@ export function mutateC(rng: Rng, seeds: CSeed[]): { name: string; bytes: Buffer
   }
   return { name: seed.name, bytes: b, what: `${seed.name}: ${steps.join('; ')}` };
 }
+
+/** A comment the sources class appends at the end of a file: on success some output must keep it. */
+export const EOF_COMMENT = 'KLP-FUZZ-EOF-COMMENT';
 
 /** U+FFFD in UTF-8: a byte the tool did not keep. */
 export const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');

@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cSeeds, mixedEndings, mutateC, pureCrlf, REPLACEMENT, type CSeed } from './c-mutations.js';
+import { appendFileSync } from 'node:fs';
+import { cSeeds, EOF_COMMENT, mixedEndings, mutateC, pureCrlf, REPLACEMENT, type CSeed } from './c-mutations.js';
 import { describeFailure, fuzzSeed, judge, summary, type CaseOutcome } from './driver.js';
 import type { Violation } from './oracles.js';
 import { fuzzCases, fuzzSeeds, hex, type Rng } from './rng.js';
@@ -28,8 +29,11 @@ function contentViolations(input: Buffer, out: string): Violation[] {
   } catch {
     return v;
   }
-  for (const f of files) {
-    const bytes = readFileSync(join(out, f));
+  const outputs = files.map((f) => readFileSync(join(out, f)));
+  const t = input.toString('latin1');
+  if (t.trimEnd().endsWith(`${EOF_COMMENT} */`) && !outputs.some((b) => b.includes(EOF_COMMENT))) v.push({ kind: 'content', detail: 'the comment at the end of the source is in no output' });
+  for (const [i, f] of files.entries()) {
+    const bytes = outputs[i]!;
     if (!input.includes(REPLACEMENT) && bytes.includes(REPLACEMENT)) v.push({ kind: 'content', detail: `${f} holds U+FFFD: a byte of the source was not kept` });
     if (pureCrlf(input) && mixedEndings(bytes)) v.push({ kind: 'content', detail: `${f} mixes CRLF and LF line ends (the source is CRLF)` });
   }
@@ -49,7 +53,18 @@ async function splitCase(sandbox: Sandbox, seeds: CSeed[], rng: Rng): Promise<Ca
   const violations = [...first.violations];
   if (first.r.code === 0) {
     violations.push(...contentViolations(bytes, out));
-    if (rng.chance(0.25)) {
+    const generated = readdirSync(out).filter((f) => f.endsWith('.c'));
+    if (rng.chance(0.15) && generated.length) {
+      // A hand-edited generated file is never overwritten without --force, and a refusal names it.
+      const edited = join(out, rng.pick(generated));
+      appendFileSync(edited, '/* edited by hand */\n');
+      const after = readFileSync(edited);
+      const again = await judge(sandbox, [out], () => runInProcess(args));
+      commands.push(args);
+      violations.push(...again.violations);
+      if (!readFileSync(edited).equals(after)) violations.push({ kind: 'content', detail: `re-split overwrote the hand-edited ${edited.replace(/^.*\//, '')} (exit ${again.r.code})` });
+      else if (again.r.code !== 0 && !`${again.r.stdout}${again.r.stderr}`.includes(edited.replace(/^.*\//, ''))) violations.push({ kind: 'content', detail: 're-split refused without naming the edited file' });
+    } else if (rng.chance(0.3)) {
       // Splitting twice changes nothing.
       const before = snapshotTree(out);
       const again = await judge(sandbox, [out], () => runInProcess(args));
