@@ -102,6 +102,8 @@ export function mutateJson(rng: Rng, value: J): { text: string; what: string } {
   const steps: string[] = [];
   const textual = rng.chance(0.2);
   for (let n = rng.chance(0.3) ? 2 + rng.int(2) : 1; n > 0; n--) {
+    // Beyond 8 MB (the tool's documented JSON limit) more mutations only cost the harness memory.
+    if (n < 3 && (JSON.stringify(v)?.length ?? 0) > 8_000_000) break;
     const all = nodes(v);
     const p = rng.pick(all);
     switch (rng.int(7)) {
@@ -122,10 +124,11 @@ export function mutateJson(rng: Rng, value: J): { text: string; what: string } {
         if (arrays.length) {
           const q = rng.pick(arrays);
           const arr = get(v, q) as J[];
-          // The harness's own memory: repeat only small elements.
-          if ((JSON.stringify(arr[0]) ?? '').length > 4000 || arr.length > 20_000) break;
+          const element = arr[rng.int(arr.length)];
           const times = rng.pick([2, 100, 10_000]);
-          set(v, q, [...arr, ...Array.from({ length: times }, () => structuredClone(arr[rng.int(arr.length)]))]);
+          // The harness's own memory: at most about 4 MB of repeated elements.
+          if ((JSON.stringify(element) ?? '').length * times > 4_000_000 || arr.length > 20_000) break;
+          set(v, q, [...arr, ...Array.from({ length: times }, () => structuredClone(element))]);
           steps.push(`${short(q)}: an element repeated ${times} times`);
         }
         break;
