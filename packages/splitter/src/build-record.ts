@@ -21,6 +21,11 @@ export interface BuildRecord {
   layoutModule?: string;
   symvers: string;
   modules: BuiltModule[];
+  /**
+   * Livepatch relocations the build wrote (added by the klp-relocs pass):
+   * per rewritten module, its `.klp.sym` symbols and `.klp.rela` sections.
+   */
+  relocations?: { module: string; ko: string; symbols: { name: string; klpName: string; object: string; sympos: number }[]; sections: Record<string, number>; droppedDepends: string[] }[];
 }
 
 export function readBuildRecord(dir: string): BuildRecord | undefined {

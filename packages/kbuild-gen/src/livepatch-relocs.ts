@@ -1,0 +1,119 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { guessRole, loadFacts, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
+import { defaultKallsymsFile } from '@klp-split/runtime-sim';
+import type { BuiltModule, Diagnostic } from '@klp-split/splitter';
+
+/**
+ * The post-link step of `klp-split build`: every livepatch module it built
+ * (`MODULE_INFO(livepatch, "Y")`) gets its references that only the
+ * livepatch core can resolve rewritten into `.klp.rela`/`.klp.sym`
+ * relocations (@klp-split/klp-relocs). modpost runs with
+ * KBUILD_MODPOST_WARN=1 so that those symbols do not stop the build; its
+ * "undefined!" reports are then settled here: the converter reports every
+ * symbol it cannot place, at its C line, as an error.
+ */
+export interface RelocsOptions {
+  /** Built target modules (.ko): their symbols give sympos, their exports the dependencies. */
+  targets?: string[];
+  /** A kallsyms dump of the booted kernel (default: the cached one for the tree's release). */
+  kallsyms?: string;
+  /** false: leave the modules as kbuild linked them (and modpost's checks as they are). */
+  relocs?: boolean;
+}
+
+export interface ModuleRelocs {
+  module: string;
+  ko: string;
+  /** Converted symbols: `.klp.sym` name, object, sympos. */
+  symbols: { name: string; klpName: string; object: string; sympos: number }[];
+  /** `.klp.rela` sections written, with their entry counts. */
+  sections: Record<string, number>;
+  droppedDepends: string[];
+}
+
+const LIVEPATCH_INFO = /MODULE_INFO\s*\(\s*livepatch\s*,\s*"Y"\s*\)/;
+const UNDEFINED = /^"([^"]+)" \[([^\]]+\.ko)\] undefined!$/;
+const SUPPRESSED = /^suppressed \d+ unresolved symbol warnings/;
+
+/** Whether a directory's C sources declare a livepatch module (so its build needs the pass). */
+export function hasLivepatchSources(dir: string): boolean {
+  return readdirSync(dir).some((f) => f.endsWith('.c') && !f.endsWith('.mod.c') && LIVEPATCH_INFO.test(readFileSync(join(dir, f), 'latin1')));
+}
+
+/** klp_object names a classic livepatch source gives (`.name = "..."`): the objects it fixes. */
+export function classicObjects(dir: string): string[] {
+  const out = new Set<string>();
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.c') || f.endsWith('.mod.c')) continue;
+    for (const m of readFileSync(join(dir, f), 'latin1').matchAll(/\.name\s*=\s*"([A-Za-z0-9_-]+)"/g)) out.add(m[1]!.replace(/-/g, '_'));
+  }
+  return [...out];
+}
+
+export interface RelocsPass {
+  outcomes: RewriteOutcome[];
+  records: ModuleRelocs[];
+  diagnostics: Diagnostic[];
+}
+
+export function runRelocsPass(
+  dir: string,
+  modules: BuiltModule[],
+  ctx: { release: string; symvers: string[]; roles?: Map<string, PatchRole>; objects?: string[]; opts: RelocsOptions },
+): RelocsPass {
+  const kallsyms = ctx.opts.kallsyms ?? defaultKallsymsFile(ctx.release);
+  const facts = loadFacts({ symvers: ctx.symvers.filter((f) => existsSync(f)), targets: ctx.opts.targets ?? [], kallsyms });
+  const sources = SourceIndex.ofDirectory(dir);
+  const objects = [...new Set([...(ctx.objects ?? []), ...facts.targetModules])];
+  const outcomes: RewriteOutcome[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const rel = (p: string): string => (isAbsolute(p) && p.startsWith(dir) ? relative(dir, p) : p);
+  for (const m of modules) {
+    const base = m.module.replace(/-/g, '_');
+    const role = ctx.roles?.get(base) ?? guessRole(base, objects);
+    const o = rewriteModuleFile(m.ko, { role, facts, sources });
+    outcomes.push(o);
+    for (const d of o.diagnostics) diagnostics.push({ ...d, file: rel(d.file) });
+  }
+  const records = outcomes
+    .filter((o) => o.written)
+    .map((o) => ({
+      module: o.module,
+      ko: relative(dir, o.ko),
+      symbols: o.symbols.map(({ name, klpName, object, sympos }) => ({ name, klpName, object, sympos })),
+      sections: o.relocations.reduce<Record<string, number>>((acc, r) => {
+        const name = `.klp.rela.${r.lpObject}${r.section}`;
+        acc[name] = (acc[name] ?? 0) + 1;
+        return acc;
+      }, {}),
+      droppedDepends: o.droppedDepends,
+    }));
+  return { outcomes, records, diagnostics };
+}
+
+/**
+ * modpost's diagnostics after the pass: "undefined!" reports of livepatch
+ * modules are the converter's business (it reported what it could not
+ * place); those of other modules are errors again, as without
+ * KBUILD_MODPOST_WARN.
+ */
+export function settleModpost(diags: Diagnostic[], livepatchKos: Set<string>, dir: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const d of diags) {
+    if (d.code !== 'modpost') {
+      out.push(d);
+      continue;
+    }
+    if (SUPPRESSED.test(d.message)) continue;
+    const m = UNDEFINED.exec(d.message);
+    if (!m) {
+      out.push(d);
+      continue;
+    }
+    const ko = isAbsolute(m[2]!) ? m[2]! : join(dir, m[2]!);
+    if (livepatchKos.has(ko)) continue;
+    out.push({ ...d, severity: 'error' });
+  }
+  return out;
+}
