@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { guessRole, loadFacts, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
-import { defaultKallsymsFile } from '@klp-split/runtime-sim';
+import { readInput } from '@klp-split/core';
+import { guessRole, listLivepatchRelocations, loadFacts, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
+import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
 import type { BuiltModule, Diagnostic } from '@klp-split/splitter';
 
 /**
@@ -76,19 +77,11 @@ export function runRelocsPass(
     outcomes.push(o);
     for (const d of o.diagnostics) diagnostics.push({ ...d, file: rel(d.file) });
   }
+  // From the modules as they now are: one converted by an earlier build (make did not relink it) counts too.
   const records = outcomes
-    .filter((o) => o.written)
-    .map((o) => ({
-      module: o.module,
-      ko: relative(dir, o.ko),
-      symbols: o.symbols.map(({ name, klpName, object, sympos }) => ({ name, klpName, object, sympos })),
-      sections: o.relocations.reduce<Record<string, number>>((acc, r) => {
-        const name = `.klp.rela.${r.lpObject}${r.section}`;
-        acc[name] = (acc[name] ?? 0) + 1;
-        return acc;
-      }, {}),
-      droppedDepends: o.droppedDepends,
-    }));
+    .filter((o) => o.livepatch && !o.diagnostics.some((d) => d.severity === 'error'))
+    .map((o) => moduleRecord(dir, o))
+    .filter((r) => r.symbols.length > 0);
   return { outcomes, records, diagnostics };
 }
 
@@ -116,4 +109,16 @@ export function settleModpost(diags: Diagnostic[], livepatchKos: Set<string>, di
     out.push({ ...d, severity: 'error' });
   }
   return out;
+}
+
+function moduleRecord(dir: string, o: RewriteOutcome): ModuleRelocs {
+  const listed = listLivepatchRelocations(readElf(readInput(o.ko, 'elf'), o.ko));
+  const symbols = new Map<string, ModuleRelocs['symbols'][number]>();
+  const sections: Record<string, number> = {};
+  for (const r of listed) {
+    const klpName = `.klp.sym.${r.object}.${r.symbol},${r.sympos}`;
+    symbols.set(klpName, { name: r.symbol, klpName, object: r.object, sympos: r.sympos });
+    sections[r.klpSection] = (sections[r.klpSection] ?? 0) + 1;
+  }
+  return { module: o.module, ko: relative(dir, o.ko), symbols: [...symbols.values()], sections, droppedDepends: o.droppedDepends };
 }

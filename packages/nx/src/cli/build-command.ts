@@ -102,7 +102,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
   } else {
     printDiagnostics(io, result.diagnostics);
     for (const r of result.relocs ?? []) io.out(relocsLine(r));
-    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code === 'modpost')) io.err(result.output);
+    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code.startsWith('klp-') || d.code === 'modpost')) io.err(result.output);
     io.out(result.ok ? `build ${dir}: ${result.modules.length} module${result.modules.length === 1 ? '' : 's'} against ${result.tree.release} (${result.tree.dir})` : `build ${dir}: FAILED`);
   }
   return result.ok ? EXIT_OK : EXIT_FINDINGS;
