@@ -44,7 +44,8 @@ export function patchObjects(role: PatchRole): readonly string[] {
  * export it can find) or the livepatch core must (everything else, and in
  * a per-object part every symbol of its own target: depending on the
  * target's exports would make modprobe load the target again while it is
- * COMING, spec §4).
+ * COMING, spec §4; likewise a classic livepatch's targets' exports, since it
+ * may load before them).
  */
 export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annotations: readonly Annotation[]): Classification[] {
   const bySym = new Map(annotations.map((a) => [a.symIndex, a]));
@@ -71,7 +72,9 @@ export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annot
     }
     const owner = facts.moduleExports.get(s.name);
     if (owner !== undefined) {
-      if (role.kind === 'part' && owner === role.target) {
+      // A patch's own target: a per-object part would deadlock on it (spec §4); a classic livepatch may load
+      // before it (upstream's klp-build converts these too).
+      if (objects.includes(owner)) {
         out.push({ kind: 'livepatch', symIndex: s.index, name: s.name, symbol: s.name, object: owner, lpObject: owner, exportedBy: owner, reason: `exported by its own target '${owner}'` });
       } else {
         out.push({ kind: 'normal', symIndex: s.index, name: s.name, reason: `exported by module '${owner}'` });
