@@ -135,6 +135,25 @@ describe('classic livepatch', () => {
   });
 });
 
+describe("klp-convert's KLP_MODULE_RELOC form", () => {
+  it('gives the object and position; the annotation section is neither loaded nor relocated afterwards', async () => {
+    const ko = await buildLivepatch('klpr_classic.c', 'klpr_classic', (t) =>
+      t.replace('extern int max_threads;', 'extern int max_threads;\nKLP_MODULE_RELOC(vmlinux) klpr_relocs[] = {\n\tKLP_SYMPOS(max_threads, 1),\n};'),
+    );
+    const outcome = rewriteModuleFile(ko, { objects: ['klpr_target'], facts: facts(), sources: SourceIndex.ofDirectory(join(ko, '..')) });
+    expect(outcome.diagnostics).toEqual([]);
+    expect(outcome.symbols.map((s) => s.klpName)).toContain('.klp.sym.vmlinux.max_threads,1');
+    const after = readElf(readFileSync(ko), ko);
+    const data = section(after, '.klp.module_relocs.vmlinux')!;
+    expect(data.flags & C.SHF_ALLOC).toBe(0);
+    expect(after.relocations.find((r) => r.target.index === data.index)?.relocs ?? []).toEqual([]);
+    expect(listLivepatchRelocations(after).filter((l) => l.symbol === 'max_threads').every((l) => l.sympos === 1 && l.section === '.text')).toBe(true);
+    const r = await readelf(ko);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).not.toMatch(/warning/i);
+  });
+});
+
 describe('per-object part', () => {
   it("makes its own target's static function and export livepatch relocations; __versions and depends follow", async () => {
     const ko = await buildLivepatch('klpr_part.c', 'klpr_fix__klpr_target');
