@@ -9,7 +9,7 @@ import { discoverKernelTree, type KernelTree } from './kernel-tree.js';
 import { layoutProbeSource, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS } from './layout-probe.js';
 import { createHash } from 'node:crypto';
 import { atomicWrite, prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
-import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
+import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, undefinedReports, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
 import type { PatchRole } from '@klp-split/klp-relocs';
 
 export interface BuildOptions {
@@ -115,7 +115,7 @@ export async function buildModules(dirArg: string, sources: string[], opts: Buil
   // A classic livepatch on stock headers: only the relocation annotations are added to linux/livepatch.h.
   const livepatch = opts.relocs?.relocs !== false && hasLivepatchSources(dir);
   const overlay = livepatch ? prepareAnnotationsOverlay(cacheDir()) : {};
-  const ctx = { objects: livepatch ? classicObjects(dir) : [] };
+  const ctx = { objects: livepatch ? classicObjects(dir) : undefined };
   // The directory's own Kbuild decides the modules (composite ones too): read them from modules.order.
   if (hasOwnKbuild(dir)) return livepatch ? kbuildWithRelocs(dir, tree, overlay, [], opts, ctx) : runKbuild(dir, tree, overlay, [], opts);
   writeKbuild(dir, kbuildText(modules, 'klp-split build'), opts.force ?? false);
@@ -134,15 +134,18 @@ async function kbuildWithRelocs(
   overlay: Overlay,
   modules: KbuildModule[],
   opts: BuildOptions,
-  ctx: { roles?: Map<string, PatchRole>; objects?: string[] },
+  ctx: { roles?: Map<string, PatchRole>; objects?: Map<string, string[]> },
 ): Promise<BuildResult> {
   if (opts.relocs?.relocs === false) return runKbuild(dir, tree, overlay, modules, opts);
   const userWarn = opts.makeVars?.KBUILD_MODPOST_WARN !== undefined;
+  // Whole seconds: some file systems keep coarse modification times.
+  const since = Math.floor(Date.now() / 1000) * 1000 - 1000;
   const result = await runKbuild(dir, tree, overlay, modules, { ...opts, makeVars: { KBUILD_MODPOST_WARN: '1', ...opts.makeVars } });
   const built = result.modules.length ? result.modules : [];
   if (!built.length) return result;
   const symvers = [tree.symvers, overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f)), join(dir, 'Module.symvers')].filter((f): f is string => !!f);
-  const pass = runRelocsPass(dir, built, { release: tree.release, symvers, roles: ctx.roles, objects: ctx.objects, opts: opts.relocs ?? {} });
+  const link = { since, undefinedIn: undefinedReports(result.diagnostics, dir) };
+  const pass = runRelocsPass(dir, built, { release: tree.release, symvers, roles: ctx.roles, objects: ctx.objects, opts: opts.relocs ?? {}, link });
   const livepatchKos = new Set(pass.outcomes.filter((o) => o.livepatch).map((o) => o.ko));
   // KBUILD_MODPOST_WARN=1 from the user accepts unresolved symbols: a module the pass cannot convert is left as
   // linked, with its findings as warnings.

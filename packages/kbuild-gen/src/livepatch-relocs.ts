@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { readInput } from '@klp-split/core';
-import { guessRole, listLivepatchRelocations, loadFacts, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
+import { guessRole, listLivepatchRelocations, loadFacts, patchObjects, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
 import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
 import type { BuiltModule, Diagnostic } from '@klp-split/splitter';
 
@@ -42,14 +42,22 @@ export function hasLivepatchSources(dir: string): boolean {
   return readdirSync(dir).some((f) => f.endsWith('.c') && !f.endsWith('.mod.c') && LIVEPATCH_INFO.test(readFileSync(join(dir, f), 'latin1')));
 }
 
-/** klp_object names a classic livepatch source gives (`.name = "..."`): the objects it fixes. */
-export function classicObjects(dir: string): string[] {
-  const out = new Set<string>();
+/**
+ * klp_object names each classic livepatch source gives (`.name = "..."`):
+ * the objects it fixes, by the module a one-file source builds; `*` holds
+ * them all, for modules made of several files.
+ */
+export function classicObjects(dir: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const all = new Set<string>();
   for (const f of readdirSync(dir)) {
     if (!f.endsWith('.c') || f.endsWith('.mod.c')) continue;
-    for (const m of readFileSync(join(dir, f), 'latin1').matchAll(/\.name\s*=\s*"([A-Za-z0-9_-]+)"/g)) out.add(m[1]!.replace(/-/g, '_'));
+    const names = [...readFileSync(join(dir, f), 'latin1').matchAll(/\.name\s*=\s*"([A-Za-z0-9_-]+)"/g)].map((m) => m[1]!.replace(/-/g, '_'));
+    out.set(f.slice(0, -2).replace(/-/g, '_'), [...new Set(names)]);
+    names.forEach((n) => all.add(n));
   }
-  return [...out];
+  out.set('*', [...all]);
+  return out;
 }
 
 export interface RelocsPass {
@@ -58,22 +66,40 @@ export interface RelocsPass {
   diagnostics: Diagnostic[];
 }
 
+/**
+ * What the build knows without reading the modules: when kbuild linked
+ * them, and which ones modpost reported undefined symbols for.
+ */
+export interface LinkFacts {
+  /** Modules modified at or after this time (ms since the epoch) were linked by this build. */
+  since: number;
+  /** .ko paths modpost reported an "undefined!" symbol for. */
+  undefinedIn: ReadonlySet<string>;
+}
+
 export function runRelocsPass(
   dir: string,
   modules: BuiltModule[],
-  ctx: { release: string; symvers: string[]; roles?: Map<string, PatchRole>; objects?: string[]; opts: RelocsOptions },
+  ctx: { release: string; symvers: string[]; roles?: Map<string, PatchRole>; objects?: Map<string, string[]>; opts: RelocsOptions; link?: LinkFacts },
 ): RelocsPass {
   const kallsyms = ctx.opts.kallsyms ?? defaultKallsymsFile(ctx.release);
-  const facts = loadFacts({ symvers: ctx.symvers.filter((f) => existsSync(f)), targets: ctx.opts.targets ?? [], kallsyms });
-  const sources = SourceIndex.ofDirectory(dir);
-  const objects = [...new Set([...(ctx.objects ?? []), ...facts.targetModules])];
+  // Read only when a module needs them: a build whose modules use nothing but exports pays nothing.
+  let facts: ReturnType<typeof loadFacts> | undefined;
+  const getFacts = () => (facts ??= loadFacts({ symvers: ctx.symvers.filter((f) => existsSync(f)), targets: ctx.opts.targets ?? [], kallsyms }));
+  let sources: SourceIndex | undefined;
+  const targetNames = (ctx.opts.targets ?? []).map((ko) => basename(ko, '.ko').replace(/-/g, '_'));
   const outcomes: RewriteOutcome[] = [];
   const diagnostics: Diagnostic[] = [];
   const rel = (p: string): string => (isAbsolute(p) && p.startsWith(dir) ? relative(dir, p) : p);
   for (const m of modules) {
     const base = m.module.replace(/-/g, '_');
+    const objects = [...new Set([...(ctx.objects?.get(base) ?? ctx.objects?.get('*') ?? []), ...targetNames])];
     const role = ctx.roles?.get(base) ?? guessRole(base, objects);
-    const o = rewriteModuleFile(m.ko, { role, facts, sources });
+    if (ctx.link && nothingToConvert(m.ko, role, ctx.link)) {
+      outcomes.push({ ko: m.ko, module: base, role, livepatch: false, written: false, relocations: [], symbols: [], droppedVersions: [], droppedDepends: [], diagnostics: [] });
+      continue;
+    }
+    const o = rewriteModuleFile(m.ko, { role, facts: getFacts(), sources: (sources ??= SourceIndex.ofDirectory(dir)) });
     outcomes.push(o);
     for (const d of o.diagnostics) diagnostics.push({ ...d, file: rel(d.file) });
   }
@@ -83,6 +109,16 @@ export function runRelocsPass(
     .map((o) => moduleRecord(dir, o))
     .filter((r) => r.symbols.length > 0);
   return { outcomes, records, diagnostics };
+}
+
+/** The .ko files modpost reported undefined symbols for. */
+export function undefinedReports(diags: readonly Diagnostic[], dir: string): Set<string> {
+  const out = new Set<string>();
+  for (const d of diags) {
+    const m = d.code === 'modpost' ? UNDEFINED.exec(d.message) : null;
+    if (m) out.add(isAbsolute(m[2]!) ? m[2]! : join(dir, m[2]!));
+  }
+  return out;
 }
 
 /**
@@ -121,4 +157,19 @@ function moduleRecord(dir: string, o: RewriteOutcome): ModuleRelocs {
     sections[r.klpSection] = (sections[r.klpSection] ?? 0) + 1;
   }
   return { module: o.module, ko: relative(dir, o.ko), symbols: [...symbols.values()], sections, droppedDepends: o.droppedDepends };
+}
+
+/**
+ * A module this build just linked, for which modpost found every symbol
+ * (no "undefined!" report) and which depends on none of the patch's own
+ * objects, uses exports of vmlinux and of other modules only: nothing in it
+ * becomes a livepatch relocation, and it need not be read.
+ */
+function nothingToConvert(ko: string, role: PatchRole, link: LinkFacts): boolean {
+  if (link.undefinedIn.has(ko) || !existsSync(ko) || statSync(ko).mtimeMs < link.since) return false;
+  const modC = `${ko.slice(0, -'.ko'.length)}.mod.c`;
+  if (!existsSync(modC)) return false;
+  const depends = /MODULE_INFO\(depends, "([^"]*)"\)/.exec(readFileSync(modC, 'latin1'))?.[1] ?? '';
+  const own = patchObjects(role);
+  return !depends.split(',').some((d) => d && own.includes(d.replace(/-/g, '_')));
 }

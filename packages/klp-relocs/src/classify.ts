@@ -13,7 +13,13 @@ export interface RelocFacts {
   /** symbol -> module name, for exports of modules (other Module.symvers files, the target .ko files). */
   moduleExports: ReadonlyMap<string, string>;
   /** Per object, its symbols in kallsyms order; an object without one is checked later by verify. */
-  tables: ReadonlyMap<string, ObjectSymbolTable>;
+  tables: SymbolTables;
+}
+
+/** Symbol tables by object, possibly read only when first asked for (a kallsyms dump is 100,000 lines). */
+export interface SymbolTables {
+  get(object: string): ObjectSymbolTable | undefined;
+  has(object: string): boolean;
 }
 
 export type Classification =

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { readFileSync } from 'node:fs';
-import { loadModuleImage, loadSymvers, parseKallsyms, VMLINUX } from '@klp-split/runtime-sim';
+import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX } from '@klp-split/runtime-sim';
 import type { RelocFacts } from './classify.js';
 import { moduleName } from './names.js';
 import { moduleTable, ObjectSymbolTable, vmlinuxTable } from './symbol-table.js';
@@ -17,6 +17,18 @@ export interface FactSources {
 
 const kallsymsTables = new Map<string, ObjectSymbolTable>();
 
+/** vmlinux's table from a kallsyms dump, parsed once per process and only when a lookup needs it. */
+function kallsymsTable(file: string): ObjectSymbolTable {
+  let t = kallsymsTables.get(file);
+  if (!t) {
+    t = vmlinuxTable(parseKallsyms(readFileSync(file, 'latin1'), file));
+    kallsymsTables.set(file, t);
+  }
+  return t;
+}
+
+const KSYMTAB_PREFIX = '__ksymtab_';
+
 /** Reads the facts once per build; every module converted in it shares them. */
 export function loadFacts(src: FactSources): RelocFacts & { targetModules: string[] } {
   const vmlinuxExports = new Set<string>();
@@ -27,22 +39,21 @@ export function loadFacts(src: FactSources): RelocFacts & { targetModules: strin
       else moduleExports.set(e.name, moduleName(basename(e.module)));
     }
   }
-  const tables = new Map<string, ObjectSymbolTable>();
+  const modules = new Map<string, ObjectSymbolTable>();
   const targetModules: string[] = [];
   for (const ko of src.targets) {
-    const image = loadModuleImage(ko, readInput(ko, 'elf'));
-    const name = image.name;
+    const elf = readElf(readInput(ko, 'elf'), ko);
+    const name = readThisModuleName(elf) ?? moduleName(basename(ko, '.ko'));
     targetModules.push(name);
-    tables.set(name, moduleTable(name, image.elf));
-    for (const e of image.exports) moduleExports.set(e, name);
-  }
-  if (src.kallsyms) {
-    let t = kallsymsTables.get(src.kallsyms);
-    if (!t) {
-      t = vmlinuxTable(parseKallsyms(readFileSync(src.kallsyms, 'latin1'), src.kallsyms));
-      kallsymsTables.set(src.kallsyms, t);
+    modules.set(name, moduleTable(name, elf));
+    for (const s of elf.symbols) {
+      if (s.name.startsWith(KSYMTAB_PREFIX) && elf.sections[s.shndx]?.name.startsWith('__ksymtab')) moduleExports.set(s.name.slice(KSYMTAB_PREFIX.length), name);
     }
-    tables.set(VMLINUX, t);
   }
+  const kallsyms = src.kallsyms;
+  const tables = {
+    get: (o: string) => (o === VMLINUX ? (kallsyms ? kallsymsTable(kallsyms) : undefined) : modules.get(o)),
+    has: (o: string) => (o === VMLINUX ? !!kallsyms : modules.has(o)),
+  };
   return { vmlinuxExports, moduleExports, tables, targetModules };
 }

@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { readInput } from '@klp-split/core';
-import { loadModuleImage, VMLINUX } from '@klp-split/runtime-sim';
+import { basename } from 'node:path';
+import { readElf, readModinfo, readThisModuleName, VMLINUX } from '@klp-split/runtime-sim';
 import type { PatchRole, RelocFacts } from './classify.js';
 import { convertModule, type ConvertResult } from './convert.js';
 import type { SourceIndex } from './source-lines.js';
@@ -27,11 +28,14 @@ export function guessRole(moduleName: string, objects: readonly string[]): Patch
 
 /** Converts one built .ko in place (atomically); nothing is written when there are errors. */
 export function rewriteModuleFile(ko: string, opts: { role?: PatchRole; objects?: readonly string[]; facts: RelocFacts; sources: SourceIndex; out?: string }): RewriteOutcome {
-  const image = loadModuleImage(ko, readInput(ko, 'elf'));
-  const role = opts.role ?? guessRole(image.name, opts.objects ?? []);
-  const base = { ko, module: image.name, role, livepatch: image.isLivepatch, written: false };
-  if (!image.isLivepatch) return { ...base, relocations: [], symbols: [], droppedVersions: [], droppedDepends: [], diagnostics: [] };
-  const result = convertModule({ elf: image.elf, role, facts: opts.facts, sources: opts.sources });
+  const elf = readElf(readInput(ko, 'elf'), ko);
+  const modinfo = readModinfo(elf);
+  const name = readThisModuleName(elf) ?? modinfo.get('name')?.[0] ?? basename(ko, '.ko').replace(/-/g, '_');
+  const livepatch = modinfo.get('livepatch')?.[0] === 'Y';
+  const role = opts.role ?? guessRole(name, opts.objects ?? []);
+  const base = { ko, module: name, role, livepatch, written: false };
+  if (!livepatch) return { ...base, relocations: [], symbols: [], droppedVersions: [], droppedDepends: [], diagnostics: [] };
+  const result = convertModule({ elf, role, facts: opts.facts, sources: opts.sources });
   if (!result.output) return { ...base, ...result };
   const target = opts.out ?? ko;
   const tmp = `${target}.${process.pid}.tmp`;
