@@ -120,6 +120,20 @@ describe('classic livepatch directory', () => {
     ]);
     expect(await modinfoDepends(join(dir, 'klpr-fix.ko'))).toBe('');
   });
+
+  it("simulates the stock kernel: module relocations applied when the target comes, refused when it comes again (as Debian's 6.1 does)", async () => {
+    const scenario = join(dir, 'reload.scenario');
+    writeFileSync(scenario, 'insmod klpr_fix\ninsmod klpr_mod\nrmmod klpr_mod\ninsmod klpr_mod\n');
+    const r = await klpSplit(['simulate', '--upstream', '--module', join(dir, 'klpr-fix.ko'), '--module', targetKo, '--scenario', scenario]);
+    const lines = r.stdout.split('\n');
+    const at = (cmd: string, nth = 1) => lines.map((l, i) => [l, i] as const).filter(([l]) => l === cmd)[nth - 1]![1];
+    // The livepatch loads before its target: only .klp.rela.vmlinux.* is applied then.
+    expect(lines.slice(at('% insmod klpr_fix'), at('% insmod klpr_mod'))).toContain("livepatch: 'klpr_fix': patching complete");
+    expect(lines.slice(at('% insmod klpr_mod'), at('% rmmod klpr_mod'))).toEqual(['% insmod klpr_mod', "livepatch: applying patch 'klpr_fix' to loading module 'klpr_mod'"]);
+    const reload = lines.slice(at('% insmod klpr_mod', 2));
+    expect(reload[1]).toMatch(/^module: x86\/modules: Skipping invalid relocation target, existing value is nonzero for type 4, loc \(____ptrval____\), val [0-9a-f]+$/);
+    expect(reload.slice(2, 4)).toEqual(["livepatch: failed to initialize patch 'klpr_fix' for module 'klpr_mod' (-8)", "livepatch: patch 'klpr_fix' failed for module 'klpr_mod', refusing to load module 'klpr_mod'"]);
+  });
 });
 
 describe('bad input: a diagnostic at the C line, nothing written', () => {
