@@ -95,6 +95,13 @@ describe('split mode', () => {
     expect(await modinfoDepends(join(plain, 'klpr-fix__klpr-mod.ko'))).toBe('klpr-mod');
     const r = await klpSplit(['verify', plain, '--target', targetKo]);
     expect(r.stdout + r.stderr).toContain('target-export-deadlock');
+    // relocs --write converts the module built elsewhere; then the deadlock is gone.
+    const w = await klpSplit(['relocs', '--write', join(plain, 'klpr-fix__klpr-mod.ko'), '--target', targetKo]);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toContain('3 symbol(s), 3 relocation(s) converted');
+    expect(await modinfoDepends(join(plain, 'klpr-fix__klpr-mod.ko'))).toBe('');
+    const again = await klpSplit(['verify', plain, '--target', targetKo]);
+    expect(again.stdout + again.stderr).not.toContain('target-export-deadlock');
   });
 });
 

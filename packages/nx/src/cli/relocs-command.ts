@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { readInput } from '@klp-split/core';
-import { discoverKernelTree, KernelTreeError } from '@klp-split/kbuild-gen';
+import { cacheDir, discoverKernelTree, KernelTreeError, prepareOverlay } from '@klp-split/kbuild-gen';
 import { listLivepatchRelocations, loadFacts, rewriteModuleFile, SourceIndex } from '@klp-split/klp-relocs';
 import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
@@ -60,8 +60,12 @@ export async function relocsCommand(argv: string[], io: Io): Promise<number> {
       if (e instanceof KernelTreeError) throw new UsageError(`relocs: ${e.message}`);
       throw e;
     }
+    // The split API's klp_add_object (the overlay declares it a vmlinux export) and the exports of the modules
+    // built next to this one (a split's main module exports to its parts) resolve as they did for modpost.
+    const overlay = prepareOverlay(tree, cacheDir());
+    const besides = join(dirname(resolve(ko)), 'Module.symvers');
     const facts = loadFacts({
-      symvers: [tree.symvers, ...list(args, 'symbols')],
+      symvers: [tree.symvers, ...(overlay.extraSymvers ? [overlay.extraSymvers] : []), ...(existsSync(besides) ? [besides] : []), ...list(args, 'symbols')],
       targets: list(args, 'target'),
       kallsyms: str(args, 'kallsyms') ?? defaultKallsymsFile(tree.release),
     });
