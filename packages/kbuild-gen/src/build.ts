@@ -10,7 +10,9 @@ import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from
 import { discoverKernelTree, type KernelTree } from './kernel-tree.js';
 import { layoutProbeSource } from './layout-probe.js';
 import { createHash } from 'node:crypto';
-import { prepareOverlay, type Overlay } from './overlay.js';
+import { prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
+import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, undefinedReports, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
+import type { PatchRole } from '@klp-split/klp-relocs';
 
 export interface BuildOptions {
   kdir?: string;
@@ -23,6 +25,8 @@ export interface BuildOptions {
   onLine?: (line: string) => void;
   /** Replace a Kbuild file that klp-split did not write. */
   force?: boolean;
+  /** The livepatch relocation pass after the link (on unless `relocs: false`). */
+  relocs?: RelocsOptions;
 }
 
 export interface BuildResult {
@@ -35,6 +39,8 @@ export interface BuildResult {
   /** make's whole output, for a failed build. */
   output: string;
   command: string[];
+  /** Livepatch modules the relocation pass rewrote. */
+  relocs?: ModuleRelocs[];
 }
 
 export class BuildSetupError extends Error {}
@@ -70,7 +76,9 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const overlay = prepareOverlay(tree, cacheDir());
   writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build'), opts.force ?? false);
-  const result = await runKbuild(dir, tree, overlay, modulesOfManifest(manifest), opts);
+  // Every part is a livepatch module: the main part's object is vmlinux, a per-object part's its target.
+  const roles = new Map<string, PatchRole>(manifest.parts.map((p) => [p.module.replace(/-/g, '_'), { kind: 'part', target: p.object }]));
+  const result = await kbuildWithRelocs(dir, tree, overlay, modulesOfManifest(manifest), opts, { roles });
   if (result.ok) {
     const record: BuildRecord = {
       kdir: tree.dir,
@@ -78,6 +86,7 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
       overlayInclude: overlay.includeDir,
       symvers: tree.symvers,
       modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
+      ...(result.relocs?.length ? { relocations: result.relocs } : {}),
     };
     const files = new Map<string, Buffer>();
     if (overlay.includeDir) {
@@ -101,10 +110,47 @@ export async function buildModules(dirArg: string, sources: string[], opts: Buil
   const dir = resolve(dirArg);
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const modules = sources.map((s) => ({ object: s.replace(/\.c$/, '.o') }));
+  // A classic livepatch on stock headers: only the relocation annotations are added to linux/livepatch.h.
+  const livepatch = opts.relocs?.relocs !== false && hasLivepatchSources(dir);
+  const overlay = livepatch ? prepareAnnotationsOverlay(cacheDir()) : {};
+  const ctx = { objects: livepatch ? classicObjects(dir) : undefined };
   // The directory's own Kbuild decides the modules (composite ones too): read them from modules.order.
-  if (hasOwnKbuild(dir)) return runKbuild(dir, tree, {}, [], opts);
+  if (hasOwnKbuild(dir)) return livepatch ? kbuildWithRelocs(dir, tree, overlay, [], opts, ctx) : runKbuild(dir, tree, overlay, [], opts);
   writeKbuild(dir, kbuildText(modules, 'klp-split build'), opts.force ?? false);
-  return runKbuild(dir, tree, {}, modules, opts);
+  return livepatch ? kbuildWithRelocs(dir, tree, overlay, modules, opts, ctx) : runKbuild(dir, tree, overlay, modules, opts);
+}
+
+/**
+ * kbuild, then the livepatch relocation pass over the modules it linked:
+ * modpost only warns about undefined symbols (they may become livepatch
+ * relocations); the pass reports those it cannot place, and modpost's
+ * reports for non-livepatch modules are errors again.
+ */
+async function kbuildWithRelocs(
+  dir: string,
+  tree: KernelTree,
+  overlay: Overlay,
+  modules: KbuildModule[],
+  opts: BuildOptions,
+  ctx: { roles?: Map<string, PatchRole>; objects?: Map<string, string[]> },
+): Promise<BuildResult> {
+  if (opts.relocs?.relocs === false) return runKbuild(dir, tree, overlay, modules, opts);
+  const userWarn = opts.makeVars?.KBUILD_MODPOST_WARN !== undefined;
+  // Whole seconds: some file systems keep coarse modification times.
+  const since = Math.floor(Date.now() / 1000) * 1000 - 1000;
+  const result = await runKbuild(dir, tree, overlay, modules, { ...opts, makeVars: { KBUILD_MODPOST_WARN: '1', ...opts.makeVars } });
+  const built = result.modules.length ? result.modules : [];
+  if (!built.length) return result;
+  const symvers = [tree.symvers, overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f)), join(dir, 'Module.symvers')].filter((f): f is string => !!f);
+  const link = { since, undefinedIn: undefinedReports(result.diagnostics, dir) };
+  const pass = runRelocsPass(dir, built, { release: tree.release, symvers, roles: ctx.roles, objects: ctx.objects, opts: opts.relocs ?? {}, link });
+  const livepatchKos = new Set(pass.outcomes.filter((o) => o.livepatch).map((o) => o.ko));
+  // KBUILD_MODPOST_WARN=1 from the user accepts unresolved symbols: a module the pass cannot convert is left as
+  // linked, with its findings as warnings.
+  const passDiags = userWarn ? pass.diagnostics.map((d) => (d.severity === 'error' ? { ...d, severity: 'warning' as const } : d)) : pass.diagnostics;
+  const diagnostics = [...(userWarn ? result.diagnostics : settleModpost(result.diagnostics, livepatchKos, dir)), ...passDiags];
+  const ok = result.ok && !diagnostics.some((d) => d.severity === 'error');
+  return { ...result, ok, modules: ok ? result.modules : [], diagnostics, relocs: pass.records };
 }
 
 export async function runKbuild(dir: string, tree: KernelTree, overlay: Overlay, modules: KbuildModule[], opts: BuildOptions): Promise<BuildResult> {
@@ -166,7 +212,8 @@ export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promis
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const overlay = prepareOverlay(tree, cacheDir());
   const makeVars = Object.fromEntries(configSymbols(readFileSync(makefile, 'utf8')).map((c) => [c, 'm']));
-  return runKbuild(dir, tree, overlay, [], { ...opts, makeVars: { ...makeVars, ...opts.makeVars } });
+  const all = { ...opts, makeVars: { ...makeVars, ...opts.makeVars } };
+  return hasLivepatchSources(dir) ? kbuildWithRelocs(dir, tree, overlay, [], all, {}) : runKbuild(dir, tree, overlay, [], all);
 }
 
 /**

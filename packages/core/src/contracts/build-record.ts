@@ -35,6 +35,12 @@ export interface BuildRecord {
   /** Always `<kdir>/Module.symvers`. */
   symvers: string;
   modules: BuiltModule[];
+  /**
+   * Livepatch relocations the build wrote (the klp-relocs pass): per rewritten
+   * module, its `.klp.sym` symbols and `.klp.rela` sections. Informational:
+   * verify reads the modules themselves.
+   */
+  relocations?: { module: string; ko: string; symbols: { name: string; klpName: string; object: string; sympos: number }[]; sections: Record<string, number>; droppedDepends: string[] }[];
 }
 
 /** The record `build` writes; paths of modules and the probe relative to the build directory. */
