@@ -20,6 +20,7 @@ export * from './check/search.js';
 export * from './check/model.js';
 export * from './check/decompose.js';
 export * from './check/counterexample.js';
+export * from './check/budget.js';
 export * from './verify/report-sarif.js';
 export * from './verify/report-junit.js';
 export * from './kernel/object-symbols.js';

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
+import { ElfError, parseBudget, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
@@ -17,7 +17,14 @@ livepatch series: the per-object modules must be requested and loaded.
                      source lines, paths relative to the current directory)
                      or junit (a test case per module and scenario)
   --json             the same as --format json
-  --no-explore       skip the exploration of every load/unload interleaving
+  --no-explore       skip the model check (every load, unload and race of the
+                     patch and its targets at the kernel's interleaving points)
+  --budget <b>       stop the model check after a time (90s, 2m) and/or a number
+                     of states (200000), e.g. 2m,500000; the report then says
+                     what was covered, with a model-check-incomplete warning
+  --counterexamples <dir>
+                     write each violation's shortest counterexample there as a
+                     scenario that 'klp-split simulate --scenario' replays
   --kallsyms <file>  a /proc/kallsyms dump of the kernel the patch targets, for
                      vmlinux's old_name/old_sympos and relocations (default:
                      $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
@@ -34,6 +41,8 @@ export function verifyCommand(argv: string[], io: Io): number {
     json: { type: 'boolean' },
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
+    budget: { type: 'string' },
+    counterexamples: { type: 'string' },
     kallsyms: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
@@ -51,7 +60,11 @@ export function verifyCommand(argv: string[], io: Io): number {
   try {
     const kallsyms = str(args, 'kallsyms');
     if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
-    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
+    const budgetText = str(args, 'budget');
+    const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
+    if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
+    const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t])].join(' ');
+    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand });
   } catch (e) {
     if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
     throw e;

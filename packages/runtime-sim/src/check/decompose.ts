@@ -8,6 +8,7 @@ export interface SplitCheckOptions extends Omit<CheckOptions, 'entities' | 'budg
   patches: string[];
   targets: string[];
   patchLoads?: number;
+  /** Loads (and removals) of each target; a group of dependent targets gets at most 1. */
   targetLoads?: number;
   budget?: CheckBudget;
   /** Explore all targets in one model instead of one model per group of dependent targets. */
@@ -62,7 +63,8 @@ export function checkSplit(sys: SimSystem, opts: SplitCheckOptions): SplitCheckR
     }
     const entities: Entity[] = [
       ...opts.patches.map((p, j) => ({ name: p, kind: 'patch' as const, loads: j === 0 ? (opts.patchLoads ?? 2) : 1 })),
-      ...group.map((t) => ({ name: t, kind: 'target' as const, loads: opts.targetLoads ?? 2 })),
+      // Dependent targets interleave far more: one load (and removal) each keeps the group's search finite in practice.
+      ...group.map((t) => ({ name: t, kind: 'target' as const, loads: group.length > 1 && !opts.noReduction ? Math.min(1, opts.targetLoads ?? 2) : (opts.targetLoads ?? 2) })),
     ];
     const progress = opts.onProgress && groups.length > 1 ? (line: string) => opts.onProgress!(`group ${i + 1}/${groups.length} (${group.join(', ')}): ${line}`) : opts.onProgress;
     const r = modelCheck(sys, { ...opts, entities, budget: { ms: msLeft, states: statesLeft }, onProgress: progress });
