@@ -2,7 +2,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
-// @ts-expect-error: a plain ES module shared with the benchmark
 import { livepatchSource, targetSource } from '../../bench/gen-targets.mjs';
 
 /** Issue 14: livepatches fixing 6 and 10 modules are verified with a complete model check (timing is bench/'s business). */
@@ -13,7 +12,7 @@ describe('model check at scale', () => {
   beforeAll(async () => {
     work = tempDir('model-check-scale');
     mkdirSync(join(work, 'targets'), { recursive: true });
-    for (let i = 0; i < 10; i++) writeFileSync(join(work, 'targets', `klpmc-t${i}.c`), (targetSource as (i: number) => string)(i));
+    for (let i = 0; i < 10; i++) writeFileSync(join(work, 'targets', `klpmc-t${i}.c`), targetSource(i));
     const b = await klpSplit(['build', join(work, 'targets')]);
     expect(b.code, b.stdout + b.stderr).toBe(0);
   });
@@ -22,7 +21,7 @@ describe('model check at scale', () => {
   for (const k of [6, 10]) {
     it(`verifies a livepatch fixing ${k} modules with a complete search`, async () => {
       const src = join(work, `klpmc-fix${k}.c`);
-      writeFileSync(src, (livepatchSource as (k: number) => string)(k));
+      writeFileSync(src, livepatchSource(k));
       const out = join(work, `out${k}`);
       expect((await klpSplit(['split', src, '--out', out])).code).toBe(0);
       const b = await klpSplit(['build', out]);

@@ -246,15 +246,14 @@ export class ModuleLoader {
 
   /** Runs a task and the tasks it waits for, depth first: what happens when nothing else runs meanwhile. */
   runToEnd(task: Task): number {
-    for (;;) {
-      const done = this.finished.get(task.id);
-      if (done !== undefined) {
-        this.finished.delete(task.id);
-        return done;
-      }
+    while (this.tasks.has(task.id)) {
       if (task.child !== undefined) this.runToEnd(this.tasks.get(task.child)!);
       else this.step(task);
     }
+    // A top-level task leaves its result for its command; a child's went to its parent.
+    const done = this.finished.get(task.id) ?? 0;
+    this.finished.delete(task.id);
+    return done;
   }
 
   /** Tasks that can take a step now (not waiting for a child). */
