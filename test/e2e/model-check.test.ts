@@ -45,6 +45,15 @@ describe('model checker', () => {
     expect(e.states).toBeGreaterThan(1000);
   });
 
+  it('simulate --explore: the same search, its counts and verdict on one line', async () => {
+    const r = await klpSplit(['simulate', out, '--target', targets[0]!, '--explore']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d+ states, \d+ transitions, 0 distinct violation\(s\), complete in \d+ ms/);
+    const json = JSON.parse((await klpSplit(['simulate', out, '--target', targets[0]!, '--explore', '--budget', '50', '--json'])).stdout);
+    expect(json.complete).toBe(false);
+    expect(json.stoppedBy).toBe('states');
+  });
+
   it('the patch list changing while the mutex is dropped: without the check the target is refused for a patch that is gone', () => {
     const guards = { patchGone: false };
     const { r } = check(guards);
