@@ -31,7 +31,7 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
   'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes'], required: ['source', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config'], required: ['path'] },
-  'executor verify': { options: ['path', 'targets', 'format', 'report'], required: ['path', 'targets'] },
+  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'counterexamples'], required: ['path', 'targets'] },
   'generator init': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
   'generator convert': { options: ['directory', 'dryRun', 'kdir', 'allIncludes'], required: ['directory'] },
 };

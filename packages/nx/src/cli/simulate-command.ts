@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
 import {
   defaultKallsymsFile,
-  explore,
+  checkSplit,
+  counterexampleScenario,
+  parseBudget,
   loadModuleImage,
   loadSplitSystem,
   loadSymvers,
@@ -32,10 +34,19 @@ targets in the upstream livepatch core instead.
                        @callback <module> pre_patch=<errno>   (a callback's return) |
                        @sleeping <object> <function>   (a task sleeps there) |
                        @sysfs <path> <value|mode>      (a sysfs check; a mismatch is a violation) |
-                       @set_ftrace_enabled 0|1         (sysctl kernel.ftrace_enabled) | # comment
+                       @set_ftrace_enabled 0|1         (sysctl kernel.ftrace_enabled) |
+                       @interleave  (nothing runs unless a line says so; then:)
+                       @start modprobe <module>  (runs to its first interleaving point) |
+                       @step <module>[#n]  (its task runs to the next one) |
+                       @async <module>  (the pending removal runs) | # comment
                      prints the transcript in the kernel's log wording
-  --explore          every interleaving of loading and unloading the targets and
-                     enabling and disabling the patch, each checked step by step
+  --explore          model check: every order of loading and unloading the targets
+                     and loading, disabling and removing the patch (and a reloaded
+                     copy), interleaved at the kernel's interleaving points
+                     (request_module(), the coming handler, module init, the
+                     asynchronous removal of per-object modules); prints each
+                     violation's shortest counterexample as a scenario
+  --budget <b>       with --explore: stop after a time (90s) and/or states (200000)
   --target <ko>      a target module (repeatable)
   --upstream         the upstream livepatch core, for classic livepatches
   --module <ko>      with --upstream: a module modprobe can load (repeatable)
@@ -64,6 +75,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     target: { type: 'string', multiple: true, short: 't' },
     scenario: { type: 'string' },
     explore: { type: 'boolean' },
+    budget: { type: 'string' },
     json: { type: 'boolean' },
     upstream: { type: 'boolean' },
     module: { type: 'string', multiple: true, short: 'm' },
@@ -95,11 +107,18 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     }
     const loaded = loadSplitSystem(dir!, list(args, 'target'));
     if (flag(args, 'explore')) {
-      const r = explore(loaded.sys, loaded.manifest.patch, loaded.targets.map((t) => t.name));
+      const budgetText = str(args, 'budget');
+      const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
+      if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
+      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
       if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
       else {
-        io.out(`${r.interleavings} interleavings, ${r.steps} steps in ${Math.round(r.ms)} ms (${Math.round((r.interleavings / r.ms) * 1000)} interleavings/s)`);
-        for (const v of r.violations) io.out(`violation [${v.code}] after ${v.sequence.join(' | ')}: ${v.message}`);
+        const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;
+        io.out(`${r.states} states, ${r.transitions} transitions, ${r.violations.length} distinct violation(s), ${r.complete ? 'complete' : `INCOMPLETE (${r.stoppedBy} budget: ${r.groupsComplete}/${r.groups.length} groups of targets done, every state up to ${r.depthCompleted} events checked in the last)`} in ${Math.round(r.ms)} ms (${rate} states/s)`);
+        for (const v of r.violations) {
+          io.out(`violation [${v.code}]: ${v.message}`);
+          io.out(counterexampleScenario(v).trimEnd().replace(/^/gm, '  '));
+        }
       }
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { formatVerifyJunit, formatVerifySarif, formatVerifyText, verifySplit, type VerifyReport } from '@klp-split/runtime-sim';
+import { parseBudget, formatVerifyJunit, formatVerifySarif, formatVerifyText, verifySplit, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
@@ -17,7 +17,14 @@ livepatch series: the per-object modules must be requested and loaded.
                      source lines, paths relative to the current directory)
                      or junit (a test case per module and scenario)
   --json             the same as --format json
-  --no-explore       skip the exploration of every load/unload interleaving
+  --no-explore       skip the model check (every load, unload and race of the
+                     patch and its targets at the kernel's interleaving points)
+  --budget <b>       stop the model check after a time (90s, 2m) and/or a number
+                     of states (200000), e.g. 2m,500000; the report then says
+                     what was covered, with a model-check-incomplete warning
+  --counterexamples <dir>
+                     write each violation's shortest counterexample there as a
+                     scenario that 'klp-split simulate --scenario' replays
   --kallsyms <file>  a /proc/kallsyms dump of the kernel the patch targets, for
                      vmlinux's old_name/old_sympos and relocations (default:
                      $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
@@ -34,6 +41,8 @@ export function verifyCommand(argv: string[], io: Io): number {
     json: { type: 'boolean' },
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
+    budget: { type: 'string' },
+    counterexamples: { type: 'string' },
     kallsyms: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
@@ -49,8 +58,12 @@ export function verifyCommand(argv: string[], io: Io): number {
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
   const kallsyms = str(args, 'kallsyms');
   if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
+  const budgetText = str(args, 'budget');
+  const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
+  if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
+  const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t])].join(' ');
   // Readers of the directory's data throw KlpError (file, code, hint); main() prints it and exits 2.
-  const report: VerifyReport = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
+  const report: VerifyReport = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const reportFile = str(args, 'report');
   if (reportFile) writeReportFile(reportFile, json, 'verify report');
