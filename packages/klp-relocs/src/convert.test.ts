@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheDir, discoverKernelTree, kbuildText, prepareAnnotationsOverlay, runKbuild } from '@klp-split/kbuild-gen';
+import { ensureCacheDir } from '@klp-split/core';
+import { discoverKernelTree, kbuildText, prepareAnnotationsOverlay, runKbuild } from '@klp-split/kbuild-gen';
 import { defaultKallsymsFile, elfConstants as C, readElf, readModinfo, readVersions, type ElfFile } from '@klp-split/runtime-sim';
 import { loadFacts, listLivepatchRelocations, rewriteModuleFile, SHF_INFO_LINK, SourceIndex } from './index.js';
 
@@ -28,7 +29,7 @@ let targetKo: string;
 
 async function build(dir: string, object: string, extraSymbols: string[] = []): Promise<string> {
   writeFileSync(join(dir, 'Kbuild'), kbuildText([{ object }], 'klp-relocs test'));
-  const r = await runKbuild(dir, tree, prepareAnnotationsOverlay(cacheDir()), [{ object }], { jobs: 2, extraSymbols, makeVars: { KBUILD_MODPOST_WARN: '1' } });
+  const r = await runKbuild(dir, tree, prepareAnnotationsOverlay(ensureCacheDir()), [{ object }], { jobs: 2, extraSymbols, makeVars: { KBUILD_MODPOST_WARN: '1' } });
   if (!r.ok) throw new Error(r.output);
   return join(dir, object.replace(/\.o$/, '.ko'));
 }
