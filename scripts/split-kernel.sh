@@ -23,9 +23,12 @@
 #   resumed (make is incremental) or, when the patches did not apply, redone.
 # A cold build (extract, configure, build the base, copy, patch, rebuild)
 # takes about 8 minutes on 2 cores; a new patch series over a cached base
-# about 1-2 minutes. Builds run under 'nice -n 10' with -j$(nproc).
+# about 1-2 minutes. Builds run under 'nice -n 10' with -j$(nproc); on a
+# busy machine that starves them (KLP_SPLIT_KERNEL_NICE=0 builds at normal
+# priority).
 #
-# Environment: KLP_SPLIT_CACHE, KLP_SPLIT_KERNEL_PATCHES (directory of the
+# Environment: KLP_SPLIT_CACHE, KLP_SPLIT_KERNEL_NICE (default 10),
+# KLP_SPLIT_KERNEL_PATCHES (directory of the
 # series, default kernel/patches of this project; an empty directory gives
 # the stock kernel with the same config).
 # Exit status: 0 ok; 2 setup or build failure (the failing step is named).
@@ -43,7 +46,7 @@ note() { echo "split-kernel: $*" >&2; }
 cmd=${1:-build}
 case "$cmd" in
   build|kdir|image|release) [[ $# -le 1 ]] || die "usage: $0 [build|kdir|image|release]" ;;
-  -h|--help) sed -n '3,30p' "$self" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '3,/^set -euo/p' "$self" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown command '$cmd' (usage: $0 [build|kdir|image|release])" ;;
 esac
 
@@ -109,7 +112,9 @@ patched_key() {
 }
 
 jobs=$(nproc)
-kmake() { nice -n 10 make -s -C "$1" -j"$jobs" "${@:2}"; }
+niceness=${KLP_SPLIT_KERNEL_NICE:-10}
+[[ $niceness =~ ^[0-9]+$ ]] || die "KLP_SPLIT_KERNEL_NICE must be a number, got '$niceness'"
+kmake() { nice -n "$niceness" make -s -C "$1" -j"$jobs" "${@:2}"; }
 
 # ------------------------------------------------------------ base (stock)
 configure() {
