@@ -59,6 +59,8 @@ describe('the split livepatch kernel runs a split built by klp-split', () => {
     for (const f of readdirSync(out)) if (f.endsWith('.ko') && f.startsWith('klpd-fix')) kos.push(join(out, f));
     run = await runOnSplitKernel(kernel, kos, join(ROOT, 'test/guest/split-kernel.sh'), dir, 'klpd_');
     console.log(`split kernel: scripts/split-kernel.sh ${Math.round(kernel.ms / 1000)} s, qemu run ${Math.round(run.ms / 1000)} s`);
+    // The whole kernel log, for a failure's evidence.
+    if (process.env.KLP_SPLIT_KERNEL_LOG) console.log(run.dmesg);
   }, 90 * 60_000);
 
   afterAll(() => {

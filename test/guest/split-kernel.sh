@@ -53,6 +53,16 @@ wait_gone() {
   kmsg "problem: module $1 is still loaded"
 }
 
+# A disabled patch drops its main module's reference from a work item.
+wait_unused() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(cat "/sys/module/$1/refcnt" 2>/dev/null) == 0 ]] && return 0
+    sleep 0.1
+  done
+  kmsg "problem: module $1 is still in use"
+}
+
 snapshot() { kmsg "lsmod $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"; }
 
 objects() {
@@ -103,6 +113,7 @@ wait_gone klpd_fix__klpd_parser
 wait_gone klpd_fix__klpd_ticker
 snapshot
 step cat /proc/cmdline
+wait_unused klpd_fix
 step rmmod klpd_fix
 snapshot
 kmsg "end lifecycle"

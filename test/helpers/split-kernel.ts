@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from './env.js';
@@ -84,7 +84,9 @@ export async function runOnSplitKernel(kernel: SplitKernel, kos: string[], guest
 
   const guest = join(workDir, 'guest');
   mkdirSync(guest, { recursive: true });
-  copyFileSync(guestScript, join(guest, 'run.sh'));
+  // qemu-kernel.sh runs run.sh with busybox sh; the guest scripts are bash.
+  copyFileSync(guestScript, join(guest, 'guest.sh'));
+  writeFileSync(join(guest, 'run.sh'), 'exec /usr/bin/bash /work/guest.sh\n');
 
   const t0 = performance.now();
   const r = await execa('bash', ['scripts/qemu-kernel.sh', 'run', guest], {
