@@ -261,10 +261,17 @@ read -r -a extra_kmods <<<"${KLP_QEMU_KMODS:-}"
 kmods+=("${extra_kmods[@]}")
 read -r -a extra_bins <<<"${KLP_QEMU_BINS:-}"
 
+# The split kernel has no ACPI: 'poweroff -f' would halt it for good, while
+# a reboot ends qemu (-no-reboot).
+power_off='poweroff -f
+reboot -f'
+[[ $kernel_kind == split ]] && power_off='reboot -f'
+
 # The split kernel's request_module() runs /proc/sys/kernel/modprobe.
 modprobe_setup=""
 if [[ $kernel_kind == split ]]; then
-  modprobe_setup='command -v modprobe > /proc/sys/kernel/modprobe'
+  # An absolute path: busybox's 'command -v' prints its applets' bare names.
+  modprobe_setup='for m in /usr/bin/modprobe /sbin/modprobe /bin/modprobe; do [ -x $m ] && { echo $m > /proc/sys/kernel/modprobe; break; }; done'
 fi
 
 # The guest's /init. Its output channel is ttyS1; the console is ttyS0.
@@ -304,8 +311,7 @@ rc=255
 } > \$out
 # Closing ttyS1 (end of the block) waits until its output is sent.
 sync
-poweroff -f
-reboot -f
+$power_off
 EOF
 }
 
