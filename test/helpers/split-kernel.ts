@@ -58,7 +58,7 @@ export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun[
       const marker = /^(case|end) (\S+)$/.exec(text);
       if (marker?.[1] === 'case') cases.set(marker[2]!, (current = []));
       else if (marker) current = undefined;
-      else current?.push(text);
+      else current?.push(text.trimEnd());
       continue;
     }
     if (!current || /(tainting|taints) kernel/.test(line)) continue;
