@@ -17,13 +17,15 @@
 #                       source package's version, the config list below and
 #                       gcc's version
 #   <key>/linux         a copy of the base with the patches applied and
-#                       rebuilt incrementally; <key> adds the sha256 of every
+#                       built again; <key> adds the sha256 of every
 #                       patch in order
 #   each with a .complete stamp written last; an unfinished directory is
 #   resumed (make is incremental) or, when the patches did not apply, redone.
 # A cold build (extract, configure, build the base, copy, patch, rebuild)
-# needs about 6 minutes of CPU for the base and 2 for the patched rebuild;
-# wall-clock time depends on the machine's load (see docs/split-kernel.md). Builds run under 'nice -n 10' with -j$(nproc); on a
+# needs about 7 minutes of CPU for the base and about 6 for the patched copy,
+# which kbuild compiles again almost entirely (a copied tree rebuilds
+# objtool, whose build records absolute paths); wall-clock time depends on
+# the machine's load (see docs/split-kernel.md). Builds run under 'nice -n 10' with -j$(nproc); on a
 # busy machine that starves them (KLP_SPLIT_KERNEL_NICE=0 builds at normal
 # priority).
 #
@@ -181,13 +183,6 @@ ensure_patched() {
       rm -rf "$dir"
       die "the patches in $patch_dir do not apply to linux-source-6.1 $(src_version)"
     fi
-    # objtool's own build records absolute paths, so the copy rebuilds it,
-    # and every object depends on objtool: build it first and give it the
-    # base's time stamp (same sources, same binary), or the whole kernel is
-    # compiled again.
-    kmake "$dir/linux" tools/objtool >"$dir/build.log" 2>&1 \
-      || { tail -n 40 "$dir/build.log" >&2; die "building objtool in $dir/linux failed"; }
-    touch -r "$base_dir/linux/tools/objtool/objtool" "$dir/linux/tools/objtool/objtool"
     touch "$dir/.patched"
   fi
   note "rebuilding $dir/linux"
