@@ -51,7 +51,17 @@
 #     a flock on <cache>/qemu/.lock serialises installs, builds and the boot
 #     that creates the dump ('run' boots in parallel once set up).
 #
-# Environment: KLP_SPLIT_CACHE, KLP_QEMU_TIMEOUT (s), KLP_QEMU_MEM (default
+# The kernel to boot: KLP_QEMU_KERNEL=stock (default) is Debian's image of
+# the headers' release, as above; KLP_QEMU_KERNEL=split is the split
+# livepatch kernel of scripts/split-kernel.sh (built on first use, cached),
+# whose release is '6.1.<n>-klp-split'. Its modules.builtin/modules.order
+# come from its build tree; KLP_QEMU_KMODS is not supported with it (it has
+# no modules of its own; livepatch is built in). Its guest points
+# /proc/sys/kernel/modprobe at the initramfs's modprobe (kmod's when
+# KLP_QEMU_BINS has it), so that request_module() of the livepatch core finds
+# the per-object modules under /lib/modules/<release> (KLP_QEMU_ROOTFS).
+#
+# Environment: KLP_SPLIT_CACHE, KLP_QEMU_KERNEL, KLP_QEMU_TIMEOUT (s), KLP_QEMU_MEM (default
 # 768M), KLP_QEMU_SMP (default 1), KLP_QEMU_ACCEL (default tcg; kvm where it
 # works), KLP_QEMU_APPEND (extra kernel arguments), KLP_QEMU_KMODS,
 # KLP_QEMU_BINS, KLP_QEMU_ROOTFS (see above).
@@ -98,6 +108,17 @@ json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$env_json"; }
 release=$(json_field KLP_KERNEL_RELEASE)
 cache=$(json_field KLP_CACHE)
 [[ -n "$release" && -n "$cache" ]] || die "cannot read KLP_KERNEL_RELEASE/KLP_CACHE from: $env_json"
+kernel_kind=${KLP_QEMU_KERNEL:-stock}
+case $kernel_kind in
+  stock) ;;
+  split)
+    # split-kernel.sh prints its own message (and exits 2) when it cannot build.
+    split_tree=$(bash "$here/split-kernel.sh" kdir) || exit 2
+    release=$(cat "$split_tree/include/config/kernel.release")
+    [[ -z ${KLP_QEMU_KMODS:-} ]] || die "KLP_QEMU_KMODS is not supported with KLP_QEMU_KERNEL=split"
+    ;;
+  *) die "KLP_QEMU_KERNEL must be 'stock' or 'split', got '$kernel_kind'" ;;
+esac
 qdir="$cache/qemu"
 mkdir -p "$qdir" || die "cannot create $qdir"
 kallsyms_file="$cache/kallsyms-$release.txt"
@@ -116,6 +137,13 @@ image_root="$qdir/linux-image-$release"   # where a downloaded package is unpack
 
 # Sets kroot ("" for /, else the unpack directory) when the kernel is there.
 locate_kernel() {
+  if [[ $kernel_kind == split ]]; then
+    kroot=$split_tree
+    vmlinuz="$split_tree/arch/x86/boot/bzImage"
+    kconfig="$split_tree/.config"
+    moddir=$split_tree          # modules.builtin, modules.order of the build
+    return 0
+  fi
   if [[ -r /boot/vmlinuz-$release && -f /lib/modules/$release/modules.builtin ]]; then
     kroot=""
   elif [[ -f "$image_root/.complete" ]]; then
@@ -233,6 +261,19 @@ read -r -a extra_kmods <<<"${KLP_QEMU_KMODS:-}"
 kmods+=("${extra_kmods[@]}")
 read -r -a extra_bins <<<"${KLP_QEMU_BINS:-}"
 
+# The split kernel has no ACPI: 'poweroff -f' would halt it for good, while
+# a reboot ends qemu (-no-reboot).
+power_off='poweroff -f
+reboot -f'
+[[ $kernel_kind == split ]] && power_off='reboot -f'
+
+# The split kernel's request_module() runs /proc/sys/kernel/modprobe.
+modprobe_setup=""
+if [[ $kernel_kind == split ]]; then
+  # An absolute path: busybox's 'command -v' prints its applets' bare names.
+  modprobe_setup='for m in /usr/bin/modprobe /sbin/modprobe /bin/modprobe; do [ -x $m ] && { echo $m > /proc/sys/kernel/modprobe; break; }; done'
+fi
+
 # The guest's /init. Its output channel is ttyS1; the console is ttyS0.
 init_script() {
   cat <<EOF
@@ -252,6 +293,7 @@ echo 0 > /proc/sys/kernel/dmesg_restrict
 hostname klp-qemu
 out=/dev/ttyS1
 stty -F \$out raw -echo || echo "klp-qemu: stty on \$out failed"
+$modprobe_setup
 rc=255
 {
   echo '$begin_marker'
@@ -269,8 +311,7 @@ rc=255
 } > \$out
 # Closing ttyS1 (end of the block) waits until its output is sent.
 sync
-poweroff -f
-reboot -f
+$power_off
 EOF
 }
 
