@@ -3,6 +3,7 @@ import { TOOL_VERSION } from '@klp-split/splitter';
 import { buildCommand, BUILD_HELP } from './build-command.js';
 import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
@@ -21,6 +22,7 @@ Commands:
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
+  kernel add <release> | list         Debian kernels to build and verify against
   kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
@@ -30,7 +32,7 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP };
+const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP };
 
 export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
   // --debug is global: stack traces of internal errors, for bug reports.
@@ -60,6 +62,8 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
         return await verifyCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
+      case 'kernel':
+        return kernelCommand(rest, io);
       case 'kernel-id':
         return await kernelIdCommand(rest, io);
       default:

@@ -4,6 +4,14 @@ import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVe
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
+import { installedKernel } from '../kernels/installed-kernels.js';
+
+/** The kallsyms dump `klp-split kernel add` took of a release. */
+function kernelKallsyms(release: string): string {
+  const k = installedKernel(release);
+  if (!k.kallsyms) throw new UsageError(`verify: kernel ${k.release} has no kallsyms dump`, `run 'klp-split kernel add ${k.release}'`);
+  return k.kallsyms;
+}
 
 export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json|sarif|junit] [--report <file>]
 
@@ -22,6 +30,8 @@ livepatch series: the per-object modules must be requested and loaded.
                      vmlinux's old_name/old_sympos and relocations (default:
                      $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
                      kallsyms cached from booting Debian's kernel)
+  --kernel <release> a kernel installed with 'klp-split kernel add': its
+                     kallsyms dump (instead of --kallsyms)
   --report <file>    also write the JSON report to <file>
   --quiet            no progress lines (the default when $CI is set)
 
@@ -35,6 +45,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
     kallsyms: { type: 'string' },
+    kernel: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
   if (flag(args, 'help')) {
@@ -49,7 +60,7 @@ export function verifyCommand(argv: string[], io: Io): number {
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
   let report: VerifyReport;
   try {
-    const kallsyms = str(args, 'kallsyms');
+    const kallsyms = str(args, 'kernel') ? kernelKallsyms(str(args, 'kernel')!) : str(args, 'kallsyms');
     if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
     report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
   } catch (e) {

@@ -35,9 +35,23 @@ export function checkRelease(release: string): string {
   return release;
 }
 
+/**
+ * Where `kernel add` unpacks a release's headers packages when they are not
+ * installed on the host (installing 6.12's headers would pull in its image,
+ * initramfs-tools and a systemd upgrade): <cache>/kernels/<release>/root.
+ */
+export function unpackRoot(release: string): string {
+  return join(klpCacheDir(), 'kernels', release, 'root');
+}
+
+/** The release's headers tree: the host's package when installed, else the unpacked one. */
+export function headersDir(release: string): string | undefined {
+  return [join(headersRoot(), `linux-headers-${release}`), join(unpackRoot(release), 'usr/src', `linux-headers-${release}`)].find((d) => existsSync(join(d, 'Module.symvers')));
+}
+
 function kernelAt(release: string): InstalledKernel | undefined {
-  const kdir = join(headersRoot(), `linux-headers-${release}`);
-  if (!existsSync(join(kdir, 'Module.symvers'))) return undefined;
+  const kdir = headersDir(release);
+  if (!kdir) return undefined;
   const kallsyms = join(klpCacheDir(), `kallsyms-${release}.txt`);
   return { release, kdir, ...(existsSync(kallsyms) ? { kallsyms } : {}) };
 }
@@ -45,16 +59,17 @@ function kernelAt(release: string): InstalledKernel | undefined {
 /** An installed kernel, or a usage error saying how to install it. */
 export function installedKernel(release: string): InstalledKernel {
   const k = kernelAt(checkRelease(release));
-  if (!k) throw new UsageError(`kernel ${release} is not installed (no ${join(headersRoot(), `linux-headers-${release}`, 'Module.symvers')})`, `run 'klp-split kernel add ${release}'`);
+  if (!k) throw new UsageError(`kernel ${release} is not installed (no linux-headers-${release} with Module.symvers)`, `run 'klp-split kernel add ${release}'`);
   return k;
 }
 
 /** Every kernel whose headers are installed, oldest release first. */
 export function installedKernels(): InstalledKernel[] {
-  if (!existsSync(headersRoot())) return [];
-  return readdirSync(headersRoot())
-    .filter((d) => d.startsWith('linux-headers-') && RELEASE.test(d.slice('linux-headers-'.length)))
-    .map((d) => kernelAt(d.slice('linux-headers-'.length)))
+  const host = existsSync(headersRoot()) ? readdirSync(headersRoot()).filter((d) => d.startsWith('linux-headers-')).map((d) => d.slice('linux-headers-'.length)) : [];
+  const unpacked = existsSync(join(klpCacheDir(), 'kernels')) ? readdirSync(join(klpCacheDir(), 'kernels')) : [];
+  return [...new Set([...host, ...unpacked])]
+    .filter((r) => RELEASE.test(r))
+    .map((r) => kernelAt(r))
     .filter((k): k is InstalledKernel => k !== undefined)
     .sort((a, b) => a.release.localeCompare(b.release, 'en', { numeric: true }));
 }
