@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { buildModules, buildSplit, buildTree } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
@@ -13,14 +14,27 @@ export interface BuildExecutorOptions {
   kdir?: string;
   /** An installed kernel release (klp-split kernel add): its headers are the tree. */
   kernel?: string;
+  /** Build a copy of the module's sources there (one directory per kernel) instead of in place. */
+  outputPath?: string;
   jobs?: number;
   config?: Record<string, string>;
+}
+
+/** Kbuild's inputs of a module directory: its sources, headers and own Kbuild/Makefile (not kbuild's products). */
+const MODULE_INPUT = /^(?!.*\.mod\.c$).*\.[ch]$|^(Kbuild|Makefile)$/;
+
+/** Copies a module directory's sources into `to` (replacing what an earlier build copied), for a build per kernel. */
+function copySources(from: string, to: string): string {
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(to)) if (MODULE_INPUT.test(f)) rmSync(join(to, f), { force: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) if (e.isFile() && MODULE_INPUT.test(e.name)) copyFileSync(join(from, e.name), join(to, e.name));
+  return to;
 }
 
 /** kbuild on split modules, a converted directory or target modules: the functions `klp-split build` calls. */
 export default async function buildExecutor(options: BuildExecutorOptions, context: ExecutorContext): Promise<ExecutorResult> {
   return runExecutor('build', async (io) => {
-    const dir = workspacePath(context, options.path);
+    const dir = options.outputPath ? copySources(workspacePath(context, options.path), workspacePath(context, options.outputPath)) : workspacePath(context, options.path);
     const shown = shownPath(dir);
     const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
     const opts = {
