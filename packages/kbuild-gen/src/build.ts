@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { writeDir } from '@klp-split/core';
-import { availableParallelism, homedir } from 'node:os';
+import { availableParallelism } from 'node:os';
+import { ensureCacheDir } from './cache-dir.js';
 import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { BUILD_RECORD, MANIFEST_FILE, parseManifest, type BuildRecord, type BuiltModule, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
@@ -41,8 +42,9 @@ export class BuildSetupError extends Error {}
 /** The layout probe's copy inside a split build directory. */
 export const LAYOUT_MODULE = '.klp-split/klp_split_layout.ko';
 
+/** The cache directory, created if needed (a KlpError naming it when it cannot be). */
 export function cacheDir(): string {
-  return process.env.KLP_SPLIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'klp-split');
+  return ensureCacheDir();
 }
 
 export function readSplitManifest(dir: string): SplitManifest {

@@ -163,7 +163,10 @@ export function readUnit(source: string): SourceUnit {
     }
   };
 
-  walk(tree.rootNode);
+  // Items are only read from a tree without ERROR or MISSING nodes: an error node's children are not the shapes
+  // describe() expects (an unterminated char literal leaves a declaration without a declarator). The caller
+  // reports the syntax errors (reportSyntaxErrors) and stops.
+  if (!tree.rootNode.hasError) walk(tree.rootNode);
   if (!sawItem) headerEnd = source.length;
   // Comments after the last item belong to no item: kept as the file's trailer, not dropped.
   const trailerStart = sawItem && pendingComments.length ? pendingComments[0]!.start : source.length;

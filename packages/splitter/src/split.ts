@@ -1,5 +1,6 @@
-import { readSourceText } from '@klp-split/core';
-import { basename, dirname, join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { confinePath, KlpError, readSourceText } from '@klp-split/core';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
@@ -85,32 +86,91 @@ export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
   const source = readSourceText(path);
   const result = splitSource(path, source, opts);
   if (result.kind !== 'not-livepatch') return result;
-  const included = /^#include\s+"([^"]+\.c)"\s*$/m.exec(source)?.[1];
-  if (!included) return result;
-  return splitWrapper(path, source, join(dirname(path), included), included, opts);
+  const include = wrapperInclude(source);
+  if (!include) return result;
+  return splitWrapper(path, source, include, opts, []);
 }
 
-function splitWrapper(path: string, source: string, includedPath: string, included: string, opts: SplitOptions): SplitResult {
+/** The `#include "<other>.c"` of a wrapper, with the position of the quoted name. */
+interface WrapperInclude {
+  name: string;
+  pos: { line: number; col: number };
+}
+
+function wrapperInclude(source: string): WrapperInclude | undefined {
+  const m = /^#include\s+"([^"\n]+\.c)"[ \t\r]*$/m.exec(source);
+  if (!m) return undefined;
+  const before = source.slice(0, m.index);
+  const line = before.split('\n').length;
+  return { name: m[1]!, pos: { line, col: m[0].indexOf('"') + 2 } };
+}
+
+/** Real paths of the wrappers being split, outermost first: a cycle of #includes ends in a diagnostic, not a stack overflow. */
+type IncludeStack = string[];
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+function splitWrapper(path: string, source: string, include: WrapperInclude, opts: SplitOptions, stack: IncludeStack): SplitResult {
   const file = opts.displayName ?? path;
+  const included = include.name;
   const sink = new DiagnosticSink(file);
   const fail = (): SplitResult => ({ kind: 'invalid', source: path, files: new Map(), diagnostics: sink.items });
-  let inner: SplitResult;
+  // The included name becomes both a file read and an output name beside the wrapper in --out: both must stay
+  // inside the wrapper's directory, links followed.
+  let includedPath: string;
   try {
-    inner = splitFile(includedPath, { ...opts, displayName: join(dirname(file), included) });
+    includedPath = confinePath(dirname(path), included, { what: `the included livepatch '${included}'`, file, ...include.pos });
   } catch (e) {
-    sink.error(undefined, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as Error).message}`);
+    if (!(e instanceof KlpError)) throw e;
+    sink.error(include.pos, e.code, e.message);
     return fail();
   }
+  // The name the wrapper's #include uses, normalized ("./lp.c" -> "lp.c"); a link stays under its own name.
+  const outputName = relative(resolve(dirname(path)), includedPath).split(sep).join('/');
+  if (outputName === '' || outputName.startsWith('../') || isAbsolute(outputName)) {
+    sink.error(include.pos, 'path-escape', `the included livepatch '${included}' leaves ${dirname(path)}`);
+    return fail();
+  }
+  if (outputName.includes('/')) {
+    // The split is written flat into --out; the wrapper's #include must then find the file beside it.
+    sink.error(include.pos, 'include-not-beside', `the included livepatch '${included}' is in a subdirectory; klp-split writes a split into one directory, so put it beside ${basename(path)}`);
+    return fail();
+  }
+  const here = [...stack, realOrSelf(path)];
+  if (here.includes(realOrSelf(includedPath))) {
+    sink.error(include.pos, 'include-cycle', `'${included}' includes this file again (${[...here.map((p) => basename(p)), basename(includedPath)].join(' -> ')})`);
+    return fail();
+  }
+  let innerSource: string;
+  try {
+    // Read exactly as splitFile reads the wrapper: both texts are written back the same way.
+    innerSource = readSourceText(includedPath);
+  } catch (e) {
+    sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return fail();
+  }
+  const innerOpts = { ...opts, displayName: join(dirname(file), included) };
+  let inner = splitSource(includedPath, innerSource, innerOpts);
+  if (inner.kind === 'not-livepatch') {
+    const next = wrapperInclude(innerSource);
+    if (next) inner = splitWrapper(includedPath, innerSource, next, innerOpts, here);
+  }
   if (inner.kind !== 'split' || !inner.manifest) {
-    return { ...inner, source: path, diagnostics: [...inner.diagnostics] };
+    return { ...inner, source: path, diagnostics: [...sink.items, ...inner.diagnostics] };
   }
   if (inner.manifest.parts.length > 1) {
-    sink.error(undefined, 'included-livepatch-with-objects', `'${included}' patches modules; a livepatch that includes it would need its own per-object sources, which klp-split does not derive from an #include`);
+    sink.error(include.pos, 'included-livepatch-with-objects', `'${included}' patches modules; a livepatch that includes it would need its own per-object sources, which klp-split does not derive from an #include`);
     return fail();
   }
   const fileBase = basename(path).replace(/\.c$/, '');
   const patch = kbuildModuleName(fileBase);
-  sink.note(undefined, 'includes-livepatch', `builds the split of '${included}' under its own name '${patch}'; split '${included}' into the same directory`);
+  sink.note(include.pos, 'includes-livepatch', `builds the split of '${included}' under its own name '${patch}'; split '${included}' into the same directory`);
   const vmlinux = inner.manifest.parts[0]!;
   const manifest: SplitManifest = {
     ...inner.manifest,
@@ -120,11 +180,12 @@ function splitWrapper(path: string, source: string, includedPath: string, includ
     parts: [{ ...vmlinux, module: patch, file: basename(path) }],
     warnings: sink.items.map(formatDiagnostic),
   };
-  const files = new Map([
-    [basename(path), source],
-    [included, inner.files.get(inner.manifest.parts[0]!.file)!],
-    [MANIFEST_FILE, manifestText(manifest)],
-  ]);
+  const files = new Map([[basename(path), source]]);
+  // The included file's split (and, when it is itself a wrapper, what that includes), beside the wrapper.
+  const innerMain = inner.manifest.parts[0]!.file;
+  for (const [name, text] of inner.files) if (name !== MANIFEST_FILE && name !== innerMain) files.set(name, text);
+  files.set(outputName, inner.files.get(innerMain)!);
+  files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files, manifest, diagnostics: sink.items };
 }
 

@@ -1,8 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { requireRegularFile, requireRegularFileIfPresent } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
 import { installedKernel } from '../kernels/installed-kernels.js';
 
@@ -49,6 +51,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
   const [dir, ...extra] = args.positionals;
   if (!dir || extra.length) throw new UsageError('build: give exactly one directory');
   if (!existsSync(dir)) throw new UsageError(`build: ${dir} does not exist`);
+  for (const f of ['Kbuild', 'Makefile']) requireRegularFileIfPresent('build', 'the build file', join(dir, f));
   const jobs = str(args, 'jobs') ? Number(str(args, 'jobs')) : undefined;
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError('build: --jobs takes a positive integer');
   const makeVars: Record<string, string> = {};
@@ -57,7 +60,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     if (!m) throw new UsageError(`build: --config takes NAME=VALUE, not '${kv}'`);
     makeVars[m[1]!] = m[2]!;
   }
-  for (const f of list(args, 'symbols')) if (!existsSync(f)) throw new UsageError(`build: --symbols file ${f} does not exist`);
+  for (const f of list(args, 'symbols')) requireRegularFile('build', '--symbols file', f);
   const opts = {
     extraSymbols: list(args, 'symbols'),
     makeVars,

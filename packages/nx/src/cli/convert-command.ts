@@ -7,6 +7,7 @@ import { planConversion, previousConversion, type ConvertPlan } from '../convert
 import { unifiedDiff } from '../convert/unified-diff.js';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { requireRegularFileIfPresent } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
 
 export const CONVERT_HELP = `Usage: klp-split convert <dir> [--dry-run] [--kdir <dir>] [--all-includes] [--force] [--json]
@@ -83,6 +84,7 @@ export function convertCommand(argv: string[], io: Io): number {
   if (!dirArg || extra.length) throw new UsageError('convert: give exactly one directory');
   const dir = resolve(dirArg);
   if (!existsSync(dir)) throw new UsageError(`convert: ${dirArg} does not exist`);
+  for (const f of ['Kbuild', 'Makefile']) requireRegularFileIfPresent('convert', 'the build file', join(dirArg, f));
   const dryRun = flag(args, 'dry-run');
   const planNow = (): ConvertPlan => conversionFor(dir, str(args, 'kdir'), flag(args, 'all-includes'));
   let plan: ConvertPlan;

@@ -23,7 +23,8 @@ Commands:
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
   kernel add <release> | list         Debian kernels to build and verify against
-  kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
+  kernel-id [--kdir <dir> | --marker <klp-*.json>]
+                                     print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
 Global option: --debug prints the stack trace of an internal error.

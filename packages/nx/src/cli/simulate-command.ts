@@ -20,6 +20,7 @@ import {
 } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { requireRegularFile } from './input-files.js';
 import type { Io } from './output.js';
 
 export const SIMULATE_HELP = `Usage: klp-split simulate <dir> --target <module.ko>... (--scenario <file> | --explore) [--json]
@@ -84,6 +85,10 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const scenarioFile = str(args, 'scenario');
   if (!scenarioFile && !flag(args, 'explore')) throw new UsageError('simulate: give --scenario <file> or --explore');
   if (upstream && !scenarioFile) throw new UsageError('simulate: --upstream runs a --scenario');
+  if (scenarioFile) requireRegularFile('simulate', '--scenario', scenarioFile);
+  for (const m of list(args, 'module')) requireRegularFile('simulate', '--module', m);
+  for (const t of list(args, 'target')) requireRegularFile('simulate', '--target', t);
+  if (str(args, 'kallsyms')) requireRegularFile('simulate', '--kallsyms', str(args, 'kallsyms')!);
   try {
     if (upstream) {
       const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);

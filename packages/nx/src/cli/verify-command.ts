@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
+import { writeReportFile } from './report-file.js';
 import { installedKernel } from '../kernels/installed-kernels.js';
 
 /** The kallsyms dump `klp-split kernel add` took of a release. */
@@ -69,10 +69,7 @@ export function verifyCommand(argv: string[], io: Io): number {
   }
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const reportFile = str(args, 'report');
-  if (reportFile) {
-    mkdirSync(dirname(reportFile), { recursive: true });
-    writeFileSync(reportFile, json);
-  }
+  if (reportFile) writeReportFile(reportFile, json, 'verify report');
   const formatted = { json, sarif: formatVerifySarif([report]), junit: formatVerifyJunit([report]), text: formatVerifyText(report) };
   io.out(formatted[format as keyof typeof formatted]);
   return report.ok ? EXIT_OK : EXIT_FINDINGS;
