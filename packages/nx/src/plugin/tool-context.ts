@@ -12,8 +12,11 @@ export const TOOL_PACKAGES = ['@klp-split/nx', '@klp-split/core', '@klp-split/sp
 
 /** One shell word: Nx runs runtime inputs in a shell. */
 export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./@+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/** A path as a shell word, quoted only when it has to be (the bin's path, shown in help commands). */
+const shellWord = (s: string): string => (/^[A-Za-z0-9_./@+-]+$/.test(s) ? s : shellQuote(s));
 
 /** How the targets of one workspace refer to the tool. */
 export interface ToolContext {
@@ -33,7 +36,7 @@ export function toolContext(workspaceRoot: string): ToolContext {
   const bin = join(PACKAGE_DIR, 'bin/klp-split.js');
   const rel = relative(workspaceRoot, bin);
   const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-  const cli = `node ${shellQuote(inside ? rel : bin)}`;
+  const cli = `node ${shellWord(inside ? rel : bin)}`;
   if (inside && !rel.split(sep).includes('node_modules')) {
     const packages = relative(workspaceRoot, dirname(PACKAGE_DIR));
     return {

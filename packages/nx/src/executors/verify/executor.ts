@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { ExecutorContext } from '@nx/devkit';
 import { formatVerifyText, verifySplit } from '@klp-split/runtime-sim';
 import { UsageError } from '../../cli/exit-codes.js';
+import { writeReportFile } from '../../cli/report-file.js';
 import { installedKernel } from '../../kernels/installed-kernels.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
@@ -31,11 +31,7 @@ export default async function verifyExecutor(options: VerifyExecutorOptions, con
     if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${shownPath(kallsyms)} does not exist`);
     const report = verifySplit(workspacePath(context, options.path), { targets, kallsyms, onProgress: io.progress });
     const json = `${JSON.stringify(report, null, 2)}\n`;
-    if (options.report) {
-      const file = workspacePath(context, options.report);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, json);
-    }
+    if (options.report) writeReportFile(workspacePath(context, options.report), json, 'verify report');
     io.out(options.format === 'json' ? json : formatVerifyText(report));
     return report.ok;
   });
