@@ -16,6 +16,8 @@ const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
 
 let tmp: string;
 let ws: string;
+/** Debian's 6.1 release of the kernel environment and the newest 6.12 amd64 release apt offers: discovered, never written down. */
+let kernels: string[];
 
 async function run(cmd: string, args: string[], cwd: string) {
   const r = await execa(cmd, args, { cwd, reject: false, env: NX_ENV, all: true });
@@ -24,9 +26,9 @@ async function run(cmd: string, args: string[], cwd: string) {
 
 const nx = (args: string[]) => run(join(ws, 'node_modules/.bin/nx'), args, ws);
 
-/** Tasks Nx ran rather than replayed from its cache. */
+/** Tasks Nx ran rather than replayed from its cache (Nx quotes a target name with a colon: klpd-fix:"verify:6.1.0-57-amd64"). */
 const ran = (output: string): string[] =>
-  [...output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^> nx run (\S+)(.*)$/gm)].filter((m) => !m[2]!.includes('cache')).map((m) => m[1]!).sort();
+  [...output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^> nx run (\S+)(.*)$/gm)].filter((m) => !m[2]!.includes('cache')).map((m) => m[1]!.replace(/"/g, '')).sort();
 
 beforeAll(async () => {
   tmp = tempDir('user-ws');
@@ -47,7 +49,17 @@ beforeAll(async () => {
   cpSync(join(ROOT, 'examples/livepatches'), join(ws, 'livepatches'), { recursive: true });
   // What any Nx workspace ignores; kbuild's products are the plugin's business (its inputs leave them out).
   writeFileSync(join(ws, '.gitignore'), 'node_modules/\n.nx/\n');
-  writeFileSync(join(ws, 'nx.json'), `${JSON.stringify({ plugins: ['@klp-split/nx'] }, null, 2)}\n`);
+  writeFileSync(join(ws, 'nx.json'), '{}\n');
+  const klp = join(ws, 'node_modules/.bin/klp-split');
+  const env61 = (await run('bash', [join(ws, 'node_modules/@klp-split/kbuild-gen/scripts/kernel-env.sh'), '--json'], ws)).output;
+  const available = (await run(klp, ['kernel', 'list', '--available'], ws)).output.split('\n');
+  const newest612 = available.filter((r) => /^6\.12\.\d+\+deb12-amd64$/.test(r)).at(-1);
+  if (!newest612) throw new Error(`apt offers no 6.12 amd64 headers:\n${available.join('\n')}`);
+  kernels = [(JSON.parse(env61.slice(env61.indexOf('{'))) as { KLP_KERNEL_RELEASE: string }).KLP_KERNEL_RELEASE, newest612];
+  const add = await run(klp, ['kernel', 'add', ...kernels], ws);
+  if (add.code !== 0) throw new Error(`klp-split kernel add failed:\n${add.output}`);
+  const g = await nx(['g', '@klp-split/nx:init', ...kernels.map((k) => `--kernels=${k}`)]);
+  if (g.code !== 0) throw new Error(`nx g @klp-split/nx:init failed:\n${g.output}`);
 }, 1_200_000);
 
 afterAll(() => {
@@ -55,7 +67,7 @@ afterAll(() => {
 });
 
 describe('klp-split installed from its packed tarballs into a fresh workspace', () => {
-  it('installs every package as a real copy (no link back into this repository), with the kernel environment script inside kbuild-gen', () => {
+  it('installs every package as a real copy (no link back into this repository), with the kernel environment script inside kbuild-gen and the qemu harness inside nx', () => {
     for (const p of PACKAGES) {
       const dir = realpathSync(join(ws, 'node_modules/@klp-split', p));
       expect(dir.startsWith(realpathSync(ws))).toBe(true);
@@ -66,6 +78,7 @@ describe('klp-split installed from its packed tarballs into a fresh workspace', 
       expect(files.filter((f) => /\.test\.|tsconfig|\.tsbuildinfo$/.test(f))).toEqual([]);
     }
     expect(readdirSync(join(ws, 'node_modules/@klp-split/kbuild-gen/scripts'))).toContain('kernel-env.sh');
+    expect(readdirSync(join(ws, 'node_modules/@klp-split/nx/scripts'))).toContain('qemu-kernel.sh');
   });
 
   it('runs the klp-split bin', async () => {
@@ -77,23 +90,44 @@ describe('klp-split installed from its packed tarballs into a fresh workspace', 
     expect(id.output).toMatch(/^\d+\.\d+\.\d+-\S+ [0-9a-f]{16} \//m);
   });
 
-  it('registers the plugin by its package name: the livepatch and module projects are inferred', async () => {
+  it('registers the plugin by its package name with its kernels (nx g @klp-split/nx:init): a task per kernel', async () => {
+    expect(JSON.parse(readFileSync(join(ws, 'nx.json'), 'utf8')).plugins).toEqual([{ plugin: '@klp-split/nx', options: { kernels } }]);
     const r = await nx(['show', 'project', 'klpd-fix', '--json']);
     expect(r.code, r.output).toBe(0);
     const project = JSON.parse(r.output.slice(r.output.indexOf('{')));
-    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['split', 'build', 'verify']));
-    expect(project.targets.verify.dependsOn).toContainEqual({ projects: ['klpd-counter', 'klpd-parser', 'klpd-ticker'], target: 'build' });
+    for (const k of kernels) {
+      expect(Object.keys(project.targets)).toEqual(expect.arrayContaining([`split:${k}`, `build:${k}`, `verify:${k}`]));
+      expect(project.targets[`verify:${k}`].dependsOn).toContainEqual({ projects: ['klpd-counter', 'klpd-parser', 'klpd-ticker'], target: `build:${k}` });
+    }
+    expect(project.targets.verify.dependsOn).toEqual(kernels.map((k) => `verify:${k}`));
     const projects = await nx(['show', 'projects', '--json']);
     expect(JSON.parse(projects.output.slice(projects.output.indexOf('[')))).toEqual(expect.arrayContaining(['klpd-fix', 'klpd-counter', 'klpd-parser', 'klpd-ticker']));
   });
 
-  it('verifies the workspace, then a second run is entirely from the cache', async () => {
+  /** Per-kernel tasks Nx ran (the aggregate verify/build targets run nothing). */
+  const kernelTasks = (output: string): string[] => ran(output).filter((t) => kernels.some((k) => t.endsWith(`:${k}`)));
+
+  it('verifies on every kernel as separate tasks, then a second run is entirely from the cache', async () => {
     const first = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(first.code, first.output).toBe(0);
-    expect(first.output).toContain('verify: klpd_fix: OK');
+    const want = kernels.flatMap((k) => ['klpd-counter', 'klpd-parser', 'klpd-ticker'].map((m) => `${m}:build:${k}`).concat([`klpd-fix:split:${k}`, `klpd-fix:build:${k}`, `klpd-fix:verify:${k}`]));
+    expect(kernelTasks(first.output)).toEqual(want.sort());
+    for (const k of kernels) {
+      const report = JSON.parse(readFileSync(join(ws, 'livepatches/klpd-fix/out', k, 'verify.json'), 'utf8'));
+      expect(report.ok, k).toBe(true);
+      expect(readdirSync(join(ws, 'modules/klpd-counter/out', k))).toContain('klpd-counter.ko');
+    }
     const second = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(second.code, second.output).toBe(0);
-    expect(ran(second.output)).toEqual([]);
+    expect(kernelTasks(second.output)).toEqual([]);
     expect(second.output).toMatch(/Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
+  });
+
+  it('re-runs only the touched module\'s chain, on both kernels', async () => {
+    const file = join(ws, 'modules/klpd-counter/klpd-counter.c');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}/* touched by the test suite */\n`);
+    const touched = await nx(['run-many', '-t', 'verify', '--output-style=static']);
+    expect(touched.code, touched.output).toBe(0);
+    expect(kernelTasks(touched.output)).toEqual(kernels.flatMap((k) => [`klpd-counter:build:${k}`, `klpd-fix:verify:${k}`]).sort());
   });
 });
