@@ -87,7 +87,29 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
   out[names.split] = aggregate(names.split, kernels, 'Split the livepatch');
   out[names.build] = aggregate(names.build, kernels, 'Build the split modules');
   out[names.verify] = aggregate(names.verify, kernels, 'Verify the split modules');
+  out.report = reportTarget(tool);
   return out;
+}
+
+/**
+ * The livepatch x kernel table of what the verify:<release> tasks wrote.
+ * No dependsOn: a finding on one kernel fails its verify task, and the
+ * report is what shows it (run it after `nx run-many -t verify`). Not
+ * cached: its inputs are other tasks' outputs.
+ */
+function reportTarget(tool: ToolContext): TargetConfiguration {
+  const args = ['{projectRoot}', '--markdown', '{projectRoot}/out/report.md', '--sarif', '{projectRoot}/out/report.sarif'];
+  return {
+    command: `${tool.cli} report ${args.join(' ')}`,
+    options: { cwd: '{workspaceRoot}' },
+    cache: false,
+    outputs: ['{projectRoot}/out/report.md', '{projectRoot}/out/report.sarif'],
+    metadata: {
+      technologies: ['livepatch'],
+      description: 'Table of the per-kernel verify results: livepatch x kernel, OK or the first finding (terminal, Markdown, SARIF)',
+      help: { command: `${tool.cli} report --help`, example: { args } },
+    },
+  };
 }
 
 function livepatchTargetsFor(m: LivepatchMarker, modules: Map<string, ModuleMarker>, names: TargetNames, tool: ToolContext, kernel?: string): Record<string, TargetConfiguration> {
