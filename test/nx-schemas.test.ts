@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { livepatchTargets, moduleTargets, pluginKernels, targetNames } from '../packages/nx/src/plugin/targets.js';
 import { toolContext } from '../packages/nx/src/plugin/tool-context.js';
-import { ROOT } from './helpers/env.js';
+import { removeDir, ROOT, tempDir } from './helpers/env.js';
 
 /**
  * The Nx plugin's executors and generators: what Nx reads from package.json,
@@ -157,8 +157,17 @@ describe('the inferred targets with the option kernels (issue 16)', () => {
   });
 
   it('in a workspace where klp-split is installed, the tool is an external dependency and the bin is under node_modules', () => {
-    const installed = toolContext('/nonexistent-workspace');
-    expect(installed.inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim'] }]);
+    const ws = tempDir('tool-context');
+    try {
+      mkdirSync(join(ws, 'node_modules/@klp-split'), { recursive: true });
+      symlinkSync(join(ROOT, 'packages/nx'), join(ws, 'node_modules/@klp-split/nx'));
+      // Without a lock file that has the package, Nx has no external node for it: the bin's version instead.
+      expect(toolContext(ws)).toEqual({ cli: 'node node_modules/@klp-split/nx/bin/klp-split.js', inputs: [{ runtime: 'node node_modules/@klp-split/nx/bin/klp-split.js --version' }] });
+      writeFileSync(join(ws, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/@klp-split/nx': { version: '0.1.0' } } }));
+      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim'] }]);
+    } finally {
+      removeDir(ws);
+    }
     expect(tool.inputs).toContain('{workspaceRoot}/packages/*/src/**/*.ts');
   });
 });
