@@ -40,7 +40,7 @@ try {
     const t0 = process.hrtime.bigint();
     const out = run(nx, ['run-many', '-t', 'verify', '--output-style=static', ...args], ws);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    const tasks = (out.match(/^> nx run /gm) ?? []).length;
+    const tasks = (out.replace(/\x1b\[[0-9;]*m/g, '').match(/^> nx run /gm) ?? []).length;
     console.log(`${label.padEnd(34)} ${s.toFixed(1).padStart(6)} s  (${tasks} tasks)`);
     return s;
   };
