@@ -202,10 +202,10 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
   });
 
   it.each([
-    ['build --symbols', () => ['build', lp, '--symbols', adir], `build: --symbols file ${'ADIR'} is a directory`],
-    ['simulate --module', () => ['simulate', '--upstream', '--module', adir, '--scenario', samples('Makefile')], 'simulate: --module ADIR is a directory'],
-    ['simulate --scenario', () => ['simulate', lp, '--scenario', adir], 'simulate: --scenario ADIR is a directory'],
-    ['simulate --target', () => ['simulate', lp, '--target', adir, '--explore'], 'simulate: --target ADIR is a directory'],
+    ['build --symbols', () => ['build', lp, '--symbols', adir], 'ADIR: error: build: --symbols file is a directory [input-not-file]'],
+    ['simulate --module', () => ['simulate', '--upstream', '--module', adir, '--scenario', samples('Makefile')], 'ADIR: error: simulate: --module is a directory [input-not-file]'],
+    ['simulate --scenario', () => ['simulate', lp, '--scenario', adir], 'ADIR: error: simulate: --scenario is a directory [input-not-file]'],
+    ['simulate --target', () => ['simulate', lp, '--target', adir, '--explore'], 'ADIR: error: simulate: --target is a directory [input-not-file]'],
   ])('%s naming a directory: exit 2, the argument named', async (_what, args, message) => {
     const r = await klpSplit(args());
     expect(r.code).toBe(2);
@@ -219,12 +219,12 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     cpSync(samples('livepatch-callbacks-demo.c'), join(dir, 'livepatch-callbacks-demo.c'));
     const convert = await klpSplit(['convert', dir]);
     expect(convert.code).toBe(2);
-    expect(convert.stderr).toContain(`convert: the build file ${join(dir, 'Makefile')} is a directory`);
+    expect(convert.stderr).toContain(`${join(dir, 'Makefile')}: error: convert: the build file is a directory [input-not-file]`);
     // Nothing converted on the way.
     expect(readdirSync(dir).sort()).toEqual(['Makefile', 'livepatch-callbacks-demo.c']);
     const build = await klpSplit(['build', dir, '--kdir', kdir]);
     expect(build.code).toBe(2);
-    expect(build.stderr).toContain(`build: the build file ${join(dir, 'Makefile')} is a directory`);
+    expect(build.stderr).toContain(`${join(dir, 'Makefile')}: error: build: the build file is a directory [input-not-file]`);
   });
 
   it('an unusable HOME for the cache (HOME=/proc used to hang in mkdir): exit 2 naming the cache directory', async () => {
@@ -232,8 +232,8 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     cpSync(lp, fresh, { recursive: true });
     const r = await klpSplit(['build', fresh, '--kdir', kdir], { env: { HOME: '/proc', XDG_CACHE_HOME: '', KLP_SPLIT_CACHE: '' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('cannot create the cache directory /proc/.cache/klp-split');
-    expect(r.stderr).toContain('[cache-dir]');
+    expect(r.stderr).toContain('cache directory /proc/.cache/klp-split cannot be created');
+    expect(r.stderr).toContain('[cache-dir-unwritable]');
     expectNoTrace(r.stderr);
   });
 
@@ -241,7 +241,7 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     if (!mounted) ctx.skip();
     const r = await klpSplit(['build', lp, '--kdir', kdir], { env: { HOME: roHome, XDG_CACHE_HOME: '', KLP_SPLIT_CACHE: '' } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`cannot create the cache directory ${roHome}/.cache/klp-split: EROFS`);
+    expect(r.stderr).toContain(`cache directory ${roHome}/.cache/klp-split cannot be created (EROFS)`);
   });
 
   it('verify --report on a full disk: no 0-byte report, an old report kept, exit 2 naming the file', async (ctx) => {

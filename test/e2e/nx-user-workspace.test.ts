@@ -10,7 +10,7 @@ import { removeDir, ROOT, tempDir } from '../helpers/env.js';
  * the tarballs, nothing else from this repository, and copies the example's
  * modules and livepatch in. The plugin is registered by its package name.
  */
-const PACKAGES = ['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'nx'];
+const PACKAGES = ['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'klp-relocs', 'nx'];
 const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.nx!;
 
@@ -19,8 +19,8 @@ let ws: string;
 /** Debian's 6.1 release of the kernel environment and the newest 6.12 amd64 release apt offers: discovered, never written down. */
 let kernels: string[];
 
-async function run(cmd: string, args: string[], cwd: string) {
-  const r = await execa(cmd, args, { cwd, reject: false, env: NX_ENV, all: true });
+async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const r = await execa(cmd, args, { cwd, reject: false, env: { ...NX_ENV, ...env }, all: true });
   return { code: r.exitCode, output: String(r.all) };
 }
 
@@ -133,5 +133,19 @@ describe('klp-split installed from its packed tarballs into a fresh workspace', 
     const touched = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(touched.code, touched.output).toBe(0);
     expect(kernelTasks(touched.output)).toEqual(kernels.flatMap((k) => [`klpd-counter:build:${k}`, `klpd-fix:verify:${k}`]).sort());
+  });
+
+  it('a second clone on another path sharing one cache directory gets every task from it', async () => {
+    // Nx's own cache directory on a path both clones reach (a network share in practice).
+    const shared = join(tmp, 'shared-cache');
+    const clone = join(tmp, 'clone-2');
+    cpSync(ws, clone, { recursive: true, verbatimSymlinks: true, filter: (src) => src.includes('/node_modules/') || !/\/(\.nx|out)$/.test(src) });
+    const inShared = (cwd: string) => run(join(cwd, 'node_modules/.bin/nx'), ['run-many', '-t', 'verify', '--output-style=static'], cwd, { NX_CACHE_DIRECTORY: shared });
+    const first = await inShared(ws);
+    expect(first.code, first.output).toBe(0);
+    const second = await inShared(clone);
+    expect(second.code, second.output).toBe(0);
+    expect(kernelTasks(second.output)).toEqual([]);
+    expect(JSON.parse(readFileSync(join(clone, 'livepatches/klpd-fix/out', kernels[1]!, 'verify.json'), 'utf8')).ok).toBe(true);
   });
 });

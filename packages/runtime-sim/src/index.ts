@@ -8,7 +8,7 @@ export * from './kernel/kernel.js';
 export * from './kernel/livepatch.js';
 export * from './kernel/symvers.js';
 export * from './verify/verify.js';
-export { loadSplitSystem } from './verify/load-system.js';
+export { loadSplitSystem, type LoadedSplit } from './verify/load-system.js';
 export * from './verify/report-text.js';
 export * from './kernel/system.js';
 export * from './scenario/parse.js';

@@ -6,9 +6,10 @@ import { emitSplit } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
-import { MANIFEST_FILE, MANIFEST_VERSION, manifestText, type SplitManifest } from './manifest.js';
+import { buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
+import type { SourceUnit } from './items.js';
 import { toCrlf, toLf, usesCrlf } from './line-endings.js';
-import { kbuildModuleName, objectNameProblem, patchNameProblem } from './names.js';
+import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
 import { planSplit, type SplitPlan } from './plan.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
@@ -67,11 +68,17 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
     const problem = objectNameProblem(patch, obj.name);
     if (problem) sink.error(obj.pos, problem.code, problem.message);
   }
+  for (const obj of found.model.objects) {
+    for (const f of obj.funcs) {
+      // kallsyms holds no such name: the kernel would refuse the patch at load time.
+      if (!isSymbolName(f.oldName)) sink.error(f.pos, 'invalid-old-name', `klp_func .old_name "${f.oldName}" is not a symbol name`);
+    }
+  }
   if (sink.failed) return result('invalid');
 
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined);
   const emitted = emitSplit(unit, found.model, plan);
-  const manifest = buildManifest(basename(path), found.model, plan, sink.items);
+  const manifest = splitManifest(unit, basename(path), found.model, plan, sink.items);
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }
@@ -107,6 +114,12 @@ function wrapperInclude(source: string): WrapperInclude | undefined {
 
 /** Real paths of the wrappers being split, outermost first: a cycle of #includes ends in a diagnostic, not a stack overflow. */
 type IncludeStack = string[];
+
+/** The errno of a failed read (readSourceText wraps Node's error as the KlpError's cause). */
+function errnoOf(e: unknown): string {
+  const err = e as { code?: string; cause?: { code?: string }; message?: string };
+  return err.cause?.code ?? (err.code && /^E[A-Z]+$/.test(err.code) ? err.code : undefined) ?? err.message ?? String(e);
+}
 
 function realOrSelf(path: string): string {
   try {
@@ -152,7 +165,7 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
     // Read exactly as splitFile reads the wrapper: both texts are written back the same way.
     innerSource = readSourceText(includedPath);
   } catch (e) {
-    sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${errnoOf(e)}`);
     return fail();
   }
   const innerOpts = { ...opts, displayName: join(dirname(file), included) };
@@ -172,14 +185,14 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
   const patch = kbuildModuleName(fileBase);
   sink.note(include.pos, 'includes-livepatch', `builds the split of '${included}' under its own name '${patch}'; split '${included}' into the same directory`);
   const vmlinux = inner.manifest.parts[0]!;
-  const manifest: SplitManifest = {
+  const manifest = buildManifest({
     ...inner.manifest,
     patch,
     source: basename(path),
     includes: [included],
     parts: [{ ...vmlinux, module: patch, file: basename(path) }],
     warnings: sink.items.map(formatDiagnostic),
-  };
+  });
   const files = new Map([[basename(path), source]]);
   // The included file's split (and, when it is itself a wrapper, what that includes), beside the wrapper.
   const innerMain = inner.manifest.parts[0]!.file;
@@ -189,7 +202,8 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
   return { kind: 'split', source: path, files, manifest, diagnostics: sink.items };
 }
 
-function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[]): SplitManifest {
+/** The manifest of a split, through the one builder in @klp-split/core. */
+function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[]): SplitManifest {
   const part = (p: SplitPlan['main']) => ({
     object: p.object,
     module: p.module,
@@ -197,18 +211,14 @@ function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, d
     funcs: (p.entry?.funcs ?? []).map((f) => ({ oldName: f.oldName, newFunc: f.newFunc, sympos: f.sympos })),
     callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c })),
   });
-  const manifest: SplitManifest = {
-    manifestVersion: MANIFEST_VERSION,
+  return buildManifest({
     generator: `${TOOL_NAME} ${TOOL_VERSION}`,
     patch: plan.patch,
     source,
-    objNames: plan.objects.map((p) => p.object),
+    header: plan.header.length ? `${plan.fileBase}.h` : undefined,
     exports: plan.exported.map((i) => i.defines[0]!),
     parts: [part(plan.main), ...plan.objects.map(part)],
     warnings: diags.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) })),
-  };
-  if (plan.header.length) manifest.header = `${plan.fileBase}.h`;
-  if (model.replace !== undefined) manifest.replace = model.replace;
-  if (model.states !== undefined) manifest.states = model.states;
-  return manifest;
+    ...patchFields(unit, model),
+  });
 }

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { UsageError } from './exit-codes.js';
+import { EXIT_USAGE, KlpError } from '@klp-split/core';
 
 /**
  * Checks a file named on the command line before any reader sees it: a
@@ -9,15 +9,17 @@ import { UsageError } from './exit-codes.js';
  */
 export function requireRegularFile(command: string, what: string, path: string): void {
   let kind: string;
+  let code = 'input-not-file';
   try {
     const st = statSync(path);
     if (st.isFile()) return;
     kind = st.isDirectory() ? 'is a directory' : 'is not a regular file';
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    kind = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (e as Error).message})`;
+    const errno = (e as NodeJS.ErrnoException).code;
+    kind = errno === 'ENOENT' ? 'does not exist' : `cannot be read (${errno ?? (e as Error).message})`;
+    code = errno === 'ENOENT' ? 'input-missing' : 'input-unreadable';
   }
-  throw new UsageError(`${command}: ${what} ${path} ${kind}`);
+  throw new KlpError(`${command}: ${what} ${kind}`, { code, file: path, exit: EXIT_USAGE });
 }
 
 /** The same for a file that may be absent (a directory's Makefile), checked only when something is there. */

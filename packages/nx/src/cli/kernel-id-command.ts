@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readInput } from '@klp-split/core';
 import { discoverKernelTree, KernelTreeError } from '@klp-split/kbuild-gen';
 import { readAnyMarker } from '../plugin/markers.js';
 import { flag, parseCommandArgs, str } from './args.js';
@@ -38,8 +38,8 @@ export function kernelIdCommand(argv: string[], io: Io): number {
     if (str(args, 'marker') !== undefined || str(args, 'kdir') !== undefined) throw new UsageError('kernel-id: give --kernel alone');
     const k = installedKernel(release);
     const tree = discoverKernelTree({ kdir: k.kdir });
-    const hash = createHash('sha256').update(readFileSync(tree.symvers)).update(readFileSync(tree.livepatchHeader));
-    hash.update(k.kallsyms ? readFileSync(k.kallsyms) : 'no kallsyms dump');
+    const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source'));
+    hash.update(k.kallsyms ? readInput(k.kallsyms, 'symbols', { what: 'kallsyms dump' }) : 'no kallsyms dump');
     io.out(`${tree.release} ${hash.digest('hex').slice(0, 16)} ${k.kallsyms ? 'kallsyms' : 'no-kallsyms'}`);
     return EXIT_OK;
   }
@@ -49,7 +49,7 @@ export function kernelIdCommand(argv: string[], io: Io): number {
   const kdir = marker ? marker.kdir : str(args, 'kdir');
   try {
     const tree = discoverKernelTree({ kdir });
-    const hash = createHash('sha256').update(readFileSync(tree.symvers)).update(readFileSync(tree.livepatchHeader)).digest('hex').slice(0, 16);
+    const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source')).digest('hex').slice(0, 16);
     io.out(`${tree.release} ${hash} ${tree.dir}`);
     return EXIT_OK;
   } catch (e) {

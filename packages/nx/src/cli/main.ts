@@ -7,6 +7,7 @@ import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
 import { reportCommand, REPORT_HELP } from './report-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
+import { relocsCommand, RELOCS_HELP } from './relocs-command.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
 import { splitCommand, SPLIT_HELP } from './split-command.js';
 import { verifyCommand, VERIFY_HELP } from './verify-command.js';
@@ -23,6 +24,7 @@ Commands:
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
+  relocs <file.ko> [--write]         list (or write) a module's livepatch relocations
   kernel add <release> | list         Debian kernels to build and verify against
   report [<dir>...]                  the livepatch x kernel table of per-kernel verify results
   kernel-id [--kdir <dir> | --marker <klp-*.json>]
@@ -35,7 +37,7 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP };
+const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
 
 export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
   // --debug is global: stack traces of internal errors, for bug reports.
@@ -65,6 +67,8 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
         return await verifyCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
+      case 'relocs':
+        return await relocsCommand(rest, io);
       case 'report':
         return reportCommand(rest, io);
       case 'kernel':

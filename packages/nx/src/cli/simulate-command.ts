@@ -1,10 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
 import {
   defaultKallsymsFile,
-  ElfError,
   explore,
-  LayoutError,
   loadModuleImage,
   loadSplitSystem,
   loadSymvers,
@@ -12,11 +10,8 @@ import {
   vmlinuxSymbolSource,
   type SimSystem,
   newKernel,
-  parseScenario,
+  readScenario,
   runScenario,
-  ScenarioError,
-  SymversError,
-  VerifyError,
 } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
@@ -91,7 +86,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   if (str(args, 'kallsyms')) requireRegularFile('simulate', '--kallsyms', str(args, 'kallsyms')!);
   try {
     if (upstream) {
-      const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);
+      const steps = readScenario(scenarioFile!);
       const kallsyms = str(args, 'kallsyms');
       if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`simulate: kallsyms dump ${kallsyms} does not exist`);
       const r = runScenario(newKernel(await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms)), steps);
@@ -108,7 +103,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       }
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
-    const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);
+    const steps = readScenario(scenarioFile!);
     const r = runScenario(newKernel(loaded.sys), steps);
     if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
     else {
@@ -117,12 +112,8 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     }
     return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
   } catch (e) {
-    if (e instanceof ScenarioError) {
-      io.err(e.message);
-      return EXIT_FINDINGS;
-    }
-    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`simulate: ${(e as Error).message}`);
+    // Readers of outside data throw KlpError themselves (main() prints them, exit 2); the kernel tree's error is not one yet.
+    if (e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
     throw e;
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
+import { formatVerifyJunit, formatVerifySarif, formatVerifyText, verifySplit, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
@@ -58,15 +58,10 @@ export function verifyCommand(argv: string[], io: Io): number {
   if (!['text', 'json', 'sarif', 'junit'].includes(format)) throw new UsageError(`verify: unknown --format '${format}' (text, json, sarif or junit)`);
   const targets = list(args, 'target');
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
-  let report: VerifyReport;
-  try {
-    const kallsyms = str(args, 'kernel') ? kernelKallsyms(str(args, 'kernel')!) : str(args, 'kallsyms');
-    if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
-    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
-  } catch (e) {
-    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
-    throw e;
-  }
+  const kallsyms = str(args, 'kernel') ? kernelKallsyms(str(args, 'kernel')!) : str(args, 'kallsyms');
+  if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
+  // Readers of the directory's data throw KlpError (file, code, hint); main() prints it and exits 2.
+  const report: VerifyReport = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const reportFile = str(args, 'report');
   if (reportFile) writeReportFile(reportFile, json, 'verify report');

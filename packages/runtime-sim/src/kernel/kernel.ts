@@ -1,5 +1,6 @@
 import type { ModuleImage } from '../image/module-image.js';
-import { applyRelocations } from './relocate.js';
+import { applyKlpObjectRelocations, applyRelocations, klpRelaObjects } from './relocate.js';
+import { klpOf } from '../klp/structures.js';
 import { symposProblem } from './object-symbols.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { EBUSY, EEXIST, EINVAL, ENOENT, strerror } from './errno.js';
@@ -28,6 +29,13 @@ export interface LoadedModule {
   loadedAt: number;
   /** Where its sections were placed when its relocations were applied. */
   sectionAddress: Map<number, bigint>;
+  /**
+   * A classic livepatch on the stock kernel: the objects whose `.klp.rela`
+   * sections wait for their module (klp_init_object_loaded()), and those
+   * already written into this module's text (6.1 never clears them).
+   */
+  klpDeferred?: Set<string>;
+  klpWritten?: Set<string>;
 }
 
 /** Start of the x86-64 module area (MODULES_VADDR without KASLR). */
@@ -226,10 +234,11 @@ export class SimKernel {
       }
       uses.add(owner.name);
     }
-    const relocated = applyRelocations(image, MODULES_VADDR + BigInt(this.clock) * 0x400000n, {
-      exported: (sym) => this.exportAddress(sym),
-      objectSymbol: (obj, sym, pos) => this.objectSymbolAddress(obj, sym, pos),
-    });
+    // The stock kernel applies only .klp.rela.vmlinux.* at load (apply_relocations() with objname NULL); a split
+    // kernel applies every livepatch relocation when the per-object module loads (spec §5).
+    const classic = image.isLivepatch && klpOf(image, this.opts.layout).patch?.objects !== undefined;
+    if (classic) mod.klpDeferred = new Set([...klpRelaObjects(image)].filter((o) => o !== 'vmlinux'));
+    const relocated = applyRelocations(image, MODULES_VADDR + BigInt(this.clock) * 0x400000n, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : {});
     if (relocated.findings.length) {
       for (const f of relocated.findings) {
         this.printk(f.code.startsWith('klp-') || f.code.startsWith('sympos') || f.code === 'old-name-not-found' ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
@@ -250,6 +259,40 @@ export class SimKernel {
       return err;
     }
     mod.state = 'LIVE';
+    return 0;
+  }
+
+  private resolver() {
+    return {
+      exported: (sym: string) => this.exportAddress(sym),
+      objectSymbol: (obj: string, sym: string, pos: number) => this.objectSymbolAddress(obj, sym, pos),
+    };
+  }
+
+  /**
+   * klp_apply_object_relocs() of a classic livepatch for a module object that
+   * is (or becomes) loaded. 6.1 has no clear_relocate_add() (upstream 6.3; not
+   * in Debian's 6.1, measured on the real kernel, test/e2e/klp-relocs-real.test.ts):
+   * after the target was unloaded and comes again, x86's apply_relocate_add()
+   * finds its earlier values and refuses.
+   */
+  applyObjectRelocations(mod: LoadedModule, obj: string): number {
+    if (!mod.klpDeferred?.has(obj)) return 0;
+    const r = applyKlpObjectRelocations(mod.image, mod.sectionAddress, obj, this.resolver());
+    if (r.findings.length) {
+      for (const f of r.findings) {
+        this.printk(`livepatch: ${f.message}`);
+        this.event(f.code, f.message, mod.name);
+      }
+      return -EINVAL;
+    }
+    mod.klpWritten ??= new Set();
+    if (mod.klpWritten.has(obj) && r.first) {
+      this.printk(`module: x86/modules: Skipping invalid relocation target, existing value is nonzero for type ${r.first.type}, loc (____ptrval____), val ${r.first.value.toString(16)}`);
+      this.event('klp-relocation-not-cleared', `the livepatch relocations of '${obj}' are still written in '${mod.name}' from its earlier load (6.1 does not clear them on unload)`, mod.name);
+      return -ENOEXEC;
+    }
+    mod.klpWritten.add(obj);
     return 0;
   }
 

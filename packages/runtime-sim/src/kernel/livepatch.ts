@@ -441,6 +441,11 @@ export class SplitLivepatch {
       return -EINVAL;
     }
     if (!this.objectLoaded(obj)) return 0;
+    // klp_init_object_loaded(): a module object's livepatch relocations first (classic livepatches only; klp-relocs).
+    if (obj.name !== null) {
+      const err = this.kernel.applyObjectRelocations(obj.carrier, obj.name);
+      if (err) return err;
+    }
     const symbols = obj.name === null ? this.vmlinux : moduleSymbolSource(this.kernel.modules.get(obj.name)!.image);
     for (const f of obj.image.funcs) {
       if (!f.oldName) continue;

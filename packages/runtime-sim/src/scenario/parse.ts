@@ -1,3 +1,4 @@
+import { KlpError, readInputText } from '@klp-split/core';
 import type { Diagnostic } from '@klp-split/splitter';
 
 /**
@@ -33,10 +34,22 @@ export type Step = (
   | { kind: 'ftrace-enabled'; value: boolean; line: number }
 ) & { race?: boolean };
 
-export class ScenarioError extends Error {
+/** A scenario that does not parse: an input error (exit 2) listing every bad line. */
+export class ScenarioError extends KlpError {
   constructor(readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message} [${d.code}]`).join('\n'));
+    const first = diagnostics[0]!;
+    super(first.message, { code: first.code ?? 'scenario-invalid', file: first.file, line: first.line, col: first.col });
+    this.name = 'ScenarioError';
   }
+
+  override format(): string {
+    return this.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message} [${d.code}]`).join('\n');
+  }
+}
+
+/** Reads a scenario file (bounded, regular files only) and parses it. */
+export function readScenario(path: string): Step[] {
+  return parseScenario(readInputText(path, 'scenario', { what: 'scenario' }), path);
 }
 
 const MODULE = /^[A-Za-z0-9_-]+$/;

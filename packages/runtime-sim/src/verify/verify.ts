@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
-import type { Diagnostic, SplitManifest } from '@klp-split/splitter';
+import { perObjectModuleName, type SplitManifest } from '@klp-split/core';
+import type { Diagnostic } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';
@@ -92,7 +93,7 @@ function runLoadScenario(kernel: SimKernel, manifest: SplitManifest, targets: Mo
   }
   for (const t of targets) {
     if (!manifest.objNames.includes(t.name)) continue;
-    const part = `${manifest.patch}__${t.name}`;
+    const part = perObjectModuleName(manifest.patch, t.name);
     if (!kernel.isLoaded(part)) finding('per-object-not-loaded', `'${t.name}' is loaded and the patch is enabled, but '${part}' is not loaded`);
   }
   kernel.enabledCommand(manifest.patch, 0);
