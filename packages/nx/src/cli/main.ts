@@ -25,7 +25,7 @@ Commands:
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
   relocs <file.ko> [--write]         list (or write) a module's livepatch relocations
-  kernel add <release> | list         Debian kernels to build and verify against
+  kernel add <release> | list        Debian kernels to build and verify against
   report [<dir>...]                  the livepatch x kernel table of per-kernel verify results
   kernel-id [--kdir <dir> | --marker <klp-*.json>]
                                      print the kernel tree's release and Module.symvers hash
