@@ -78,6 +78,7 @@ describe('the corpus livepatches on three kernels', () => {
     expect(sarif.runs.map((run) => run.properties.kernel)).toEqual(m.kernels);
     expect(new Set(sarif.runs.map((run) => run.automationDetails.id)).size).toBe(kernels.length);
     const text = await klpSplit(['report', ws]);
+    console.log(text.stdout);
     expect(text.stdout.split('\n')[0]).toMatch(new RegExp(`^livepatch\\s+${m.kernels.map((k) => k.replace(/[.+]/g, '\\$&')).join('\\s+')}$`));
   });
 
