@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { livepatchTargets, moduleTargets, targetNames } from '../packages/nx/src/plugin/targets.js';
-import { ROOT } from './helpers/env.js';
+import { livepatchTargets, moduleTargets, pluginKernels, targetNames } from '../packages/nx/src/plugin/targets.js';
+import { toolContext } from '../packages/nx/src/plugin/tool-context.js';
+import { removeDir, ROOT, tempDir } from './helpers/env.js';
 
 /**
  * The Nx plugin's executors and generators: what Nx reads from package.json,
@@ -29,10 +30,12 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 
 /** The options the brief fixes for each executor and generator (names and which are required). */
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
-  'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes'], required: ['source', 'outputPath'] },
-  'executor build': { options: ['path', 'kdir', 'jobs', 'config'], required: ['path'] },
-  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'counterexamples'], required: ['path', 'targets'] },
-  'generator init': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
+  'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
+  'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath'], required: ['path'] },
+  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
+  'generator init': { options: ['kernels'], required: [] },
+  'generator livepatch': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
+  'generator module': { options: ['directory', 'sources', 'name'], required: ['directory'] },
   'generator convert': { options: ['directory', 'dryRun', 'kdir', 'allIncludes'], required: ['directory'] },
 };
 
@@ -85,7 +88,8 @@ describe('the Nx plugin package', () => {
 describe('the inferred targets', () => {
   const modules = new Map([['mod-a', { name: 'mod-a', markerFile: 'mods/mod-a/klp-module.json', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
   const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', source: 'fix.c', targets: ['mod-a'], kdir: '/kernel' };
-  const targets = { ...livepatchTargets(lp, modules, targetNames()), 'module build': moduleTargets(modules.get('mod-a')!, targetNames()).build! };
+  const tool = toolContext(ROOT);
+  const targets = { ...livepatchTargets(lp, modules, targetNames(), tool), 'module build': moduleTargets(modules.get('mod-a')!, targetNames(), tool).build! };
 
   it.each(Object.entries(targets))('%s runs a registered executor with options its schema accepts', (_, target) => {
     expect(target.command).toBeUndefined();
@@ -109,5 +113,61 @@ describe('the inferred targets', () => {
       const runtime = (targets[t].inputs as ({ runtime?: string } | string)[]).flatMap((i) => (typeof i === 'object' && i.runtime ? [i.runtime] : []));
       expect(runtime).toEqual(["node packages/nx/bin/klp-split.js kernel-id --marker 'lps/fix/klp-livepatch.json'"]);
     }
+  });
+});
+
+describe('the inferred targets with the option kernels (issue 16)', () => {
+  const modules = new Map([['mod-a', { name: 'mod-a', markerFile: 'mods/mod-a/klp-module.json', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
+  const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', source: 'fix.c', targets: ['mod-a'] };
+  const kernels = ['6.1.0-57-amd64', '6.12.117+deb12-amd64'];
+  const tool = toolContext(ROOT);
+  const lpTargets = livepatchTargets(lp, modules, targetNames(), tool, kernels);
+  const modTargets = moduleTargets(modules.get('mod-a')!, targetNames(), tool, kernels);
+
+  it('gives each kernel its own split, build and verify, and verify runs them all', () => {
+    expect(Object.keys(lpTargets).sort()).toEqual(['build', 'build:6.1.0-57-amd64', 'build:6.12.117+deb12-amd64', 'report', 'split', 'split:6.1.0-57-amd64', 'split:6.12.117+deb12-amd64', 'verify', 'verify:6.1.0-57-amd64', 'verify:6.12.117+deb12-amd64']);
+    expect(lpTargets.verify!.dependsOn).toEqual(['verify:6.1.0-57-amd64', 'verify:6.12.117+deb12-amd64']);
+    expect(lpTargets['verify:6.12.117+deb12-amd64']!.dependsOn).toEqual(['build:6.12.117+deb12-amd64', { projects: ['mod-a'], target: 'build:6.12.117+deb12-amd64' }]);
+    expect(lpTargets['verify:6.12.117+deb12-amd64']!.options).toEqual({ path: 'lps/fix/out/6.12.117+deb12-amd64', targets: ['mods/mod-a/out/6.12.117+deb12-amd64/mod-a.ko'], report: 'lps/fix/out/6.12.117+deb12-amd64/verify.json', kernel: '6.12.117+deb12-amd64' });
+    expect(modTargets['build:6.1.0-57-amd64']!.options).toEqual({ path: 'mods/mod-a', outputPath: 'mods/mod-a/out/6.1.0-57-amd64', kernel: '6.1.0-57-amd64' });
+    expect(modTargets['build:6.1.0-57-amd64']!.outputs).toEqual(['{projectRoot}/out/6.1.0-57-amd64/mod-a.ko']);
+  });
+
+  it("keys each kernel's tasks on that kernel's identity, through the package's bin", () => {
+    for (const k of kernels) {
+      for (const t of [lpTargets[`split:${k}`]!, lpTargets[`build:${k}`]!, lpTargets[`verify:${k}`]!, modTargets[`build:${k}`]!]) {
+        const runtime = (t.inputs as ({ runtime?: string } | string)[]).flatMap((i) => (typeof i === 'object' && i.runtime ? [i.runtime] : []));
+        expect(runtime).toEqual([`node packages/nx/bin/klp-split.js kernel-id --kernel ${k}`]);
+      }
+    }
+  });
+
+  it('refuses a kernel that is no release before any target carries it into a shell', () => {
+    expect(() => pluginKernels({ kernels: ['6.1.0-57-amd64; rm -rf /'] })).toThrow(/not a kernel release/);
+    expect(() => pluginKernels({ kernels: ['../x'] })).toThrow(/not a kernel release/);
+  });
+
+  it('gives every target a help command and a runnable example of its options', () => {
+    for (const [name, t] of Object.entries({ ...lpTargets, ...modTargets })) {
+      if (t.executor === 'nx:noop' || name === 'report') continue;
+      const help = (t.metadata as { help: { command: string; example: { options: unknown } } }).help;
+      expect(help.command, name).toMatch(/^node packages\/nx\/bin\/klp-split\.js (split|build|verify) --help$/);
+      expect(help.example.options, name).toEqual(t.options);
+    }
+  });
+
+  it('in a workspace where klp-split is installed, the tool is an external dependency and the bin is under node_modules', () => {
+    const ws = tempDir('tool-context');
+    try {
+      mkdirSync(join(ws, 'node_modules/@klp-split'), { recursive: true });
+      symlinkSync(join(ROOT, 'packages/nx'), join(ws, 'node_modules/@klp-split/nx'));
+      // Without a lock file that has the package, Nx has no external node for it: the bin's version instead.
+      expect(toolContext(ws)).toEqual({ cli: 'node node_modules/@klp-split/nx/bin/klp-split.js', inputs: [{ runtime: 'node node_modules/@klp-split/nx/bin/klp-split.js --version' }] });
+      writeFileSync(join(ws, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/@klp-split/nx': { version: '0.1.0' } } }));
+      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim', '@klp-split/klp-relocs'] }]);
+    } finally {
+      removeDir(ws);
+    }
+    expect(tool.inputs).toContain('{workspaceRoot}/packages/*/src/**/*.ts');
   });
 });

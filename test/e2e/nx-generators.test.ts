@@ -92,8 +92,8 @@ describe('a nested Nx workspace using the plugin', () => {
     }
   });
 
-  it('nx g @klp-split/nx:init writes a marker that Nx infers with split, build and verify', async () => {
-    const g = await nx(['g', '@klp-split/nx:init', '--directory=livepatches/new-fix', '--source=new-fix.c', '--targets=klpd-counter'], ws);
+  it('nx g @klp-split/nx:livepatch writes a marker that Nx infers with split, build and verify', async () => {
+    const g = await nx(['g', '@klp-split/nx:livepatch', '--directory=livepatches/new-fix', '--source=new-fix.c', '--targets=klpd-counter'], ws);
     expect(g.code, g.output).toBe(0);
     expect(JSON.parse(readFileSync(join(ws, 'livepatches/new-fix/klp-livepatch.json'), 'utf8'))).toEqual({ name: 'new-fix', source: 'new-fix.c', targets: ['klpd-counter'] });
     expect(readdirSync(join(ws, 'livepatches/new-fix'))).toEqual(['klp-livepatch.json']);
@@ -106,10 +106,39 @@ describe('a nested Nx workspace using the plugin', () => {
     expect(project.targets.verify.dependsOn).toEqual(['build', { projects: ['klpd-counter'], target: 'build' }]);
   });
 
-  it('nx g @klp-split/nx:init refuses a target that is no module project', async () => {
-    const g = await nx(['g', '@klp-split/nx:init', '--directory=livepatches/bad-fix', '--source=bad-fix.c', '--targets=no-such-module'], ws);
+  it('nx g @klp-split/nx:livepatch refuses a target that is no module project', async () => {
+    const g = await nx(['g', '@klp-split/nx:livepatch', '--directory=livepatches/bad-fix', '--source=bad-fix.c', '--targets=no-such-module'], ws);
     expect(g.code).not.toBe(0);
     expect(g.output).toContain("target 'no-such-module' is not a module project");
+  });
+
+  it('nx g @klp-split/nx:module writes a module marker for the directory\'s sources, which a livepatch can then target', async () => {
+    mkdirSync(join(ws, 'modules/new-mod'), { recursive: true });
+    writeFileSync(join(ws, 'modules/new-mod/new_mod.c'), readFileSync(join(ROOT, 'examples/modules/klpd-counter/klpd-counter.c')));
+    const g = await nx(['g', '@klp-split/nx:module', '--directory=modules/new-mod'], ws);
+    expect(g.code, g.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(ws, 'modules/new-mod/klp-module.json'), 'utf8'))).toEqual({ name: 'new-mod', sources: ['new_mod.c'] });
+    const r = await nx(['show', 'project', 'new-mod', '--json'], ws);
+    expect(r.code, r.output).toBe(0);
+    expect(JSON.parse(r.output.slice(r.output.indexOf('{'))).targets.build).toMatchObject({ executor: '@klp-split/nx:build', options: { path: 'modules/new-mod' } });
+    const lp = await nx(['g', '@klp-split/nx:livepatch', '--directory=livepatches/mod-fix', '--source=mod-fix.c', '--targets=new-mod'], ws);
+    expect(lp.code, lp.output).toBe(0);
+    const again = await nx(['g', '@klp-split/nx:module', '--directory=modules/empty'], ws);
+    expect(again.code).not.toBe(0);
+    expect(again.output).toContain('has no .c file');
+  });
+
+  it('nx g @klp-split/nx:init registers the plugin in nx.json once, and sets its kernels', async () => {
+    const other = join(SCRATCH, 'ws-init');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'nx.json'), JSON.stringify({ plugins: [] }));
+    writeFileSync(join(other, 'package.json'), JSON.stringify({ name: 'klp-split-nx-init-test', private: true }));
+    const g = await nx(['g', '@klp-split/nx:init'], other);
+    expect(g.code, g.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(other, 'nx.json'), 'utf8')).plugins).toEqual(['@klp-split/nx']);
+    const k = await nx(['g', '@klp-split/nx:init', '--kernels=6.1.0-57-amd64', '--kernels=6.12.113+deb12-amd64'], other);
+    expect(k.code, k.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(other, 'nx.json'), 'utf8')).plugins).toEqual([{ plugin: '@klp-split/nx', options: { kernels: ['6.1.0-57-amd64', '6.12.113+deb12-amd64'] } }]);
   });
 
   it('nx run klpd-fix:verify runs the executors and verifies the split modules', async () => {

@@ -17,8 +17,8 @@ export interface KernelTree {
 
 export class KernelTreeError extends Error {}
 
-/** The project's kernel environment script (scripts/kernel-env.sh at the repository root). */
-export const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/kernel-env.sh');
+/** The kernel environment script, a file of this package (from src/ and dist/ alike). */
+export const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../scripts/kernel-env.sh');
 
 export interface KernelEnv {
   KLP_KDIR: string;

@@ -6,8 +6,9 @@ import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile, requireRegularFileIfPresent } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
+import { installedKernel } from '../kernels/installed-kernels.js';
 
-export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir>] [--jobs N] [--target <ko>]... [--force] [--json] [--quiet]
+export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir> | --kernel <release>] [--jobs N] [--target <ko>]... [--force] [--json] [--quiet]
 
 Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>):
 - a directory with klp-split.json: its split modules, through the split
@@ -21,6 +22,8 @@ Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>):
   --kdir <dir>  kernel tree; default: $KDIR, then the project's kernel
                 environment (scripts/kernel-env.sh), then
                 /lib/modules/$(uname -r)/build
+  --kernel <release>  a kernel installed with 'klp-split kernel add'
+                (e.g. 6.1.0-57-amd64): its headers are the tree
   --jobs N      parallel make jobs (default: number of CPUs)
   --config K=V  a make variable (repeatable), e.g. CONFIG_SAMPLE_LIVEPATCH=m
   --symbols F   a Module.symvers of modules whose exports are used (repeatable)
@@ -45,6 +48,7 @@ Exit status: 0 built, 1 build errors, 2 usage or environment error.`;
 export async function buildCommand(argv: string[], io: Io): Promise<number> {
   const args = parseCommandArgs('build', argv, {
     kdir: { type: 'string' },
+    kernel: { type: 'string' },
     jobs: { type: 'string', short: 'j' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -79,7 +83,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     relocs: { targets: list(args, 'target').map((f) => resolve(f)), kallsyms, relocs: !flag(args, 'no-klp-relocs') },
     extraSymbols: list(args, 'symbols'),
     makeVars,
-    kdir: str(args, 'kdir'),
+    kdir: str(args, 'kernel') ? installedKernel(str(args, 'kernel')!).kdir : str(args, 'kdir'),
     jobs,
     force: flag(args, 'force'),
     onLine: (line: string) => {

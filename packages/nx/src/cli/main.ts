@@ -3,7 +3,9 @@ import { TOOL_VERSION } from '@klp-split/splitter';
 import { buildCommand, BUILD_HELP } from './build-command.js';
 import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
+import { reportCommand, REPORT_HELP } from './report-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
 import { relocsCommand, RELOCS_HELP } from './relocs-command.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
@@ -23,6 +25,8 @@ Commands:
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
   relocs <file.ko> [--write]         list (or write) a module's livepatch relocations
+  kernel add <release> | list        Debian kernels to build and verify against
+  report [<dir>...]                  the livepatch x kernel table of per-kernel verify results
   kernel-id [--kdir <dir> | --marker <klp-*.json>]
                                      print the kernel tree's release and Module.symvers hash
 
@@ -33,7 +37,7 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, relocs: RELOCS_HELP };
+const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
 
 export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
   // --debug is global: stack traces of internal errors, for bug reports.
@@ -65,6 +69,10 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
         return await simulateCommand(rest, io);
       case 'relocs':
         return await relocsCommand(rest, io);
+      case 'report':
+        return reportCommand(rest, io);
+      case 'kernel':
+        return kernelCommand(rest, io);
       case 'kernel-id':
         return await kernelIdCommand(rest, io);
       default:

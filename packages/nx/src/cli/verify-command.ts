@@ -4,6 +4,14 @@ import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
 import { writeReportFile } from './report-file.js';
+import { installedKernel } from '../kernels/installed-kernels.js';
+
+/** The kallsyms dump `klp-split kernel add` took of a release. */
+function kernelKallsyms(release: string): string {
+  const k = installedKernel(release);
+  if (!k.kallsyms) throw new UsageError(`verify: kernel ${k.release} has no kallsyms dump`, `run 'klp-split kernel add ${k.release}'`);
+  return k.kallsyms;
+}
 
 export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json|sarif|junit] [--report <file>]
 
@@ -29,6 +37,8 @@ livepatch series: the per-object modules must be requested and loaded.
                      vmlinux's old_name/old_sympos and relocations (default:
                      $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
                      kallsyms cached from booting Debian's kernel)
+  --kernel <release> a kernel installed with 'klp-split kernel add': its
+                     kallsyms dump (instead of --kallsyms)
   --report <file>    also write the JSON report to <file>
   --quiet            no progress lines (the default when $CI is set)
 
@@ -44,6 +54,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     budget: { type: 'string' },
     counterexamples: { type: 'string' },
     kallsyms: { type: 'string' },
+    kernel: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
   if (flag(args, 'help')) {
@@ -56,7 +67,7 @@ export function verifyCommand(argv: string[], io: Io): number {
   if (!['text', 'json', 'sarif', 'junit'].includes(format)) throw new UsageError(`verify: unknown --format '${format}' (text, json, sarif or junit)`);
   const targets = list(args, 'target');
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
-  const kallsyms = str(args, 'kallsyms');
+  const kallsyms = str(args, 'kernel') ? kernelKallsyms(str(args, 'kernel')!) : str(args, 'kallsyms');
   if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
   const budgetText = str(args, 'budget');
   const budget = budgetText === undefined ? undefined : parseBudget(budgetText);

@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
+import { createNodesFromFiles, type CreateNodesContextV2, type CreateNodesResult, type CreateNodesV2 } from '@nx/devkit';
 import { KlpError } from './core-runtime.js';
-import type { CreateNodesResult, CreateNodesV2 } from '@nx/devkit';
-import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker as readLivepatch, readModuleMarker as readModule, type ModuleMarker } from './markers.js';
-import { livepatchTargets, moduleTargets, targetNames, type KlpSplitPluginOptions } from './targets.js';
+import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker, readModuleMarker, type LivepatchMarker, type ModuleMarker } from './markers.js';
+import { livepatchTargets, moduleTargets, pluginKernels, targetNames, type KlpSplitPluginOptions } from './targets.js';
+import { toolContext } from './tool-context.js';
 
 export type { KlpSplitPluginOptions } from './targets.js';
 
@@ -16,38 +17,57 @@ function reported<T>(read: () => T): T {
   }
 }
 
-const readModuleMarker = (f: string, root: string) => reported(() => readModule(f, root));
-const readLivepatchMarker = (f: string, root: string) => reported(() => readLivepatch(f, root));
+type Read<T> = { ok: true; marker: T } | { ok: false; error: unknown };
+
+function readOnce<T>(read: () => T): Read<T> {
+  try {
+    return { ok: true, marker: reported(read) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
 
 /**
  * Infers a project for every klp-livepatch.json (targets split, build,
- * verify) and klp-module.json (target build) in the workspace.
+ * verify) and klp-module.json (target build) in the workspace; with the
+ * option `kernels`, one task of each per kernel release.
+ *
+ * Every marker is read once: the module projects first (livepatches name
+ * them), then each file's project through createNodesFromFiles, so that one
+ * bad marker is reported with its file and the others still become projects.
  */
 export const createNodesV2: CreateNodesV2<KlpSplitPluginOptions> = [
   `**/{${LIVEPATCH_MARKER},${MODULE_MARKER}}`,
-  (files, options, context) => {
+  async (files, options, context: CreateNodesContextV2) => {
     const names = targetNames(options);
+    const kernels = pluginKernels(options);
+    const tool = toolContext(context.workspaceRoot);
+    const read = new Map<string, Read<LivepatchMarker | ModuleMarker>>();
     const modules = new Map<string, ModuleMarker>();
     for (const f of files) {
-      if (basename(f) !== MODULE_MARKER) continue;
-      const m = readModuleMarker(f, context.workspaceRoot);
-      modules.set(m.name, m);
+      const r = basename(f) === MODULE_MARKER ? readOnce(() => readModuleMarker(f, context.workspaceRoot)) : readOnce(() => readLivepatchMarker(f, context.workspaceRoot));
+      read.set(f, r);
+      if (r.ok && basename(f) === MODULE_MARKER) modules.set(r.marker.name, r.marker as ModuleMarker);
     }
-    return files.map((f): readonly [string, CreateNodesResult] => {
-      if (basename(f) === MODULE_MARKER) {
-        const m = readModuleMarker(f, context.workspaceRoot);
-        return [f, { projects: { [m.root]: { name: m.name, root: m.root, tags: ['kernel-module'], targets: moduleTargets(m, names) } }}];
-      }
-      const lp = readLivepatchMarker(f, context.workspaceRoot);
-      return [
-        f,
-        {
+    return createNodesFromFiles(
+      (f): CreateNodesResult => {
+        const r = read.get(f)!;
+        if (!r.ok) throw r.error;
+        if (basename(f) === MODULE_MARKER) {
+          const m = r.marker as ModuleMarker;
+          return { projects: { [m.root]: { name: m.name, root: m.root, tags: ['kernel-module'], targets: moduleTargets(m, names, tool, kernels) } } };
+        }
+        const lp = r.marker as LivepatchMarker;
+        return {
           projects: {
-            [lp.root]: { name: lp.name, root: lp.root, tags: ['livepatch'], implicitDependencies: lp.targets, targets: livepatchTargets(lp, modules, names) },
+            [lp.root]: { name: lp.name, root: lp.root, tags: ['livepatch'], implicitDependencies: lp.targets, targets: livepatchTargets(lp, modules, names, tool, kernels) },
           },
-        },
-      ];
-    });
+        };
+      },
+      files,
+      options,
+      context,
+    );
   },
 ];
 

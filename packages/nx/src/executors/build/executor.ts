@@ -1,21 +1,63 @@
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { opt, runCli, workspacePath, type ExecutorResult } from '../run-cli.js';
+import { buildModules, buildSplit, buildTree } from '@klp-split/kbuild-gen';
+import { MANIFEST_FILE } from '@klp-split/splitter';
+import { printDiagnostics } from '../../cli/output.js';
+import { UsageError } from '../../cli/exit-codes.js';
+import { installedKernel } from '../../kernels/installed-kernels.js';
+import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:build (documented in schema.json). */
 export interface BuildExecutorOptions {
   path: string;
   kdir?: string;
+  /** An installed kernel release (klp-split kernel add): its headers are the tree. */
+  kernel?: string;
+  /** Build a copy of the module's sources there (one directory per kernel) instead of in place. */
+  outputPath?: string;
   jobs?: number;
   config?: Record<string, string>;
 }
 
-/** `klp-split build <path>`: split modules, a converted directory or target modules, with kbuild. */
+/** Kbuild's inputs of a module directory: its sources, headers and own Kbuild/Makefile (not kbuild's products). */
+const MODULE_INPUT = /^(?!.*\.mod\.c$).*\.[ch]$|^(Kbuild|Makefile)$/;
+
+/** Copies a module directory's sources into `to` (replacing what an earlier build copied), for a build per kernel. */
+function copySources(from: string, to: string): string {
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(to)) if (MODULE_INPUT.test(f)) rmSync(join(to, f), { force: true });
+  for (const e of readdirSync(from, { withFileTypes: true })) if (e.isFile() && MODULE_INPUT.test(e.name)) copyFileSync(join(from, e.name), join(to, e.name));
+  return to;
+}
+
+/** kbuild on split modules, a converted directory or target modules: the functions `klp-split build` calls. */
 export default async function buildExecutor(options: BuildExecutorOptions, context: ExecutorContext): Promise<ExecutorResult> {
-  return runCli('build', [
-    ...opt('kdir', options.kdir && workspacePath(context, options.kdir)),
-    ...opt('jobs', options.jobs),
-    ...Object.entries(options.config ?? {}).flatMap(([k, v]) => opt('config', `${k}=${v}`)),
-    '--',
-    workspacePath(context, options.path),
-  ]);
+  return runExecutor('build', async (io) => {
+    const dir = options.outputPath ? copySources(workspacePath(context, options.path), workspacePath(context, options.outputPath)) : workspacePath(context, options.path);
+    const shown = shownPath(dir);
+    const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
+    const opts = {
+      kdir,
+      jobs: options.jobs,
+      makeVars: options.config ?? {},
+      onLine: (line: string) => {
+        const m = /^\s+LD \[M\]\s+(\S+\.ko)$/.exec(line);
+        if (m) io.progress(`built ${m[1]!.replace(/^.*\//, '')}`);
+      },
+    };
+    const entries = readdirSync(dir);
+    const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
+    const isSplit = entries.includes(MANIFEST_FILE);
+    if (!isSplit && sources.length === 0) throw new UsageError(`build: ${shown} has neither ${MANIFEST_FILE} nor .c files`);
+    const result = isSplit
+      ? await buildSplit(dir, opts)
+      : entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`))
+        ? await buildTree(dir, opts)
+        : await buildModules(dir, sources, opts);
+    printDiagnostics(io, result.diagnostics);
+    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code === 'modpost')) io.err(result.output);
+    io.out(result.ok ? `build ${shown}: ${result.modules.length} module${result.modules.length === 1 ? '' : 's'} against ${result.tree.release} (${result.tree.dir})` : `build ${shown}: FAILED`);
+    return result.ok;
+  });
 }

@@ -1,21 +1,55 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { opt, runCli, workspacePath, type ExecutorResult } from '../run-cli.js';
+import { withWriteTransaction } from '@klp-split/core';
+import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
+import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { UsageError } from '../../cli/exit-codes.js';
+import { printDiagnostics } from '../../cli/output.js';
+import { installedKernel } from '../../kernels/installed-kernels.js';
+import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:split (documented in schema.json). */
 export interface SplitExecutorOptions {
   source: string;
   outputPath: string;
   kdir?: string;
+  kernel?: string;
   allIncludes?: boolean;
 }
 
-/** `klp-split split <source> --out <outputPath>`: one livepatch into its per-object modules. */
+/** The kernel's include directories when a tree is at hand; none (keep every include) otherwise. */
+function kernelIncludeDirs(kdir: string | undefined): string[] {
+  try {
+    return includeDirs(discoverKernelTree({ kdir, install: false }));
+  } catch (e) {
+    if (kdir && e instanceof KernelTreeError) throw new UsageError(`split: ${e.message}`);
+    return [];
+  }
+}
+
+/** One livepatch into its per-object modules, written through the write layer: what `klp-split split` does. */
 export default async function splitExecutor(options: SplitExecutorOptions, context: ExecutorContext): Promise<ExecutorResult> {
-  return runCli('split', [
-    ...opt('out', workspacePath(context, options.outputPath)),
-    ...opt('kdir', options.kdir && workspacePath(context, options.kdir)),
-    ...(options.allIncludes ? ['--all-includes'] : []),
-    '--',
-    workspacePath(context, options.source),
-  ]);
+  return runExecutor('split', (io) => {
+    const source = workspacePath(context, options.source);
+    const out = workspacePath(context, options.outputPath);
+    const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
+    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir) });
+    const ok = (result.kind === 'split' || result.kind === 'already-split') && !hasErrors(result.diagnostics);
+    if (result.kind === 'split' && ok) {
+      const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);
+      const report = withWriteTransaction(out, (tx) => {
+        if (tx.recovered === 'old-scheme') {
+          result.diagnostics.push({ file: shownPath(out), line: 0, col: 0, severity: 'warning', code: 'interrupted-old-write', message: 'removed temporary files of an interrupted write by an older klp-split' });
+        }
+        return tx.commit({ files, previous: previousGenerated(out, MANIFEST_FILE), force: false });
+      });
+      printDiagnostics(io, result.diagnostics);
+      const parts = result.manifest!.parts;
+      io.out(`split ${shownPath(source)}: ${parts.length} module${parts.length === 1 ? '' : 's'} (${parts.map((p) => p.module).join(', ')}) in ${shownPath(out)}`);
+      for (const name of result.files.keys()) io.out(`  ${report.written.includes(name) ? 'wrote    ' : 'unchanged'} ${name}`);
+      for (const name of report.removed) io.out(`  removed   ${name}`);
+    } else {
+      printDiagnostics(io, result.diagnostics);
+    }
+    return ok;
+  });
 }

@@ -1,5 +1,10 @@
+import { existsSync } from 'node:fs';
 import type { ExecutorContext } from '@nx/devkit';
-import { opt, runCli, workspacePath, type ExecutorResult } from '../run-cli.js';
+import { formatVerifyText, parseBudget, verifySplit } from '@klp-split/runtime-sim';
+import { UsageError } from '../../cli/exit-codes.js';
+import { writeReportFile } from '../../cli/report-file.js';
+import { installedKernel } from '../../kernels/installed-kernels.js';
+import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:verify (documented in schema.json). */
 export interface VerifyExecutorOptions {
@@ -11,18 +16,36 @@ export interface VerifyExecutorOptions {
   explore?: boolean;
   budget?: string;
   counterexamples?: string;
+  /** An installed kernel release (klp-split kernel add): its kallsyms dump is vmlinux. */
+  kernel?: string;
+  kallsyms?: string;
 }
 
-/** `klp-split verify <path> --target <ko>...`: check the built modules and simulate loading them. */
+/** The simulator's verification of built split modules: the function `klp-split verify` calls. */
 export default async function verifyExecutor(options: VerifyExecutorOptions, context: ExecutorContext): Promise<ExecutorResult> {
-  return runCli('verify', [
-    ...options.targets.flatMap((t) => opt('target', workspacePath(context, t))),
-    ...opt('format', options.format),
-    ...opt('report', options.report && workspacePath(context, options.report)),
-    ...(options.explore === false ? ['--no-explore'] : []),
-    ...opt('budget', options.budget),
-    ...opt('counterexamples', options.counterexamples && workspacePath(context, options.counterexamples)),
-    '--',
-    workspacePath(context, options.path),
-  ]);
+  return runExecutor('verify', (io) => {
+    const targets = options.targets.map((t) => workspacePath(context, t));
+    for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${shownPath(t)} does not exist`);
+    let kallsyms = options.kallsyms && workspacePath(context, options.kallsyms);
+    if (options.kernel) {
+      const k = installedKernel(options.kernel);
+      if (!k.kallsyms) throw new UsageError(`verify: kernel ${k.release} has no kallsyms dump`, `run 'klp-split kernel add ${k.release}'`);
+      kallsyms = k.kallsyms;
+    }
+    if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${shownPath(kallsyms)} does not exist`);
+    const budget = options.budget === undefined ? undefined : parseBudget(options.budget);
+    if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
+    const report = verifySplit(workspacePath(context, options.path), {
+      targets,
+      kallsyms,
+      onProgress: io.progress,
+      noExplore: options.explore === false,
+      budget,
+      counterexamples: options.counterexamples && workspacePath(context, options.counterexamples),
+    });
+    const json = `${JSON.stringify(report, null, 2)}\n`;
+    if (options.report) writeReportFile(workspacePath(context, options.report), json, 'verify report');
+    io.out(options.format === 'json' ? json : formatVerifyText(report));
+    return report.ok;
+  });
 }
