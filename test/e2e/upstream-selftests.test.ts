@@ -48,14 +48,17 @@ describe('simulate --upstream on bad input', () => {
     const dir = tempDir('bad-scenario');
     try {
       const scenario = join(dir, 'bad.scenario');
+      // A module file that exists: the arguments are checked before the scenario is read.
+      writeFileSync(join(dir, 'none.ko'), '');
       writeFileSync(scenario, 'modprobe test_klp_livepatch\n  echo 2 > /sys/kernel/livepatch/test_klp_livepatch/enabled\n');
       const bad = await klpSplit(['simulate', '--upstream', '--module', join(dir, 'none.ko'), '--scenario', scenario]);
-      expect(bad.code).toBe(1);
+      // A scenario that does not parse is bad input (exit 2), not a finding.
+      expect(bad.code).toBe(2);
       expect(bad.stderr).toContain(`${scenario}:2:3: error: cannot read 'echo 2 > /sys/kernel/livepatch/test_klp_livepatch/enabled'`);
       writeFileSync(scenario, 'modprobe test_klp_livepatch\n');
       const noDump = await klpSplit(['simulate', '--upstream', '--module', join(dir, 'none.ko'), '--scenario', scenario, '--kallsyms', join(dir, 'kallsyms.txt')]);
       expect(noDump.code).toBe(2);
-      expect(noDump.stderr).toContain(`simulate: kallsyms dump ${join(dir, 'kallsyms.txt')} does not exist`);
+      expect(noDump.stderr).toContain(`${join(dir, 'kallsyms.txt')}: error: simulate: --kallsyms does not exist [input-missing]`);
     } finally {
       removeDir(dir);
     }
