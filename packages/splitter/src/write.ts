@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { confinePath, contentHash, readInputText } from '@klp-split/core';
+import { confinePath, contentHash, KlpError, readInputText } from '@klp-split/core';
 import { manifestText, parseManifest, type SplitManifest } from './manifest.js';
 
 /**
@@ -48,9 +48,10 @@ export function previousGenerated(dir: string, manifestName: string): Map<string
   let m: SplitManifest;
   try {
     m = parseManifest(readInputText(path, 'json', { what: 'manifest' }), path);
-  } catch {
-    // Not a manifest we can read: nothing in the directory counts as ours, so nothing is deleted
-    // and replacing the file itself needs --force.
+  } catch (e) {
+    // A left-over manifest that does not pass the contract's check (a part file outside the directory, a
+    // duplicate part) names nothing we may delete or replace: refuse, naming the file and the problem.
+    if (e instanceof KlpError) throw e;
     return previous;
   }
   const hashes = typeof m.fileHashes === 'object' && m.fileHashes !== null ? m.fileHashes : {};
