@@ -45,6 +45,16 @@ export async function createNodes(ws: MarkerWorkspace): Promise<NodesOutcome> {
 
 /** A refusal names the marker file and is a diagnostic, not a JavaScript runtime error. */
 export function refusalViolations(error: unknown, ws: MarkerWorkspace): Violation[] {
+  // createNodesFromFiles gathers the per-file errors into Nx's AggregateCreateNodesError, whose `errors` pair each
+  // error with its file; Nx prints every pair. Judge each inner error, with its file as part of its text.
+  const aggregate = (error as { errors?: unknown })?.errors;
+  if (Array.isArray(aggregate) && aggregate.length) {
+    return aggregate.flatMap((pair) => {
+      const [file, inner] = Array.isArray(pair) ? (pair as [unknown, unknown]) : [undefined, pair];
+      if (inner instanceof Error && typeof file === 'string') (inner as Error & { file?: string }).file ??= file;
+      return refusalViolations(inner, ws);
+    });
+  }
   const v: Violation[] = [];
   const e = error as Error & { file?: string };
   const text = `${e?.message ?? String(error)} ${e?.file ?? ''}`;
