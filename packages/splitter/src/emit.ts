@@ -35,8 +35,9 @@ class GeneratedNames {
   }
 }
 
-function entry(item: Item, text = item.text): Entry {
-  return { text, gap: item.gap, conds: item.conds };
+/** An item's entry, with the split's export names applied (byte for byte otherwise). */
+function entry(plan: SplitPlan, item: Item, text = item.text): Entry {
+  return { text: plan.exportNames.itemText(item, text), gap: item.gap, conds: item.conds };
 }
 
 function leading(unit: SourceUnit, item: Item): string {
@@ -57,11 +58,12 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   for (const item of unit.items) {
     const role = plan.roles.get(item);
     if (role !== 'special' && !placed.has(item)) continue;
-    if (item === model.objsItem) entries.push(entry(item, leading(unit, item) + vmlinuxObjectText(plan, names)));
-    else if (item === model.patchItem) entries.push(entry(item, leading(unit, item) + patchText(unit, model, names)));
-    else if (item === model.exitItem) entries.push(entry(item, prunedExit(unit, item, main.exitStatements)));
-    else if (exported.has(item)) entries.push(entry(item, exportedText(unit, item, alreadyExported)));
-    else entries.push(entry(item));
+    const rename = (text: string): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds });
+    if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
+    else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names)));
+    else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
+    else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported)));
+    else entries.push(entry(plan, item));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
   return unit.header + renderEntries(entries);
@@ -71,13 +73,13 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   const lastInclude = lastTopLevelInclude(part.items);
   const entries: Entry[] = [];
   for (const item of part.items) {
-    entries.push(entry(item));
+    entries.push(entry(plan, item));
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
   const glue = [
-    objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj),
+    plan.exportNames.code(objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj)),
     `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
-    `static void ${part.module}_exit(void)\n{\n${statementsText(unit, part.exitStatements)}}`,
+    `static void ${part.module}_exit(void)\n{\n${plan.exportNames.code(statementsText(unit, part.exitStatements))}}`,
     [
       `module_init(${part.module}_init);`,
       `module_exit(${part.module}_exit);`,
@@ -94,7 +96,7 @@ function emitHeader(unit: SourceUnit, plan: SplitPlan): string {
   const guard = `_${plan.fileBase.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_H`;
   const exported = new Set(plan.exported);
   const entries: Entry[] = plan.header.map((item) => ({
-    text: exported.has(item) ? externDeclaration(unit, item) : item.text,
+    text: exported.has(item) ? plan.exportNames.code(externDeclaration(unit, item)) : plan.exportNames.itemText(item, item.text),
     gap: item.gap,
     conds: item.conds,
   }));

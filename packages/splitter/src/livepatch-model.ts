@@ -1,3 +1,4 @@
+import { decodeCString } from './c-strings.js';
 import type { DiagnosticSink } from './diagnostics.js';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
@@ -187,7 +188,7 @@ function objectName(unit: SourceUnit, value: SyntaxNode, sink: DiagnosticSink): 
 
 /** A string literal, concatenated literals, or a macro defined in the file as one. */
 function stringValue(unit: SourceUnit, node: SyntaxNode, depth = 0): string | undefined {
-  if (node.type === 'string_literal') return unquote(node.text);
+  if (node.type === 'string_literal') return decodeCString(node.text);
   if (node.type === 'concatenated_string') {
     const parts = node.namedChildren.map((c) => stringValue(unit, c, depth + 1));
     return parts.every((p) => p !== undefined) ? parts.join('') : undefined;
@@ -202,10 +203,6 @@ function stringValue(unit: SourceUnit, node: SyntaxNode, depth = 0): string | un
     }
   }
   return undefined;
-}
-
-function unquote(literal: string): string {
-  return literal.slice(1, -1).replace(/\\(.)/g, '$1');
 }
 
 function parseExpression(text: string): SyntaxNode | undefined {

@@ -124,8 +124,8 @@ function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, d
     object: p.object,
     module: p.module,
     file: `${p.fileBase}.c`,
-    funcs: (p.entry?.funcs ?? []).map((f) => ({ oldName: f.oldName, newFunc: f.newFunc, sympos: f.sympos })),
-    callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c })),
+    funcs: (p.entry?.funcs ?? []).map((f) => ({ oldName: f.oldName, newFunc: plan.exportNames.name(f.newFunc), sympos: f.sympos })),
+    callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c, func: plan.exportNames.name(c.func) })),
   });
   const manifest: SplitManifest = {
     manifestVersion: MANIFEST_VERSION,
@@ -133,7 +133,7 @@ function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, d
     patch: plan.patch,
     source,
     objNames: plan.objects.map((p) => p.object),
-    exports: plan.exported.map((i) => i.defines[0]!),
+    exports: plan.exported.map((i) => plan.exportNames.name(i.defines[0]!)),
     parts: [part(plan.main), ...plan.objects.map(part)],
     warnings: diags.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) })),
   };
