@@ -17,6 +17,8 @@ livepatch series: the per-object modules must be requested and loaded.
                      source lines, paths relative to the current directory)
                      or junit (a test case per module and scenario)
   --json             the same as --format json
+  --allow-unchecked  per-object modules whose target is not given (and targets
+                     that are not objects of the patch) are warnings, not errors
   --no-explore       skip the exploration of every load/unload interleaving
   --kallsyms <file>  a /proc/kallsyms dump of the kernel the patch targets, for
                      vmlinux's old_name/old_sympos and relocations (default:
@@ -34,6 +36,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     json: { type: 'boolean' },
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
+    'allow-unchecked': { type: 'boolean' },
     kallsyms: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
@@ -51,7 +54,7 @@ export function verifyCommand(argv: string[], io: Io): number {
   try {
     const kallsyms = str(args, 'kallsyms');
     if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
-    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress });
+    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress });
   } catch (e) {
     if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
     throw e;

@@ -16,6 +16,8 @@ export interface VerifyOptions {
   noExplore?: boolean;
   /** A /proc/kallsyms dump of the target kernel (default: the cached one of scripts/qemu-kernel.sh). */
   kallsyms?: string;
+  /** Per-object functions whose target was not given are a warning, not an error. */
+  allowUnchecked?: boolean;
   /** Called with one line per module checked, for progress on long runs. */
   onProgress?: (line: string) => void;
 }
@@ -47,6 +49,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   const checks = new SplitChecks(dir, manifest, layout);
   checks.run(parts, targets);
   diagnostics.push(...checks.diagnostics);
+  diagnostics.push(...uncheckedObjects(manifest, targets, opts.allowUnchecked === true));
 
   for (const p of parts) {
     const errors = diagnostics.filter((d) => d.file === p.part.file && d.severity === 'error').length;
@@ -118,6 +121,28 @@ function eventDiagnostics(events: SimEvent[], manifest: SplitManifest): Diagnost
       message: `simulated load: ${e.message}`,
       code: e.code,
     });
+  }
+  return out;
+}
+
+/**
+ * A per-object module's functions are only looked up in its target's ELF:
+ * without that target, "OK" would vouch for what was never checked.
+ */
+function uncheckedObjects(manifest: SplitManifest, targets: ModuleImage[], allow: boolean): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const severity = allow ? 'warning' : 'error';
+  const hint = allow ? '' : '; give it with --target, or pass --allow-unchecked';
+  const given = new Set(targets.map((t) => t.name));
+  for (const part of manifest.parts) {
+    if (part.object === 'vmlinux' || given.has(part.object)) continue;
+    const funcs = part.funcs.map((f) => f.oldName).join(', ') || 'no functions';
+    out.push({ file: part.file, line: 0, col: 0, severity, code: 'object-unchecked', message: `per-object module '${part.module}' was not checked against its target '${part.object}' (${funcs})${hint}` });
+  }
+  const objects = new Set(manifest.parts.map((p) => p.object));
+  for (const t of targets) {
+    if (objects.has(t.name)) continue;
+    out.push({ file: manifest.parts[0]?.file ?? manifest.source, line: 0, col: 0, severity, code: 'target-not-an-object', message: `--target '${t.name}' is not one of the patch's objects (${[...objects].filter((o) => o !== 'vmlinux').join(', ') || 'vmlinux only'})` });
   }
   return out;
 }
