@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic, splitFile, type SplitResult } from '@klp-split/splitter';
+import { discoverKernelTree, preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**
@@ -28,7 +29,12 @@ function fixtures(): Fixture[] {
 }
 
 function split(f: Fixture): SplitResult {
-  return splitFile(join(FIXTURES, f.name, `${f.name}.c`), { displayName: `${f.name}.c`, includeDirs: kernelIncludeDirs() });
+  const tree = discoverKernelTree();
+  return splitFile(join(FIXTURES, f.name, `${f.name}.c`), {
+    displayName: `${f.name}.c`,
+    includeDirs: kernelIncludeDirs(),
+    preprocess: (path, source) => preprocessWithKbuild(tree, path, source),
+  });
 }
 
 describe('real livepatch shapes', () => {
@@ -124,6 +130,34 @@ describe('real livepatch shapes', () => {
     }
     const symvers = readFileSync(join(dir, 'Module.symvers'), 'utf8');
     expect(symvers).toMatch(/\tklpr_hooks_hook\t/);
+  });
+
+  it('keeps klp_func entries under #ifdef in their array, and lists those the configuration keeps', () => {
+    const r = results.get('klpr-ifdef')!;
+    const part = r.manifest!.parts.find((p) => p.object === 'klpr_target')!;
+    expect(part.funcs).toEqual([
+      { oldName: 'klpr_target_read', newFunc: 'new_read', sympos: 0 },
+      { oldName: 'klpr_target_write', newFunc: 'new_write', sympos: 0, condition: 'defined(CONFIG_X86_64)' },
+    ]);
+    expect(r.diagnostics.map((d) => `${d.line}:${d.code}`)).toEqual(['42:func-compiled-out']);
+    const text = r.files.get('klpr-ifdef__klpr-target.c')!;
+    expect(text).toContain('#ifdef CONFIG_KLPR_NEVER_SET\n\t{\n\t\t.old_name = "klpr_target_write",\n\t\t.new_func = new_write_other,');
+  });
+
+  it('evaluates names built by macros with the compiler and records that in the manifest', () => {
+    const m = results.get('klpr-macro-names')!.manifest!;
+    expect(m.objNames).toEqual(['klpr_beta']);
+    expect(m.parts.flatMap((p) => p.funcs)).toEqual([
+      { oldName: '__x64_sys_getpid', newFunc: 'new_getpid', sympos: 0, nameFrom: 'compiler' },
+      { oldName: 'klpr_beta_read', newFunc: 'new_read', sympos: 0, nameFrom: 'compiler' },
+    ]);
+  });
+
+  it('refuses a macro-built name without a compiler, rather than guessing', () => {
+    const r = splitFile(join(FIXTURES, 'klpr-macro-names/klpr-macro-names.c'), { displayName: 'klpr-macro-names.c' });
+    expect(r.kind).toBe('invalid');
+    expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.code}`)).toEqual(['30:needs-compiler', '48:unsupported-object-name']);
+    for (const d of r.diagnostics) expect(d.message).toContain('--kdir');
   });
 
   it('warns at each line a callback reads obj->mod', () => {

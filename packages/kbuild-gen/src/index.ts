@@ -5,3 +5,4 @@ export * from './kernel-tree.js';
 export * from './layout-probe.js';
 export * from './overlay.js';
 export * from './makefile-convert.js';
+export * from './preprocess.js';

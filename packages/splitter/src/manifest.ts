@@ -10,6 +10,10 @@ export interface ManifestFunc {
   oldName: string;
   newFunc: string;
   sympos: number;
+  /** The `#if` expression the entry is under; it is listed because this kernel's configuration keeps it. */
+  condition?: string;
+  /** 'compiler': old_name was built by macros and evaluated by kbuild's preprocessor for this kernel. */
+  nameFrom?: 'compiler';
 }
 
 export interface ManifestCallback {

@@ -28,6 +28,11 @@ export interface SplitOptions {
   displayName?: string;
   /** The kernel's include directories: each part then keeps only the #includes it uses. */
   includeDirs?: string[];
+  /**
+   * The compiler's preprocessed text of a source (kbuild's `<file>.i`), for
+   * names built by macros and `#if` inside klp_func arrays.
+   */
+  preprocess?: (path: string, source: string) => string | undefined;
 }
 
 /** Splits one livepatch source held in memory. */
@@ -39,7 +44,8 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
 
   const unit = readUnit(source);
   if (reportSyntaxErrors(unit.tree, sink) > 0) return result('invalid');
-  const found = findLivepatch(unit, sink);
+  const preprocess = opts.preprocess;
+  const found = findLivepatch(unit, sink, preprocess ? () => preprocess(path, source) : undefined);
   if (found.kind === 'not-livepatch') {
     sink.note(undefined, 'not-livepatch', 'no struct klp_patch here: not a livepatch, nothing to split');
     return result('not-livepatch');
@@ -124,7 +130,13 @@ function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, d
     object: p.object,
     module: p.module,
     file: `${p.fileBase}.c`,
-    funcs: (p.entry?.funcs ?? []).map((f) => ({ oldName: f.oldName, newFunc: plan.exportNames.name(f.newFunc), sympos: f.sympos })),
+    funcs: (p.entry?.funcs ?? []).map((f) => ({
+      oldName: f.oldName,
+      newFunc: plan.exportNames.name(f.newFunc),
+      sympos: f.sympos,
+      ...(f.condition ? { condition: f.condition } : {}),
+      ...(f.evaluated ? { nameFrom: 'compiler' as const } : {}),
+    })),
     callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c, func: plan.exportNames.name(c.func) })),
   });
   const manifest: SplitManifest = {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { hasErrors, splitFile, WriteRefused, writeFilesAtomically } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
@@ -32,6 +32,19 @@ function kernelIncludeDirs(kdir: string | undefined): string[] {
   }
 }
 
+/** kbuild's preprocessor, for names and conditions only the compiler can evaluate; undefined without a tree. */
+export function kbuildPreprocessor(kdir: string | undefined): ((path: string, source: string) => string | undefined) | undefined {
+  return (path, source) => {
+    let tree;
+    try {
+      tree = discoverKernelTree({ kdir, install: false });
+    } catch {
+      return undefined;
+    }
+    return preprocessWithKbuild(tree, path, source);
+  };
+}
+
 export function splitCommand(argv: string[], io: Io): number {
   const args = parseCommandArgs('split', argv, {
     out: { type: 'string', short: 'o' },
@@ -50,7 +63,7 @@ export function splitCommand(argv: string[], io: Io): number {
   if (!out) throw new UsageError('split: --out <dir> is required');
   let result;
   try {
-    result = splitFile(file, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')) });
+    result = splitFile(file, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')) });
   } catch (e) {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }
