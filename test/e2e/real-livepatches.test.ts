@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDiagnostic, splitFile, type SplitResult } from '@klp-split/splitter';
+import { formatDiagnostic, splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
 import { discoverKernelTree, preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
@@ -19,7 +19,13 @@ interface Fixture {
   name: string;
   targets: string[];
   warnings: string[];
+  /** Sources given to the splitter (default `<name>.c`); a file of a composite module brings the others. */
+  sources?: string[];
+  verifyArgs?: string[];
 }
+
+const sourcesOf = (f: Fixture): string[] => (f.sources ?? [`${f.name}.c`]).map((s) => join(FIXTURES, f.name, s));
+const allSourcesOf = (f: Fixture): string[] => readdirSync(join(FIXTURES, f.name)).filter((n) => /\.[ch]$/.test(n)).map((n) => join(FIXTURES, f.name, n));
 
 function fixtures(): Fixture[] {
   return readdirSync(FIXTURES)
@@ -30,8 +36,8 @@ function fixtures(): Fixture[] {
 
 function split(f: Fixture): SplitResult {
   const tree = discoverKernelTree();
-  return splitFile(join(FIXTURES, f.name, `${f.name}.c`), {
-    displayName: `${f.name}.c`,
+  return splitLivepatch(sourcesOf(f), {
+    displayName: f.sources ? undefined : `${f.name}.c`,
     includeDirs: kernelIncludeDirs(),
     preprocess: (path, source) => preprocessWithKbuild(tree, path, source),
   });
@@ -96,7 +102,7 @@ describe('real livepatch shapes', () => {
       });
 
       it('verifies with its targets', async () => {
-        const r = await klpSplit(['verify', out(f.name), ...f.targets.flatMap((t) => ['--target', ko(t)]), '--format', 'json', '-q']);
+        const r = await klpSplit(['verify', out(f.name), ...f.targets.flatMap((t) => ['--target', ko(t)]), ...(f.verifyArgs ?? []), '--format', 'json', '-q']);
         const report = JSON.parse(r.stdout);
         expect(report.diagnostics.filter((d: { severity: string }) => d.severity === 'error'), f.name).toEqual([]);
         expect(r.code).toBe(0);
@@ -104,7 +110,7 @@ describe('real livepatch shapes', () => {
 
       it('passes checkpatch.pl without errors, the source and every split file', async () => {
         const checkpatch = join(corpus(), 'scripts/checkpatch.pl');
-        const files = [join(FIXTURES, f.name, `${f.name}.c`), ...[...results.get(f.name)!.files.keys()].filter((n) => /\.[ch]$/.test(n)).map((n) => join(out(f.name), n))];
+        const files = [...allSourcesOf(f), ...[...results.get(f.name)!.files.keys()].filter((n) => /\.[ch]$/.test(n)).map((n) => join(out(f.name), n))];
         for (const file of files) {
           const cp = await execa('perl', [checkpatch, '--no-tree', '--no-summary-file', '--file', file], { reject: false });
           expect(cp.stdout, file).toMatch(/^total: 0 errors, \d+ warnings, \d+ lines checked$/m);
@@ -158,6 +164,32 @@ describe('real livepatch shapes', () => {
     expect(r.kind).toBe('invalid');
     expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.code}`)).toEqual(['30:needs-compiler', '48:unsupported-object-name']);
     for (const d of r.diagnostics) expect(d.message).toContain('--kdir');
+  });
+
+  it('reads a livepatch module built from two files as one unit, findings at their own file', () => {
+    const r = results.get('klpr-multi')!;
+    expect(r.manifest!.sources).toEqual(['klpr_multi_main.c', 'klpr_multi_funcs.c']);
+    expect(r.manifest!.objNames).toEqual(['klpr_target', 'klpr_alpha', 'klpr_beta', 'klpr_gamma', 'klpr_delta', 'klpr_eps']);
+    expect(r.files.get('klpr-multi__klpr-eps.c')).toContain('int new_eps_read(int v)');
+    expect(r.files.get('klpr-multi__klpr-eps.c')).toContain('int klpr_count_read(void *owner, int v)');
+    expect(r.files.get('klpr-multi.h')).toBe(readFileSync(join(FIXTURES, 'klpr-multi/klpr-multi.h'), 'latin1'));
+    // Findings in the second file point at its own lines.
+    const dir = join(root, 'multi-fault');
+    cpSync(join(FIXTURES, 'klpr-multi'), dir, { recursive: true });
+    const funcs = join(dir, 'klpr_multi_funcs.c');
+    const text = readFileSync(funcs, 'utf8')
+      .replace('#include "klpr-multi.h"\n', '#include "klpr-multi.h"\n\nstatic int hits;\n')
+      .replace('return klpr_count_read(THIS_MODULE, v) + 5;', 'return klpr_count_read(THIS_MODULE, v) + hits++;')
+      .replace('return klpr_count_read(THIS_MODULE, v) + 6;', 'return klpr_count_read(THIS_MODULE, v) + hits++;');
+    writeFileSync(funcs, text);
+    const lineOf = (t: string, needle: string) => t.split('\n').findIndex((l) => l.startsWith(needle)) + 1;
+    const shared = splitLivepatch([join(dir, 'klpr_multi_main.c')], {});
+    expect(shared.diagnostics.map((x) => `${x.file}:${x.line}:${x.code}`)).toEqual([`klpr_multi_funcs.c:${lineOf(text, 'static int hits;')}:shared-mutable-state`]);
+    const main = join(dir, 'klpr_multi_main.c');
+    writeFileSync(main, readFileSync(main, 'utf8').replace('static int klpr_multi_init(void)', 'int new_eps_read(int v)\n{\n\treturn v;\n}\n\nstatic int klpr_multi_init(void)'));
+    const twice = splitLivepatch([funcs], {});
+    expect(twice.kind).toBe('invalid');
+    expect(twice.diagnostics.map((x) => `${x.file}:${x.line}:${x.code}`)).toEqual([`klpr_multi_funcs.c:${lineOf(text, 'int new_eps_read')}:multi-file-name-clash`]);
   });
 
   it('warns at each line a callback reads obj->mod', () => {

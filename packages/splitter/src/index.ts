@@ -7,3 +7,4 @@ export { TOOL_NAME, TOOL_VERSION } from './version.js';
 export { parseC, reportSyntaxErrors } from './parse.js';
 export { maskAnnotations } from './mask.js';
 export * from './build-record.js';
+export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';

@@ -37,6 +37,8 @@ export interface SplitManifest {
   generator: string;
   patch: string;
   source: string;
+  /** Every source of a livepatch module built from several files (kbuild link order). */
+  sources?: string[];
   /** Shared header, when parts share declarations. */
   header?: string;
   /** Other sources the main file includes (a livepatch built from another's source). */

@@ -1,14 +1,16 @@
 import { resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
-import { hasErrors, splitFile, WriteRefused, writeFilesAtomically } from '@klp-split/splitter';
+import { hasErrors, splitLivepatch, WriteRefused, writeFilesAtomically } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
 
-export const SPLIT_HELP = `Usage: klp-split split <livepatch.c> --out <dir> [--kdir <dir>] [--force] [--json]
+export const SPLIT_HELP = `Usage: klp-split split <livepatch.c>... --out <dir> [--kdir <dir>] [--force] [--json]
 
 Splits one livepatch source into a main module for vmlinux and one module
 per patched kernel module (<patch>__<object>.c), with klp-split.json.
+A livepatch module built from several files (fix-y := a.o b.o in the
+Makefile next to them, or the files given together) is read as one unit.
 Nothing is written when an error is reported. With a kernel tree (--kdir,
 $KDIR or the installed kernel environment) each part keeps only the
 #includes whose headers declare something it uses; without one, all.
@@ -57,13 +59,14 @@ export function splitCommand(argv: string[], io: Io): number {
     io.out(SPLIT_HELP);
     return EXIT_OK;
   }
-  const [file, ...extra] = args.positionals;
+  const files = args.positionals;
+  const file = files[0];
   const out = str(args, 'out');
-  if (!file || extra.length) throw new UsageError('split: give exactly one livepatch .c file');
+  if (!file) throw new UsageError('split: give the livepatch .c file (or the files of one livepatch module)');
   if (!out) throw new UsageError('split: --out <dir> is required');
   let result;
   try {
-    result = splitFile(file, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')) });
+    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')) });
   } catch (e) {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }
