@@ -238,6 +238,27 @@ describe('real livepatch shapes', () => {
     expect(allowed.code).toBe(0);
   });
 
+  it('convert writes the livepatches it can split, reports the others, and verify reads what it wrote', async () => {
+    const dir = join(root, 'convert-dir');
+    mkdirSync(dir);
+    cpSync(join(FIXTURES, 'klpr-escapes/klpr-escapes.c'), join(dir, 'klpr-escapes.c'));
+    const broken = readFileSync(join(FIXTURES, 'klpr-objmod/klpr-objmod.c'), 'utf8').replace('.new_func = new_read,', '.new_func = new_read_missing,');
+    writeFileSync(join(dir, 'klpr-broken.c'), broken);
+    writeFileSync(join(dir, 'Makefile'), 'obj-$(CONFIG_KLPR_ESCAPES) += klpr-escapes.o\n');
+    const c = await klpSplit(['convert', dir]);
+    expect(c.code, c.stdout + c.stderr).toBe(1);
+    expect(c.stdout).toContain('not converted (errors above): klpr-broken.c');
+    expect(c.stderr + c.stdout).toContain("new_func 'new_read_missing' is not defined in this file [new-func-undefined]");
+    expect(existsSync(join(dir, 'klpr-escapes.klp-split.json'))).toBe(true);
+    expect(existsSync(join(dir, 'klpr-escapes__klpr-target.c'))).toBe(true);
+    expect(readFileSync(join(dir, 'klpr-broken.c'), 'utf8')).toBe(broken);
+    const b = await klpSplit(['build', dir, '-q']);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    const v = await klpSplit(['verify', dir, '--target', ko('klpr_target'), '-q']);
+    expect(v.stdout).toContain('verify: klpr_escapes: OK');
+    expect(v.code, v.stdout).toBe(0);
+  }, 120_000);
+
   it('build of a Makefile with obj-$(CONFIG_...) that builds nothing fails and names --config', async () => {
     const dir = join(root, 'config-dir');
     mkdirSync(dir);

@@ -67,6 +67,24 @@ function hasOwnKbuild(dir: string): boolean {
   return ['Kbuild', 'Makefile'].some((f) => existsSync(join(dir, f)) && !GENERATED_MARK.test(readFileSync(join(dir, f), 'utf8')));
 }
 
+/** What `verify` reads of a build: the tree, the layout probe (copied next to the modules) and the modules. */
+async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay, result: BuildResult): Promise<void> {
+  const record: BuildRecord = {
+    kdir: tree.dir,
+    release: tree.release,
+    overlayInclude: overlay.includeDir,
+    symvers: tree.symvers,
+    modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
+  };
+  mkdirSync(join(dir, '.klp-split'), { recursive: true });
+  if (overlay.includeDir) {
+    // A copy next to the modules, so a build restored from a cache is complete.
+    copyFileSync(await ensureLayoutProbe(tree, overlay), join(dir, LAYOUT_MODULE));
+    record.layoutModule = LAYOUT_MODULE;
+  }
+  atomicWrite(join(dir, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
+}
+
 /** Builds the split modules of `dir` (its klp-split.json) through the split-API overlay. */
 export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
@@ -75,22 +93,7 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
   const overlay = prepareOverlay(tree, cacheDir());
   writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build'), opts.force ?? false);
   const result = await runKbuild(dir, tree, overlay, modulesOfManifest(manifest), opts);
-  if (result.ok) {
-    const record: BuildRecord = {
-      kdir: tree.dir,
-      release: tree.release,
-      overlayInclude: overlay.includeDir,
-      symvers: tree.symvers,
-      modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
-    };
-    mkdirSync(join(dir, '.klp-split'), { recursive: true });
-    if (overlay.includeDir) {
-      // A copy next to the modules, so a build restored from a cache is complete.
-      copyFileSync(await ensureLayoutProbe(tree, overlay), join(dir, LAYOUT_MODULE));
-      record.layoutModule = LAYOUT_MODULE;
-    }
-    atomicWrite(join(dir, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
-  }
+  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
   return result;
 }
 
@@ -168,7 +171,10 @@ export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promis
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const overlay = prepareOverlay(tree, cacheDir());
   const makeVars = Object.fromEntries(configSymbols(readFileSync(makefile, 'utf8')).map((c) => [c, 'm']));
-  return runKbuild(dir, tree, overlay, [], { ...opts, makeVars: { ...makeVars, ...opts.makeVars } });
+  const result = await runKbuild(dir, tree, overlay, [], { ...opts, makeVars: { ...makeVars, ...opts.makeVars } });
+  // A converted directory is verified like a split one (per-patch manifests).
+  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
+  return result;
 }
 
 /**

@@ -61,21 +61,20 @@ export function convertCommand(argv: string[], io: Io): number {
   const dir = resolve(dirArg);
   if (!existsSync(dir)) throw new UsageError(`convert: ${dirArg} does not exist`);
   const plan = conversionFor(dir, str(args, 'kdir'), flag(args, 'all-includes'));
+  // Each livepatch stands alone: the ones that split are written, the others reported (exit 1).
   const failed = hasErrors(plan.diagnostics);
+  const notConverted = plan.sources.filter((s) => s.kind === 'invalid');
   const dryRun = flag(args, 'dry-run');
-  if (!failed && !dryRun && plan.files.size) writeFilesAtomically(dir, plan.files, { force: true });
+  if (!dryRun && plan.files.size) writeFilesAtomically(dir, plan.files, { force: true });
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ dir, dryRun, written: failed || dryRun ? [] : [...plan.files.keys()], sources: plan.sources, diagnostics: plan.diagnostics }, null, 2));
+    io.out(JSON.stringify({ dir, dryRun, written: dryRun ? [] : [...plan.files.keys()], sources: plan.sources, notConverted: notConverted.map((s) => s.file), diagnostics: plan.diagnostics }, null, 2));
     return failed ? EXIT_FINDINGS : EXIT_OK;
   }
   printDiagnostics(io, plan.diagnostics.filter((d) => d.code !== 'not-livepatch'));
   if (dryRun) io.out(renderDiff(plan));
   const converted = plan.sources.filter((s) => s.kind === 'split');
-  io.out(
-    failed
-      ? `convert ${dirArg}: FAILED, nothing written`
-      : `convert ${dirArg}: ${converted.length} livepatch${converted.length === 1 ? '' : 'es'} split, ${plan.files.size} file${plan.files.size === 1 ? '' : 's'} ${dryRun ? 'would change' : 'written'}`,
-  );
+  io.out(`convert ${dirArg}: ${converted.length} livepatch${converted.length === 1 ? '' : 'es'} split, ${plan.files.size} file${plan.files.size === 1 ? '' : 's'} ${dryRun ? 'would change' : 'written'}`);
   for (const s of converted) io.out(`  ${s.file}: ${s.modules.join(', ')}`);
+  if (notConverted.length) io.out(`not converted (errors above): ${notConverted.map((s) => s.file).join(', ')}`);
   return failed ? EXIT_FINDINGS : EXIT_OK;
 }

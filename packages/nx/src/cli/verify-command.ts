@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { MANIFEST_FILE, parseManifest } from '@klp-split/splitter';
 import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
@@ -7,7 +8,8 @@ import type { Io } from './output.js';
 
 export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json|sarif|junit] [--report <file>]
 
-Reads the built modules of <dir> (after 'klp-split build') as ELF files,
+Reads the built modules of <dir> (after 'klp-split build'; a directory 'klp-split
+convert' wrote is verified patch by patch, <patch>.klp-split.json) as ELF files,
 checks them against the split livepatch design and klp-split.json, and
 simulates loading the targets and the patch in a kernel carrying the split
 livepatch series: the per-object modules must be requested and loaded.
@@ -50,22 +52,35 @@ export function verifyCommand(argv: string[], io: Io): number {
   if (!['text', 'json', 'sarif', 'junit'].includes(format)) throw new UsageError(`verify: unknown --format '${format}' (text, json, sarif or junit)`);
   const targets = list(args, 'target');
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
-  let report: VerifyReport;
+  let reports: VerifyReport[];
   try {
     const kallsyms = str(args, 'kallsyms');
     if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
-    report = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress });
+    const options = { noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress };
+    const converted = convertedManifests(dir);
+    reports = converted
+      ? converted.map((m) => verifySplit(dir, { ...options, manifest: m.file, targets: targets.filter((t) => m.objects.includes(basename(t).replace(/\.ko$/, '').replace(/-/g, '_'))) }))
+      : [verifySplit(dir, { ...options, targets })];
   } catch (e) {
     if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
     throw e;
   }
-  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const report = reports.length === 1 ? reports[0]! : undefined;
+  const json = `${JSON.stringify(report ?? reports, null, 2)}\n`;
   const reportFile = str(args, 'report');
   if (reportFile) {
     mkdirSync(dirname(reportFile), { recursive: true });
     writeFileSync(reportFile, json);
   }
-  const formatted = { json, sarif: formatVerifySarif([report]), junit: formatVerifyJunit([report]), text: formatVerifyText(report) };
+  const formatted = { json, sarif: formatVerifySarif(reports), junit: formatVerifyJunit(reports), text: reports.map(formatVerifyText).join('\n') };
   io.out(formatted[format as keyof typeof formatted]);
-  return report.ok ? EXIT_OK : EXIT_FINDINGS;
+  return reports.every((r) => r.ok) ? EXIT_OK : EXIT_FINDINGS;
+}
+
+/** A directory 'klp-split convert' wrote: one `<patch>.klp-split.json` per livepatch, and no klp-split.json. */
+function convertedManifests(dir: string): { file: string; objects: string[] }[] | undefined {
+  if (!existsSync(dir) || existsSync(join(dir, MANIFEST_FILE))) return undefined;
+  const files = readdirSync(dir).filter((f) => f.endsWith(`.${MANIFEST_FILE}`)).sort();
+  if (!files.length) return undefined;
+  return files.map((file) => ({ file, objects: parseManifest(readFileSync(join(dir, file), 'utf8'), file).objNames }));
 }

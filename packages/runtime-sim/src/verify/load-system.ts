@@ -28,9 +28,9 @@ export interface LoadedSplit {
  * Reads a built split directory (manifest, build record, every .ko) and the
  * target modules into a system the simulator can instantiate kernels from.
  */
-export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsFile?: string): LoadedSplit {
+export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsFile?: string, manifestName = MANIFEST_FILE): LoadedSplit {
   const dir = resolve(dirArg);
-  const manifestPath = join(dir, MANIFEST_FILE);
+  const manifestPath = join(dir, manifestName);
   if (!existsSync(manifestPath)) throw new VerifyError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`);
   const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
   const record = readBuildRecord(dir);

@@ -16,6 +16,8 @@ export interface VerifyOptions {
   noExplore?: boolean;
   /** A /proc/kallsyms dump of the target kernel (default: the cached one of scripts/qemu-kernel.sh). */
   kallsyms?: string;
+  /** The manifest to verify (default klp-split.json; `<patch>.klp-split.json` in a converted directory). */
+  manifest?: string;
   /** Per-object functions whose target was not given are a warning, not an error. */
   allowUnchecked?: boolean;
   /** Called with one line per module checked, for progress on long runs. */
@@ -45,7 +47,7 @@ const NOTE_EVENTS = new Set(['symbol-unchecked']);
  * requests its per-object modules), disable, unload" in the simulated kernel.
  */
 export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
-  const { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms } = loadSplitSystem(dirArg, opts.targets, opts.kallsyms);
+  const { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms } = loadSplitSystem(dirArg, opts.targets, opts.kallsyms, opts.manifest);
   const checks = new SplitChecks(dir, manifest, layout);
   checks.run(parts, targets);
   diagnostics.push(...checks.diagnostics);
