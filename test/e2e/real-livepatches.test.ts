@@ -1,5 +1,5 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic, splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
@@ -257,6 +257,32 @@ describe('real livepatch shapes', () => {
     const v = await klpSplit(['verify', dir, '--target', ko('klpr_target'), '-q']);
     expect(v.stdout).toContain('verify: klpr_escapes: OK');
     expect(v.code, v.stdout).toBe(0);
+  }, 120_000);
+
+  it('points a verify finding (text, SARIF) at the line of the original source a fault was injected in', async () => {
+    const src = join(root, 'sarif-src');
+    cpSync(join(FIXTURES, 'klpr-hooks'), src, { recursive: true });
+    const file = join(src, 'klpr-hooks.c');
+    const text = readFileSync(file, 'utf8')
+      .replace('static int (*hook)(int);', 'int klpr_beta_version(void);\nstatic int (*hook)(int);')
+      .replace('return hook ? hook(v) + 1 : v;', 'return hook ? hook(v) + klpr_beta_version() : v;');
+    writeFileSync(file, text);
+    const faultLine = text.split('\n').findIndex((l) => l.includes('klpr_beta_version() : v;')) + 1;
+    const dir = join(root, 'sarif-out');
+    expect((await klpSplit(['split', file, '--out', dir])).code).toBe(0);
+    const b = await klpSplit(['build', dir, '--symbols', join(targets, 'Module.symvers'), '-q']);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    const generated = readFileSync(join(dir, 'klpr-hooks__klpr-beta.c'), 'utf8').split('\n').findIndex((l) => l.includes('klpr_beta_version() : v;')) + 1;
+    const args = ['verify', dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '-q'];
+    const t = await klpSplit(args);
+    expect(t.code).toBe(1);
+    expect(t.stdout).toMatch(new RegExp(`^${relative(dir, file).replace(/[.]/g, '\\.')}:${faultLine}:\\d+: error: .*klpr_beta_version.* \\(generated klpr-hooks__klpr-beta\\.c:${generated}:\\d+\\) \\[target-export-deadlock\\]$`, 'm'));
+    const sarif = JSON.parse((await klpSplit([...args, '--format', 'sarif'], { cwd: dir })).stdout);
+    const result = sarif.runs[0].results.find((x: { ruleId: string }) => x.ruleId === 'target-export-deadlock');
+    expect(result.locations[0].physicalLocation.artifactLocation.uri).toBe(relative(dir, file));
+    expect(result.locations[0].physicalLocation.region.startLine).toBe(faultLine);
+    expect(result.relatedLocations[0].physicalLocation.artifactLocation.uri).toBe('klpr-hooks__klpr-beta.c');
+    expect(result.relatedLocations[0].physicalLocation.region.startLine).toBe(generated);
   }, 120_000);
 
   it('build of a Makefile with obj-$(CONFIG_...) that builds nothing fails and names --config', async () => {

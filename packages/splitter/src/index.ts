@@ -8,3 +8,4 @@ export { parseC, reportSyntaxErrors } from './parse.js';
 export { maskAnnotations } from './mask.js';
 export * from './build-record.js';
 export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
+export * from './source-map.js';

@@ -1,3 +1,5 @@
+import type { SourceMap } from './source-map.js';
+
 /**
  * The split manifest `klp-split.json`: the one contract between the
  * splitter, kbuild-gen and runtime-sim (architecture.md). Tools outside the
@@ -49,6 +51,8 @@ export interface SplitManifest {
   /** Symbols the main module exports for the per-object modules. */
   exports: string[];
   parts: ManifestPart[];
+  /** Each generated file's lines to the original source lines (findings are reported there). */
+  sourceMap?: SourceMap;
   /** Warnings the split produced, compiler style. */
   warnings: string[];
 }

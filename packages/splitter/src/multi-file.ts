@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { readUnit } from './items.js';
 import { MANIFEST_FILE, manifestText } from './manifest.js';
 import { kbuildModuleName } from './names.js';
+import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
 
 /**
@@ -44,7 +45,7 @@ export function compositeOf(path: string): { module: string; sources: string[] }
   return undefined;
 }
 
-interface LineOrigin {
+interface FileLine {
   file: string;
   line: number;
 }
@@ -54,7 +55,7 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   const dir = dirname(paths[0]!);
   const names = paths.map((p) => basename(p));
   const lines: string[] = [];
-  const origin: LineOrigin[] = [];
+  const origin: FileLine[] = [];
   const includes = new Set<string>();
   const defined = new Map<string, string>();
   const clashes: Diagnostic[] = [];
@@ -103,8 +104,22 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
     if (files.has(h)) return fail([...diagnostics, { file: h, line: 0, col: 0, severity: 'error', code: 'header-name-clash', message: `the split's shared header would overwrite '${h}', which the livepatch's files include` }]);
     files.set(h, readFileSync(join(dir, h), 'latin1'));
   }
+  const sourceMap = result.manifest.sourceMap && {
+    sources: opts.sourceRelativeTo ? paths.map((p) => relative(opts.sourceRelativeTo!, resolve(p))) : names,
+    files: Object.fromEntries(
+      Object.entries(result.manifest.sourceMap.files).map(([f, segs]) => {
+        const lines: (LineOrigin | undefined)[] = [];
+        for (const [gen, o] of decodeLines(segs)) {
+          const at = origin[o.line - 1];
+          lines[gen - 1] = at ? { source: names.indexOf(at.file), line: at.line, exact: o.exact } : undefined;
+        }
+        return [f, encodeLines(lines)];
+      }),
+    ),
+  };
   const manifest = {
     ...result.manifest,
+    ...(sourceMap ? { sourceMap } : {}),
     source: names[0]!,
     sources: names,
     ...(local.length ? { includes: [...(result.manifest.includes ?? []), ...local] } : {}),

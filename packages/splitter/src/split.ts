@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
@@ -9,6 +9,7 @@ import { MANIFEST_FILE, MANIFEST_VERSION, manifestText, type SplitManifest } fro
 import { kbuildModuleName, objectNameProblem, patchNameProblem } from './names.js';
 import { reportSyntaxErrors } from './parse.js';
 import { planSplit, type SplitPlan } from './plan.js';
+import { encodeLines } from './source-map.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
 
 export type SplitKind = 'split' | 'not-livepatch' | 'already-split' | 'invalid';
@@ -33,6 +34,8 @@ export interface SplitOptions {
    * names built by macros and `#if` inside klp_func arrays.
    */
   preprocess?: (path: string, source: string) => string | undefined;
+  /** The output directory: the source map names the original relative to it (else by its base name). */
+  sourceRelativeTo?: string;
 }
 
 /** Splits one livepatch source held in memory. */
@@ -69,6 +72,8 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined);
   const emitted = emitSplit(unit, found.model, plan);
   const manifest = buildManifest(basename(path), found.model, plan, sink.items);
+  const original = opts.sourceRelativeTo ? relative(opts.sourceRelativeTo, resolve(path)) : basename(path);
+  manifest.sourceMap = { sources: [original], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) };
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }

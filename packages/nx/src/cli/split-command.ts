@@ -66,7 +66,7 @@ export function splitCommand(argv: string[], io: Io): number {
   if (!out) throw new UsageError('split: --out <dir> is required');
   let result;
   try {
-    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')) });
+    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')), sourceRelativeTo: resolve(out) });
   } catch (e) {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }

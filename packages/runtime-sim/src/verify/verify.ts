@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { Diagnostic, SplitManifest } from '@klp-split/splitter';
+import { originalLine, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';
@@ -73,7 +73,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
     ok: !diagnostics.some((d) => d.severity === 'error'),
     patch: manifest.patch,
     dir,
-    diagnostics,
+    diagnostics: diagnostics.map((d) => toOriginal(d, manifest)),
     exploration,
     vmlinuxSymbols: kallsyms ? `kallsyms dump ${kallsyms}` : 'Module.symvers exports only',
     transcript: kernel.log,
@@ -147,4 +147,15 @@ function uncheckedObjects(manifest: SplitManifest, targets: ModuleImage[], allow
     out.push({ file: manifest.parts[0]?.file ?? manifest.source, line: 0, col: 0, severity, code: 'target-not-an-object', message: `--target '${t.name}' is not one of the patch's objects (${[...objects].filter((o) => o !== 'vmlinux').join(', ') || 'vmlinux only'})` });
   }
   return out;
+}
+
+/**
+ * A finding on a generated split file, pointed at the original source line
+ * the split moved there (the manifest's source map); the generated
+ * location stays alongside.
+ */
+function toOriginal(d: Diagnostic, manifest: SplitManifest): Diagnostic {
+  const o = originalLine(manifest.sourceMap, d.file, d.line);
+  if (!o) return d;
+  return { ...d, file: o.file, line: o.line, col: o.exact ? d.col : 0, generated: { file: d.file, line: d.line, col: d.col } };
 }
