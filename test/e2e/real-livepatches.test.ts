@@ -74,7 +74,7 @@ describe('real livepatch shapes', () => {
   afterAll(() => removeDir(root));
 
   it('has the fixtures', () => {
-    expect(fixtures().length).toBeGreaterThanOrEqual(5);
+    expect(fixtures().length).toBeGreaterThanOrEqual(12);
   });
 
   for (const f of fixtures()) {

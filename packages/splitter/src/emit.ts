@@ -84,7 +84,7 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     if (role !== 'special' && !placed.has(item)) continue;
     const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, exact) });
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
-    else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names)));
+    else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
     else entries.push(entry(unit, plan, item));
@@ -172,12 +172,14 @@ function objectText(entry: KlpObjectEntry, patchName: string, name: string, varN
   return `static struct klp_object ${varName} = {\n${lines.join('\n')}\n};`;
 }
 
-function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedNames): string {
+function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedNames, exported: boolean): string {
   const node = model.patchItem.node;
   const init = initializerOf(model.patchItem)!;
   const lines = [`\t.obj = &${names.obj},`, `\t.obj_names = ${names.objNames},`];
   for (const f of model.patchFields) lines.push(f.designated ? elementLine(f, '\t') : `\t.${f.field} = ${f.value.text},`);
-  return `${unit.source.slice(node.startIndex, init.startIndex)}{\n${lines.join('\n')}\n}${unit.source.slice(init.endIndex, model.patchItem.end)}`;
+  // Exported through its forward declaration: the definition must have external linkage too.
+  const head = unit.source.slice(node.startIndex, init.startIndex);
+  return `${exported ? head.replace(/\bstatic\s+/, '') : head}{\n${lines.join('\n')}\n}${unit.source.slice(init.endIndex, model.patchItem.end)}`;
 }
 
 function statementsText(unit: SourceUnit, statements: ExitStatement[]): string {

@@ -180,6 +180,9 @@ class DependencyGraph {
     for (const name of names) {
       for (const def of this.unit.byName.get(name) ?? []) {
         if (def === self || def === this.model.objsItem || def === this.model.initItem || def === this.model.exitItem) continue;
+        // `static struct klp_patch patch;` declares the patch for code above it: a part that uses
+        // it needs that (exported) declaration, not the patch's objects and states.
+        if (def === this.model.patchItem && (this.unit.byName.get(name)?.length ?? 0) > 1) continue;
         const role = this.roles.get(def);
         if (role === 'attached' || role === 'modinfo' || role === 'everywhere') continue;
         out.push(def);
