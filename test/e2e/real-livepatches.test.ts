@@ -185,6 +185,10 @@ describe('real livepatch shapes', () => {
     const lineOf = (t: string, needle: string) => t.split('\n').findIndex((l) => l.startsWith(needle)) + 1;
     const shared = splitLivepatch([join(dir, 'klpr_multi_main.c')], {});
     expect(shared.diagnostics.map((x) => `${x.file}:${x.line}:${x.code}`)).toEqual([`klpr_multi_funcs.c:${lineOf(text, 'static int hits;')}:shared-mutable-state`]);
+    // The livepatch's own klpr-multi.h keeps its name and text; the split's shared header takes another.
+    expect(shared.manifest!.header).toBe('klpr-multi-shared.h');
+    expect(shared.files.get('klpr-multi-shared.h')).toContain('#ifndef _KLPR_MULTI_SHARED_H');
+    expect(shared.files.get('klpr-multi.h')).toBe(readFileSync(join(dir, 'klpr-multi.h'), 'utf8'));
     const main = join(dir, 'klpr_multi_main.c');
     writeFileSync(main, readFileSync(main, 'utf8').replace('static int klpr_multi_init(void)', 'int new_eps_read(int v)\n{\n\treturn v;\n}\n\nstatic int klpr_multi_init(void)'));
     const twice = splitLivepatch([funcs], {});

@@ -34,7 +34,7 @@ export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPl
     maps.set(name, out.map);
   };
   add(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
-  if (plan.header.length) add(`${plan.fileBase}.h`, emitHeader(unit, plan));
+  if (plan.header.length) add(plan.headerFile, emitHeader(unit, plan));
   const modinfo = unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end));
   for (const part of plan.objects) add(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo));
   return { files, maps, objName: names.obj };
@@ -69,7 +69,7 @@ function leading(unit: SourceUnit, item: Item): string {
 }
 
 function headerInclude(plan: SplitPlan): Entry {
-  return { text: `#include "${plan.fileBase}.h"`, gap: '\n\n', conds: [] };
+  return { text: `#include "${plan.headerFile}"`, gap: '\n\n', conds: [] };
 }
 
 function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames): { text: string; map: (RenderedOrigin | undefined)[] } {
@@ -119,7 +119,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
 }
 
 function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {
-  const guard = `_${plan.fileBase.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_H`;
+  const guard = `_${plan.headerFile.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
   const exported = new Set(plan.exported);
   const entries: Entry[] = plan.header.map((item) => ({
     text: exported.has(item) ? plan.exportNames.code(externDeclaration(unit, item)) : plan.exportNames.itemText(item, item.text),

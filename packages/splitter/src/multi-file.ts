@@ -91,7 +91,9 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (clashes.length) return fail(clashes);
 
   const combined = `${lines.join('\n')}\n`;
-  const result = splitSource(join(dir, `${module}.c`), combined, { ...opts, displayName: `${module}.c` });
+  // The livepatch's own `<module>.h` keeps its name; the split's shared header takes another.
+  const headerFile = existsSync(join(dir, `${module}.h`)) ? `${module}-shared.h` : undefined;
+  const result = splitSource(join(dir, `${module}.c`), combined, { ...opts, displayName: `${module}.c`, headerFile });
   const diagnostics = result.diagnostics.map((d) => {
     const o = d.line > 0 ? origin[d.line - 1] : undefined;
     return o ? { ...d, file: o.file, line: o.line } : { ...d, file: names[0]! };

@@ -36,6 +36,8 @@ export interface SplitPlan {
   /** Items that stay in the main module and are exported for the other parts. */
   exported: Item[];
   roles: Map<Item, Role>;
+  /** The shared header's file name (`<fileBase>.h` unless the sources have a header of that name). */
+  headerFile: string;
   /** Names of the exports, prefixed with the patch so two versions of it can be loaded together. */
   exportNames: ExportNames;
 }
@@ -46,7 +48,7 @@ export interface SplitPlan {
  * callbacks; what several parts need is shared through the header or, when it
  * must exist once, exported by the main module.
  */
-export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink, includes?: IncludeFilter): SplitPlan {
+export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink, includes?: IncludeFilter, headerFile = `${fileBase}.h`): SplitPlan {
   const patch = kbuildModuleName(fileBase);
   const vmlinux = model.objects.find((o) => o.name === null);
   const main = newPart('vmlinux', patch, fileBase, vmlinux);
@@ -89,7 +91,7 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
   if (includes) dropUnusedIncludes(parts, header, includes);
-  return { patch, fileBase, main, objects, header, exported, roles, exportNames };
+  return { patch, fileBase, main, objects, header, exported, roles, exportNames, headerFile };
 }
 
 /** Each part keeps the kernel headers its own items (and exit statements) use. */

@@ -34,6 +34,8 @@ export interface SplitOptions {
    * names built by macros and `#if` inside klp_func arrays.
    */
   preprocess?: (path: string, source: string) => string | undefined;
+  /** The shared header's name when `<patch>.h` is taken (a header of the livepatch's own). */
+  headerFile?: string;
   /** The output directory: the source map names the original relative to it (else by its base name). */
   sourceRelativeTo?: string;
 }
@@ -69,7 +71,7 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
   }
   if (sink.failed) return result('invalid');
 
-  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined);
+  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
   const emitted = emitSplit(unit, found.model, plan);
   const manifest = buildManifest(basename(path), found.model, plan, sink.items);
   const original = opts.sourceRelativeTo ? relative(opts.sourceRelativeTo, resolve(path)) : basename(path);
@@ -154,7 +156,7 @@ function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, d
     parts: [part(plan.main), ...plan.objects.map(part)],
     warnings: diags.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) })),
   };
-  if (plan.header.length) manifest.header = `${plan.fileBase}.h`;
+  if (plan.header.length) manifest.header = plan.headerFile;
   if (model.replace !== undefined) manifest.replace = model.replace;
   if (model.states !== undefined) manifest.states = model.states;
   return manifest;
