@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
 import { hasErrors, writeFilesAtomically } from '@klp-split/splitter';
+import { kbuildPreprocessor } from './split-command.js';
 import { planConversion, type ConvertPlan } from '../convert/convert-dir.js';
 import { unifiedDiff } from '../convert/unified-diff.js';
 import { flag, parseCommandArgs, str } from './args.js';
@@ -33,7 +34,7 @@ export function conversionFor(dir: string, kdir: string | undefined, allIncludes
       if (kdir && e instanceof KernelTreeError) throw new UsageError(`convert: ${e.message}`);
     }
   }
-  return planConversion(dir, { includeDirs: dirs });
+  return planConversion(dir, { includeDirs: dirs, preprocess: kbuildPreprocessor(kdir) });
 }
 
 export function renderDiff(plan: ConvertPlan): string {

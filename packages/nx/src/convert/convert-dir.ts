@@ -23,7 +23,7 @@ export function convertedManifestName(fileBase: string): string {
   return `${fileBase}.${MANIFEST_FILE}`;
 }
 
-export function planConversion(dir: string, opts: { includeDirs?: string[] } = {}): ConvertPlan {
+export function planConversion(dir: string, opts: { includeDirs?: string[]; preprocess?: (path: string, source: string) => string | undefined } = {}): ConvertPlan {
   const plan: ConvertPlan = { dir, files: new Map(), sources: [], diagnostics: [] };
   const livepatches: ConvertedLivepatch[] = [];
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
@@ -39,7 +39,7 @@ export function planConversion(dir: string, opts: { includeDirs?: string[] } = {
       }
       continue;
     }
-    const result = splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs });
+    const result = splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess });
     plan.diagnostics.push(...result.diagnostics);
     plan.sources.push({ file, kind: result.kind, modules: result.manifest?.parts.map((p) => p.module) ?? [] });
     if (result.kind !== 'split' || !result.manifest) continue;
