@@ -246,20 +246,23 @@ describe('real livepatch shapes', () => {
     const dir = join(root, 'convert-dir');
     mkdirSync(dir);
     cpSync(join(FIXTURES, 'klpr-escapes/klpr-escapes.c'), join(dir, 'klpr-escapes.c'));
+    cpSync(join(FIXTURES, 'klpr-ifdef/klpr-ifdef.c'), join(dir, 'klpr-ifdef.c'));
     const broken = readFileSync(join(FIXTURES, 'klpr-objmod/klpr-objmod.c'), 'utf8').replace('.new_func = new_read,', '.new_func = new_read_missing,');
     writeFileSync(join(dir, 'klpr-broken.c'), broken);
-    writeFileSync(join(dir, 'Makefile'), 'obj-$(CONFIG_KLPR_ESCAPES) += klpr-escapes.o\n');
+    writeFileSync(join(dir, 'Makefile'), 'obj-$(CONFIG_KLPR_ESCAPES) += klpr-escapes.o klpr-ifdef.o\n');
     const c = await klpSplit(['convert', dir]);
     expect(c.code, c.stdout + c.stderr).toBe(1);
     expect(c.stdout).toContain('not converted (errors above): klpr-broken.c');
     expect(c.stderr + c.stdout).toContain("new_func 'new_read_missing' is not defined in this file [new-func-undefined]");
     expect(existsSync(join(dir, 'klpr-escapes.klp-split.json'))).toBe(true);
     expect(existsSync(join(dir, 'klpr-escapes__klpr-target.c'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'klpr-ifdef.klp-split.json'), 'utf8')).parts[1].funcs.map((f: { newFunc: string }) => f.newFunc)).toEqual(['new_read', 'new_write']);
     expect(readFileSync(join(dir, 'klpr-broken.c'), 'utf8')).toBe(broken);
     const b = await klpSplit(['build', dir, '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     const v = await klpSplit(['verify', dir, '--target', ko('klpr_target'), '-q']);
     expect(v.stdout).toContain('verify: klpr_escapes: OK');
+    expect(v.stdout).toContain('verify: klpr_ifdef: OK');
     expect(v.code, v.stdout).toBe(0);
   }, 120_000);
 
