@@ -107,7 +107,7 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
     files.set(h, readFileSync(join(dir, h), 'latin1'));
   }
   const sourceMap = result.manifest.sourceMap && {
-    sources: opts.sourceRelativeTo ? paths.map((p) => relative(opts.sourceRelativeTo!, resolve(p))) : names,
+    sources: paths.map((p) => relative(opts.sourceRelativeTo ?? dir, resolve(p))),
     files: Object.fromEntries(
       Object.entries(result.manifest.sourceMap.files).map(([f, segs]) => {
         const lines: (LineOrigin | undefined)[] = [];

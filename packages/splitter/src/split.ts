@@ -36,7 +36,7 @@ export interface SplitOptions {
   preprocess?: (path: string, source: string) => string | undefined;
   /** The shared header's name when `<patch>.h` is taken (a header of the livepatch's own). */
   headerFile?: string;
-  /** The output directory: the source map names the original relative to it (else by its base name). */
+  /** The output directory: the manifest's source map names the original relative to it (no map without it). */
   sourceRelativeTo?: string;
 }
 
@@ -74,8 +74,12 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
   const emitted = emitSplit(unit, found.model, plan);
   const manifest = buildManifest(basename(path), found.model, plan, sink.items);
-  const original = opts.sourceRelativeTo ? relative(opts.sourceRelativeTo, resolve(path)) : basename(path);
-  manifest.sourceMap = { sources: [original], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) };
+  // Only with the output directory known can the map name the original: by its base name it
+  // would be the generated main file (same name) and point findings at the wrong text.
+  if (opts.sourceRelativeTo) {
+    const original = relative(opts.sourceRelativeTo, resolve(path));
+    manifest.sourceMap = { sources: [original], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) };
+  }
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }
