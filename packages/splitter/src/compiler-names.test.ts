@@ -42,3 +42,38 @@ describe('preprocessor shapes in initializers', () => {
     expect(evaluatedFuncArray(pre, 'other')).toBeUndefined();
   });
 });
+
+describe('conditions the split cannot keep', () => {
+  it('refuses #ifdef inside the klp_object array rather than splitting both branches', async () => {
+    const { splitSource } = await import('./split.js');
+    const src = `// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+#include <linux/livepatch.h>
+
+static int new_a(int v)
+{
+	return v;
+}
+
+static struct klp_func funcs[] = {
+	{ .old_name = "a", .new_func = new_a, },
+	{ }
+};
+
+static struct klp_object objs[] = {
+#ifdef CONFIG_X
+	{ .name = "mod_x", .funcs = funcs, },
+#endif
+	{ }
+};
+
+static struct klp_patch patch = {
+	.mod = THIS_MODULE,
+	.objs = objs,
+};
+`;
+    const r = splitSource('fix.c', src);
+    expect(r.kind).toBe('invalid');
+    expect(r.diagnostics.map((d) => `${d.line}:${d.code}`)).toEqual(['16:conditional-in-initializer']);
+  });
+});

@@ -82,6 +82,15 @@ export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess
   }
   const objsItem = definitionOf(unit, objsEl.value, 'klp_object', sink);
   if (!objsItem) return { kind: 'invalid' };
+  // The split rewrites these two initializers field by field: a condition inside them would be lost.
+  for (const item of [patchItem, objsItem]) {
+    const init = initializerOf(item)!;
+    const m = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b.*$/m.exec(unit.source.slice(init.startIndex, init.endIndex));
+    if (m) {
+      sink.error(unit.positionAt(init.startIndex + m.index), 'conditional-in-initializer', `'${m[0].trim()}' inside struct ${item.structTag} '${item.defines[0]}': the split rewrites this initializer and cannot keep the condition; move the condition around the whole definition or into a klp_func array`);
+      return { kind: 'invalid' };
+    }
+  }
 
   const objects: KlpObjectEntry[] = [];
   let index = 0;
