@@ -11,6 +11,11 @@
 # --no-install only reports what is already there (exit 2 when it is not).
 set -euo pipefail
 
+# The cache directory contract of packages/core/src/contracts/cache-dir.ts, in shell.
+if [[ -z "${KLP_SPLIT_CACHE:-}" && -z "${XDG_CACHE_HOME:-}" && -z "${HOME:-}" ]]; then
+  echo "kernel-env.sh: HOME is not set, so there is no cache directory; set HOME, XDG_CACHE_HOME or KLP_SPLIT_CACHE" >&2
+  exit 2
+fi
 cache="${KLP_SPLIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/klp-split}"
 format=env
 install=yes

@@ -31,7 +31,7 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
   'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes'], required: ['source', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config'], required: ['path'] },
-  'executor verify': { options: ['path', 'targets', 'format', 'report'], required: ['path', 'targets'] },
+  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'counterexamples'], required: ['path', 'targets'] },
   'generator init': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
   'generator convert': { options: ['directory', 'dryRun', 'kdir', 'allIncludes'], required: ['directory'] },
 };
@@ -83,8 +83,8 @@ describe('the Nx plugin package', () => {
 });
 
 describe('the inferred targets', () => {
-  const modules = new Map([['mod-a', { name: 'mod-a', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
-  const lp = { name: 'fix', root: 'lps/fix', source: 'fix.c', targets: ['mod-a'], kdir: '/kernel' };
+  const modules = new Map([['mod-a', { name: 'mod-a', markerFile: 'mods/mod-a/klp-module.json', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
+  const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', source: 'fix.c', targets: ['mod-a'], kdir: '/kernel' };
   const targets = { ...livepatchTargets(lp, modules, targetNames()), 'module build': moduleTargets(modules.get('mod-a')!, targetNames()).build! };
 
   it.each(Object.entries(targets))('%s runs a registered executor with options its schema accepts', (_, target) => {
@@ -102,5 +102,12 @@ describe('the inferred targets', () => {
     expect(targets.build.options).toEqual({ path: 'lps/fix/out', kdir: '/kernel' });
     expect(targets.verify.options).toEqual({ path: 'lps/fix/out', targets: ['mods/mod-a/mod-a.ko'], report: 'lps/fix/out/verify.json' });
     expect(targets['module build'].options).toEqual({ path: 'mods/mod-a' });
+  });
+
+  it('gives the kernel-id runtime input (run in a shell) the marker path, never the kdir', () => {
+    for (const t of ['split', 'build', 'verify'] as const) {
+      const runtime = (targets[t].inputs as ({ runtime?: string } | string)[]).flatMap((i) => (typeof i === 'object' && i.runtime ? [i.runtime] : []));
+      expect(runtime).toEqual(["node packages/nx/bin/klp-split.js kernel-id --marker 'lps/fix/klp-livepatch.json'"]);
+    }
   });
 });

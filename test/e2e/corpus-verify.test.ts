@@ -36,12 +36,13 @@ describe('verify on the ten corpus livepatches', () => {
       const report = JSON.parse(r.stdout);
       expect(report.diagnostics.filter((d: { severity: string }) => d.severity === 'error'), base).toEqual([]);
       expect(r.code).toBe(0);
-      // Every interleaving of (patch, targets) lifecycles: (2k)!/2^k for k entities.
-      const k = 1 + (TARGETS[base]?.length ?? 0);
-      const expected = [1, 1, 6, 90][k];
-      expect(report.exploration.interleavings).toBe(expected);
+      // The model check ran to the end: one group per target (none of these targets uses another's exports).
+      const k = TARGETS[base]?.length ?? 0;
+      expect(report.exploration.complete).toBe(true);
+      expect(report.exploration.groups).toHaveLength(Math.max(1, k));
+      expect(report.exploration.states).toBeGreaterThan(1);
       expect(report.exploration.violations).toBe(0);
-      console.log(`${base}: ${report.exploration.interleavings} interleavings, ${report.exploration.steps} steps, ${report.exploration.ms} ms`);
+      console.log(`${base}: ${report.exploration.states} states, ${report.exploration.transitions} transitions, ${report.exploration.ms} ms`);
     });
   }
 });

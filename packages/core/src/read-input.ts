@@ -100,6 +100,8 @@ export function parseJsonInput(text: string, file: string, what = 'JSON file'): 
       line = before.split('\n').length;
       col = pos - before.lastIndexOf('\n');
     }
-    throw new KlpError(`${what} is not valid JSON: ${msg.replace(/ in JSON at position \d+.*$/s, '')}`, { code: 'json-syntax', file, line, col });
+    // V8 quotes the text around the error (`..., "<text>" is not valid JSON`): never echo a file's content.
+    const reason = msg.replace(/ in JSON at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '');
+    throw new KlpError(`${what} is not valid JSON: ${reason}`, { code: 'json-syntax', file, line, col });
   }
 }

@@ -6,3 +6,4 @@ export * from './layout-probe.js';
 export * from './overlay.js';
 export * from './makefile-convert.js';
 export * from './preprocess.js';
+export * from './livepatch-relocs.js';

@@ -1,4 +1,4 @@
-import type { SplitManifest } from '@klp-split/splitter';
+import type { SplitManifest } from '@klp-split/core';
 import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
 
 /** The kbuild object name of a source file: `a-b.c` -> `a-b.o`. */

@@ -300,6 +300,12 @@ describe('convertMakefile: idempotence and the final newline', () => {
     // the added line comes after it (and the text ends without a newline).
     expect(edit.text).toBe('obj-m += x.o \\\n\nobj-m += x__a.o');
   });
+
+  it('keeps the added line out of a last line ending in a backslash with no final newline', () => {
+    const lp = [{ object: 'x.o', perObject: ['x__a.o'] }];
+    // Before: 'obj-m += x.o \\\nobj-m += x__a.o', which make reads as one statement listing 'obj-m' and '+='.
+    expect(convert('obj-m += x.o \\', lp).text).toBe('obj-m += x.o \\\n\nobj-m += x__a.o');
+  });
 });
 
 describe('convertMakefile: real 6.1 Makefiles', () => {

@@ -142,6 +142,12 @@ export function convertMakefile(
   const added: MakefileEdit['added'] = [];
   lines.forEach((line, i) => {
     out.push(line);
+    // A last line that ends in a backslash with no newline after it would
+    // continue into the first inserted line: an empty line ends the statement.
+    if (insertAfter.has(i) && line.endsWith('\\')) {
+      out.push('');
+      added.push({ line: out.length, text: '' });
+    }
     for (const inserted of insertAfter.get(i) ?? []) {
       out.push(inserted);
       added.push({ line: out.length, text: inserted });

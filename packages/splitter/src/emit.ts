@@ -90,7 +90,8 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     else entries.push(entry(unit, plan, item));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
-  return mapped(unit.header, entries, true);
+  // The file's closing comments stay at the end of the file that keeps its identity: the main one.
+  return mapped(unit.header, entries, true, unit.trailer);
 }
 
 function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): { text: string; map: (RenderedOrigin | undefined)[] } {

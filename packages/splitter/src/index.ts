@@ -1,11 +1,9 @@
 export * from './diagnostics.js';
 export * from './manifest.js';
-export * from './names.js';
 export * from './split.js';
 export * from './write.js';
 export { TOOL_NAME, TOOL_VERSION } from './version.js';
 export { parseC, reportSyntaxErrors } from './parse.js';
 export { maskAnnotations } from './mask.js';
-export * from './build-record.js';
 export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
 export * from './source-map.js';

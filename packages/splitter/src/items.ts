@@ -47,6 +47,8 @@ export interface SourceUnit {
   tree: Tree;
   /** Comments that open the file (license, description) and the blank line after them. */
   header: string;
+  /** Comments after the last item (a closing remark): a blank line first when the source has one, then the text and a newline; '' when none. */
+  trailer: string;
   items: Item[];
   byName: Map<string, Item[]>;
   /** 1-based line and column of an offset. */
@@ -161,8 +163,13 @@ export function readUnit(source: string): SourceUnit {
     }
   };
 
-  walk(tree.rootNode);
+  // Items are only read from a tree without ERROR or MISSING nodes: an error node's children are not the shapes
+  // describe() expects (an unterminated char literal leaves a declaration without a declarator). The caller
+  // reports the syntax errors (reportSyntaxErrors) and stops.
+  if (!tree.rootNode.hasError) walk(tree.rootNode);
   if (!sawItem) headerEnd = source.length;
+  // Comments after the last item belong to no item: kept as the file's trailer, not dropped.
+  const trailerStart = sawItem && pendingComments.length ? pendingComments[0]!.start : source.length;
 
   for (const item of items) {
     while (item.end > item.start && /\s/.test(source[item.end - 1]!)) item.end--;
@@ -187,7 +194,12 @@ export function readUnit(source: string): SourceUnit {
     }
   }
   for (const item of items) if (item.kind === 'function') dropShadowedNames(item, byName, source);
-  return { source, tree, header: source.slice(0, headerEnd), items, byName, positionAt: lineIndex(source) };
+  let trailer = '';
+  if (trailerStart < source.length) {
+    const before = source.slice(items[items.length - 1]!.end, trailerStart);
+    trailer = `${(before.match(/\n/g) ?? []).length >= 2 ? '\n' : ''}${source.slice(trailerStart).replace(/\s+$/, '')}\n`;
+  }
+  return { source, tree, header: source.slice(0, headerEnd), trailer, items, byName, positionAt: lineIndex(source) };
 }
 
 /**

@@ -1,5 +1,7 @@
 import { decodeCString } from './c-strings.js';
 import { conditionAt, evaluatedFuncArray, evaluatedObjectNames, type Preprocessor } from './compiler-names.js';
+import { isCallbackKind } from '@klp-split/core';
+import type { CallbackKind } from '@klp-split/core';
 import type { DiagnosticSink } from './diagnostics.js';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
@@ -19,7 +21,7 @@ export interface KlpFuncEntry {
 }
 
 export interface KlpCallback {
-  kind: 'pre_patch' | 'post_patch' | 'pre_unpatch' | 'post_unpatch';
+  kind: CallbackKind;
   func: string;
 }
 
@@ -181,9 +183,13 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, com
   const cbEl = fields.find((f) => f.field === 'callbacks');
   if (cbEl?.value.type === 'initializer_list') {
     for (const cb of initElements(cbEl.value, unit.source, KLP_CALLBACK_FIELDS)) {
-      if (cb.field && cb.field !== 'post_unpatch_enabled' && !isNullValue(cb.value)) {
-        entry.callbacks.push({ kind: cb.field as KlpCallback['kind'], func: cb.value.text });
+      if (!cb.field || cb.field === 'post_unpatch_enabled' || isNullValue(cb.value)) continue;
+      if (!isCallbackKind(cb.field)) {
+        // struct klp_callbacks has no such member: the compiler refuses it, so nothing may be written for it.
+        sink.error({ line: cb.value.startPosition.row + 1, col: cb.value.startPosition.column + 1 }, 'unsupported-initializer', `'${cb.field}' is not a member of struct klp_callbacks`);
+        continue;
       }
+      entry.callbacks.push({ kind: cb.field, func: cb.value.text });
     }
   }
   return entry;

@@ -3,7 +3,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { readUnit } from './items.js';
 import { MANIFEST_FILE, manifestText } from './manifest.js';
-import { kbuildModuleName } from './names.js';
+import { kbuildModuleName } from '@klp-split/core';
 import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
 

@@ -3,7 +3,7 @@ import { ExportNames } from './export-names.js';
 import { warnObjModReads } from './obj-mod.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
-import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from './names.js';
+import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from '@klp-split/core';
 import { partUses, type IncludeFilter } from './include-filter.js';
 import type { SyntaxNode } from './parse.js';
 import { attachedSubject, isParamCall, roleOf, type Role } from './roles.js';

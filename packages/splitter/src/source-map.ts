@@ -8,12 +8,10 @@
  */
 export type Segment = [number, number, number, number, 0 | 1];
 
-export interface SourceMap {
-  /** Original sources, as named to the splitter. */
-  sources: string[];
-  /** Generated file name to its segments (`gen,src,line,count,exact;...`). */
-  files: Record<string, string>;
-}
+import type { ManifestSourceMap } from '@klp-split/core';
+
+/** The manifest's source map (its contract lives in @klp-split/core). */
+export type SourceMap = ManifestSourceMap;
 
 /** Where one generated line came from. */
 export interface LineOrigin {

@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@klp-split/core';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
-import { MANIFEST_FILE, MANIFEST_VERSION, manifestText, type SplitManifest } from './manifest.js';
-import { kbuildModuleName, objectNameProblem, patchNameProblem } from './names.js';
+import { buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
+import type { SourceUnit } from './items.js';
+import { toCrlf, toLf, usesCrlf } from './line-endings.js';
+import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
 import { planSplit, type SplitPlan } from './plan.js';
 import { encodeLines } from './source-map.js';
@@ -40,8 +43,15 @@ export interface SplitOptions {
   sourceRelativeTo?: string;
 }
 
-/** Splits one livepatch source held in memory. */
+/** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
 export function splitSource(path: string, source: string, opts: SplitOptions = {}): SplitResult {
+  if (!usesCrlf(source)) return splitLfSource(path, source, opts);
+  const result = splitLfSource(path, toLf(source), opts);
+  for (const [name, text] of result.files) if (name !== MANIFEST_FILE) result.files.set(name, toCrlf(text));
+  return result;
+}
+
+function splitLfSource(path: string, source: string, opts: SplitOptions): SplitResult {
   const file = opts.displayName ?? path;
   const sink = new DiagnosticSink(file);
   const fileBase = basename(path).replace(/\.c$/, '');
@@ -69,17 +79,22 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
     const problem = objectNameProblem(patch, obj.name);
     if (problem) sink.error(obj.pos, problem.code, problem.message);
   }
+  for (const obj of found.model.objects) {
+    for (const f of obj.funcs) {
+      // kallsyms holds no such name: the kernel would refuse the patch at load time.
+      if (!isSymbolName(f.oldName)) sink.error(f.pos, 'invalid-old-name', `klp_func .old_name "${f.oldName}" is not a symbol name`);
+    }
+  }
   if (sink.failed) return result('invalid');
 
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
   const emitted = emitSplit(unit, found.model, plan);
-  const manifest = buildManifest(basename(path), found.model, plan, sink.items);
   // Only with the output directory known can the map name the original: by its base name it
   // would be the generated main file (same name) and point findings at the wrong text.
-  if (opts.sourceRelativeTo) {
-    const original = relative(opts.sourceRelativeTo, resolve(path));
-    manifest.sourceMap = { sources: [original], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) };
-  }
+  const sourceMap: ManifestSourceMap | undefined = opts.sourceRelativeTo
+    ? { sources: [relative(opts.sourceRelativeTo, resolve(path))], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) }
+    : undefined;
+  const manifest = splitManifest(unit, basename(path), found.model, plan, sink.items, sourceMap);
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }
@@ -90,53 +105,121 @@ export function splitSource(path: string, source: string, opts: SplitOptions = {
  * from the same source: it stays as it is and includes the split of the other.
  */
 export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
-  const source = readFileSync(path, 'utf8');
+  // latin1: one character per byte, so bytes that are not UTF-8 survive and columns count bytes.
+  const source = readSourceText(path);
   const result = splitSource(path, source, opts);
   if (result.kind !== 'not-livepatch') return result;
-  const included = /^#include\s+"([^"]+\.c)"\s*$/m.exec(source)?.[1];
-  if (!included) return result;
-  return splitWrapper(path, source, join(dirname(path), included), included, opts);
+  const include = wrapperInclude(source);
+  if (!include) return result;
+  return splitWrapper(path, source, include, opts, []);
 }
 
-function splitWrapper(path: string, source: string, includedPath: string, included: string, opts: SplitOptions): SplitResult {
+/** The `#include "<other>.c"` of a wrapper, with the position of the quoted name. */
+interface WrapperInclude {
+  name: string;
+  pos: { line: number; col: number };
+}
+
+function wrapperInclude(source: string): WrapperInclude | undefined {
+  const m = /^#include\s+"([^"\n]+\.c)"[ \t\r]*$/m.exec(source);
+  if (!m) return undefined;
+  const before = source.slice(0, m.index);
+  const line = before.split('\n').length;
+  return { name: m[1]!, pos: { line, col: m[0].indexOf('"') + 2 } };
+}
+
+/** Real paths of the wrappers being split, outermost first: a cycle of #includes ends in a diagnostic, not a stack overflow. */
+type IncludeStack = string[];
+
+/** The errno of a failed read (readSourceText wraps Node's error as the KlpError's cause). */
+function errnoOf(e: unknown): string {
+  const err = e as { code?: string; cause?: { code?: string }; message?: string };
+  return err.cause?.code ?? (err.code && /^E[A-Z]+$/.test(err.code) ? err.code : undefined) ?? err.message ?? String(e);
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
+function splitWrapper(path: string, source: string, include: WrapperInclude, opts: SplitOptions, stack: IncludeStack): SplitResult {
   const file = opts.displayName ?? path;
+  const included = include.name;
   const sink = new DiagnosticSink(file);
   const fail = (): SplitResult => ({ kind: 'invalid', source: path, files: new Map(), diagnostics: sink.items });
-  let inner: SplitResult;
+  // The included name becomes both a file read and an output name beside the wrapper in --out: both must stay
+  // inside the wrapper's directory, links followed.
+  let includedPath: string;
   try {
-    inner = splitFile(includedPath, { ...opts, displayName: join(dirname(file), included) });
+    includedPath = confinePath(dirname(path), included, { what: `the included livepatch '${included}'`, file, ...include.pos });
   } catch (e) {
-    sink.error(undefined, 'include-unreadable', `cannot read the included livepatch '${included}': ${(e as Error).message}`);
+    if (!(e instanceof KlpError)) throw e;
+    sink.error(include.pos, e.code, e.message);
     return fail();
   }
+  // The name the wrapper's #include uses, normalized ("./lp.c" -> "lp.c"); a link stays under its own name.
+  const outputName = relative(resolve(dirname(path)), includedPath).split(sep).join('/');
+  if (outputName === '' || outputName.startsWith('../') || isAbsolute(outputName)) {
+    sink.error(include.pos, 'path-escape', `the included livepatch '${included}' leaves ${dirname(path)}`);
+    return fail();
+  }
+  if (outputName.includes('/')) {
+    // The split is written flat into --out; the wrapper's #include must then find the file beside it.
+    sink.error(include.pos, 'include-not-beside', `the included livepatch '${included}' is in a subdirectory; klp-split writes a split into one directory, so put it beside ${basename(path)}`);
+    return fail();
+  }
+  const here = [...stack, realOrSelf(path)];
+  if (here.includes(realOrSelf(includedPath))) {
+    sink.error(include.pos, 'include-cycle', `'${included}' includes this file again (${[...here.map((p) => basename(p)), basename(includedPath)].join(' -> ')})`);
+    return fail();
+  }
+  let innerSource: string;
+  try {
+    // Read exactly as splitFile reads the wrapper: both texts are written back the same way.
+    innerSource = readSourceText(includedPath);
+  } catch (e) {
+    sink.error(include.pos, 'include-unreadable', `cannot read the included livepatch '${included}': ${errnoOf(e)}`);
+    return fail();
+  }
+  const innerOpts = { ...opts, displayName: join(dirname(file), included) };
+  let inner = splitSource(includedPath, innerSource, innerOpts);
+  if (inner.kind === 'not-livepatch') {
+    const next = wrapperInclude(innerSource);
+    if (next) inner = splitWrapper(includedPath, innerSource, next, innerOpts, here);
+  }
   if (inner.kind !== 'split' || !inner.manifest) {
-    return { ...inner, source: path, diagnostics: [...inner.diagnostics] };
+    return { ...inner, source: path, diagnostics: [...sink.items, ...inner.diagnostics] };
   }
   if (inner.manifest.parts.length > 1) {
-    sink.error(undefined, 'included-livepatch-with-objects', `'${included}' patches modules; a livepatch that includes it would need its own per-object sources, which klp-split does not derive from an #include`);
+    sink.error(include.pos, 'included-livepatch-with-objects', `'${included}' patches modules; a livepatch that includes it would need its own per-object sources, which klp-split does not derive from an #include`);
     return fail();
   }
   const fileBase = basename(path).replace(/\.c$/, '');
   const patch = kbuildModuleName(fileBase);
-  sink.note(undefined, 'includes-livepatch', `builds the split of '${included}' under its own name '${patch}'; split '${included}' into the same directory`);
+  sink.note(include.pos, 'includes-livepatch', `builds the split of '${included}' under its own name '${patch}'; split '${included}' into the same directory`);
   const vmlinux = inner.manifest.parts[0]!;
-  const manifest: SplitManifest = {
+  const manifest = buildManifest({
     ...inner.manifest,
     patch,
     source: basename(path),
     includes: [included],
     parts: [{ ...vmlinux, module: patch, file: basename(path) }],
     warnings: sink.items.map(formatDiagnostic),
-  };
-  const files = new Map([
-    [basename(path), source],
-    [included, inner.files.get(inner.manifest.parts[0]!.file)!],
-    [MANIFEST_FILE, manifestText(manifest)],
-  ]);
+  });
+  const files = new Map([[basename(path), source]]);
+  // The included file's split (and, when it is itself a wrapper, what that includes), beside the wrapper.
+  const innerMain = inner.manifest.parts[0]!.file;
+  for (const [name, text] of inner.files) if (name !== MANIFEST_FILE && name !== innerMain) files.set(name, text);
+  files.set(outputName, inner.files.get(innerMain)!);
+  files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files, manifest, diagnostics: sink.items };
 }
 
-function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[]): SplitManifest {
+/** The manifest of a split, through the one builder in @klp-split/core. */
+function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[], sourceMap?: ManifestSourceMap): SplitManifest {
   const part = (p: SplitPlan['main']) => ({
     object: p.object,
     module: p.module,
@@ -150,18 +233,15 @@ function buildManifest(source: string, model: LivepatchModel, plan: SplitPlan, d
     })),
     callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c, func: plan.exportNames.name(c.func) })),
   });
-  const manifest: SplitManifest = {
-    manifestVersion: MANIFEST_VERSION,
+  return buildManifest({
     generator: `${TOOL_NAME} ${TOOL_VERSION}`,
     patch: plan.patch,
     source,
-    objNames: plan.objects.map((p) => p.object),
+    header: plan.header.length ? plan.headerFile : undefined,
     exports: plan.exported.map((i) => plan.exportNames.name(i.defines[0]!)),
     parts: [part(plan.main), ...plan.objects.map(part)],
+    sourceMap,
     warnings: diags.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) })),
-  };
-  if (plan.header.length) manifest.header = plan.headerFile;
-  if (model.replace !== undefined) manifest.replace = model.replace;
-  if (model.states !== undefined) manifest.states = model.states;
-  return manifest;
+    ...patchFields(unit, model),
+  });
 }

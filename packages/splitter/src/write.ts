@@ -1,77 +1,69 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MANIFEST_FILE, parseManifest } from './manifest.js';
+import { confinePath, contentHash, readInputText } from '@klp-split/core';
+import { manifestText, parseManifest, type SplitManifest } from './manifest.js';
 
-export interface WriteOptions {
-  /** Overwrite files that klp-split did not write. */
-  force?: boolean;
-}
+/**
+ * The splitter's side of the write layer (@klp-split/core's write/): output
+ * texts become exact bytes, the manifest records a hash of each generated
+ * file, and an earlier manifest's names are read back confined.
+ */
 
-export interface WriteReport {
-  written: string[];
-  unchanged: string[];
-  removed: string[];
-}
-
-export class WriteRefused extends Error {
-  constructor(readonly files: string[], dir: string) {
-    super(`${dir}: would overwrite ${files.map((f) => `'${f}'`).join(', ')}, which klp-split did not write; pass --force to replace`);
-  }
-}
-
-/** Files an earlier run recorded in the directory's manifest. */
-export function generatedFiles(dir: string): Set<string> {
-  const path = join(dir, MANIFEST_FILE);
-  if (!existsSync(path)) return new Set();
-  try {
-    const m = parseManifest(readFileSync(path, 'utf8'), path);
-    return new Set([MANIFEST_FILE, ...m.parts.map((p) => p.file), ...(m.header ? [m.header] : []), ...(m.includes ?? [])]);
-  } catch {
-    return new Set();
-  }
+/**
+ * The bytes of an output file. Sources, headers and Makefiles are latin1
+ * strings (readSourceText): one character per byte, so bytes that are not
+ * UTF-8 come out as they came in. JSON records are UTF-8.
+ */
+export function outputBytes(name: string, text: string): Buffer {
+  return Buffer.from(text, name.endsWith('.json') ? 'utf8' : 'latin1');
 }
 
 /**
- * Writes all files or none: every file goes to a temporary name first and is
- * renamed into place only when all were written. Identical files are left
- * untouched, so a second run changes nothing.
+ * The split's files as bytes, its manifest (under `manifestName`) carrying the
+ * sha256 of every other file it lists, so a later run can tell an edited file.
  */
-export function writeFilesAtomically(dir: string, files: Map<string, string>, opts: WriteOptions = {}): WriteReport {
-  mkdirSync(dir, { recursive: true });
-  const ours = generatedFiles(dir);
-  const report: WriteReport = { written: [], unchanged: [], removed: [] };
-  const pending: string[] = [];
-  const foreign: string[] = [];
-  for (const [name, content] of files) {
-    const path = join(dir, name);
-    if (!existsSync(path)) {
-      pending.push(name);
-      continue;
-    }
-    if (readFileSync(path, 'utf8') === content) report.unchanged.push(name);
-    else {
-      if (!ours.has(name) && !opts.force) foreign.push(name);
-      pending.push(name);
-    }
+export function splitOutputBytes(files: Map<string, string>, manifest: SplitManifest, manifestName: string, sourceManifestName = manifestName): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const fileHashes: Record<string, string> = {};
+  for (const [name, text] of files) {
+    if (name === sourceManifestName) continue;
+    const bytes = outputBytes(name, text);
+    out.set(name, bytes);
+    fileHashes[name] = contentHash(bytes);
   }
-  if (foreign.length) throw new WriteRefused(foreign, dir);
+  out.set(manifestName, outputBytes(manifestName, manifestText({ ...manifest, fileHashes })));
+  return out;
+}
 
-  const tmp = (name: string): string => join(dir, `.${name}.klp-split-${process.pid}.tmp`);
+/**
+ * The files an earlier run recorded in `<dir>/<manifestName>` with their
+ * recorded hashes, the manifest itself included. Every name is confined to
+ * `dir` here, before anything is replaced or deleted through it: a name that
+ * leaves the directory is refused (exit 2) naming the manifest.
+ */
+export function previousGenerated(dir: string, manifestName: string): Map<string, string | undefined> {
+  const path = join(dir, manifestName);
+  const previous = new Map<string, string | undefined>();
+  if (!existsSync(path)) return previous;
+  let m: SplitManifest;
   try {
-    for (const name of pending) writeFileSync(tmp(name), files.get(name)!);
-  } catch (e) {
-    for (const name of pending) rmSync(tmp(name), { force: true });
-    throw e;
+    m = parseManifest(readInputText(path, 'json', { what: 'manifest' }), path);
+  } catch {
+    // Not a manifest we can read: nothing in the directory counts as ours, so nothing is deleted
+    // and replacing the file itself needs --force.
+    return previous;
   }
-  for (const name of pending) {
-    renameSync(tmp(name), join(dir, name));
-    report.written.push(name);
+  const hashes = typeof m.fileHashes === 'object' && m.fileHashes !== null ? m.fileHashes : {};
+  const names: [string, string][] = [
+    ...m.parts.map((p, i): [string, string] => [p.file, `manifest's parts[${i}].file`]),
+    ...(m.header !== undefined ? [[m.header, "manifest's header"] as [string, string]] : []),
+    ...(Array.isArray(m.includes) ? m.includes.map((f, i): [string, string] => [f, `manifest's includes[${i}]`]) : []),
+  ];
+  for (const [name, what] of names) {
+    confinePath(dir, name, { what, file: path });
+    const hash = Object.prototype.hasOwnProperty.call(hashes, name) ? hashes[name] : undefined;
+    previous.set(name, typeof hash === 'string' ? hash : undefined);
   }
-  for (const name of ours) {
-    if (!files.has(name) && existsSync(join(dir, name))) {
-      rmSync(join(dir, name));
-      report.removed.push(name);
-    }
-  }
-  return report;
+  previous.set(manifestName, undefined);
+  return previous;
 }

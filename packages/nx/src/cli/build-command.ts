@@ -1,12 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult } from '@klp-split/kbuild-gen';
+import { join, resolve } from 'node:path';
+import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { requireRegularFile, requireRegularFileIfPresent } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
 
-export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir>] [--jobs N] [--force] [--json] [--quiet]
+export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir>] [--jobs N] [--target <ko>]... [--force] [--json] [--quiet]
 
 Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>):
 - a directory with klp-split.json: its split modules, through the split
@@ -23,6 +24,18 @@ Builds <dir> with the kernel's kbuild (make -C <kdir> M=<dir>):
   --jobs N      parallel make jobs (default: number of CPUs)
   --config K=V  a make variable (repeatable), e.g. CONFIG_SAMPLE_LIVEPATCH=m
   --symbols F   a Module.symvers of modules whose exports are used (repeatable)
+  --target <ko> a built target module (repeatable): its symbols give the
+                sympos of livepatch relocations against it, its exports the
+                dependencies; without it sympos 0 is written unverified
+  --kallsyms F  a /proc/kallsyms dump for vmlinux's symbols (default: the
+                one scripts/qemu-kernel.sh cached for the tree's release)
+  --no-klp-relocs  leave livepatch modules as kbuild linked them
+
+Livepatch modules (MODULE_INFO(livepatch, "Y"): split parts and classic
+livepatches alike) are rewritten after the link: references the loader
+cannot resolve become .klp.rela/.klp.sym livepatch relocations (in a
+per-object part also its own target's exports). 'klp-split relocs <ko>'
+lists them.
   --force       replace a Kbuild file that klp-split did not write
   --json        print the result as JSON
   --quiet       no progress lines (the default when $CI is set)
@@ -38,6 +51,9 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     quiet: { type: 'boolean', short: 'q' },
     config: { type: 'string', multiple: true },
     symbols: { type: 'string', multiple: true },
+    target: { type: 'string', multiple: true, short: 't' },
+    kallsyms: { type: 'string' },
+    'no-klp-relocs': { type: 'boolean' },
   });
   if (flag(args, 'help')) {
     io.out(BUILD_HELP);
@@ -46,6 +62,7 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
   const [dir, ...extra] = args.positionals;
   if (!dir || extra.length) throw new UsageError('build: give exactly one directory');
   if (!existsSync(dir)) throw new UsageError(`build: ${dir} does not exist`);
+  for (const f of ['Kbuild', 'Makefile']) requireRegularFileIfPresent('build', 'the build file', join(dir, f));
   const jobs = str(args, 'jobs') ? Number(str(args, 'jobs')) : undefined;
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError('build: --jobs takes a positive integer');
   const makeVars: Record<string, string> = {};
@@ -54,8 +71,12 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     if (!m) throw new UsageError(`build: --config takes NAME=VALUE, not '${kv}'`);
     makeVars[m[1]!] = m[2]!;
   }
-  for (const f of list(args, 'symbols')) if (!existsSync(f)) throw new UsageError(`build: --symbols file ${f} does not exist`);
+  for (const f of list(args, 'symbols')) requireRegularFile('build', '--symbols file', f);
+  for (const f of list(args, 'target')) requireRegularFile('build', '--target module', f);
+  const kallsyms = str(args, 'kallsyms');
+  if (kallsyms !== undefined) requireRegularFile('build', '--kallsyms dump', kallsyms);
   const opts = {
+    relocs: { targets: list(args, 'target').map((f) => resolve(f)), kallsyms, relocs: !flag(args, 'no-klp-relocs') },
     extraSymbols: list(args, 'symbols'),
     makeVars,
     kdir: str(args, 'kdir'),
@@ -83,10 +104,11 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     result = { ...result, ok: false, diagnostics: [...result.diagnostics, nothingBuilt(dir, makeVars)] };
   }
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ ok: result.ok, dir: result.dir, kdir: result.tree.dir, release: result.tree.release, modules: result.modules, diagnostics: result.diagnostics }, null, 2));
+    io.out(JSON.stringify({ ok: result.ok, dir: result.dir, kdir: result.tree.dir, release: result.tree.release, modules: result.modules, relocations: result.relocs ?? [], diagnostics: result.diagnostics }, null, 2));
   } else {
     printDiagnostics(io, result.diagnostics);
-    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code === 'modpost' || d.code === 'nothing-built')) io.err(result.output);
+    for (const r of result.relocs ?? []) io.out(relocsLine(r));
+    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code.startsWith('klp-') || d.code === 'modpost' || d.code === 'nothing-built')) io.err(result.output);
     io.out(result.ok ? `build ${dir}: ${result.modules.length} module${result.modules.length === 1 ? '' : 's'} against ${result.tree.release} (${result.tree.dir})` : `build ${dir}: FAILED`);
   }
   return result.ok ? EXIT_OK : EXIT_FINDINGS;
@@ -110,4 +132,12 @@ function nothingBuilt(dir: string, makeVars: Record<string, string>): BuildResul
     return { file: path, line: 0, col: 0, severity: 'error', code: 'nothing-built', message: `no module was built: ${name} lists no module kbuild builds here (obj-m or obj-y := <name>.o)` };
   }
   return { file: dir, line: 0, col: 0, severity: 'error', code: 'nothing-built', message: 'no module was built' };
+}
+
+/** `relocs <module>: <sym> -> .klp.sym...; .klp.rela.<obj>.<sec> (n)`: what the pass converted in one module. */
+function relocsLine(r: ModuleRelocs): string {
+  const syms = r.symbols.map((s) => `${s.name} -> ${s.klpName}`).join(', ');
+  const secs = Object.entries(r.sections).map(([s, n]) => `${s} (${n})`).join(', ');
+  const deps = r.droppedDepends.length ? `; depends no longer names ${r.droppedDepends.join(', ')}` : '';
+  return `relocs ${r.module}: ${r.symbols.length} symbol${r.symbols.length === 1 ? '' : 's'} to livepatch relocations: ${syms}; ${secs}${deps}`;
 }

@@ -5,6 +5,7 @@ import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelIdCommand } from './kernel-id-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
+import { relocsCommand, RELOCS_HELP } from './relocs-command.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
 import { splitCommand, SPLIT_HELP } from './split-command.js';
 import { verifyCommand, VERIFY_HELP } from './verify-command.js';
@@ -21,7 +22,9 @@ Commands:
   build <dir>                        build split modules (or target modules) with kbuild
   verify <dir> --target <ko>...      check the built modules and simulate loading them
   simulate <dir> --target <ko>...    run a scenario or every load order in the simulator
-  kernel-id [--kdir <dir>]           print the kernel tree's release and Module.symvers hash
+  relocs <file.ko> [--write]         list (or write) a module's livepatch relocations
+  kernel-id [--kdir <dir> | --marker <klp-*.json>]
+                                     print the kernel tree's release and Module.symvers hash
 
 Run 'klp-split <command> --help' for a command's options.
 Global option: --debug prints the stack trace of an internal error.
@@ -30,7 +33,7 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP };
+const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, relocs: RELOCS_HELP };
 
 export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
   // --debug is global: stack traces of internal errors, for bug reports.
@@ -60,6 +63,8 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
         return await verifyCommand(rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
+      case 'relocs':
+        return await relocsCommand(rest, io);
       case 'kernel-id':
         return await kernelIdCommand(rest, io);
       default:

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
 import {
   defaultKallsymsFile,
-  ElfError,
-  explore,
-  LayoutError,
+  checkSplit,
+  counterexampleScenario,
+  parseBudget,
   loadModuleImage,
   loadSplitSystem,
   loadSymvers,
@@ -12,14 +12,12 @@ import {
   vmlinuxSymbolSource,
   type SimSystem,
   newKernel,
-  parseScenario,
+  readScenario,
   runScenario,
-  ScenarioError,
-  SymversError,
-  VerifyError,
 } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
+import { requireRegularFile } from './input-files.js';
 import type { Io } from './output.js';
 
 export const SIMULATE_HELP = `Usage: klp-split simulate <dir> --target <module.ko>... (--scenario <file> | --explore) [--json]
@@ -36,10 +34,19 @@ targets in the upstream livepatch core instead.
                        @callback <module> pre_patch=<errno>   (a callback's return) |
                        @sleeping <object> <function>   (a task sleeps there) |
                        @sysfs <path> <value|mode>      (a sysfs check; a mismatch is a violation) |
-                       @set_ftrace_enabled 0|1         (sysctl kernel.ftrace_enabled) | # comment
+                       @set_ftrace_enabled 0|1         (sysctl kernel.ftrace_enabled) |
+                       @interleave  (nothing runs unless a line says so; then:)
+                       @start modprobe <module>  (runs to its first interleaving point) |
+                       @step <module>[#n]  (its task runs to the next one) |
+                       @async <module>  (the pending removal runs) | # comment
                      prints the transcript in the kernel's log wording
-  --explore          every interleaving of loading and unloading the targets and
-                     enabling and disabling the patch, each checked step by step
+  --explore          model check: every order of loading and unloading the targets
+                     and loading, disabling and removing the patch (and a reloaded
+                     copy), interleaved at the kernel's interleaving points
+                     (request_module(), the coming handler, module init, the
+                     asynchronous removal of per-object modules); prints each
+                     violation's shortest counterexample as a scenario
+  --budget <b>       with --explore: stop after a time (90s) and/or states (200000)
   --target <ko>      a target module (repeatable)
   --also <dir>       another built split livepatch whose modules modprobe can load
                      too, e.g. v1 of a patch whose cumulative v2 is <dir> (repeatable)
@@ -70,6 +77,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     target: { type: 'string', multiple: true, short: 't' },
     scenario: { type: 'string' },
     explore: { type: 'boolean' },
+    budget: { type: 'string' },
     json: { type: 'boolean' },
     upstream: { type: 'boolean' },
     module: { type: 'string', multiple: true, short: 'm' },
@@ -87,9 +95,13 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const scenarioFile = str(args, 'scenario');
   if (!scenarioFile && !flag(args, 'explore')) throw new UsageError('simulate: give --scenario <file> or --explore');
   if (upstream && !scenarioFile) throw new UsageError('simulate: --upstream runs a --scenario');
+  if (scenarioFile) requireRegularFile('simulate', '--scenario', scenarioFile);
+  for (const m of list(args, 'module')) requireRegularFile('simulate', '--module', m);
+  for (const t of list(args, 'target')) requireRegularFile('simulate', '--target', t);
+  if (str(args, 'kallsyms')) requireRegularFile('simulate', '--kallsyms', str(args, 'kallsyms')!);
   try {
     if (upstream) {
-      const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);
+      const steps = readScenario(scenarioFile!);
       const kallsyms = str(args, 'kallsyms');
       if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`simulate: kallsyms dump ${kallsyms} does not exist`);
       const r = runScenario(newKernel(await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms)), steps);
@@ -102,15 +114,22 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
     }
     if (flag(args, 'explore')) {
-      const r = explore(loaded.sys, loaded.manifest.patch, loaded.targets.map((t) => t.name));
+      const budgetText = str(args, 'budget');
+      const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
+      if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
+      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
       if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
       else {
-        io.out(`${r.interleavings} interleavings, ${r.steps} steps in ${Math.round(r.ms)} ms (${Math.round((r.interleavings / r.ms) * 1000)} interleavings/s)`);
-        for (const v of r.violations) io.out(`violation [${v.code}] after ${v.sequence.join(' | ')}: ${v.message}`);
+        const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;
+        io.out(`${r.states} states, ${r.transitions} transitions, ${r.violations.length} distinct violation(s), ${r.complete ? 'complete' : `INCOMPLETE (${r.stoppedBy} budget: ${r.groupsComplete}/${r.groups.length} groups of targets done, every state up to ${r.depthCompleted} events checked in the last)`} in ${Math.round(r.ms)} ms (${rate} states/s)`);
+        for (const v of r.violations) {
+          io.out(`violation [${v.code}]: ${v.message}`);
+          io.out(counterexampleScenario(v).trimEnd().replace(/^/gm, '  '));
+        }
       }
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
-    const steps = parseScenario(readFileSync(scenarioFile!, 'utf8'), scenarioFile!);
+    const steps = readScenario(scenarioFile!);
     const r = runScenario(newKernel(loaded.sys), steps);
     if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
     else {
@@ -119,12 +138,8 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     }
     return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
   } catch (e) {
-    if (e instanceof ScenarioError) {
-      io.err(e.message);
-      return EXIT_FINDINGS;
-    }
-    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`simulate: ${(e as Error).message}`);
+    // Readers of outside data throw KlpError themselves (main() prints them, exit 2); the kernel tree's error is not one yet.
+    if (e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
     throw e;
   }
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
-import { hasErrors, splitLivepatch, WriteRefused, writeFilesAtomically } from '@klp-split/splitter';
+import { withWriteTransaction } from '@klp-split/core';
+import { hasErrors, MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
@@ -18,11 +19,19 @@ $KDIR or the installed kernel environment) each part keeps only the
   --out <dir>     output directory (created if needed)
   --kdir <dir>    kernel tree whose headers decide the #includes
   --all-includes  keep every #include in every part
-  --force         replace files in <dir> that klp-split did not write
+  --force         replace files in <dir> that klp-split did not write, and
+                  generated files edited since (klp-split.json records
+                  a sha256 of each); without it they are never replaced
+                  or deleted
   --json          print the result (files, manifest, diagnostics) as JSON
 
+Writes are all or nothing: <dir> is locked (.klp-split.lock) while
+written, files are staged and committed through a journal, and a run
+interrupted halfway is completed or undone by the next one.
+
 Exit status: 0 split (or already split), 1 errors in the source or not a
-livepatch, 2 usage error.`;
+livepatch, 2 usage, input or environment error (also: another klp-split
+is writing <dir>, or edited or foreign files would be replaced).`;
 
 /** The kernel's include directories when a tree is at hand; none (keep all includes) otherwise. */
 function kernelIncludeDirs(kdir: string | undefined): string[] {
@@ -71,26 +80,31 @@ export function splitCommand(argv: string[], io: Io): number {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }
   let written: string[] = [];
+  let removed: string[] = [];
   let status = result.kind === 'split' || result.kind === 'already-split' ? EXIT_OK : EXIT_FINDINGS;
   if (hasErrors(result.diagnostics)) status = EXIT_FINDINGS;
   if (result.kind === 'split' && status === EXIT_OK) {
-    try {
-      const report = writeFilesAtomically(resolve(out), result.files, { force: flag(args, 'force') });
-      written = report.written;
-    } catch (e) {
-      if (!(e instanceof WriteRefused)) throw e;
-      io.err(`klp-split: ${e.message}`);
-      return EXIT_FINDINGS;
-    }
+    const dir = resolve(out);
+    const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);
+    // The earlier manifest is read with the directory locked and recovered: it is whole.
+    const report = withWriteTransaction(dir, (tx) => {
+      if (tx.recovered === 'old-scheme') {
+        result.diagnostics.push({ file: out, line: 0, col: 0, severity: 'warning', code: 'interrupted-old-write', message: 'removed temporary files of an interrupted write by an older klp-split' });
+      }
+      return tx.commit({ files, previous: previousGenerated(dir, MANIFEST_FILE), force: flag(args, 'force') });
+    });
+    written = report.written;
+    removed = report.removed;
   }
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ kind: result.kind, source: file, out, files: [...result.files.keys()], written, manifest: result.manifest, diagnostics: result.diagnostics }, null, 2));
+    io.out(JSON.stringify({ kind: result.kind, source: file, out, files: [...result.files.keys()], written, removed, manifest: result.manifest, diagnostics: result.diagnostics }, null, 2));
   } else {
     printDiagnostics(io, result.diagnostics);
     if (result.kind === 'split' && status === EXIT_OK) {
       const parts = result.manifest!.parts;
       io.out(`split ${file}: ${parts.length} module${parts.length === 1 ? '' : 's'} (${parts.map((p) => p.module).join(', ')}) in ${out}`);
       for (const name of result.files.keys()) io.out(`  ${written.includes(name) ? 'wrote    ' : 'unchanged'} ${name}`);
+      for (const name of removed) io.out(`  removed   ${name}`);
     }
   }
   return status;

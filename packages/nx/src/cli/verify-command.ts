@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { MANIFEST_FILE, parseManifest } from '@klp-split/splitter';
-import { ElfError, formatVerifyJunit, KallsymsError, formatVerifySarif, formatVerifyText, LayoutError, SymversError, verifySplit, VerifyError, type VerifyReport } from '@klp-split/runtime-sim';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { MANIFEST_FILE, readManifest } from '@klp-split/core';
+import { parseBudget, formatVerifyJunit, formatVerifySarif, formatVerifyText, verifySplit, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
+import { writeReportFile } from './report-file.js';
 
 export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json|sarif|junit] [--report <file>]
 
@@ -21,7 +22,14 @@ livepatch series: the per-object modules must be requested and loaded.
   --json             the same as --format json
   --allow-unchecked  per-object modules whose target is not given (and targets
                      that are not objects of the patch) are warnings, not errors
-  --no-explore       skip the exploration of every load/unload interleaving
+  --no-explore       skip the model check (every load, unload and race of the
+                     patch and its targets at the kernel's interleaving points)
+  --budget <b>       stop the model check after a time (90s, 2m) and/or a number
+                     of states (200000), e.g. 2m,500000; the report then says
+                     what was covered, with a model-check-incomplete warning
+  --counterexamples <dir>
+                     write each violation's shortest counterexample there as a
+                     scenario that 'klp-split simulate --scenario' replays
   --kallsyms <file>  a /proc/kallsyms dump of the kernel the patch targets, for
                      vmlinux's old_name/old_sympos and relocations (default:
                      $KLP_KALLSYMS, else the dump scripts/qemu-kernel.sh
@@ -39,6 +47,8 @@ export function verifyCommand(argv: string[], io: Io): number {
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
     'allow-unchecked': { type: 'boolean' },
+    budget: { type: 'string' },
+    counterexamples: { type: 'string' },
     kallsyms: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' },
   });
@@ -52,26 +62,22 @@ export function verifyCommand(argv: string[], io: Io): number {
   if (!['text', 'json', 'sarif', 'junit'].includes(format)) throw new UsageError(`verify: unknown --format '${format}' (text, json, sarif or junit)`);
   const targets = list(args, 'target');
   for (const t of targets) if (!existsSync(t)) throw new UsageError(`verify: target module ${t} does not exist`);
-  let reports: VerifyReport[];
-  try {
-    const kallsyms = str(args, 'kallsyms');
-    if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
-    const options = { noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress };
-    const converted = convertedManifests(dir);
-    reports = converted
-      ? converted.map((m) => verifySplit(dir, { ...options, manifest: m.file, targets: targets.filter((t) => m.objects.includes(basename(t).replace(/\.ko$/, '').replace(/-/g, '_'))) }))
-      : [verifySplit(dir, { ...options, targets })];
-  } catch (e) {
-    if (e instanceof VerifyError || e instanceof LayoutError || e instanceof SymversError || e instanceof ElfError || e instanceof KallsymsError) throw new UsageError(`verify: ${e.message}`);
-    throw e;
-  }
+  const kallsyms = str(args, 'kallsyms');
+  if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`verify: kallsyms dump ${kallsyms} does not exist`);
+  const budgetText = str(args, 'budget');
+  const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
+  if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
+  const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t])].join(' ');
+  const options = { noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand };
+  // Readers of the directory's data throw KlpError (file, code, hint); main() prints it and exits 2.
+  const converted = convertedManifests(dir);
+  const reports: VerifyReport[] = converted
+    ? converted.map((m) => verifySplit(dir, { ...options, manifest: m.file, targets: targets.filter((t) => m.objects.includes(basename(t).replace(/\.ko$/, '').replace(/-/g, '_'))) }))
+    : [verifySplit(dir, { ...options, targets })];
   const report = reports.length === 1 ? reports[0]! : undefined;
   const json = `${JSON.stringify(report ?? reports, null, 2)}\n`;
   const reportFile = str(args, 'report');
-  if (reportFile) {
-    mkdirSync(dirname(reportFile), { recursive: true });
-    writeFileSync(reportFile, json);
-  }
+  if (reportFile) writeReportFile(reportFile, json, 'verify report');
   const formatted = { json, sarif: formatVerifySarif(reports), junit: formatVerifyJunit(reports), text: reports.map(formatVerifyText).join('\n') };
   io.out(formatted[format as keyof typeof formatted]);
   return reports.every((r) => r.ok) ? EXIT_OK : EXIT_FINDINGS;
@@ -82,5 +88,5 @@ function convertedManifests(dir: string): { file: string; objects: string[] }[] 
   if (!existsSync(dir) || existsSync(join(dir, MANIFEST_FILE))) return undefined;
   const files = readdirSync(dir).filter((f) => f.endsWith(`.${MANIFEST_FILE}`)).sort();
   if (!files.length) return undefined;
-  return files.map((file) => ({ file, objects: parseManifest(readFileSync(join(dir, file), 'utf8'), file).objNames }));
+  return files.map((file) => ({ file, objects: readManifest(join(dir, file), file).objNames }));
 }

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readSourceText } from '@klp-split/core';
 import { convertMakefile, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
-import { compositeModules, MANIFEST_FILE, splitFile, splitLivepatch, type Diagnostic, type SplitResult } from '@klp-split/splitter';
+import { compositeModules, MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitLivepatch, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
 
 /**
  * The one-shot converter: rewrites every livepatch of a kernel source
@@ -11,8 +12,10 @@ import { compositeModules, MANIFEST_FILE, splitFile, splitLivepatch, type Diagno
  */
 export interface ConvertPlan {
   dir: string;
-  /** File name to new content, for every file that changes or appears. */
-  files: Map<string, string>;
+  /** File name to its new bytes, for every file that changes or appears. */
+  files: Map<string, Buffer>;
+  /** The user's files this conversion rewrites in place on purpose: each livepatch source it splits, the Makefile or Kbuild. */
+  inPlace: Set<string>;
   /** Per source: what happened to it. */
   sources: { file: string; kind: SplitResult['kind']; modules: string[] }[];
   diagnostics: Diagnostic[];
@@ -24,7 +27,7 @@ export function convertedManifestName(fileBase: string): string {
 }
 
 export function planConversion(dir: string, opts: { includeDirs?: string[]; preprocess?: (path: string, source: string) => string | undefined } = {}): ConvertPlan {
-  const plan: ConvertPlan = { dir, files: new Map(), sources: [], diagnostics: [] };
+  const plan: ConvertPlan = { dir, files: new Map(), inPlace: new Set(), sources: [], diagnostics: [] };
   const livepatches: ConvertedLivepatch[] = [];
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
   const composites = compositeModules(dir);
@@ -43,13 +46,11 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
     plan.diagnostics.push(...result.diagnostics);
     plan.sources.push({ file, kind: result.kind, modules: result.manifest?.parts.map((p) => p.module) ?? [] });
     if (result.kind !== 'split' || !result.manifest) continue;
-    for (const [name, text] of result.files) {
-      if (name === MANIFEST_FILE) {
-        plan.files.set(convertedManifestName(file.replace(/\.c$/, '')), text);
-        continue;
-      }
-      // A wrapper (test_klp_state3.c) carries the split of the file it includes: same text.
-      if (readIfExists(join(dir, name)) !== text) plan.files.set(name, text);
+    plan.inPlace.add(file);
+    const manifestName = convertedManifestName(file.replace(/\.c$/, ''));
+    for (const [name, bytes] of splitOutputBytes(result.files, result.manifest, manifestName, MANIFEST_FILE)) {
+      // A wrapper (test_klp_state3.c) carries the split of the file it includes: same bytes.
+      if (!readIfExists(join(dir, name))?.equals(bytes)) plan.files.set(name, bytes);
     }
     livepatches.push({
       object: file.replace(/\.c$/, '.o'),
@@ -59,8 +60,9 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
   const makefile = ['Kbuild', 'Makefile'].find((f) => existsSync(join(dir, f)));
   const withObjects = livepatches.filter((l) => l.perObject.length);
   if (makefile && withObjects.length) {
-    const edit = convertMakefile(readFileSync(join(dir, makefile), 'utf8'), withObjects, 'klp-split convert');
-    if (edit.added.length) plan.files.set(makefile, edit.text);
+    const edit = convertMakefile(readSourceText(join(dir, makefile), { what: makefile }), withObjects, 'klp-split convert');
+    if (edit.added.length) plan.files.set(makefile, outputBytes(makefile, edit.text));
+    plan.inPlace.add(makefile);
     for (const missing of edit.missing) {
       plan.diagnostics.push({ file: makefile, line: 0, col: 0, severity: 'warning', message: `'${missing}' is not built by any obj- line; add its per-object modules by hand`, code: 'makefile-missing-livepatch' });
     }
@@ -70,6 +72,21 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
   return plan;
 }
 
-function readIfExists(path: string): string | undefined {
-  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+function readIfExists(path: string): Buffer | undefined {
+  return existsSync(path) ? readFileSync(path) : undefined;
+}
+
+/**
+ * The generated files every converted livepatch of `dir` recorded in its
+ * manifest (`<patch>.klp-split.json`), with their hashes; each name confined
+ * to `dir` before anything is written.
+ */
+export function previousConversion(dir: string): Map<string, string | undefined> {
+  const previous = new Map<string, string | undefined>();
+  for (const name of readdirSync(dir).filter((f) => f.endsWith(`.${MANIFEST_FILE}`)).sort()) {
+    for (const [file, hash] of previousGenerated(dir, name)) {
+      if (!previous.has(file) || hash !== undefined) previous.set(file, hash);
+    }
+  }
+  return previous;
 }

@@ -1,9 +1,23 @@
 import { basename } from 'node:path';
+import { KlpError } from './core-runtime.js';
 import type { CreateNodesResult, CreateNodesV2 } from '@nx/devkit';
-import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker, readModuleMarker, type ModuleMarker } from './markers.js';
+import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker as readLivepatch, readModuleMarker as readModule, type ModuleMarker } from './markers.js';
 import { livepatchTargets, moduleTargets, targetNames, type KlpSplitPluginOptions } from './targets.js';
 
 export type { KlpSplitPluginOptions } from './targets.js';
+
+/** Nx prints only an error's message: make it the whole diagnostic, the marker file first. */
+function reported<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof KlpError) throw new Error(e.format(), { cause: e });
+    throw e;
+  }
+}
+
+const readModuleMarker = (f: string, root: string) => reported(() => readModule(f, root));
+const readLivepatchMarker = (f: string, root: string) => reported(() => readLivepatch(f, root));
 
 /**
  * Infers a project for every klp-livepatch.json (targets split, build,

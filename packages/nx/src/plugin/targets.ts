@@ -42,8 +42,19 @@ const TOOL_INPUTS = [
   '{workspaceRoot}/scripts/kernel-env.sh',
 ];
 
-function kernelInput(kdir: string | undefined): { runtime: string } {
-  return { runtime: `${CLI} kernel-id${kdir ? ` --kdir ${kdir}` : ''}` };
+/** One shell word: Nx runs runtime inputs in a shell. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The kernel tree as a cache input. Nx runs runtime inputs in a shell, so no
+ * string from a marker goes into the command: with a kdir, kernel-id gets
+ * the marker's path (from Nx's own file list, quoted) and reads and
+ * validates the marker itself.
+ */
+function kernelInput(m: { markerFile: string; kdir?: string }): { runtime: string } {
+  return { runtime: `${CLI} kernel-id${m.kdir ? ` --marker ${shellQuote(m.markerFile)}` : ''}` };
 }
 
 /** The optional kdir option: absent rather than undefined, so `nx show project` lists no empty option. */
@@ -61,7 +72,7 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
       executor: `${EXECUTOR}:split`,
       options: { source: `${m.root}/${m.source}`, outputPath: `${m.root}/out`, ...kdirOption(m.kdir) },
       cache: true,
-      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir)],
+      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m)],
       outputs: [`${out}/*.c`, `${out}/*.h`, `${out}/klp-split.json`],
       metadata: {
         technologies: ['livepatch'],
@@ -74,7 +85,7 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
       options: { path: `${m.root}/out`, ...kdirOption(m.kdir) },
       cache: true,
       dependsOn: [names.split],
-      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir)],
+      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m)],
       outputs: [`${out}/*.ko`, `${out}/Kbuild`, `${out}/.klp-split`],
       metadata: {
         technologies: ['livepatch', 'kbuild'],
@@ -87,7 +98,7 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
       options: { path: `${m.root}/out`, targets: targetKos, report: `${m.root}/out/verify.json` },
       cache: true,
       dependsOn: [names.build, { projects: m.targets, target: names.moduleBuild }],
-      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m.kdir), ...m.targets.flatMap((t) => (modules.get(t) ? [`{workspaceRoot}/${modules.get(t)!.root}/**/*.c`] : []))],
+      inputs: [...sources, ...TOOL_INPUTS, kernelInput(m), ...m.targets.flatMap((t) => (modules.get(t) ? [`{workspaceRoot}/${modules.get(t)!.root}/**/*.c`] : []))],
       outputs: [`${out}/verify.json`],
       metadata: {
         technologies: ['livepatch'],
@@ -104,7 +115,7 @@ export function moduleTargets(m: ModuleMarker, names: TargetNames): Record<strin
       executor: `${EXECUTOR}:build`,
       options: { path: m.root, ...kdirOption(m.kdir) },
       cache: true,
-      inputs: ['{projectRoot}/*.c', '{projectRoot}/*.h', '{projectRoot}/klp-module.json', ...TOOL_INPUTS, kernelInput(m.kdir)],
+      inputs: ['{projectRoot}/*.c', '{projectRoot}/*.h', '{projectRoot}/klp-module.json', ...TOOL_INPUTS, kernelInput(m)],
       outputs: m.sources.map((s) => `{projectRoot}/${s.replace(/\.c$/, '.ko')}`),
       metadata: {
         technologies: ['kbuild'],

@@ -247,7 +247,7 @@ function exercise(buf: Buffer, path: string): { failure?: string; parsed: boolea
       return undefined;
     } catch (e) {
       if (e instanceof ElfError) {
-        if (!e.message.startsWith(`${path}: invalid ELF: `) || e.detail.length === 0) return `${step}: imprecise ElfError '${e.message}'`;
+        if (!e.format().startsWith(`${path}: error: invalid ELF: `) || e.detail.length === 0) return `${step}: imprecise ElfError '${e.message}'`;
         return undefined;
       }
       const err = e as Error;

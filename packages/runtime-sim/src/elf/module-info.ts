@@ -1,3 +1,4 @@
+import { MODULE_NAME_LEN } from '@klp-split/core';
 import * as C from './constants.js';
 import { ElfError, sectionByName, sectionData, type ElfFile, type ElfSection } from './reader.js';
 
@@ -23,8 +24,6 @@ export function readModinfo(elf: ElfFile): Map<string, string[]> {
   return out;
 }
 
-/** MODULE_NAME_LEN on 64-bit. */
-const MODULE_NAME_LEN = 56;
 
 /** `__versions`: struct modversion_info { unsigned long crc; char name[MODULE_NAME_LEN]; }. */
 export function readVersions(elf: ElfFile): { crc: number; name: string }[] {

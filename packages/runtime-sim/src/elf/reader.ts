@@ -1,12 +1,15 @@
+import { KlpError } from '@klp-split/core';
 import * as C from './constants.js';
 
-/** A malformed or unsupported ELF file: says where and what, never a stack trace. */
-export class ElfError extends Error {
+/** A malformed, unsupported or unloadable ELF file: `file: error: invalid ELF: detail [elf-invalid]`, never a stack trace. */
+export class ElfError extends KlpError {
   constructor(
-    readonly file: string,
+    file: string,
     readonly detail: string,
+    code = 'elf-invalid',
   ) {
-    super(`${file}: invalid ELF: ${detail}`);
+    super(`invalid ELF: ${detail}`, { code, file });
+    this.name = 'ElfError';
   }
 }
 

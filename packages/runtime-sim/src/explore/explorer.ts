@@ -21,6 +21,9 @@ export interface ExploreResult {
 }
 
 /**
+ * The enumerator `verify` used before the model checker (check/), kept as the
+ * benchmark's baseline: whole commands only, each order in a fresh kernel.
+ *
  * Runs every interleaving of: each target loaded then unloaded, and the
  * patch loaded then disabled and removed, each in a fresh simulated kernel,
  * checking the split design's invariants after every step and that nothing

@@ -1,7 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readInput } from '@klp-split/core';
 import * as C from '../elf/constants.js';
 import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
-import { readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
+import { loaderProblem } from '../elf/loader-checks.js';
+import { ElfError, readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
 import { RelocationIndex } from './pointers.js';
 
 /** A kernel module file as the loader sees it. */
@@ -24,7 +26,7 @@ export interface ModuleImage {
 
 const KSYMTAB_PREFIX = '__ksymtab_';
 
-export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)): ModuleImage {
+export function loadModuleImage(path: string, buf: Buffer = readInput(path, 'elf', { what: 'kernel module' })): ModuleImage {
   const elf = readElf(buf, path);
   const modinfo = readModinfo(elf);
   const name = readThisModuleName(elf) ?? modinfo.get('name')?.[0] ?? path.replace(/^.*\//, '').replace(/\.ko$/, '').replace(/-/g, '_');
@@ -37,6 +39,10 @@ export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)):
     else if (s.shndx === C.SHN_UNDEF) undefinedSymbols.push(s.name);
     else if (s.name.startsWith(KSYMTAB_PREFIX) && elf.sections[s.shndx]?.name.startsWith('__ksymtab')) exports.add(s.name.slice(KSYMTAB_PREFIX.length));
   }
+  const versions = readVersions(elf);
+  // After .modinfo, __versions and the name, as the kernel's loader reads them before it lays the sections out.
+  const unloadable = loaderProblem(elf.sections);
+  if (unloadable) throw new ElfError(path, unloadable, 'module-unloadable');
   return {
     path,
     elf,
@@ -47,7 +53,7 @@ export function loadModuleImage(path: string, buf: Buffer = readFileSync(path)):
     undefinedSymbols,
     livepatchSymbols,
     relocs: new RelocationIndex(elf),
-    versions: readVersions(elf),
+    versions,
   };
 }
 

@@ -121,7 +121,7 @@ describe('parseKallsyms', () => {
       const e = parseError(text);
       expect(e.file).toBe('k.txt');
       expect(e.line, text).toBe(line);
-      expect(e.message, text).toMatch(new RegExp(`^k\\.txt:${line}: `));
+      expect(e.format(), text).toMatch(new RegExp(`^k\\.txt:${line}:1: error: .* \\[kallsyms-invalid\\]$`));
       expect(e.reason, text).toMatch(reason);
     }
   });

@@ -1,3 +1,5 @@
+import { KlpError, readInputText } from '@klp-split/core';
+
 /**
  * The text format of /proc/kallsyms, as printed by kernel/kallsyms.c:
  *
@@ -27,13 +29,14 @@ export interface KallsymsSymbol {
   readonly line: number;
 }
 
-export class KallsymsError extends Error {
+/** A malformed kallsyms dump: `file:line: error: reason [kallsyms-invalid]`. */
+export class KallsymsError extends KlpError {
   constructor(
-    readonly file: string,
-    readonly line: number,
+    file: string,
+    line: number,
     readonly reason: string,
   ) {
-    super(`${file}:${line}: ${reason}`);
+    super(reason, { code: 'kallsyms-invalid', file, line });
     this.name = 'KallsymsError';
   }
 }
@@ -130,6 +133,11 @@ const TYPE = /^[A-Za-z?]$/;
 
 function show(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}...` : text);
+}
+
+/** Reads a kallsyms dump file (bounded, regular files only) and parses it. */
+export function readKallsyms(path: string): Kallsyms {
+  return parseKallsyms(readInputText(path, 'symbols', { what: 'kallsyms dump' }), path);
 }
 
 /** Parses /proc/kallsyms text; `file` names it in errors (`file:line: ...`). */

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { cacheDir } from '@klp-split/core';
 import * as C from '../elf/constants.js';
 import type { ModuleImage } from '../image/module-image.js';
-import { parseKallsyms, type Kallsyms } from './kallsyms.js';
+import { readKallsyms, type Kallsyms } from './kallsyms.js';
 
 /**
  * The symbols the livepatch core can look an old_name up in, in kallsyms
@@ -55,8 +55,7 @@ const kallsymsCache = new Map<string, Kallsyms>();
  */
 export function defaultKallsymsFile(release: string): string | undefined {
   if (process.env.KLP_KALLSYMS) return process.env.KLP_KALLSYMS;
-  const cache = process.env.KLP_SPLIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'klp-split');
-  const file = join(cache, `kallsyms-${release}.txt`);
+  const file = join(cacheDir(), `kallsyms-${release}.txt`);
   return existsSync(file) ? file : undefined;
 }
 
@@ -65,7 +64,7 @@ export function vmlinuxSymbolSource(exports: Map<string, unknown>, kallsymsFile?
   if (!kallsymsFile) return exportsSymbolSource(exports);
   let k = kallsymsCache.get(kallsymsFile);
   if (!k) {
-    k = parseKallsyms(readFileSync(kallsymsFile, 'utf8'), kallsymsFile);
+    k = readKallsyms(kallsymsFile);
     kallsymsCache.set(kallsymsFile, k);
   }
   return kallsymsSymbolSource(k);

@@ -28,6 +28,8 @@ export interface RelocationResult {
   findings: RelocationFinding[];
   /** Where each SHF_ALLOC section was placed. */
   sectionAddress: Map<number, bigint>;
+  /** The first relocation applied: its type and S + A (what the kernel prints about it). */
+  first?: { type: number; value: bigint };
 }
 
 /** The limits of the kernel's klp parsing (`%55[^.]` for the object, `%511[^,]` for the symbol). */
@@ -52,8 +54,42 @@ export function layoutSections(image: ModuleImage, base: bigint): Map<number, bi
   return addresses;
 }
 
-export function applyRelocations(image: ModuleImage, base: bigint, resolver: SymbolResolver): RelocationResult {
+export interface ApplyOptions {
+  /**
+   * Which objects' `.klp.rela.<obj>.*` sections to apply now (default: all,
+   * as a split kernel does when the per-object module loads). The stock
+   * kernel applies only vmlinux's at load and a module's when that module
+   * comes (klp_init_object_loaded()): see applyKlpObjectRelocations().
+   */
+  klpObject?: (obj: string) => boolean;
+}
+
+export function applyRelocations(image: ModuleImage, base: bigint, resolver: SymbolResolver, opts: ApplyOptions = {}): RelocationResult {
   const sectionAddress = layoutSections(image, base);
+  return { ...applySections(image, sectionAddress, resolver, (klpObj) => klpObj === undefined || !opts.klpObject || opts.klpObject(klpObj)), sectionAddress };
+}
+
+/** The livepatch relocations of one object, into a module already placed (upstream klp_apply_object_relocs()). */
+export function applyKlpObjectRelocations(image: ModuleImage, sectionAddress: Map<number, bigint>, obj: string, resolver: SymbolResolver): Omit<RelocationResult, 'sectionAddress'> {
+  return applySections(image, sectionAddress, resolver, (klpObj, klpSection) => klpSection && klpObj === obj);
+}
+
+/** Names of the objects whose `.klp.rela` sections a module has. */
+export function klpRelaObjects(image: ModuleImage): Set<string> {
+  const out = new Set<string>();
+  for (const rs of image.elf.relocations) {
+    const obj = rs.section.flags & C.SHF_RELA_LIVEPATCH ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
+    if (obj) out.add(obj);
+  }
+  return out;
+}
+
+function applySections(
+  image: ModuleImage,
+  sectionAddress: Map<number, bigint>,
+  resolver: SymbolResolver,
+  select: (klpObj: string | undefined, klpSection: boolean) => boolean,
+): Omit<RelocationResult, 'sectionAddress'> {
   const findings: RelocationFinding[] = [];
   const seen = new Set<string>();
   const find = (code: string, message: string): void => {
@@ -62,10 +98,12 @@ export function applyRelocations(image: ModuleImage, base: bigint, resolver: Sym
     findings.push({ code, message });
   };
   let applied = 0;
+  let first: RelocationResult['first'];
   for (const rs of image.elf.relocations) {
     const target = rs.target;
     const klpSection = (rs.section.flags & C.SHF_RELA_LIVEPATCH) !== 0;
     const klpObj = klpSection ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
+    if (!select(klpObj, klpSection)) continue;
     if (klpSection && !klpObj) find('klp-rela-name', `livepatch relocation section '${rs.section.name}' is not named .klp.rela.<objname>.<section>`);
     const targetAddress = sectionAddress.get(target.index);
     if (targetAddress === undefined) continue; // debug info and other unloaded sections
@@ -112,10 +150,13 @@ export function applyRelocations(image: ModuleImage, base: bigint, resolver: Sym
       }
       const problem = checkValue(r.type, S, r.addend, targetAddress + BigInt(r.offset));
       if (problem) find(problem.code, `${problem.message} at ${target.name}+0x${r.offset.toString(16)} (${sym.name || sectionName(image, sym.shndx)})`);
-      else applied++;
+      else {
+        applied++;
+        first ??= { type: r.type, value: BigInt.asUintN(64, S + r.addend) };
+      }
     }
   }
-  return { applied, findings, sectionAddress };
+  return { applied, findings, first };
 }
 
 function sectionName(image: ModuleImage, index: number): string {

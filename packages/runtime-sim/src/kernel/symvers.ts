@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { KlpError, readInputText } from '@klp-split/core';
 
 /** One line of Module.symvers: `crc<TAB>symbol<TAB>module<TAB>export type<TAB>namespace`. */
 export interface ExportedSymbol {
@@ -9,16 +10,28 @@ export interface ExportedSymbol {
   namespace: string;
 }
 
-export class SymversError extends Error {}
+/** A malformed Module.symvers. The message never quotes the file's content: it may not be a symvers at all. */
+export class SymversError extends KlpError {
+  constructor(message: string, file: string, line?: number) {
+    super(message, { code: 'symvers-invalid', file, line });
+    this.name = 'SymversError';
+  }
+}
+
+const CRC = /^0x[0-9a-f]{1,16}$/i;
 
 export function parseSymvers(text: string, file: string): Map<string, ExportedSymbol> {
   const out = new Map<string, ExportedSymbol>();
-  text.split('\n').forEach((line, i) => {
-    if (line === '') return;
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
     const f = line.split('\t');
-    if (f.length < 4 || !/^0x[0-9a-f]+$/i.test(f[0]!)) throw new SymversError(`${file}:${i + 1}: not a Module.symvers line: '${line.slice(0, 60)}'`);
+    if (f.length < 4 || !CRC.test(f[0]!) || f[1] === '') {
+      throw new SymversError('not a Module.symvers line (expected crc, symbol, module and export type separated by tabs)', file, i + 1);
+    }
     out.set(f[1]!, { name: f[1]!, crc: Number(f[0]), module: f[2]!, type: f[3]!, namespace: f[4] ?? '' });
-  });
+  }
   return out;
 }
 
@@ -36,7 +49,7 @@ export function loadSymvers(path: string): Symvers {
   const stamp = `${st.size}:${st.mtimeMs}`;
   const cached = symversCache.get(path);
   if (cached?.stamp === stamp) return cached.symvers;
-  const all = parseSymvers(readFileSync(path, 'utf8'), path);
+  const all = parseSymvers(readInputText(path, 'symbols', { what: 'Module.symvers' }), path);
   const symvers = { all, vmlinux: new Map([...all].filter(([, e]) => e.module === 'vmlinux')) };
   symversCache.set(path, { stamp, symvers });
   return symvers;

@@ -1,4 +1,4 @@
-import type { SplitLivepatch } from './livepatch.js';
+import type { LivepatchCore } from './livepatch/core.js';
 
 /** A file or directory under /sys/kernel/livepatch, as `ls -l` and `cat` show it. */
 export interface SysfsEntry {
@@ -16,7 +16,7 @@ const ROOT = '/sys/kernel/livepatch/';
  * directory lives as long as the patch; an object's as long as it is linked
  * to its patch (upstream: all of objs[]; split: once its module added it).
  */
-export function readLivepatchSysfs(lp: SplitLivepatch, path: string): SysfsEntry | undefined {
+export function readLivepatchSysfs(lp: LivepatchCore, path: string): SysfsEntry | undefined {
   if (!path.startsWith(ROOT)) return undefined;
   const [patchName, ...rest] = path.slice(ROOT.length).replace(/\/+$/, '').split('/');
   const patch = patchName ? lp.findPatch(patchName) : undefined;

@@ -1,3 +1,4 @@
+import { KlpError, parseLayoutSymbolName, REQUIRED_LAYOUT_STRUCTS } from '@klp-split/core';
 import { sectionData } from '../elf/reader.js';
 import { loadModuleImageCached } from '../image/module-image.js';
 
@@ -5,24 +6,28 @@ import { loadModuleImageCached } from '../image/module-image.js';
 export type StructLayout = Record<string, number> & { sizeof: number };
 export type KlpLayout = Record<string, StructLayout>;
 
-const PREFIX = 'klp_layout__';
+/** A layout probe module that does not hold the layout: an input error naming the probe. */
+export class LayoutError extends KlpError {
+  constructor(message: string, file?: string) {
+    super(message, { code: 'layout-invalid', file, hint: "rebuild with 'klp-split build'" });
+    this.name = 'LayoutError';
+  }
+}
 
-export class LayoutError extends Error {}
-
+/** Reads the probe's `klp_layout__<struct>__<field>` symbols (the contract in @klp-split/core). */
 export function readLayout(probeKo: string): KlpLayout {
   const image = loadModuleImageCached(probeKo);
   const layout: KlpLayout = {};
   for (const sym of image.elf.symbols) {
-    if (!sym.name.startsWith(PREFIX)) continue;
-    const [struct, field] = sym.name.slice(PREFIX.length).split('__');
+    const named = parseLayoutSymbolName(sym.name);
     const section = image.elf.sections[sym.shndx];
-    if (!struct || !field || !section) continue;
+    if (!named || !section) continue;
     const data = sectionData(image.elf, section);
-    if (sym.value + 8 > data.length) throw new LayoutError(`${probeKo}: layout symbol ${sym.name} lies outside its section`);
-    (layout[struct] ??= { sizeof: 0 } as StructLayout)[field] = Number(data.readBigUInt64LE(sym.value));
+    if (sym.value + 8 > data.length) throw new LayoutError(`layout symbol ${sym.name} lies outside its section`, probeKo);
+    (layout[named.struct] ??= { sizeof: 0 } as StructLayout)[named.field] = Number(data.readBigUInt64LE(sym.value));
   }
-  for (const s of ['klp_func', 'klp_object', 'klp_patch', 'klp_callbacks']) {
-    if (!layout[s]?.sizeof) throw new LayoutError(`${probeKo}: no layout for struct ${s}`);
+  for (const s of REQUIRED_LAYOUT_STRUCTS) {
+    if (!layout[s]?.sizeof) throw new LayoutError(`no layout for struct ${s}`, probeKo);
   }
   return layout;
 }

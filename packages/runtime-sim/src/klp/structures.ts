@@ -11,7 +11,9 @@ export interface KlpFuncImage {
   sympos: number;
 }
 
-export type CallbackKind = 'pre_patch' | 'post_patch' | 'pre_unpatch' | 'post_unpatch';
+import { CALLBACK_KINDS, type CallbackKind } from '@klp-split/core';
+
+export type { CallbackKind };
 
 export interface KlpObjectImage {
   symbol: string;
@@ -38,7 +40,7 @@ export interface KlpPatchImage {
   states: { id: bigint; version: number }[];
 }
 
-const CALLBACKS: CallbackKind[] = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch'];
+const CALLBACKS: readonly CallbackKind[] = CALLBACK_KINDS;
 const MAX_FUNCS = 4096;
 
 function dataObjects(image: ModuleImage, size: number): { sym: ElfSymbol; section: ElfSection }[] {

@@ -44,8 +44,19 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
     const expected = expectedRefs(kernel, mod.name);
     if (mod.refcnt !== expected) out.push({ code: 'leaked-reference', message: `'${mod.name}' holds ${mod.refcnt} references, ${expected} accounted for` });
   }
-  for (const e of kernel.events) if (e.code === 'modprobe-loop') out.push({ code: 'modprobe-loop', message: e.message });
+  out.push(...eventViolations(kernel.events));
   return out;
+}
+
+/**
+ * What the kernel reports while it runs that breaks the design: klp_module_coming
+ * looping on modprobe, and a module refused for a patch that was gone or had
+ * been reloaded when the request failed (spec §4, races).
+ */
+export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'refused-for-gone-patch', 'refused-for-reloaded-patch']);
+
+export function eventViolations(events: { code: string; message: string }[]): Violation[] {
+  return events.filter((e) => VIOLATION_EVENTS.has(e.code)).map((e) => ({ code: e.code, message: e.message }));
 }
 
 /** References a module should hold: users of its exports, and the livepatch core's pins. */

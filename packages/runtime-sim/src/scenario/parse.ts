@@ -1,3 +1,4 @@
+import { KlpError, readInputText } from '@klp-split/core';
 import type { Diagnostic } from '@klp-split/splitter';
 
 /**
@@ -20,6 +21,14 @@ import type { Diagnostic } from '@klp-split/splitter';
  *                                        or not exist
  *   @set_ftrace_enabled <0|1>            sysctl kernel.ftrace_enabled, logged as the selftests'
  *                                        set_ftrace_enabled() logs it
+ *   @interleave                          from here on the kernel runs only what the lines say:
+ *                                        asynchronous work waits for @async, commands started
+ *                                        with @start wait at each interleaving point for @step
+ *                                        (the model checker's counterexamples are written so)
+ *   @start <modprobe|insmod command>     starts the command; it runs to its first interleaving point
+ *   @step <module>[#n]                   the oldest (n-th oldest) task working on <module> that is
+ *                                        not waiting for another runs to its next interleaving point
+ *   @async <module>                      the asynchronous removal of <module> runs now
  */
 export type Step = (
   | { kind: 'modprobe'; module: string; params: string[]; line: number }
@@ -31,12 +40,27 @@ export type Step = (
   | { kind: 'sleeping'; object: string; func: string; line: number }
   | { kind: 'sysfs'; path: string; expected: string; line: number }
   | { kind: 'ftrace-enabled'; value: boolean; line: number }
-) & { race?: boolean };
+  | { kind: 'interleave'; line: number }
+  | { kind: 'step'; module: string; nth: number; line: number }
+  | { kind: 'async'; module: string; line: number }
+) & { race?: boolean; start?: boolean };
 
-export class ScenarioError extends Error {
+/** A scenario that does not parse: an input error (exit 2) listing every bad line. */
+export class ScenarioError extends KlpError {
   constructor(readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message} [${d.code}]`).join('\n'));
+    const first = diagnostics[0]!;
+    super(first.message, { code: first.code ?? 'scenario-invalid', file: first.file, line: first.line, col: first.col });
+    this.name = 'ScenarioError';
   }
+
+  override format(): string {
+    return this.diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.severity}: ${d.message} [${d.code}]`).join('\n');
+  }
+}
+
+/** Reads a scenario file (bounded, regular files only) and parses it. */
+export function readScenario(path: string): Step[] {
+  return parseScenario(readInputText(path, 'scenario', { what: 'scenario' }), path);
 }
 
 const MODULE = /^[A-Za-z0-9_-]+$/;
@@ -70,6 +94,25 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: 'ftrace-enabled', value: ftrace[1] === '1', line });
       return;
     }
+    if (trimmed === '@interleave') {
+      steps.push({ kind: 'interleave', line });
+      return;
+    }
+    const stepLine = /^@step\s+([A-Za-z0-9_-]+)(?:#(\d+))?$/.exec(trimmed);
+    if (stepLine) {
+      steps.push({ kind: 'step', module: stepLine[1]!.replace(/-/g, '_'), nth: Number(stepLine[2] ?? 1), line });
+      return;
+    }
+    const asyncLine = /^@async\s+([A-Za-z0-9_-]+)$/.exec(trimmed);
+    if (asyncLine) {
+      steps.push({ kind: 'async', module: asyncLine[1]!.replace(/-/g, '_'), line });
+      return;
+    }
+    let start = false;
+    if (/^@start\s+(modprobe|insmod)\s/.test(trimmed)) {
+      start = true;
+      trimmed = trimmed.replace(/^@start\s+/, '');
+    }
     if (trimmed === '@posted-guard-defect') {
       steps.push({ kind: 'posted-guard-defect', line });
       return;
@@ -77,6 +120,7 @@ export function parseScenario(text: string, file: string): Step[] {
     const before = steps.length;
     parseCommand(trimmed, raw, line);
     if (race && steps.length > before) steps[steps.length - 1]!.race = true;
+    if (start && steps.length > before) steps[steps.length - 1]!.start = true;
   });
   if (errors.length) throw new ScenarioError(errors);
   return steps;
@@ -105,7 +149,7 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
       return;
     }
-    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect, @callback, @sleeping, @sysfs or @set_ftrace_enabled`);
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect, @callback, @sleeping, @sysfs @set_ftrace_enabled, @interleave, @start, @step or @async`);
   }
 }
 
@@ -126,6 +170,9 @@ export function stepCommand(step: Step): string | undefined {
     case 'sysfs':
     case 'ftrace-enabled':
     case 'posted-guard-defect':
+    case 'interleave':
+    case 'step':
+    case 'async':
       return undefined;
   }
 }

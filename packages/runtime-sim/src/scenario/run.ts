@@ -1,5 +1,5 @@
 import type { SimKernel } from '../kernel/kernel.js';
-import { checkInvariants, type Violation } from './invariants.js';
+import { checkInvariants, eventViolations, type Violation } from './invariants.js';
 import type { Step } from './parse.js';
 import { strerror } from '../kernel/errno.js';
 import { readLivepatchSysfs } from '../kernel/sysfs.js';
@@ -25,14 +25,37 @@ export interface ScenarioResult {
 export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
   const violations: ScenarioResult['violations'] = [];
   const seen = new Set<string>();
+  const report = (v: Violation, after: string): void => {
+    const key = `${v.code}:${v.message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    violations.push({ ...v, after });
+  };
   for (const [i, step] of steps.entries()) {
-    kernel.race = step.race ?? false;
+    if (!kernel.interleaved) kernel.race = step.race ?? false;
+    const events = kernel.events.length;
     switch (step.kind) {
       case 'modprobe':
-        kernel.modprobeCommand(step.module, step.params);
+        if (step.start) kernel.step(kernel.startModprobe(step.module, step.params));
+        else kernel.modprobeCommand(step.module, step.params);
         break;
       case 'insmod':
-        kernel.insmodCommand(step.module);
+        if (step.start) {
+          const task = kernel.startInsmod(step.module);
+          if (task) kernel.step(task);
+        } else kernel.insmodCommand(step.module);
+        break;
+      case 'interleave':
+        kernel.interleaved = true;
+        break;
+      case 'step': {
+        const task = kernel.readyFor(step.module)[step.nth - 1];
+        if (task) kernel.step(task);
+        else report({ code: 'scenario-no-task', message: `line ${step.line}: no task working on '${step.module}' can take a step` }, `line ${step.line}`);
+        break;
+      }
+      case 'async':
+        kernel.runRemoval(step.module);
         break;
       case 'rmmod':
         kernel.rmmodCommand(step.module);
@@ -64,15 +87,16 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
         break;
       }
     }
+    for (const v of eventViolations(kernel.events.slice(events))) report(v, `line ${step.line}`);
     // Invariants hold between commands, once asynchronous work is done; a racing next command comes first.
-    if (steps[i + 1]?.race) continue;
-    kernel.settle();
-    for (const v of checkInvariants(kernel)) {
-      const key = `${v.code}:${v.message}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      violations.push({ ...v, after: `line ${step.line}` });
+    // Interleaved, they hold whenever nothing is in flight.
+    if (kernel.interleaved) {
+      if (!kernel.quiescent()) continue;
+    } else {
+      if (steps[i + 1]?.race) continue;
+      kernel.settle();
     }
+    for (const v of checkInvariants(kernel)) report(v, `line ${step.line}`);
   }
   for (const e of kernel.events) {
     if (e.code !== 'stale-per-object-module' || seen.has(e.code)) continue;

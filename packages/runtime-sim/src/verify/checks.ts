@@ -1,4 +1,5 @@
-import type { Diagnostic, ManifestPart, SplitManifest } from '@klp-split/splitter';
+import { perObjectModuleName, type ManifestPart, type SplitManifest } from '@klp-split/core';
+import type { Diagnostic } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.js';
@@ -35,7 +36,7 @@ export class SplitChecks {
     for (const p of parts) if (p !== main) this.checkPerObject(p, objNames, targets);
     for (const p of parts) if (p !== main) this.checkPartDependencies(p, parts.filter((q) => q !== main && q !== p), targets);
     for (const name of objNames) {
-      const module = `${this.manifest.patch}__${name}`;
+      const module = perObjectModuleName(this.manifest.patch, name);
       if (!parts.some((p) => p.image.name === module)) {
         this.report(main!.part, 'per-object-module-missing', `obj_names lists '${name}' but no module '${module}' was built; loading '${name}' would fail while the patch is loaded`, `"${name}"`);
       }
@@ -84,7 +85,7 @@ export class SplitChecks {
     if (!obj.name || !objNames.includes(obj.name)) {
       this.report(part, 'object-not-in-obj-names', `object '${obj.name}' of module '${image.name}' is not in obj_names of patch '${this.manifest.patch}' [${objNames.join(', ')}]: klp_add_object() would fail with -EINVAL`, nameNeedle);
     }
-    const expected = `${this.manifest.patch}__${obj.name}`;
+    const expected = perObjectModuleName(this.manifest.patch, String(obj.name));
     if (image.name !== expected) {
       this.report(part, 'per-object-module-name', `module '${image.name}' carries object '${obj.name}'; the kernel requests '${expected}' for it`, nameNeedle);
     }

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { MANIFEST_FILE, parseManifest, readBuildRecord, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
+import { KlpError, MANIFEST_FILE, readBuildRecord, readManifest, type SplitManifest } from '@klp-split/core';
+import type { Diagnostic } from '@klp-split/splitter';
 import { ElfError } from '../elf/reader.js';
 import { loadModuleImageCached, type ModuleImage } from '../image/module-image.js';
 import { defaultKallsymsFile, vmlinuxSymbolSource } from '../kernel/object-symbols.js';
@@ -9,7 +10,13 @@ import type { SimSystem } from '../kernel/system.js';
 import { readLayout, type KlpLayout } from '../klp/layout.js';
 import type { PartImage } from './checks.js';
 
-export class VerifyError extends Error {}
+/** A split directory verify cannot work on (not split, not built): an input error with a hint. */
+export class VerifyError extends KlpError {
+  constructor(message: string, opts: { file?: string; hint?: string; code?: string } = {}) {
+    super(message, { code: opts.code ?? 'verify-input', file: opts.file, hint: opts.hint });
+    this.name = 'VerifyError';
+  }
+}
 
 export interface LoadedSplit {
   dir: string;
@@ -27,40 +34,43 @@ export interface LoadedSplit {
 /**
  * Reads a built split directory (manifest, build record, every .ko) and the
  * target modules into a system the simulator can instantiate kernels from.
+ * The manifest and build record are checked against their schemas and every
+ * path in them is confined before a file is opened (@klp-split/core).
  */
 export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsFile?: string, manifestName = MANIFEST_FILE): LoadedSplit {
   const dir = resolve(dirArg);
   const manifestPath = join(dir, manifestName);
-  if (!existsSync(manifestPath)) throw new VerifyError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`);
-  const manifest = parseManifest(readFileSync(manifestPath, 'utf8'), manifestPath);
+  if (!existsSync(manifestPath)) throw new VerifyError(`no ${manifestName}`, { file: dirArg, code: 'not-split', hint: "run 'klp-split split' first" });
+  const manifest = readManifest(manifestPath);
   const record = readBuildRecord(dir);
-  if (!record) throw new VerifyError(`${dir}: not built; run 'klp-split build ${dirArg}' first`);
+  if (!record) throw new VerifyError('not built', { file: dirArg, code: 'not-built', hint: `run 'klp-split build ${dirArg}' first` });
   if (!record.layoutModule || !existsSync(record.layoutModule)) {
-    throw new VerifyError(`${dir}: the build recorded no structure layout probe; rebuild with 'klp-split build'`);
+    throw new VerifyError('the build recorded no structure layout probe', { file: dirArg, code: 'not-built', hint: "rebuild with 'klp-split build'" });
   }
   const layout = readLayout(record.layoutModule);
   const diagnostics: Diagnostic[] = [];
   const elfError = (file: string, e: unknown): void => {
     if (!(e instanceof ElfError)) throw e;
-    diagnostics.push({ file, line: 0, col: 0, severity: 'error', message: e.detail, code: 'elf-invalid' });
+    diagnostics.push({ file, line: 0, col: 0, severity: 'error', message: e.detail, code: e.code });
   };
 
+  const built = new Map(record.modules.map((m) => [m.module, m.ko]));
   const parts: PartImage[] = [];
   for (const part of manifest.parts) {
-    const built = record.modules.find((m) => m.module === part.module);
-    if (!built || !existsSync(built.ko)) {
+    const ko = built.get(part.module);
+    if (!ko || !existsSync(ko)) {
       diagnostics.push({ file: part.file, line: 0, col: 0, severity: 'error', message: `module '${part.module}' was not built`, code: 'module-not-built' });
       continue;
     }
     try {
-      parts.push({ part, image: loadModuleImageCached(built.ko) });
+      parts.push({ part, image: loadModuleImageCached(ko) });
     } catch (e) {
-      elfError(relative(dir, built.ko), e);
+      elfError(relative(dir, ko), e);
     }
   }
   const targets: ModuleImage[] = [];
   for (const t of targetPaths) {
-    if (!existsSync(t)) throw new VerifyError(`target module ${t} does not exist`);
+    if (!existsSync(t)) throw new VerifyError('target module does not exist', { file: t, code: 'target-missing' });
     try {
       targets.push(loadModuleImageCached(resolve(t)));
     } catch (e) {
@@ -68,11 +78,12 @@ export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsF
     }
   }
   const vmlinuxExports = loadSymvers(record.symvers).vmlinux;
+  const kallsyms = kallsymsFile ?? defaultKallsymsFile(record.release);
   const sys: SimSystem = {
     layout,
     vmlinuxExports,
-    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsymsFile ?? defaultKallsymsFile(record.release)),
+    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms),
     images: [...parts.map((p) => p.image), ...targets],
   };
-  return { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms: kallsymsFile ?? defaultKallsymsFile(record.release) };
+  return { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms };
 }

@@ -20,12 +20,12 @@ function casesOf(r: VerifyReport): Case[] {
       for (const f of failures) owned.add(f);
       return { name: `module ${m.module}`, failures };
     });
-  const isExploration = (code: string): boolean => /^(patched-while-unloaded|per-object-|stale-per-object|leaked-|modprobe-loop)/.test(code);
+  const isExploration = (code: string): boolean => /^(patched-while-unloaded|per-object-|stale-per-object|leaked-|modprobe-loop|refused-for-|model-check-)/.test(code);
   const rest = errors.map((d) => ({ d, text: formatDiagnostic(d) })).filter((x) => !owned.has(x.text));
   cases.push({ name: 'scenario: load targets, load patch, disable, unload', failures: rest.filter((x) => !isExploration(x.d.code)).map((x) => x.text) });
   if (r.exploration) {
     cases.push({
-      name: `exploration: ${r.exploration.interleavings} interleavings`,
+      name: `model check: ${r.exploration.states} states, ${r.exploration.complete ? 'complete' : 'incomplete'}`,
       failures: rest.filter((x) => isExploration(x.d.code)).map((x) => x.text),
     });
   }

@@ -11,9 +11,17 @@ export function formatVerifyText(r: VerifyReport): string {
   for (const l of r.transcript) lines.push(`  ${l}`);
   if (r.exploration) {
     const e = r.exploration;
-    lines.push(`explored every load/unload interleaving of the patch and ${r.modules.filter((m) => m.role === 'target').length} target(s): ${e.interleavings} interleavings, ${e.steps} steps, ${e.violations} violation(s), ${e.ms} ms`);
+    const targets = r.modules.filter((m) => m.role === 'target').length;
+    lines.push(
+      `model check of the patch and ${targets} target(s) (${e.groups.length} group(s) of dependent targets; each target loaded and removed up to ${e.bounds.targetLoads} times, once in a group of dependent targets, the patch up to ${e.bounds.patchLoads}): ` +
+        `${e.states} states, ${e.transitions} transitions, ${e.violations} distinct violation(s), ${e.complete ? 'complete' : `INCOMPLETE (${e.stoppedBy} budget; ${e.groupsComplete}/${e.groups.length} groups done)`}, ${e.ms} ms`,
+    );
   }
   for (const d of r.diagnostics) lines.push(formatDiagnostic(d));
+  for (const c of r.exploration?.counterexamples ?? []) {
+    lines.push(`counterexample for [${c.code}]${c.file ? ` (${c.file})` : ''}:`);
+    for (const l of c.scenario.trimEnd().split('\n')) lines.push(`  ${l}`);
+  }
   const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
   lines.push(r.ok ? `verify: ${r.patch}: OK` : `verify: ${r.patch}: FAILED (${errors} error${errors === 1 ? '' : 's'})`);
   return `${lines.join('\n')}\n`;

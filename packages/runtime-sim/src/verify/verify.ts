@@ -1,9 +1,13 @@
-import { relative } from 'node:path';
-import { originalLine, type Diagnostic, type SplitManifest } from '@klp-split/splitter';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { perObjectModuleName, type SplitManifest } from '@klp-split/core';
+import { originalLine, type Diagnostic } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';
-import { explore } from '../explore/explorer.js';
+import { checkSplit } from '../check/decompose.js';
+import { counterexampleFileName, counterexampleScenario } from '../check/counterexample.js';
+import type { CheckBudget } from '../check/search.js';
 import { SplitChecks } from './checks.js';
 import { loadSplitSystem } from './load-system.js';
 
@@ -12,8 +16,14 @@ export { VerifyError } from './load-system.js';
 export interface VerifyOptions {
   /** Target modules (.ko) the patch fixes, built from their unmodified sources. */
   targets: string[];
-  /** Skip the exploration of every load/unload interleaving. */
+  /** Skip the model check of the loads, unloads and races. */
   noExplore?: boolean;
+  /** Stop the model check after this much time and/or this many states (the report then says what was covered). */
+  budget?: CheckBudget;
+  /** Write each violation's shortest counterexample as a scenario file into this directory. */
+  counterexamples?: string;
+  /** How the reader replays a counterexample (the simulate command line without --scenario). */
+  replayCommand?: string;
   /** A /proc/kallsyms dump of the target kernel (default: the cached one of scripts/qemu-kernel.sh). */
   kallsyms?: string;
   /** The manifest to verify (default klp-split.json; `<patch>.klp-split.json` in a converted directory). */
@@ -32,11 +42,34 @@ export interface VerifyReport {
   /** The scenario's commands and the kernel log, in the kernel's wording. */
   transcript: string[];
   modules: { module: string; file: string; role: 'main' | 'per-object' | 'target' }[];
-  exploration?: { interleavings: number; steps: number; violations: number; ms: number };
+  exploration?: ExplorationReport;
   /** Where vmlinux's symbols came from. */
   vmlinuxSymbols: string;
 }
 
+
+/** What the model check covered and found. */
+export interface ExplorationReport {
+  states: number;
+  transitions: number;
+  /** Distinct violations (no cap). */
+  violations: number;
+  /** Every reachable state within the bounds was checked. */
+  complete: boolean;
+  /** When incomplete: every state up to this many events from the start was checked. */
+  depthCompleted: number;
+  depth: number;
+  stoppedBy?: 'time' | 'states';
+  /** Groups of targets explored together, and how many finished. */
+  groups: string[][];
+  groupsComplete: number;
+  /** The bounds of the model: loads (and removals) per patch and per target. */
+  bounds: { patchLoads: number; targetLoads: number };
+  ms: number;
+  heapBytes: number;
+  /** Each violation's shortest counterexample, as a scenario (and the file it was written to). */
+  counterexamples: { code: string; message: string; events: number; scenario: string; file?: string }[];
+}
 
 /** Events the simulated kernel reports that only inform. */
 const NOTE_EVENTS = new Set(['symbol-unchecked']);
@@ -62,11 +95,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   diagnostics.push(...eventDiagnostics(kernel.events, manifest));
   let exploration: VerifyReport['exploration'];
   if (!opts.noExplore && !diagnostics.some((d) => d.severity === 'error')) {
-    const r = explore(sys, manifest.patch, targets.map((t) => t.name));
-    exploration = { interleavings: r.interleavings, steps: r.steps, violations: r.violations.length, ms: Math.round(r.ms) };
-    for (const v of r.violations) {
-      diagnostics.push({ file: manifest.parts[0]?.file ?? manifest.source, line: 0, col: 0, severity: 'error', message: `after ${v.sequence.join(' | ')}: ${v.message}`, code: v.code });
-    }
+    exploration = modelCheckSplit(sys, manifest, targets, opts, diagnostics);
   }
 
   return {
@@ -84,6 +113,48 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   };
 }
 
+/** The model check of every load, unload and race within the bounds, its findings as diagnostics. */
+function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitManifest, targets: ModuleImage[], opts: VerifyOptions, diagnostics: Diagnostic[]): ExplorationReport {
+  const bounds = { patchLoads: 2, targetLoads: 2 };
+  const r = checkSplit(sys, { patches: [manifest.patch], targets: targets.map((t) => t.name), ...bounds, budget: opts.budget, onProgress: opts.onProgress });
+  const mainFile = manifest.parts[0]?.file ?? manifest.source;
+  const counterexamples: ExplorationReport['counterexamples'] = [];
+  if (opts.counterexamples) mkdirSync(opts.counterexamples, { recursive: true });
+  for (const [i, v] of r.violations.entries()) {
+    const scenario = counterexampleScenario(v, { replay: opts.replayCommand ? `${opts.replayCommand} --scenario <this file>` : undefined });
+    const file = opts.counterexamples ? join(opts.counterexamples, counterexampleFileName(v, i)) : undefined;
+    if (file) writeFileSync(file, scenario);
+    counterexamples.push({ code: v.code, message: v.message, events: v.lines.length, scenario, ...(file ? { file } : {}) });
+    const where = file ? ` (written to ${file})` : '';
+    diagnostics.push({ file: mainFile, line: 0, col: 0, severity: 'error', message: `model check: ${v.message}; shortest counterexample: ${v.lines.length} events${where}`, code: v.code });
+  }
+  if (!r.complete) {
+    diagnostics.push({
+      file: mainFile,
+      line: 0,
+      col: 0,
+      severity: 'warning',
+      message: `model check incomplete (${r.stoppedBy === 'time' ? 'time' : 'state'} budget reached): ${r.groupsComplete} of ${r.groups.length} target group(s) searched completely; every state up to ${r.depthCompleted} events from the start checked in the group it stopped in (${r.states} states)`,
+      code: 'model-check-incomplete',
+    });
+  }
+  return {
+    states: r.states,
+    transitions: r.transitions,
+    violations: r.violations.length,
+    complete: r.complete,
+    depthCompleted: r.depthCompleted,
+    depth: r.depth,
+    ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
+    groups: r.groups,
+    groupsComplete: r.groupsComplete,
+    bounds,
+    ms: Math.round(r.ms),
+    heapBytes: r.heapBytes,
+    counterexamples,
+  };
+}
+
 function runLoadScenario(kernel: SimKernel, manifest: SplitManifest, targets: ModuleImage[], diagnostics: Diagnostic[]): void {
   const mainFile = manifest.parts[0]?.file ?? manifest.source;
   const finding = (code: string, message: string): void => {
@@ -97,7 +168,7 @@ function runLoadScenario(kernel: SimKernel, manifest: SplitManifest, targets: Mo
   }
   for (const t of targets) {
     if (!manifest.objNames.includes(t.name)) continue;
-    const part = `${manifest.patch}__${t.name}`;
+    const part = perObjectModuleName(manifest.patch, t.name);
     if (!kernel.isLoaded(part)) finding('per-object-not-loaded', `'${t.name}' is loaded and the patch is enabled, but '${part}' is not loaded`);
   }
   kernel.enabledCommand(manifest.patch, 0);

@@ -7,6 +7,10 @@ export interface VerifyExecutorOptions {
   targets: string[];
   format?: 'text' | 'json';
   report?: string;
+  /** false: --no-explore. */
+  explore?: boolean;
+  budget?: string;
+  counterexamples?: string;
 }
 
 /** `klp-split verify <path> --target <ko>...`: check the built modules and simulate loading them. */
@@ -15,6 +19,9 @@ export default async function verifyExecutor(options: VerifyExecutorOptions, con
     ...options.targets.flatMap((t) => opt('target', workspacePath(context, t))),
     ...opt('format', options.format),
     ...opt('report', options.report && workspacePath(context, options.report)),
+    ...(options.explore === false ? ['--no-explore'] : []),
+    ...opt('budget', options.budget),
+    ...opt('counterexamples', options.counterexamples && workspacePath(context, options.counterexamples)),
     '--',
     workspacePath(context, options.path),
   ]);

@@ -1,5 +1,6 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { joinPathFragments, logger, type Tree } from '@nx/devkit';
+import { withWriteTransaction } from '@klp-split/core';
 import { formatDiagnostic, hasErrors } from '@klp-split/splitter';
 import { conversionFor } from '../../cli/convert-command.js';
 import { unifiedDiff } from '../../convert/unified-diff.js';
@@ -27,7 +28,10 @@ export default async function convertGenerator(tree: Tree, options: ConvertGener
   const pending = tree.listChanges().filter((c) => c.path === dir || c.path.startsWith(`${dir}/`));
   if (pending.length) throw new Error(`convert: ${pending[0]!.path} has unsaved changes in this run; run convert on its own`);
 
-  const plan = conversionFor(join(tree.root, dir), options.kdir, options.allIncludes ?? false);
+  const preview = options.dryRun === true || process.env.NX_DRY_RUN === 'true';
+  const abs = join(tree.root, dir);
+  // A conversion interrupted on disk is completed first (locked), so the plan reads a whole directory.
+  const plan = preview ? conversionFor(abs, options.kdir, options.allIncludes ?? false) : withWriteTransaction(abs, () => conversionFor(abs, options.kdir, options.allIncludes ?? false), { create: false });
   const print = { error: logger.error, warning: logger.warn, note: logger.info };
   for (const d of plan.diagnostics) {
     if (d.code === 'not-livepatch') continue;
@@ -38,14 +42,13 @@ export default async function convertGenerator(tree: Tree, options: ConvertGener
   if (hasErrors(plan.diagnostics)) throw new Error(`convert ${dir}: FAILED, nothing written`);
 
   // Nx's own --dry-run removes the flag from the options and only sets
-  // NX_DRY_RUN; either way the user asked to see what would change.
-  const preview = options.dryRun === true || process.env.NX_DRY_RUN === 'true';
+  // NX_DRY_RUN (preview above); either way the user asked to see what would change.
   const diffs: string[] = [];
-  for (const [name, text] of plan.files) {
+  for (const [name, bytes] of plan.files) {
     const path = joinPathFragments(dir, name);
-    // Workspace-relative names, so the diff applies with `git apply` at the root.
-    if (preview) diffs.push(unifiedDiff(tree.read(path, 'utf8') ?? undefined, text, path));
-    if (!options.dryRun) tree.write(path, text);
+    // Workspace-relative names, so the diff applies with `git apply` at the root; latin1 keeps every byte.
+    if (preview) diffs.push(unifiedDiff(tree.read(path)?.toString('latin1') ?? undefined, bytes.toString('latin1'), path));
+    if (!options.dryRun) tree.write(path, bytes);
   }
   if (diffs.length) logger.log(diffs.join('').trimEnd());
   const converted = plan.sources.filter((s) => s.kind === 'split');

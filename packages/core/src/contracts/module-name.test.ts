@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MODULE_NAME_MAX, objectNameProblem, perObjectFileBase, perObjectModuleName } from './names.js';
+import { MODULE_NAME_MAX, objectNameProblem, perObjectFileBase, perObjectModuleName } from './module-name.js';
 
 describe('module names (spec §2)', () => {
   it('joins patch and object with a double underscore in kbuild form', () => {

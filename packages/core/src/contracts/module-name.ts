@@ -1,11 +1,15 @@
 /**
- * Module naming rules of the split design (spec §2). The kernel compares
- * names with strcmp against the module's name, which kbuild derives from the
- * file name with '-' turned into '_'.
+ * Module naming rules of the split design (spec §2): the one definition of
+ * the per-object module name `<patch>__<obj>` that the splitter writes, the
+ * build names and the simulator requests. The kernel compares names with
+ * strcmp against the module's name, which kbuild derives from the file name
+ * with '-' turned into '_'.
  */
 
-/** MODULE_NAME_LEN is 56 on 64-bit, including the terminating NUL. */
-export const MODULE_NAME_MAX = 55;
+/** The kernel's MODULE_NAME_LEN on 64-bit (include/linux/module.h), counting the terminating NUL. */
+export const MODULE_NAME_LEN = 56;
+/** The longest module name the kernel accepts. */
+export const MODULE_NAME_MAX = MODULE_NAME_LEN - 1;
 
 const VALID_MODULE_NAME = /^[A-Za-z0-9_-]+$/;
 

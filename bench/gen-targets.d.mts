@@ -1,0 +1,2 @@
+export function targetSource(i: number): string;
+export function livepatchSource(k: number): string;

@@ -1,0 +1,59 @@
+import { basename } from 'node:path';
+import { readInput } from '@klp-split/core';
+import { readFileSync } from 'node:fs';
+import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX } from '@klp-split/runtime-sim';
+import type { RelocFacts } from './classify.js';
+import { moduleName } from './names.js';
+import { moduleTable, ObjectSymbolTable, vmlinuxTable } from './symbol-table.js';
+
+export interface FactSources {
+  /** Module.symvers files: the kernel tree's, the overlay's, other modules'. */
+  symvers: readonly string[];
+  /** Built target modules (.ko): their symbols (sympos) and exports. */
+  targets: readonly string[];
+  /** A kallsyms dump of the booted kernel, for vmlinux's symbols. */
+  kallsyms?: string;
+}
+
+const kallsymsTables = new Map<string, ObjectSymbolTable>();
+
+/** vmlinux's table from a kallsyms dump, parsed once per process and only when a lookup needs it. */
+function kallsymsTable(file: string): ObjectSymbolTable {
+  let t = kallsymsTables.get(file);
+  if (!t) {
+    t = vmlinuxTable(parseKallsyms(readFileSync(file, 'latin1'), file));
+    kallsymsTables.set(file, t);
+  }
+  return t;
+}
+
+const KSYMTAB_PREFIX = '__ksymtab_';
+
+/** Reads the facts once per build; every module converted in it shares them. */
+export function loadFacts(src: FactSources): RelocFacts & { targetModules: string[] } {
+  const vmlinuxExports = new Set<string>();
+  const moduleExports = new Map<string, string>();
+  for (const file of src.symvers) {
+    for (const e of loadSymvers(file).all.values()) {
+      if (e.module === VMLINUX) vmlinuxExports.add(e.name);
+      else moduleExports.set(e.name, moduleName(basename(e.module)));
+    }
+  }
+  const modules = new Map<string, ObjectSymbolTable>();
+  const targetModules: string[] = [];
+  for (const ko of src.targets) {
+    const elf = readElf(readInput(ko, 'elf'), ko);
+    const name = readThisModuleName(elf) ?? moduleName(basename(ko, '.ko'));
+    targetModules.push(name);
+    modules.set(name, moduleTable(name, elf));
+    for (const s of elf.symbols) {
+      if (s.name.startsWith(KSYMTAB_PREFIX) && elf.sections[s.shndx]?.name.startsWith('__ksymtab')) moduleExports.set(s.name.slice(KSYMTAB_PREFIX.length), name);
+    }
+  }
+  const kallsyms = src.kallsyms;
+  const tables = {
+    get: (o: string) => (o === VMLINUX ? (kallsyms ? kallsymsTable(kallsyms) : undefined) : modules.get(o)),
+    has: (o: string) => (o === VMLINUX ? !!kallsyms : modules.has(o)),
+  };
+  return { vmlinuxExports, moduleExports, tables, targetModules };
+}

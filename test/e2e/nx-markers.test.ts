@@ -1,0 +1,128 @@
+import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverKernelTree } from '@klp-split/kbuild-gen';
+import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+
+const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
+
+/**
+ * Issue 11: a marker is data, not configuration we trust. A throwaway Nx
+ * workspace (this repository's packages and node_modules linked in, the
+ * plugin loaded as nx.json loads it here) holds hostile markers; Nx itself
+ * computes the targets' inputs, which runs the kernel-id runtime input in a
+ * shell.
+ */
+let ws: string;
+
+async function nx(args: string[]) {
+  const r = await execa(join(ROOT, 'node_modules/.bin/nx'), args, { cwd: ws, reject: false, env: NX_ENV, all: true });
+  return { code: r.exitCode, output: String(r.all) };
+}
+
+function marker(dir: string, json: unknown): void {
+  mkdirSync(join(ws, dir), { recursive: true });
+  writeFileSync(join(ws, dir, 'klp-livepatch.json'), typeof json === 'string' ? json : JSON.stringify(json));
+  cpSync(samples('livepatch-sample.c'), join(ws, dir, 'fix.c'));
+}
+
+/** Every file named PWNED under the workspace (links to the repository not followed). */
+function pwned(): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isSymbolicLink()) continue;
+      if (e.name.startsWith('PWNED')) found.push(join(d, e.name));
+      if (e.isDirectory()) walk(join(d, e.name));
+    }
+  };
+  walk(ws);
+  return found;
+}
+
+beforeAll(() => {
+  ws = tempDir('nx-markers');
+  symlinkSync(join(ROOT, 'packages'), join(ws, 'packages'));
+  symlinkSync(join(ROOT, 'node_modules'), join(ws, 'node_modules'));
+  // The linked packages are the tool, not projects of this workspace.
+  writeFileSync(join(ws, '.nxignore'), 'packages\n');
+  writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'markers-ws', private: true }));
+  // As in this repository: Nx then starts plugin workers with `--conditions source`.
+  writeFileSync(join(ws, 'tsconfig.base.json'), JSON.stringify({ compilerOptions: { customConditions: ['source'] } }));
+  writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins: ['./packages/nx/dist/plugin/index.js'], useDaemonProcess: false }));
+});
+
+afterAll(() => removeDir(ws));
+
+describe('markers under a real Nx run', () => {
+  it('never runs a kdir as a shell command when Nx hashes the kernel-id input', async () => {
+    marker('evil', { source: 'fix.c', kdir: '/nonexistent; touch PWNED #' });
+    // A project directory whose name is shell syntax: the marker path Nx lists is quoted, never interpreted.
+    marker(`q'$(touch PWNED2)'`, { name: 'quoted', source: 'fix.c', kdir: '/nonexistent2`touch PWNED3`' });
+    const r = await nx(['run-many', '-t', 'split', '--output-style=static']);
+    expect(pwned(), r.output).toEqual([]);
+    expect(existsSync(join(ROOT, 'PWNED'))).toBe(false);
+    // The kdir reached the split as an argument, and the run failed on it as a path that does not exist.
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain('/nonexistent; touch PWNED #');
+    const shown = await nx(['show', 'project', 'evil', '--json']);
+    const project = JSON.parse(shown.output.slice(shown.output.indexOf('{')));
+    const runtime = project.targets.split.inputs.find((i: { runtime?: string }) => i.runtime).runtime as string;
+    expect(runtime).toBe("node packages/nx/bin/klp-split.js kernel-id --marker 'evil/klp-livepatch.json'");
+    removeDir(join(ws, 'evil'));
+    removeDir(join(ws, `q'$(touch PWNED2)'`));
+  });
+
+  // The rest of the schema is covered by packages/nx/src/plugin/markers.test.ts; here, that Nx shows the file.
+  it.each([
+    ['a kdir with a newline', { source: 'fix.c', kdir: '/usr/src\ntouch PWNED' }, /"kdir" must be the path of a kernel tree/],
+    ['a source outside the project', { source: '../outside/fix.c' }, /leaves .*\[path-escape\]/],
+    ['JSON that does not parse', '{"source": "fix.c",', /not valid JSON/],
+  ])('reports %s with the marker file named', async (_what, json, message) => {
+    marker('bad', json);
+    try {
+      const r = await nx(['show', 'projects']);
+      expect(r.code, r.output).not.toBe(0);
+      expect(r.output).toContain('bad/klp-livepatch.json');
+      expect(r.output).toMatch(message);
+      expect(pwned()).toEqual([]);
+    } finally {
+      removeDir(join(ws, 'bad'));
+    }
+  });
+});
+
+describe('kernel-id --marker', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = tempDir('kernel-id');
+  });
+  afterAll(() => removeDir(dir));
+
+  it("reads the kernel tree from a valid marker's kdir", async () => {
+    const tree = discoverKernelTree({ install: false });
+    mkdirSync(join(dir, 'ok'));
+    writeFileSync(join(dir, 'ok/klp-module.json'), JSON.stringify({ sources: ['m.c'], kdir: tree.dir }));
+    const r = await klpSplit(['kernel-id', '--marker', 'ok/klp-module.json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^${tree.release.replace(/\./g, '\\.')} [0-9a-f]{16} ${tree.dir}$`));
+  });
+
+  it('names the marker when its kdir is not a kernel tree, exit 2', async () => {
+    mkdirSync(join(dir, 'nokdir'));
+    writeFileSync(join(dir, 'nokdir/klp-livepatch.json'), JSON.stringify({ source: 'fix.c', kdir: '/nonexistent; touch PWNED #' }));
+    const r = await klpSplit(['kernel-id', '--marker', 'nokdir/klp-livepatch.json'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('nokdir/klp-livepatch.json');
+    expect(existsSync(join(dir, 'PWNED'))).toBe(false);
+  });
+
+  it('refuses a file that is not a marker', async () => {
+    writeFileSync(join(dir, 'other.json'), '{}');
+    const r = await klpSplit(['kernel-id', '--marker', 'other.json'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('other.json');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
