@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { readUnit } from './items.js';
-import { MANIFEST_FILE, manifestText } from './manifest.js';
+import { buildManifest, MANIFEST_FILE, manifestText } from './manifest.js';
 import { kbuildModuleName } from '@klp-split/core';
 import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
@@ -119,14 +119,15 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
       }),
     ),
   };
-  const manifest = {
+  // Through the one builder: the composite's manifest passes the same check and has the same key order.
+  const manifest = buildManifest({
     ...result.manifest,
-    ...(sourceMap ? { sourceMap } : {}),
     source: names[0]!,
     sources: names,
-    ...(local.length ? { includes: [...(result.manifest.includes ?? []), ...local] } : {}),
+    includes: [...(result.manifest.includes ?? []), ...local],
+    sourceMap,
     warnings: diagnostics.filter((d) => d.severity !== 'note').map(formatDiagnostic),
-  };
+  });
   files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: paths[0]!, files, manifest, diagnostics };
 }
