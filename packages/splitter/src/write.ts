@@ -49,6 +49,9 @@ export function previousGenerated(dir: string, manifestName: string): Map<string
   try {
     m = parseManifest(readInputText(path, 'json', { what: 'manifest' }), path);
   } catch {
+    // A name that leaves the directory is refused as such (path-escape, naming the manifest), even when the
+    // schema refuses the manifest for it: that is an attack or a corrupted file, not someone else's file.
+    refuseEscapingNames(dir, path);
     // Not a manifest we can read: nothing in the directory counts as ours, so nothing is deleted
     // and replacing the file itself needs --force.
     return previous;
@@ -66,4 +69,22 @@ export function previousGenerated(dir: string, manifestName: string): Map<string
   }
   previous.set(manifestName, undefined);
   return previous;
+}
+
+/** Confines the file names a manifest that failed its check still lists (parts, header, includes). */
+function refuseEscapingNames(dir: string, path: string): void {
+  let data: unknown;
+  try {
+    data = JSON.parse(readInputText(path, 'json', { what: 'manifest' }));
+  } catch {
+    return;
+  }
+  if (typeof data !== 'object' || data === null) return;
+  const m = data as { parts?: unknown; header?: unknown; includes?: unknown };
+  const names: [unknown, string][] = [
+    ...(Array.isArray(m.parts) ? m.parts.map((p: unknown, i): [unknown, string] => [typeof p === 'object' && p !== null ? (p as { file?: unknown }).file : undefined, `manifest's parts[${i}].file`]) : []),
+    [m.header, "manifest's header"],
+    ...(Array.isArray(m.includes) ? m.includes.map((f: unknown, i): [unknown, string] => [f, `manifest's includes[${i}]`]) : []),
+  ];
+  for (const [name, what] of names) if (typeof name === 'string' && name !== '') confinePath(dir, name, { what, file: path });
 }
