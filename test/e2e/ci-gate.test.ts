@@ -1,6 +1,6 @@
 import { cpSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import Ajv from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
@@ -8,12 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 const require = createRequire(import.meta.url);
+const ORIGINAL = join(ROOT, 'examples/defects/klpd-deadlock/klpd-deadlock.c');
 
 /** Issue 6: verify as a CI gate, on the example workspace's deliberate defect. */
 describe('verify as a CI gate', () => {
   let out: string;
   let parserKo: string;
   let deadlockLine: number;
+  let originalLine: number;
   // A copy of the example modules: the Nx suites build the workspace's own in place.
   let modules: string;
 
@@ -24,12 +26,13 @@ describe('verify as a CI gate', () => {
     expect((await klpSplit(['build', parser])).code).toBe(0);
     parserKo = join(parser, 'klpd-parser.ko');
     out = tempDir('defect');
-    expect((await klpSplit(['split', join(ROOT, 'examples/defects/klpd-deadlock/klpd-deadlock.c'), '--out', out])).code).toBe(0);
-    // Without livepatch relocations: the build would otherwise turn the call of the target's export into a
-    // .klp.rela relocation and remove the defect this example exists to show.
-    expect((await klpSplit(['build', out, '--no-klp-relocs', '--symbols', join(parser, 'Module.symvers')])).code).toBe(0);
+    expect((await klpSplit(['split', ORIGINAL, '--out', out])).code).toBe(0);
+    // Without the livepatch relocation pass, which turns the call into a .klp.rela entry (the fix for
+    // this deadlock): the example's defect is what the gate must catch.
+    expect((await klpSplit(['build', out, '--symbols', join(parser, 'Module.symvers'), '--no-klp-relocs'])).code).toBe(0);
     const part = readFileSync(join(out, 'klpd-deadlock__klpd-parser.c'), 'utf8').split('\n');
     deadlockLine = part.findIndex((l) => l.includes('if (klpd_parser_version() > 1)')) + 1;
+    originalLine = readFileSync(ORIGINAL, 'utf8').split('\n').findIndex((l) => l.includes('if (klpd_parser_version() > 1)')) + 1;
   });
   afterAll(() => {
     removeDir(out);
@@ -39,7 +42,9 @@ describe('verify as a CI gate', () => {
   it('fails verify on the defect example with the finding at its source line', async () => {
     const r = await klpSplit(['verify', out, '--target', parserKo]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`klpd-deadlock__klpd-parser.c:${deadlockLine}:6: error: uses 'klpd_parser_version' exported by its own target 'klpd_parser'`);
+    // At the line the user wrote, with the line of the split file alongside.
+    expect(r.stdout).toContain(`${relative(out, ORIGINAL)}:${originalLine}:6: error: uses 'klpd_parser_version' exported by its own target 'klpd_parser'`);
+    expect(r.stdout).toContain(`(generated klpd-deadlock__klpd-parser.c:${deadlockLine}:6) [target-export-deadlock]`);
     expect(r.stdout).toContain('[target-export-deadlock]');
   });
 
@@ -56,6 +61,10 @@ describe('verify as a CI gate', () => {
     const result = sarif.runs[0].results.find((x: { ruleId: string }) => x.ruleId === 'target-export-deadlock');
     expect(result.level).toBe('error');
     expect(result.locations[0].physicalLocation).toEqual({
+      artifactLocation: { uri: relative(out, ORIGINAL) },
+      region: { startLine: originalLine, startColumn: 6 },
+    });
+    expect(result.relatedLocations[0].physicalLocation).toEqual({
       artifactLocation: { uri: 'klpd-deadlock__klpd-parser.c' },
       region: { startLine: deadlockLine, startColumn: 6 },
     });

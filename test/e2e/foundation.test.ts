@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCorpusModules, klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
@@ -90,8 +90,11 @@ describe('livepatch-shadow-fix1 through split, build, verify', () => {
       const r = await klpSplit(['verify', bad, '--target', target]);
       expect(r.code).toBe(1);
       const line = text.split('\n').findIndex((l) => l.includes('.name = "livepatch_shadow_mod"')) + 1;
+      // Reported at the object's entry in the original klp_object array; the split file's line alongside.
+      const original = samples('livepatch-shadow-fix1.c');
+      const objectLine = readFileSync(original, 'utf8').split('\n').findIndex((l) => l.includes('.name = "livepatch_shadow_mod"'));
       expect(r.stdout).toContain(
-        `livepatch-shadow-fix1__livepatch-shadow-mod.c:${line}:10: error: object 'livepatch_other_mod' of module 'livepatch_shadow_fix1__livepatch_shadow_mod' is not in obj_names of patch 'livepatch_shadow_fix1' [livepatch_shadow_mod]: klp_add_object() would fail with -EINVAL [object-not-in-obj-names]`,
+        `${relative(bad, original)}:${objectLine}:0: error: object 'livepatch_other_mod' of module 'livepatch_shadow_fix1__livepatch_shadow_mod' is not in obj_names of patch 'livepatch_shadow_fix1' [livepatch_shadow_mod]: klp_add_object() would fail with -EINVAL (generated livepatch-shadow-fix1__livepatch-shadow-mod.c:${line}:10) [object-not-in-obj-names]`,
       );
       expect(r.stdout).toMatch(/verify: livepatch_shadow_fix1: FAILED/);
     } finally {

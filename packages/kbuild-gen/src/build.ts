@@ -69,6 +69,27 @@ function hasOwnKbuild(dir: string): boolean {
   return ['Kbuild', 'Makefile'].some((f) => existsSync(join(dir, f)) && !GENERATED_MARK.test(readFileSync(join(dir, f), 'utf8')));
 }
 
+/** What `verify` reads of a build: the tree, the layout probe (copied next to the modules) and the modules. */
+async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay, result: BuildResult): Promise<void> {
+  const record: BuildRecord = {
+    kdir: tree.dir,
+    release: tree.release,
+    overlayInclude: overlay.includeDir,
+    symvers: tree.symvers,
+    modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
+    ...(result.relocs?.length ? { relocations: result.relocs } : {}),
+  };
+  const files = new Map<string, Buffer>();
+  if (overlay.includeDir) {
+    // A copy next to the modules, so a build restored from a cache is complete.
+    files.set(LAYOUT_MODULE, readFileSync(await ensureLayoutProbe(tree, overlay)));
+    record.layoutModule = LAYOUT_MODULE;
+  }
+  files.set(BUILD_RECORD, Buffer.from(buildRecordText(record)));
+  // The record and the probe copy are ours whatever was there: replaced together or not at all.
+  writeDir(dir, { files, force: true }, { create: false });
+}
+
 /** Builds the split modules of `dir` (its klp-split.json) through the split-API overlay. */
 export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
@@ -79,25 +100,7 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
   // Every part is a livepatch module: the main part's object is vmlinux, a per-object part's its target.
   const roles = new Map<string, PatchRole>(manifest.parts.map((p) => [p.module.replace(/-/g, '_'), { kind: 'part', target: p.object }]));
   const result = await kbuildWithRelocs(dir, tree, overlay, modulesOfManifest(manifest), opts, { roles });
-  if (result.ok) {
-    const record: BuildRecord = {
-      kdir: tree.dir,
-      release: tree.release,
-      overlayInclude: overlay.includeDir,
-      symvers: tree.symvers,
-      modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
-      ...(result.relocs?.length ? { relocations: result.relocs } : {}),
-    };
-    const files = new Map<string, Buffer>();
-    if (overlay.includeDir) {
-      // A copy next to the modules, so a build restored from a cache is complete.
-      files.set(LAYOUT_MODULE, readFileSync(await ensureLayoutProbe(tree, overlay)));
-      record.layoutModule = LAYOUT_MODULE;
-    }
-    files.set(BUILD_RECORD, Buffer.from(buildRecordText(record)));
-    // The record and the probe copy are ours whatever was there: replaced together or not at all.
-    writeDir(dir, { files, force: true }, { create: false });
-  }
+  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
   return result;
 }
 
@@ -213,7 +216,10 @@ export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promis
   const overlay = prepareOverlay(tree, cacheDir());
   const makeVars = Object.fromEntries(configSymbols(readFileSync(makefile, 'utf8')).map((c) => [c, 'm']));
   const all = { ...opts, makeVars: { ...makeVars, ...opts.makeVars } };
-  return hasLivepatchSources(dir) ? kbuildWithRelocs(dir, tree, overlay, [], all, {}) : runKbuild(dir, tree, overlay, [], all);
+  const result = hasLivepatchSources(dir) ? await kbuildWithRelocs(dir, tree, overlay, [], all, {}) : await runKbuild(dir, tree, overlay, [], all);
+  // A converted directory is verified like a split one (per-patch manifests).
+  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
+  return result;
 }
 
 /**

@@ -5,4 +5,5 @@ export * from './kernel-tree.js';
 export * from './layout-probe.js';
 export * from './overlay.js';
 export * from './makefile-convert.js';
+export * from './preprocess.js';
 export * from './livepatch-relocs.js';

@@ -10,11 +10,15 @@ export interface Diagnostic {
   severity: Severity;
   message: string;
   code: string;
+  /** For a finding mapped back to the original source: where it is in the generated split file. */
+  generated?: { file: string; line: number; col: number };
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file;
-  return `${where}: ${d.severity}: ${d.message} [${d.code}]`;
+  const g = d.generated;
+  const generated = g ? ` (generated ${g.file}${g.line > 0 ? `:${g.line}:${g.col}` : ''})` : '';
+  return `${where}: ${d.severity}: ${d.message}${generated} [${d.code}]`;
 }
 
 export function hasErrors(diags: readonly Diagnostic[]): boolean {

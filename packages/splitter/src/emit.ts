@@ -2,24 +2,42 @@ import { elementLine } from './initializer.js';
 import type { Item, SourceUnit } from './items.js';
 import { initializerOf, type KlpObjectEntry, type LivepatchModel } from './livepatch-model.js';
 import type { ExitStatement, PartPlan, SplitPlan } from './plan.js';
-import { renderEntries, type Entry } from './render.js';
+import { renderEntries, type Entry, type RenderedOrigin } from './render.js';
 import { COPIED_MODINFO, isExportCall } from './roles.js';
 
 /** Emits the split sources: byte-for-byte original items plus the split API glue (spec §3). */
 export interface EmittedFiles {
   /** File name (relative to the output directory) to content, in a stable order. */
   files: Map<string, string>;
+  /** File name to the original line of each of its lines (index 0 is line 1). */
+  maps: Map<string, (RenderedOrigin | undefined)[]>;
   objName: string;
+}
+
+/** A file's text from a fixed prefix (header comment, guard) and its entries, with its line map. */
+function mapped(prefix: string, entries: Entry[], prefixFromSource: boolean, suffix = ''): { text: string; map: (RenderedOrigin | undefined)[] } {
+  const body: (RenderedOrigin | undefined)[] = [];
+  const text = prefix + renderEntries(entries, body) + suffix;
+  const prefixLines = (prefix.match(/\n/g) ?? []).length;
+  const map: (RenderedOrigin | undefined)[] = [];
+  for (let i = 0; i < prefixLines; i++) map.push(prefixFromSource ? { line: i + 1, exact: true } : undefined);
+  body.forEach((o, i) => (map[prefixLines + i] = o));
+  return { text, map };
 }
 
 export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan): EmittedFiles {
   const names = new GeneratedNames(unit);
   const files = new Map<string, string>();
-  files.set(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
-  if (plan.header.length) files.set(`${plan.fileBase}.h`, emitHeader(unit, plan));
+  const maps = new Map<string, (RenderedOrigin | undefined)[]>();
+  const add = (name: string, out: { text: string; map: (RenderedOrigin | undefined)[] }): void => {
+    files.set(name, out.text);
+    maps.set(name, out.map);
+  };
+  add(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
+  if (plan.header.length) add(plan.headerFile, emitHeader(unit, plan));
   const modinfo = unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end));
-  for (const part of plan.objects) files.set(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo));
-  return { files, objName: names.obj };
+  for (const part of plan.objects) add(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo));
+  return { files, maps, objName: names.obj };
 }
 
 /** Names of generated definitions, chosen so they cannot clash with the file's own. */
@@ -35,8 +53,15 @@ class GeneratedNames {
   }
 }
 
-function entry(item: Item, text = item.text): Entry {
-  return { text, gap: item.gap, conds: item.conds };
+/** An item's entry, with the split's export names applied (byte for byte otherwise). */
+function entry(unit: SourceUnit, plan: SplitPlan, item: Item, text = item.text): Entry {
+  return { text: plan.exportNames.itemText(item, text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, true) };
+}
+
+/** The item's first original line (its leading comments included) and how many lines it spans. */
+function originOf(unit: SourceUnit, item: Item, exact: boolean): Entry['origin'] {
+  const line = unit.positionAt(item.start).line;
+  return { line, lines: unit.positionAt(item.end).line - line + 1, exact };
 }
 
 function leading(unit: SourceUnit, item: Item): string {
@@ -44,10 +69,10 @@ function leading(unit: SourceUnit, item: Item): string {
 }
 
 function headerInclude(plan: SplitPlan): Entry {
-  return { text: `#include "${plan.fileBase}.h"`, gap: '\n\n', conds: [] };
+  return { text: `#include "${plan.headerFile}"`, gap: '\n\n', conds: [] };
 }
 
-function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames): string {
+function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames): { text: string; map: (RenderedOrigin | undefined)[] } {
   const main = plan.main;
   const placed = new Set(main.items);
   const exported = new Set(plan.exported);
@@ -57,28 +82,29 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   for (const item of unit.items) {
     const role = plan.roles.get(item);
     if (role !== 'special' && !placed.has(item)) continue;
-    if (item === model.objsItem) entries.push(entry(item, leading(unit, item) + vmlinuxObjectText(plan, names)));
-    else if (item === model.patchItem) entries.push(entry(item, leading(unit, item) + patchText(unit, model, names)));
-    else if (item === model.exitItem) entries.push(entry(item, prunedExit(unit, item, main.exitStatements)));
-    else if (exported.has(item)) entries.push(entry(item, exportedText(unit, item, alreadyExported)));
-    else entries.push(entry(item));
+    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, exact) });
+    if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
+    else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
+    else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
+    else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
+    else entries.push(entry(unit, plan, item));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
   // The file's closing comments stay at the end of the file that keeps its identity: the main one.
-  return unit.header + renderEntries(entries) + unit.trailer;
+  return mapped(unit.header, entries, true, unit.trailer);
 }
 
-function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): string {
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): { text: string; map: (RenderedOrigin | undefined)[] } {
   const lastInclude = lastTopLevelInclude(part.items);
   const entries: Entry[] = [];
   for (const item of part.items) {
-    entries.push(entry(item));
+    entries.push(entry(unit, plan, item));
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
   const glue = [
-    objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj),
+    plan.exportNames.code(objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj)),
     `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
-    `static void ${part.module}_exit(void)\n{\n${statementsText(unit, part.exitStatements)}}`,
+    `static void ${part.module}_exit(void)\n{\n${plan.exportNames.code(statementsText(unit, part.exitStatements))}}`,
     [
       `module_init(${part.module}_init);`,
       `module_exit(${part.module}_exit);`,
@@ -87,20 +113,23 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
       ...modinfo,
     ].join('\n'),
   ];
-  for (const text of glue) entries.push({ text, gap: '\n\n', conds: [] });
-  return unit.header + renderEntries(entries);
+  // The glue stands for the object's entry in the original klp_object array.
+  const objectLine = part.entry?.pos.line;
+  glue.forEach((text, i) => entries.push({ text, gap: '\n\n', conds: [], ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
+  return mapped(unit.header, entries, true);
 }
 
-function emitHeader(unit: SourceUnit, plan: SplitPlan): string {
-  const guard = `_${plan.fileBase.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_H`;
+function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {
+  const guard = `_${plan.headerFile.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
   const exported = new Set(plan.exported);
   const entries: Entry[] = plan.header.map((item) => ({
-    text: exported.has(item) ? externDeclaration(unit, item) : item.text,
+    text: exported.has(item) ? plan.exportNames.code(externDeclaration(unit, item)) : plan.exportNames.itemText(item, item.text),
     gap: item.gap,
     conds: item.conds,
+    origin: originOf(unit, item, !exported.has(item)),
   }));
   const spdx = headerSpdx(unit.header);
-  return `${spdx}#ifndef ${guard}\n#define ${guard}\n\n${renderEntries(entries)}\n#endif /* ${guard} */\n`;
+  return mapped(`${spdx}#ifndef ${guard}\n#define ${guard}\n\n`, entries, false, `\n#endif /* ${guard} */\n`);
 }
 
 /** Headers take the SPDX tag in a block comment. */
@@ -144,12 +173,14 @@ function objectText(entry: KlpObjectEntry, patchName: string, name: string, varN
   return `static struct klp_object ${varName} = {\n${lines.join('\n')}\n};`;
 }
 
-function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedNames): string {
+function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedNames, exported: boolean): string {
   const node = model.patchItem.node;
   const init = initializerOf(model.patchItem)!;
   const lines = [`\t.obj = &${names.obj},`, `\t.obj_names = ${names.objNames},`];
   for (const f of model.patchFields) lines.push(f.designated ? elementLine(f, '\t') : `\t.${f.field} = ${f.value.text},`);
-  return `${unit.source.slice(node.startIndex, init.startIndex)}{\n${lines.join('\n')}\n}${unit.source.slice(init.endIndex, model.patchItem.end)}`;
+  // Exported through its forward declaration: the definition must have external linkage too.
+  const head = unit.source.slice(node.startIndex, init.startIndex);
+  return `${exported ? head.replace(/\bstatic\s+/, '') : head}{\n${lines.join('\n')}\n}${unit.source.slice(init.endIndex, model.patchItem.end)}`;
 }
 
 function statementsText(unit: SourceUnit, statements: ExitStatement[]): string {

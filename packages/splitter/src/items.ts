@@ -454,12 +454,18 @@ export function declaredName(d: SyntaxNode | null | undefined): string | undefin
   return undefined;
 }
 
+/**
+ * The declarator operator nearest the declared name decides what it is:
+ * `*f(void)` is a function, `(*hook)(int)` a pointer variable.
+ */
 function innermostKind(d: SyntaxNode): string {
   let node: SyntaxNode | null = d.type === 'init_declarator' ? d.childForFieldName('declarator') : d;
-  while (node?.type === 'pointer_declarator' || node?.type === 'parenthesized_declarator') {
-    node = node.childForFieldName('declarator') ?? node.namedChildren[0] ?? null;
+  let kind = '';
+  while (node && node.type !== 'identifier') {
+    if (node.type !== 'parenthesized_declarator') kind = node.type;
+    node = node.childForFieldName('declarator') ?? node.namedChildren.find((c) => c.type.endsWith('declarator') || c.type === 'identifier') ?? null;
   }
-  return node?.type ?? '';
+  return kind;
 }
 
 function hasDescendant(node: SyntaxNode, type: string): boolean {

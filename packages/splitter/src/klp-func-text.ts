@@ -1,3 +1,5 @@
+import { decodeCString } from './c-strings.js';
+
 /**
  * A fast path for the common shape of klp_func arrays: braced elements with
  * designated `.old_name = "literal"`, `.new_func = name`, `.old_sympos = N`
@@ -44,8 +46,10 @@ export function readSimpleFuncArray(source: string, start: number, end: number):
     const oldName = fields.get('old_name');
     const newFunc = fields.get('new_func');
     if (!oldName?.startsWith('"') || !newFunc || newFunc.startsWith('"')) return undefined;
+    const decoded = decodeCString(oldName);
+    if (decoded === undefined) return undefined;
     out.push({
-      oldName: oldName.slice(1, -1).replace(/\\(.)/g, '$1'),
+      oldName: decoded,
       newFunc: newFunc.replace(/^&\s*/, ''),
       sympos: Number((fields.get('old_sympos') ?? '0').replace(/[uUlL]+$/, '')),
       at: elementStart,

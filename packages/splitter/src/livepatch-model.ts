@@ -1,3 +1,5 @@
+import { decodeCString } from './c-strings.js';
+import { conditionAt, evaluatedFuncArray, evaluatedObjectNames, type Preprocessor } from './compiler-names.js';
 import { isCallbackKind } from '@klp-split/core';
 import type { CallbackKind } from '@klp-split/core';
 import type { DiagnosticSink } from './diagnostics.js';
@@ -12,6 +14,10 @@ export interface KlpFuncEntry {
   newFunc: string;
   sympos: number;
   pos: { line: number; col: number };
+  /** The `#if` expression the entry is under in its array (kept there in the split). */
+  condition?: string;
+  /** The name was computed by the compiler's preprocessor (macros), not read from the source. */
+  evaluated?: boolean;
 }
 
 export interface KlpCallback {
@@ -57,7 +63,8 @@ const KLP_OBJECT_FIELDS = ['name', 'funcs', 'callbacks'];
 const KLP_FUNC_FIELDS = ['old_name', 'new_func', 'old_sympos'];
 const KLP_CALLBACK_FIELDS = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch', 'post_unpatch_enabled'];
 
-export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink): ModelResult {
+export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess?: Preprocessor): ModelResult {
+  const compiler = onceOnly(preprocess);
   const patches = unit.items.filter((i) => i.kind === 'variable' && i.structTag === 'klp_patch' && initializerOf(i));
   if (/\bklp_add_object\s*\(/.test(unit.source)) return { kind: 'already-split' };
   if (patches.length === 0) return { kind: 'not-livepatch' };
@@ -77,11 +84,21 @@ export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink): ModelResu
   }
   const objsItem = definitionOf(unit, objsEl.value, 'klp_object', sink);
   if (!objsItem) return { kind: 'invalid' };
+  // The split rewrites these two initializers field by field: a condition inside them would be lost.
+  for (const item of [patchItem, objsItem]) {
+    const init = initializerOf(item)!;
+    const m = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b.*$/m.exec(unit.source.slice(init.startIndex, init.endIndex));
+    if (m) {
+      sink.error(unit.positionAt(init.startIndex + m.index), 'conditional-in-initializer', `'${m[0].trim()}' inside struct ${item.structTag} '${item.defines[0]}': the split rewrites this initializer and cannot keep the condition; move the condition around the whole definition or into a klp_func array`);
+      return { kind: 'invalid' };
+    }
+  }
 
   const objects: KlpObjectEntry[] = [];
+  let index = 0;
   for (const el of initElements(initializerOf(objsItem)!, unit.source)) {
     if (isTerminator(el.node)) continue;
-    const entry = readObject(unit, el, sink);
+    const entry = readObject(unit, el, sink, compiler, { array: objsItem.defines[0]!, index: index++ });
     if (entry) objects.push(entry);
   }
   checkDuplicates(objects, sink);
@@ -135,14 +152,14 @@ function definitionOf(unit: SourceUnit, value: SyntaxNode, tag: string, sink: Di
   return item;
 }
 
-function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink): KlpObjectEntry | undefined {
+function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, compiler: Preprocessor, at: { array: string; index: number }): KlpObjectEntry | undefined {
   if (el.value.type !== 'initializer_list') {
     sink.error(position(el.value), 'unsupported-initializer', `klp_object element '${el.value.text}' is not a braced initializer`);
     return undefined;
   }
   const fields = initElements(el.value, unit.source, KLP_OBJECT_FIELDS);
   const nameEl = fields.find((f) => f.field === 'name');
-  const name = nameEl ? objectName(unit, nameEl.value, sink) : null;
+  const name = nameEl ? objectName(unit, nameEl.value, sink, compiler, at) : null;
   if (name === undefined) return undefined;
   const entry: KlpObjectEntry = {
     name,
@@ -160,7 +177,7 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink): Kl
     const arr = definitionOf(unit, funcsEl.value, 'klp_func', sink);
     if (arr) {
       entry.funcArrays.push(arr);
-      entry.funcs = readFuncs(unit, arr, sink);
+      entry.funcs = readFuncs(unit, arr, sink, compiler);
     }
   }
   const cbEl = fields.find((f) => f.field === 'callbacks');
@@ -183,17 +200,25 @@ function isNullValue(node: SyntaxNode): boolean {
 }
 
 /** The object's module name; null for vmlinux; undefined after reporting an error. */
-function objectName(unit: SourceUnit, value: SyntaxNode, sink: DiagnosticSink): string | null | undefined {
+function objectName(unit: SourceUnit, value: SyntaxNode, sink: DiagnosticSink, compiler: Preprocessor, at: { array: string; index: number }): string | null | undefined {
   if (isNullValue(value)) return null;
   const literal = stringValue(unit, value);
   if (literal !== undefined) return literal;
-  sink.error(position(value), 'unsupported-object-name', `cannot evaluate the object name '${value.text}' (use a string literal or a macro that expands to one)`);
+  // Built by macros: the compiler's preprocessed object array says what it is.
+  const text = compiler();
+  const evaluated = text === undefined ? undefined : evaluatedObjectNames(text, at.array)?.[at.index];
+  if (typeof evaluated === 'string') {
+    sink.note(position(value), 'name-from-compiler', `object name '${value.text}' is '${evaluated}' as the compiler computes it for this kernel`);
+    return evaluated;
+  }
+  const hint = text === undefined ? '; give the kernel tree (--kdir) so kbuild can preprocess the file' : '';
+  sink.error(position(value), 'unsupported-object-name', `cannot evaluate the object name '${value.text}' (use a string literal or a macro that expands to one)${hint}`);
   return undefined;
 }
 
 /** A string literal, concatenated literals, or a macro defined in the file as one. */
 function stringValue(unit: SourceUnit, node: SyntaxNode, depth = 0): string | undefined {
-  if (node.type === 'string_literal') return unquote(node.text);
+  if (node.type === 'string_literal') return decodeCString(node.text);
   if (node.type === 'concatenated_string') {
     const parts = node.namedChildren.map((c) => stringValue(unit, c, depth + 1));
     return parts.every((p) => p !== undefined) ? parts.join('') : undefined;
@@ -210,17 +235,13 @@ function stringValue(unit: SourceUnit, node: SyntaxNode, depth = 0): string | un
   return undefined;
 }
 
-function unquote(literal: string): string {
-  return literal.slice(1, -1).replace(/\\(.)/g, '$1');
-}
-
 function parseExpression(text: string): SyntaxNode | undefined {
   const tree = parseC(`void *__klp_split_expr = ${text};`);
   const init = tree.rootNode.descendantsOfType('init_declarator')[0];
   return tree.rootNode.hasError ? undefined : init?.childForFieldName('value') ?? undefined;
 }
 
-function readFuncs(unit: SourceUnit, arr: Item, sink: DiagnosticSink): KlpFuncEntry[] {
+function readFuncs(unit: SourceUnit, arr: Item, sink: DiagnosticSink, compiler: Preprocessor): KlpFuncEntry[] {
   const list = initializerOf(arr)!;
   const simple = readSimpleFuncArray(unit.source, list.startIndex, list.endIndex);
   if (simple) {
@@ -235,11 +256,12 @@ function readFuncs(unit: SourceUnit, arr: Item, sink: DiagnosticSink): KlpFuncEn
     }
     return funcs;
   }
-  return readFuncsFromTree(unit, list, sink);
+  return readFuncsFromTree(unit, arr, list, sink, compiler);
 }
 
-function readFuncsFromTree(unit: SourceUnit, arrayList: SyntaxNode, sink: DiagnosticSink): KlpFuncEntry[] {
+function readFuncsFromTree(unit: SourceUnit, arr: Item, arrayList: SyntaxNode, sink: DiagnosticSink, compiler: Preprocessor): KlpFuncEntry[] {
   const funcs: KlpFuncEntry[] = [];
+  let needsCompiler = false;
   for (const el of initElements(arrayList, unit.source)) {
     if (isTerminator(el.node)) continue;
     const list = el.value.type === 'call_expression' ? expandFuncMacro(unit, el.value, sink) : el.value;
@@ -254,20 +276,75 @@ function readFuncsFromTree(unit: SourceUnit, arrayList: SyntaxNode, sink: Diagno
     const newFuncNode = get('new_func');
     const oldName = oldNameNode ? stringValue(unit, oldNameNode) : undefined;
     const pos = position(el.value);
-    if (oldName === undefined) {
-      sink.error(pos, 'unsupported-initializer', `cannot evaluate klp_func .old_name '${oldNameNode?.text ?? ''}'`);
-      continue;
-    }
+    const condition = conditionAt(unit.source, arrayList.startIndex, el.node.startIndex);
     const newFunc = newFuncNode?.text.replace(/^&\s*/, '') ?? '';
     if (!unit.byName.get(newFunc)?.some((i) => i.kind === 'function')) {
-      sink.error(pos, 'new-func-undefined', `klp_func '${oldName}': new_func '${newFunc}' is not defined in this file`);
+      sink.error(pos, 'new-func-undefined', `klp_func '${oldName ?? oldNameNode?.text ?? ''}': new_func '${newFunc}' is not defined in this file`);
       continue;
     }
     const symposNode = get('old_sympos');
     const sympos = symposNode ? Number(symposNode.text.replace(/[uUlL]+$/, '')) : 0;
-    funcs.push({ oldName, newFunc, sympos: Number.isFinite(sympos) ? sympos : 0, pos });
+    if (oldName === undefined || condition) needsCompiler = true;
+    funcs.push({ oldName: oldName ?? '', newFunc, sympos: Number.isFinite(sympos) ? sympos : 0, pos, condition, evaluated: oldName === undefined });
   }
-  return funcs;
+  return needsCompiler ? withCompilerView(unit, arr, funcs, sink, compiler) : funcs;
+}
+
+/**
+ * Names built by macros and entries under `#if` are what the compiler makes
+ * of them for this kernel's configuration: the preprocessed text says which
+ * entries remain and what their names are.
+ */
+function withCompilerView(unit: SourceUnit, arr: Item, funcs: KlpFuncEntry[], sink: DiagnosticSink, compiler: Preprocessor): KlpFuncEntry[] {
+  const arrayName = arr.defines[0]!;
+  const first = funcs.find((f) => f.evaluated || f.condition)!;
+  const text = compiler();
+  const evaluated = text === undefined ? undefined : evaluatedFuncArray(text, arrayName);
+  if (!evaluated) {
+    const why = first.evaluated ? `its .old_name is computed by macros` : `it is under '${first.condition}'`;
+    sink.error(
+      first.pos,
+      'needs-compiler',
+      text === undefined
+        ? `klp_func array '${arrayName}': ${why}, which only the compiler can evaluate; give the kernel tree (--kdir) so kbuild can preprocess the file`
+        : `klp_func array '${arrayName}': ${why}, and the preprocessed file does not show the array`,
+    );
+    return [];
+  }
+  const out: KlpFuncEntry[] = [];
+  let j = 0;
+  for (const f of funcs) {
+    const e = evaluated[j];
+    if (!e || e.newFunc !== f.newFunc) {
+      if (!f.condition) {
+        sink.error(f.pos, 'needs-compiler', `klp_func '${f.newFunc}' is not in the preprocessed array '${arrayName}'`);
+        continue;
+      }
+      sink.note(f.pos, 'func-compiled-out', `klp_func '${f.newFunc}' is under '${f.condition}', which this kernel's configuration leaves out; it stays in the source under its condition`);
+      continue;
+    }
+    j++;
+    if (e.oldName === undefined) {
+      sink.error(f.pos, 'needs-compiler', `the compiler's .old_name of '${f.newFunc}' is not a string literal`);
+      continue;
+    }
+    if (f.evaluated) sink.note(f.pos, 'name-from-compiler', `.old_name of '${f.newFunc}' is '${e.oldName}' as the compiler computes it for this kernel`);
+    out.push({ ...f, oldName: e.oldName, sympos: e.sympos });
+  }
+  return out;
+}
+
+/** Runs the preprocessor at most once per split. */
+function onceOnly(preprocess: Preprocessor | undefined): Preprocessor {
+  let done = false;
+  let text: string | undefined;
+  return () => {
+    if (!done) {
+      done = true;
+      text = preprocess?.();
+    }
+    return text;
+  };
 }
 
 /** A macro call that builds a klp_func entry, expanded with the file's own definition. */

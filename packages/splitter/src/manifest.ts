@@ -22,4 +22,4 @@ export {
   objectNameProblem,
   patchNameProblem,
 } from '@klp-split/core';
-export type { ManifestCallback, ManifestFunc, ManifestPart, ManifestState, SplitManifest, BuildRecord, BuiltModule, NameProblem } from '@klp-split/core';
+export type { ManifestCallback, ManifestFunc, ManifestPart, ManifestSourceMap, ManifestState, SplitManifest, BuildRecord, BuiltModule, NameProblem } from '@klp-split/core';

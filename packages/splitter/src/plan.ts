@@ -1,4 +1,6 @@
 import type { DiagnosticSink } from './diagnostics.js';
+import { ExportNames } from './export-names.js';
+import { warnObjModReads } from './obj-mod.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
 import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from '@klp-split/core';
@@ -34,6 +36,10 @@ export interface SplitPlan {
   /** Items that stay in the main module and are exported for the other parts. */
   exported: Item[];
   roles: Map<Item, Role>;
+  /** The shared header's file name (`<fileBase>.h` unless the sources have a header of that name). */
+  headerFile: string;
+  /** Names of the exports, prefixed with the patch so two versions of it can be loaded together. */
+  exportNames: ExportNames;
 }
 
 /**
@@ -42,7 +48,7 @@ export interface SplitPlan {
  * callbacks; what several parts need is shared through the header or, when it
  * must exist once, exported by the main module.
  */
-export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink, includes?: IncludeFilter): SplitPlan {
+export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink, includes?: IncludeFilter, headerFile = `${fileBase}.h`): SplitPlan {
   const patch = kbuildModuleName(fileBase);
   const vmlinux = model.objects.find((o) => o.name === null);
   const main = newPart('vmlinux', patch, fileBase, vmlinux);
@@ -50,6 +56,7 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
     .filter((o) => o.name !== null)
     .map((o) => newPart(o.name!, perObjectModuleName(patch, o.name!), perObjectFileBase(fileBase, o.name!), o));
   const parts = [...objects, main];
+  warnObjModReads(unit, model, sink);
   const roles = new Map(unit.items.map((i) => [i, roleOf(i, model)]));
   const graph = new DependencyGraph(unit, model, roles);
   const statements = exitStatements(model);
@@ -74,15 +81,17 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
     }
     for (const part of partsOf(item, role, needers, placement, graph, parts, main)) part.items.push(item);
   }
+  const exported = [...placement.shared].sort((a, b) => a.index - b.index);
+  const exportNames = new ExportNames(unit, patch, exported);
   for (const item of placement.shared) {
     header.push(item);
     for (const p of placement.needers.get(item) ?? []) p.usesHeader = true;
-    warnShared(item, [...placement.needers.get(item)!].filter((p) => p !== main), sink);
+    warnShared(item, [...placement.needers.get(item)!].filter((p) => p !== main), exportNames, sink);
   }
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
   if (includes) dropUnusedIncludes(parts, header, includes);
-  return { patch, fileBase, main, objects, header, exported: [...placement.shared].sort((a, b) => a.index - b.index), roles };
+  return { patch, fileBase, main, objects, header, exported, roles, exportNames, headerFile };
 }
 
 /** Each part keeps the kernel headers its own items (and exit statements) use. */
@@ -173,6 +182,9 @@ class DependencyGraph {
     for (const name of names) {
       for (const def of this.unit.byName.get(name) ?? []) {
         if (def === self || def === this.model.objsItem || def === this.model.initItem || def === this.model.exitItem) continue;
+        // `static struct klp_patch patch;` declares the patch for code above it: a part that uses
+        // it needs that (exported) declaration, not the patch's objects and states.
+        if (def === this.model.patchItem && (this.unit.byName.get(name)?.length ?? 0) > 1) continue;
         const role = this.roles.get(def);
         if (role === 'attached' || role === 'modinfo' || role === 'everywhere') continue;
         out.push(def);
@@ -276,12 +288,14 @@ function statementOwner(st: ExitStatement, placement: Placement, objects: PartPl
   return [...owners][0];
 }
 
-function warnShared(item: Item, users: PartPlan[], sink: DiagnosticSink): void {
+function warnShared(item: Item, users: PartPlan[], exportNames: ExportNames, sink: DiagnosticSink): void {
   if (item.kind !== 'variable') return;
   const names = users.map((p) => `'${p.module}'`).sort().join(', ');
+  const name = item.defines[0]!;
+  const as = exportNames.name(name) === name ? '' : ` as '${exportNames.name(name)}'`;
   sink.warning(
     item.pos,
     'shared-mutable-state',
-    `'${item.defines[0]}' is mutable state used by ${names}; it stays in the main module and is exported, so every part shares one instance`,
+    `'${name}' is mutable state used by ${names}; it stays in the main module and is exported${as}, so every part shares one instance`,
   );
 }

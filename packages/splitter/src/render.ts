@@ -5,6 +5,14 @@ export interface Entry {
   text: string;
   gap: string;
   conds: Cond[];
+  /** The original line of the entry's first line; `lines` of them map one to one when exact. */
+  origin?: { line: number; lines: number; exact: boolean };
+}
+
+/** A generated line's original line (1-based), for the source map. */
+export interface RenderedOrigin {
+  line: number;
+  exact: boolean;
 }
 
 function sameCond(a: Cond | undefined, b: Cond | undefined): boolean {
@@ -20,10 +28,13 @@ function sameBlock(a: Cond | undefined, b: Cond | undefined): boolean {
  * was written under, so an item inside `#ifdef CONFIG_X` keeps its condition
  * in whatever file it lands. Blank lines around a block follow the original.
  */
-export function renderEntries(entries: Entry[]): string {
+export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefined)[]): string {
   let out = '';
   let open: Cond[] = [];
   let prevGap: string | undefined;
+  // Newlines in out[0, counted): the line an entry starts on, counted once.
+  let counted = 0;
+  let newlines = 0;
   for (const entry of entries) {
     let common = 0;
     while (common < open.length && common < entry.conds.length && sameCond(open[common], entry.conds[common])) common++;
@@ -45,6 +56,14 @@ export function renderEntries(entries: Entry[]): string {
       }
     }
     open = entry.conds;
+    if (map && entry.origin) {
+      for (let i = out.indexOf('\n', counted); i >= 0; i = out.indexOf('\n', i + 1)) newlines++;
+      counted = out.length;
+      const first = newlines;
+      const n = (entry.text.match(/\n/g) ?? []).length + 1;
+      const o = entry.origin;
+      for (let k = 0; k < n; k++) map[first + k] = o.exact ? { line: o.line + Math.min(k, o.lines - 1), exact: k < o.lines } : { line: o.line, exact: false };
+    }
     out += entry.text;
     prevGap = entry.gap;
   }

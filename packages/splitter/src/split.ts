@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { confinePath, KlpError, readSourceText } from '@klp-split/core';
+import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@klp-split/core';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
@@ -12,6 +12,7 @@ import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
 import { planSplit, type SplitPlan } from './plan.js';
+import { encodeLines } from './source-map.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
 
 export type SplitKind = 'split' | 'not-livepatch' | 'already-split' | 'invalid';
@@ -31,6 +32,15 @@ export interface SplitOptions {
   displayName?: string;
   /** The kernel's include directories: each part then keeps only the #includes it uses. */
   includeDirs?: string[];
+  /**
+   * The compiler's preprocessed text of a source (kbuild's `<file>.i`), for
+   * names built by macros and `#if` inside klp_func arrays.
+   */
+  preprocess?: (path: string, source: string) => string | undefined;
+  /** The shared header's name when `<patch>.h` is taken (a header of the livepatch's own). */
+  headerFile?: string;
+  /** The output directory: the manifest's source map names the original relative to it (no map without it). */
+  sourceRelativeTo?: string;
 }
 
 /** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
@@ -49,7 +59,8 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
 
   const unit = readUnit(source);
   if (reportSyntaxErrors(unit.tree, sink) > 0) return result('invalid');
-  const found = findLivepatch(unit, sink);
+  const preprocess = opts.preprocess;
+  const found = findLivepatch(unit, sink, preprocess ? () => preprocess(path, source) : undefined);
   if (found.kind === 'not-livepatch') {
     sink.note(undefined, 'not-livepatch', 'no struct klp_patch here: not a livepatch, nothing to split');
     return result('not-livepatch');
@@ -76,9 +87,14 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   }
   if (sink.failed) return result('invalid');
 
-  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined);
+  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
   const emitted = emitSplit(unit, found.model, plan);
-  const manifest = splitManifest(unit, basename(path), found.model, plan, sink.items);
+  // Only with the output directory known can the map name the original: by its base name it
+  // would be the generated main file (same name) and point findings at the wrong text.
+  const sourceMap: ManifestSourceMap | undefined = opts.sourceRelativeTo
+    ? { sources: [relative(opts.sourceRelativeTo, resolve(path))], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) }
+    : undefined;
+  const manifest = splitManifest(unit, basename(path), found.model, plan, sink.items, sourceMap);
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }
@@ -203,21 +219,28 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
 }
 
 /** The manifest of a split, through the one builder in @klp-split/core. */
-function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[]): SplitManifest {
+function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[], sourceMap?: ManifestSourceMap): SplitManifest {
   const part = (p: SplitPlan['main']) => ({
     object: p.object,
     module: p.module,
     file: `${p.fileBase}.c`,
-    funcs: (p.entry?.funcs ?? []).map((f) => ({ oldName: f.oldName, newFunc: f.newFunc, sympos: f.sympos })),
-    callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c })),
+    funcs: (p.entry?.funcs ?? []).map((f) => ({
+      oldName: f.oldName,
+      newFunc: plan.exportNames.name(f.newFunc),
+      sympos: f.sympos,
+      ...(f.condition ? { condition: f.condition } : {}),
+      ...(f.evaluated ? { nameFrom: 'compiler' as const } : {}),
+    })),
+    callbacks: (p.entry?.callbacks ?? []).map((c) => ({ ...c, func: plan.exportNames.name(c.func) })),
   });
   return buildManifest({
     generator: `${TOOL_NAME} ${TOOL_VERSION}`,
     patch: plan.patch,
     source,
-    header: plan.header.length ? `${plan.fileBase}.h` : undefined,
-    exports: plan.exported.map((i) => i.defines[0]!),
+    header: plan.header.length ? plan.headerFile : undefined,
+    exports: plan.exported.map((i) => plan.exportNames.name(i.defines[0]!)),
     parts: [part(plan.main), ...plan.objects.map(part)],
+    sourceMap,
     warnings: diags.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) })),
     ...patchFields(unit, model),
   });

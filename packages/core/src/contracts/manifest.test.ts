@@ -94,6 +94,26 @@ describe('the manifest contract', () => {
     expect(e.message).toContain('$.fileHashes["../x.c"]: expected a sha256 in hexadecimal');
   });
 
+  it('carries the real livepatch fields (sources, sourceMap, condition, nameFrom) and checks them', () => {
+    const parts = [{ ...input.parts[0]!, funcs: [{ oldName: 'sys_getpid', newFunc: 'fix_getpid', sympos: 0, condition: 'defined(CONFIG_X86)', nameFrom: 'compiler' as const }] }, input.parts[1]!];
+    const m = buildManifest({ ...input, parts, sources: ['a.c', 'b.c'], sourceMap: { sources: ['../src/a.c'], files: { 'livepatch-sample.c': '1,0,1,3,1;4,0,9,1,0' } } });
+    expect(m.sources).toEqual(['a.c', 'b.c']);
+    expect(m.sourceMap).toEqual({ sources: ['../src/a.c'], files: { 'livepatch-sample.c': '1,0,1,3,1;4,0,9,1,0' } });
+    expect(m.parts[0]!.funcs[0]).toEqual({ oldName: 'sys_getpid', newFunc: 'fix_getpid', sympos: 0, condition: 'defined(CONFIG_X86)', nameFrom: 'compiler' });
+    expect(parseManifest(JSON.stringify(m), 'klp-split.json')).toEqual(m);
+    const bad = JSON.parse(JSON.stringify(m));
+    bad.sources = ['../out.c', 3];
+    bad.sourceMap.files['livepatch-sample.c'] = '1,0,x';
+    bad.parts[0].funcs[0].nameFrom = 'guess';
+    bad.parts[0].funcs[0].condition = 7;
+    const e = problem(() => checkManifest(bad, 'm.json'));
+    expect(e.message).toContain("$.sources[0]: '../out.c' leaves the directory");
+    expect(e.message).toContain('$.sources[1]: expected a string, got a number');
+    expect(e.message).toContain('$.sourceMap.files["livepatch-sample.c"]: expected segments');
+    expect(e.message).toContain('$.parts[0].funcs[0].nameFrom: expected "compiler", got a string');
+    expect(e.message).toContain('$.parts[0].funcs[0].condition: expected a string, got a number');
+  });
+
   it('reads only regular files within the size limit, and reports JSON syntax at its line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'klp-manifest-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -26,6 +26,20 @@ export interface ManifestFunc {
   oldName: string;
   newFunc: string;
   sympos: number;
+  /** The `#if` expression the entry is under; it is listed because this kernel's configuration keeps it. */
+  condition?: string;
+  /** 'compiler': old_name was built by macros and evaluated by kbuild's preprocessor for this kernel. */
+  nameFrom?: 'compiler';
+}
+
+/**
+ * Which original line each line of a generated file comes from: `sources`
+ * are the original files as named to the splitter, `files` maps a generated
+ * file to `;`-separated segments `generatedLine,sourceIndex,sourceLine,count,exact`.
+ */
+export interface ManifestSourceMap {
+  sources: string[];
+  files: Record<string, string>;
 }
 
 export interface ManifestCallback {
@@ -60,6 +74,8 @@ export interface SplitManifest {
   generator: string;
   patch: string;
   source: string;
+  /** Every source of a livepatch module built from several files (kbuild link order). */
+  sources?: string[];
   /** Shared header, when parts share declarations. */
   header?: string;
   /** Other sources the main file includes (a livepatch built from another's source). */
@@ -74,6 +90,8 @@ export interface SplitManifest {
   /** Symbols the main module exports for the per-object modules. */
   exports: string[];
   parts: ManifestPart[];
+  /** Each generated file's lines to the original source lines (findings are reported there). */
+  sourceMap?: ManifestSourceMap;
   /** Warnings the split produced, compiler style. */
   warnings: string[];
   /** sha256 of each generated file as written, by relative name (edit protection). */
@@ -84,6 +102,7 @@ export interface ManifestInput {
   generator: string;
   patch: string;
   source: string;
+  sources?: string[];
   header?: string;
   includes?: string[];
   replace?: boolean;
@@ -91,6 +110,7 @@ export interface ManifestInput {
   states?: ManifestState[];
   exports: string[];
   parts: ManifestPart[];
+  sourceMap?: ManifestSourceMap;
   warnings: string[];
   fileHashes?: Record<string, string>;
 }
@@ -106,6 +126,7 @@ export function buildManifest(input: ManifestInput, file = MANIFEST_FILE): Split
     generator: input.generator,
     patch: input.patch,
     source: input.source,
+    ...(input.sources?.length ? { sources: [...input.sources] } : {}),
     ...(input.header !== undefined ? { header: input.header } : {}),
     ...(input.includes?.length ? { includes: [...input.includes] } : {}),
     objNames: input.parts.filter((p) => p.object !== 'vmlinux').map((p) => p.object),
@@ -114,6 +135,7 @@ export function buildManifest(input: ManifestInput, file = MANIFEST_FILE): Split
     ...(input.states !== undefined ? { states: input.states.map((s) => ({ ...s })) } : {}),
     exports: [...input.exports],
     parts: input.parts.map((p) => ({ object: p.object, module: p.module, file: p.file, funcs: p.funcs.map((f) => ({ ...f })), callbacks: p.callbacks.map((c) => ({ ...c })) })),
+    ...(input.sourceMap !== undefined ? { sourceMap: { sources: [...input.sourceMap.sources], files: { ...input.sourceMap.files } } } : {}),
     warnings: [...input.warnings],
     ...(input.fileHashes !== undefined ? { fileHashes: { ...input.fileHashes } } : {}),
   };
@@ -141,6 +163,7 @@ export function isSymbolName(s: string): boolean {
   return SYMBOL.test(s);
 }
 const MODULE = /^[A-Za-z0-9_-]+$/;
+const SOURCE_MAP_SEGMENTS = /^(?:\d+,\d+,\d+,\d+,[01](?:;\d+,\d+,\d+,\d+,[01])*)?$/;
 
 function show(s: string): string {
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
@@ -182,6 +205,31 @@ export function checkManifest(data: unknown, file: string): SplitManifest {
       if (why) p.add(`$.includes[${i}]`, why);
     }
   });
+  const sources = p.array(m, 'sources', '$', { optional: true, max: 1024 });
+  sources?.forEach((v, i) => {
+    if (typeof v !== 'string') p.add(`$.sources[${i}]`, `expected a string, got ${kindOf(v)}`);
+    else {
+      const why = relativePathProblem(v);
+      if (why) p.add(`$.sources[${i}]`, why);
+    }
+  });
+  if (m.sourceMap !== undefined) {
+    const sm = p.object(m.sourceMap, '$.sourceMap');
+    if (sm) {
+      const smSources = p.array(sm, 'sources', '$.sourceMap', { max: 1024 });
+      smSources?.forEach((v, i) => {
+        if (typeof v !== 'string') p.add(`$.sourceMap.sources[${i}]`, `expected a string, got ${kindOf(v)}`);
+      });
+      const files = p.object(sm.files, '$.sourceMap.files');
+      if (files) {
+        for (const [k, v] of Object.entries(files)) {
+          const why = relativePathProblem(k);
+          if (why) p.add(`$.sourceMap.files[${show(k)}]`, why);
+          if (typeof v !== 'string' || !SOURCE_MAP_SEGMENTS.test(v)) p.add(`$.sourceMap.files[${show(k)}]`, 'expected segments "gen,src,line,count,exact;..."');
+        }
+      }
+    }
+  }
   for (const key of ['objNames', 'exports', 'warnings'] as const) {
     const list = p.array(m, key, '$', { optional: true, max: key === 'warnings' ? 100_000 : MAX_MANIFEST_PARTS * 64 });
     list?.forEach((v, i) => {
@@ -252,6 +300,8 @@ export function checkManifest(data: unknown, file: string): SplitManifest {
       const oldName = p.string(fo, 'oldName', `${at}.funcs[${j}]`, { nonEmpty: true });
       if (oldName !== undefined && !SYMBOL.test(oldName)) p.add(`${at}.funcs[${j}].oldName`, `${show(oldName)} is not a symbol name`);
       p.string(fo, 'newFunc', `${at}.funcs[${j}]`);
+      p.string(fo, 'condition', `${at}.funcs[${j}]`, { optional: true });
+      if (fo.nameFrom !== undefined && fo.nameFrom !== 'compiler') p.add(`${at}.funcs[${j}].nameFrom`, `expected "compiler", got ${kindOf(fo.nameFrom)}`);
       if (!(typeof fo.sympos === 'number' && Number.isSafeInteger(fo.sympos) && fo.sympos >= 0)) p.add(`${at}.funcs[${j}].sympos`, `expected a non-negative integer, got ${kindOf(fo.sympos)}`);
     });
     const callbacks = p.array(part, 'callbacks', at, { optional: true, max: CALLBACK_KINDS.length });

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
@@ -103,15 +103,39 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     if (e instanceof KernelTreeError || e instanceof BuildSetupError || e instanceof OverlayError) throw new UsageError(`build: ${e.message}`);
     throw e;
   }
+  if (result.ok && result.modules.length === 0) {
+    // kbuild builds nothing, silently, for obj-$(CONFIG_X) with X unset.
+    result = { ...result, ok: false, diagnostics: [...result.diagnostics, nothingBuilt(dir, makeVars)] };
+  }
   if (flag(args, 'json')) {
     io.out(JSON.stringify({ ok: result.ok, dir: result.dir, kdir: result.tree.dir, release: result.tree.release, modules: result.modules, relocations: result.relocs ?? [], diagnostics: result.diagnostics }, null, 2));
   } else {
     printDiagnostics(io, result.diagnostics);
     for (const r of result.relocs ?? []) io.out(relocsLine(r));
-    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code.startsWith('klp-') || d.code === 'modpost')) io.err(result.output);
+    if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code.startsWith('klp-') || d.code === 'modpost' || d.code === 'nothing-built')) io.err(result.output);
     io.out(result.ok ? `build ${dir}: ${result.modules.length} module${result.modules.length === 1 ? '' : 's'} against ${result.tree.release} (${result.tree.dir})` : `build ${dir}: FAILED`);
   }
   return result.ok ? EXIT_OK : EXIT_FINDINGS;
+}
+
+/** Why kbuild built no module: usually `obj-$(CONFIG_X)` with X not set. */
+function nothingBuilt(dir: string, makeVars: Record<string, string>): BuildResult['diagnostics'][number] {
+  for (const name of ['Kbuild', 'Makefile']) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue;
+    const lines = readFileSync(path, 'latin1').split('\n');
+    const unset = new Map<string, number>();
+    lines.forEach((l, i) => {
+      for (const m of l.matchAll(/\bobj-\$\((CONFIG_[A-Za-z0-9_]+)\)/g)) if (!makeVars[m[1]!] && !unset.has(m[1]!)) unset.set(m[1]!, i + 1);
+    });
+    if (unset.size) {
+      const [first, line] = [...unset][0]!;
+      const configs = [...unset.keys()].map((c) => `--config ${c}=m`).join(' ');
+      return { file: path, line, col: 1, severity: 'error', code: 'nothing-built', message: `no module was built: ${name} adds its modules with obj-$(${first})${unset.size > 1 ? ' and others' : ''}, which is not set outside the kernel's configuration; pass ${configs}` };
+    }
+    return { file: path, line: 0, col: 0, severity: 'error', code: 'nothing-built', message: `no module was built: ${name} lists no module kbuild builds here (obj-m or obj-y := <name>.o)` };
+  }
+  return { file: dir, line: 0, col: 0, severity: 'error', code: 'nothing-built', message: 'no module was built' };
 }
 
 /** `relocs <module>: <sym> -> .klp.sym...; .klp.rela.<obj>.<sec> (n)`: what the pass converted in one module. */

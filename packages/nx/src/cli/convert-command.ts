@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
 import { JOURNAL_FILE, withWriteTransaction, type WriteReport } from '@klp-split/core';
 import { hasErrors, type Diagnostic } from '@klp-split/splitter';
+import { kbuildPreprocessor } from './split-command.js';
 import { planConversion, previousConversion, type ConvertPlan } from '../convert/convert-dir.js';
 import { unifiedDiff } from '../convert/unified-diff.js';
 import { flag, parseCommandArgs, str } from './args.js';
@@ -16,8 +17,9 @@ Converts a kernel source directory in place: every livepatch .c becomes its
 split main module, its per-object modules and shared header are added next
 to it with a manifest <patch>.klp-split.json, and the directory's Makefile
 or Kbuild gains the per-object modules under the same obj- condition.
-Other sources and lines stay as they are. Nothing is written when an error
-is reported; converting twice changes nothing.
+Other sources and lines stay as they are. A livepatch with errors is
+reported and left as it is, the others are converted; converting twice
+changes nothing.
 
 Writes are all or nothing: <dir> is locked (.klp-split.lock), files are
 staged and committed through a journal, and a conversion interrupted
@@ -55,7 +57,7 @@ export function conversionFor(dir: string, kdir: string | undefined, allIncludes
       if (kdir && e instanceof KernelTreeError) throw new UsageError(`convert: ${e.message}`);
     }
   }
-  return planConversion(dir, { includeDirs: dirs });
+  return planConversion(dir, { includeDirs: dirs, preprocess: kbuildPreprocessor(kdir) });
 }
 
 export function renderDiff(plan: ConvertPlan): string {
@@ -101,7 +103,8 @@ export function convertCommand(argv: string[], io: Io): number {
       (tx) => {
         const p = planNow();
         if (tx.recovered === 'old-scheme') p.diagnostics.push(OLD_SCHEME_WARNING(dirArg));
-        if (!hasErrors(p.diagnostics) && p.files.size) {
+        // Each livepatch stands alone: the ones that split are written, the others reported (exit 1).
+        if (p.files.size) {
           // The livepatch sources and the Makefile are the user's files, converted in place on purpose;
           // any other file that is in the way, and generated files edited since their manifest
           // recorded them, are refused without --force.
@@ -113,18 +116,16 @@ export function convertCommand(argv: string[], io: Io): number {
     );
   }
   const failed = hasErrors(plan.diagnostics);
+  const notConverted = plan.sources.filter((s) => s.kind === 'invalid');
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ dir, dryRun, written: report?.written ?? [], sources: plan.sources, diagnostics: plan.diagnostics }, null, 2));
+    io.out(JSON.stringify({ dir, dryRun, written: report?.written ?? [], sources: plan.sources, notConverted: notConverted.map((s) => s.file), diagnostics: plan.diagnostics }, null, 2));
     return failed ? EXIT_FINDINGS : EXIT_OK;
   }
   printDiagnostics(io, plan.diagnostics.filter((d) => d.code !== 'not-livepatch'));
   if (dryRun) io.out(renderDiff(plan));
   const converted = plan.sources.filter((s) => s.kind === 'split');
-  io.out(
-    failed
-      ? `convert ${dirArg}: FAILED, nothing written`
-      : `convert ${dirArg}: ${converted.length} livepatch${converted.length === 1 ? '' : 'es'} split, ${plan.files.size} file${plan.files.size === 1 ? '' : 's'} ${dryRun ? 'would change' : 'written'}`,
-  );
+  io.out(`convert ${dirArg}: ${converted.length} livepatch${converted.length === 1 ? '' : 'es'} split, ${plan.files.size} file${plan.files.size === 1 ? '' : 's'} ${dryRun ? 'would change' : 'written'}`);
   for (const s of converted) io.out(`  ${s.file}: ${s.modules.join(', ')}`);
+  if (notConverted.length) io.out(`not converted (errors above): ${notConverted.map((s) => s.file).join(', ')}`);
   return failed ? EXIT_FINDINGS : EXIT_OK;
 }

@@ -48,6 +48,8 @@ targets in the upstream livepatch core instead.
                      violation's shortest counterexample as a scenario
   --budget <b>       with --explore: stop after a time (90s) and/or states (200000)
   --target <ko>      a target module (repeatable)
+  --also <dir>       another built split livepatch whose modules modprobe can load
+                     too, e.g. v1 of a patch whose cumulative v2 is <dir> (repeatable)
   --upstream         the upstream livepatch core, for classic livepatches
   --module <ko>      with --upstream: a module modprobe can load (repeatable)
   --kdir <dir>       kernel tree (for Module.symvers and the structure layout)
@@ -81,6 +83,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     module: { type: 'string', multiple: true, short: 'm' },
     kdir: { type: 'string' },
     kallsyms: { type: 'string' },
+    also: { type: 'string', multiple: true },
   });
   if (flag(args, 'help')) {
     io.out(SIMULATE_HELP);
@@ -106,6 +109,10 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
     const loaded = loadSplitSystem(dir!, list(args, 'target'));
+    for (const other of list(args, 'also')) {
+      const more = loadSplitSystem(other, []);
+      loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
+    }
     if (flag(args, 'explore')) {
       const budgetText = str(args, 'budget');
       const budget = budgetText === undefined ? undefined : parseBudget(budgetText);

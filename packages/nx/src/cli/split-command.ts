@@ -1,15 +1,17 @@
 import { resolve } from 'node:path';
-import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { hasErrors, MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
 
-export const SPLIT_HELP = `Usage: klp-split split <livepatch.c> --out <dir> [--kdir <dir>] [--force] [--json]
+export const SPLIT_HELP = `Usage: klp-split split <livepatch.c>... --out <dir> [--kdir <dir>] [--force] [--json]
 
 Splits one livepatch source into a main module for vmlinux and one module
 per patched kernel module (<patch>__<object>.c), with klp-split.json.
+A livepatch module built from several files (fix-y := a.o b.o in the
+Makefile next to them, or the files given together) is read as one unit.
 Nothing is written when an error is reported. With a kernel tree (--kdir,
 $KDIR or the installed kernel environment) each part keeps only the
 #includes whose headers declare something it uses; without one, all.
@@ -41,6 +43,19 @@ function kernelIncludeDirs(kdir: string | undefined): string[] {
   }
 }
 
+/** kbuild's preprocessor, for names and conditions only the compiler can evaluate; undefined without a tree. */
+export function kbuildPreprocessor(kdir: string | undefined): ((path: string, source: string) => string | undefined) | undefined {
+  return (path, source) => {
+    let tree;
+    try {
+      tree = discoverKernelTree({ kdir, install: false });
+    } catch {
+      return undefined;
+    }
+    return preprocessWithKbuild(tree, path, source);
+  };
+}
+
 export function splitCommand(argv: string[], io: Io): number {
   const args = parseCommandArgs('split', argv, {
     out: { type: 'string', short: 'o' },
@@ -53,13 +68,14 @@ export function splitCommand(argv: string[], io: Io): number {
     io.out(SPLIT_HELP);
     return EXIT_OK;
   }
-  const [file, ...extra] = args.positionals;
+  const files = args.positionals;
+  const file = files[0];
   const out = str(args, 'out');
-  if (!file || extra.length) throw new UsageError('split: give exactly one livepatch .c file');
+  if (!file) throw new UsageError('split: give the livepatch .c file (or the files of one livepatch module)');
   if (!out) throw new UsageError('split: --out <dir> is required');
   let result;
   try {
-    result = splitFile(file, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')) });
+    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')), sourceRelativeTo: resolve(out) });
   } catch (e) {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { MANIFEST_FILE, readManifest } from '@klp-split/core';
 import { parseBudget, formatVerifyJunit, formatVerifySarif, formatVerifyText, verifySplit, type VerifyReport } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
@@ -15,7 +17,8 @@ function kernelKallsyms(release: string): string {
 
 export const VERIFY_HELP = `Usage: klp-split verify <dir> --target <module.ko>... [--format text|json|sarif|junit] [--report <file>]
 
-Reads the built modules of <dir> (after 'klp-split build') as ELF files,
+Reads the built modules of <dir> (after 'klp-split build'; a directory 'klp-split
+convert' wrote is verified patch by patch, <patch>.klp-split.json) as ELF files,
 checks them against the split livepatch design and klp-split.json, and
 simulates loading the targets and the patch in a kernel carrying the split
 livepatch series: the per-object modules must be requested and loaded.
@@ -25,6 +28,8 @@ livepatch series: the per-object modules must be requested and loaded.
                      source lines, paths relative to the current directory)
                      or junit (a test case per module and scenario)
   --json             the same as --format json
+  --allow-unchecked  per-object modules whose target is not given (and targets
+                     that are not objects of the patch) are warnings, not errors
   --no-explore       skip the model check (every load, unload and race of the
                      patch and its targets at the kernel's interleaving points)
   --budget <b>       stop the model check after a time (90s, 2m) and/or a number
@@ -51,6 +56,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     json: { type: 'boolean' },
     report: { type: 'string' },
     'no-explore': { type: 'boolean' },
+    'allow-unchecked': { type: 'boolean' },
     budget: { type: 'string' },
     counterexamples: { type: 'string' },
     kallsyms: { type: 'string' },
@@ -73,12 +79,25 @@ export function verifyCommand(argv: string[], io: Io): number {
   const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
   if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
   const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t])].join(' ');
+  const options = { noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand };
   // Readers of the directory's data throw KlpError (file, code, hint); main() prints it and exits 2.
-  const report: VerifyReport = verifySplit(dir, { targets, noExplore: flag(args, 'no-explore'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand });
-  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const converted = convertedManifests(dir);
+  const reports: VerifyReport[] = converted
+    ? converted.map((m) => verifySplit(dir, { ...options, manifest: m.file, targets: targets.filter((t) => m.objects.includes(basename(t).replace(/\.ko$/, '').replace(/-/g, '_'))) }))
+    : [verifySplit(dir, { ...options, targets })];
+  const report = reports.length === 1 ? reports[0]! : undefined;
+  const json = `${JSON.stringify(report ?? reports, null, 2)}\n`;
   const reportFile = str(args, 'report');
   if (reportFile) writeReportFile(reportFile, json, 'verify report');
-  const formatted = { json, sarif: formatVerifySarif([report]), junit: formatVerifyJunit([report]), text: formatVerifyText(report) };
+  const formatted = { json, sarif: formatVerifySarif(reports), junit: formatVerifyJunit(reports), text: reports.map(formatVerifyText).join('\n') };
   io.out(formatted[format as keyof typeof formatted]);
-  return report.ok ? EXIT_OK : EXIT_FINDINGS;
+  return reports.every((r) => r.ok) ? EXIT_OK : EXIT_FINDINGS;
+}
+
+/** A directory 'klp-split convert' wrote: one `<patch>.klp-split.json` per livepatch, and no klp-split.json. */
+function convertedManifests(dir: string): { file: string; objects: string[] }[] | undefined {
+  if (!existsSync(dir) || existsSync(join(dir, MANIFEST_FILE))) return undefined;
+  const files = readdirSync(dir).filter((f) => f.endsWith(`.${MANIFEST_FILE}`)).sort();
+  if (!files.length) return undefined;
+  return files.map((file) => ({ file, objects: readManifest(join(dir, file), file).objNames }));
 }

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSourceText } from '@klp-split/core';
 import { convertMakefile, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
-import { MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
+import { compositeModules, MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitLivepatch, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
 
 /**
  * The one-shot converter: rewrites every livepatch of a kernel source
@@ -26,12 +26,23 @@ export function convertedManifestName(fileBase: string): string {
   return `${fileBase}.${MANIFEST_FILE}`;
 }
 
-export function planConversion(dir: string, opts: { includeDirs?: string[] } = {}): ConvertPlan {
+export function planConversion(dir: string, opts: { includeDirs?: string[]; preprocess?: (path: string, source: string) => string | undefined } = {}): ConvertPlan {
   const plan: ConvertPlan = { dir, files: new Map(), inPlace: new Set(), sources: [], diagnostics: [] };
   const livepatches: ConvertedLivepatch[] = [];
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
+  const composites = compositeModules(dir);
   for (const file of sources) {
-    const result = splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs });
+    const composite = [...composites].find(([, files]) => files.includes(file));
+    if (composite) {
+      // The split of a module built from several files is written as one file per part, which
+      // its Makefile's `<module>-y` line would not build in place: split it into another directory.
+      if (composite[1][0] === file && splitLivepatch([join(dir, file)], { includeDirs: opts.includeDirs }).kind === 'split') {
+        plan.diagnostics.push({ file, line: 0, col: 0, severity: 'error', code: 'composite-not-converted', message: `'${composite[0]}' is built from ${composite[1].join(', ')}; convert does not rewrite a composite livepatch in place: run 'klp-split split ${file} --out <dir>'` });
+        plan.sources.push({ file, kind: 'invalid', modules: [] });
+      }
+      continue;
+    }
+    const result = splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess });
     plan.diagnostics.push(...result.diagnostics);
     plan.sources.push({ file, kind: result.kind, modules: result.manifest?.parts.map((p) => p.module) ?? [] });
     if (result.kind !== 'split' || !result.manifest) continue;

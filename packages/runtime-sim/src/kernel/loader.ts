@@ -393,6 +393,14 @@ export class ModuleLoader {
       return fail(-ENOEXEC);
     }
     mod.sectionAddress = relocated.sectionAddress;
+    // complete_formation() -> verify_exported_symbols(): one owner per exported name.
+    for (const sym of image.exports) {
+      const owner = this.isVmlinuxExport(sym) ? 'kernel' : [...this.modules.values()].find((m) => m !== mod && m.state !== 'UNFORMED' && m.image.exports.has(sym))?.name;
+      if (!owner) continue;
+      this.printk(`${image.name}: exports duplicate symbol ${sym} (owned by ${owner})`);
+      this.event('duplicate-symbol', `'${sym}' is already exported by '${owner}'`, image.name);
+      return fail(-ENOEXEC);
+    }
     mod.state = 'COMING';
     // Livepatch modules do not pin what they use (spec §4 race C).
     if (!image.isLivepatch) for (const u of uses) this.modules.get(u)!.refcnt++;

@@ -37,10 +37,10 @@ export interface LoadedSplit {
  * The manifest and build record are checked against their schemas and every
  * path in them is confined before a file is opened (@klp-split/core).
  */
-export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsFile?: string): LoadedSplit {
+export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsFile?: string, manifestName = MANIFEST_FILE): LoadedSplit {
   const dir = resolve(dirArg);
-  const manifestPath = join(dir, MANIFEST_FILE);
-  if (!existsSync(manifestPath)) throw new VerifyError(`no ${MANIFEST_FILE}`, { file: dirArg, code: 'not-split', hint: "run 'klp-split split' first" });
+  const manifestPath = join(dir, manifestName);
+  if (!existsSync(manifestPath)) throw new VerifyError(`no ${manifestName}`, { file: dirArg, code: 'not-split', hint: "run 'klp-split split' first" });
   const manifest = readManifest(manifestPath);
   const record = readBuildRecord(dir);
   if (!record) throw new VerifyError('not built', { file: dirArg, code: 'not-built', hint: `run 'klp-split build ${dirArg}' first` });

@@ -16,7 +16,7 @@ function casesOf(r: VerifyReport): Case[] {
     .filter((m) => m.role !== 'target')
     .map((m) => {
       const source = m.file.replace(/\.ko$/, '.c');
-      const failures = errors.filter((d) => d.file === source || d.file === m.file).map(formatDiagnostic);
+      const failures = errors.filter((d) => (d.generated?.file ?? d.file) === source || d.file === m.file).map(formatDiagnostic);
       for (const f of failures) owned.add(f);
       return { name: `module ${m.module}`, failures };
     });

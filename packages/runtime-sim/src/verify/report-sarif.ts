@@ -9,6 +9,11 @@ export function formatVerifySarif(reports: VerifyReport[], baseDir: string = pro
     r.diagnostics.map((d) => {
       if (!rules.has(d.code)) rules.set(d.code, { id: d.code, shortDescription: { text: d.code.replace(/-/g, ' ') } });
       const uri = relative(baseDir, join(r.dir, d.file)).split('\\').join('/');
+      const g = d.generated;
+      // The finding is at the original source; the split file it was found in is related.
+      const related = g
+        ? [{ id: 1, message: { text: 'in the generated split file' }, physicalLocation: { artifactLocation: { uri: relative(baseDir, join(r.dir, g.file)).split('\\').join('/') }, ...(g.line > 0 ? { region: { startLine: g.line, ...(g.col > 0 ? { startColumn: g.col } : {}) } } : {}) } }]
+        : undefined;
       return {
         ruleId: d.code,
         level: d.severity,
@@ -21,6 +26,7 @@ export function formatVerifySarif(reports: VerifyReport[], baseDir: string = pro
             },
           },
         ],
+        ...(related ? { relatedLocations: related } : {}),
       };
     }),
   );

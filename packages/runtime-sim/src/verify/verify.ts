@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { perObjectModuleName, type SplitManifest } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
+import { originalLine, type Diagnostic } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';
@@ -26,6 +26,10 @@ export interface VerifyOptions {
   replayCommand?: string;
   /** A /proc/kallsyms dump of the target kernel (default: the cached one of scripts/qemu-kernel.sh). */
   kallsyms?: string;
+  /** The manifest to verify (default klp-split.json; `<patch>.klp-split.json` in a converted directory). */
+  manifest?: string;
+  /** Per-object functions whose target was not given are a warning, not an error. */
+  allowUnchecked?: boolean;
   /** Called with one line per module checked, for progress on long runs. */
   onProgress?: (line: string) => void;
 }
@@ -76,10 +80,11 @@ const NOTE_EVENTS = new Set(['symbol-unchecked']);
  * requests its per-object modules), disable, unload" in the simulated kernel.
  */
 export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
-  const { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms } = loadSplitSystem(dirArg, opts.targets, opts.kallsyms);
+  const { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms } = loadSplitSystem(dirArg, opts.targets, opts.kallsyms, opts.manifest);
   const checks = new SplitChecks(dir, manifest, layout);
   checks.run(parts, targets);
   diagnostics.push(...checks.diagnostics);
+  diagnostics.push(...uncheckedObjects(manifest, targets, opts.allowUnchecked === true));
 
   for (const p of parts) {
     const errors = diagnostics.filter((d) => d.file === p.part.file && d.severity === 'error').length;
@@ -97,7 +102,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
     ok: !diagnostics.some((d) => d.severity === 'error'),
     patch: manifest.patch,
     dir,
-    diagnostics,
+    diagnostics: diagnostics.map((d) => toOriginal(d, manifest)),
     exploration,
     vmlinuxSymbols: kallsyms ? `kallsyms dump ${kallsyms}` : 'Module.symvers exports only',
     transcript: kernel.log,
@@ -191,4 +196,37 @@ function eventDiagnostics(events: SimEvent[], manifest: SplitManifest): Diagnost
     });
   }
   return out;
+}
+
+/**
+ * A per-object module's functions are only looked up in its target's ELF:
+ * without that target, "OK" would vouch for what was never checked.
+ */
+function uncheckedObjects(manifest: SplitManifest, targets: ModuleImage[], allow: boolean): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const severity = allow ? 'warning' : 'error';
+  const hint = allow ? '' : '; give it with --target, or pass --allow-unchecked';
+  const given = new Set(targets.map((t) => t.name));
+  for (const part of manifest.parts) {
+    if (part.object === 'vmlinux' || given.has(part.object)) continue;
+    const funcs = part.funcs.map((f) => f.oldName).join(', ') || 'no functions';
+    out.push({ file: part.file, line: 0, col: 0, severity, code: 'object-unchecked', message: `per-object module '${part.module}' was not checked against its target '${part.object}' (${funcs})${hint}` });
+  }
+  const objects = new Set(manifest.parts.map((p) => p.object));
+  for (const t of targets) {
+    if (objects.has(t.name)) continue;
+    out.push({ file: manifest.parts[0]?.file ?? manifest.source, line: 0, col: 0, severity, code: 'target-not-an-object', message: `--target '${t.name}' is not one of the patch's objects (${[...objects].filter((o) => o !== 'vmlinux').join(', ') || 'vmlinux only'})` });
+  }
+  return out;
+}
+
+/**
+ * A finding on a generated split file, pointed at the original source line
+ * the split moved there (the manifest's source map); the generated
+ * location stays alongside.
+ */
+function toOriginal(d: Diagnostic, manifest: SplitManifest): Diagnostic {
+  const o = originalLine(manifest.sourceMap, d.file, d.line);
+  if (!o) return d;
+  return { ...d, file: o.file, line: o.line, col: o.exact ? d.col : 0, generated: { file: d.file, line: d.line, col: d.col } };
 }
