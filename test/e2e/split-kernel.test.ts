@@ -124,10 +124,11 @@ describe('the split livepatch kernel runs a split built by klp-split', () => {
   it('refuses a per-object module loaded by hand without its main module or without its target', () => {
     const lines = run.cases.get('by-hand')!;
     const st = statuses(lines);
-    // The per-object modules use the main module's export 'verbose': without the main module the
+    // The per-object modules use the main module's export of 'verbose' (named per patch, klpd_fix_verbose, so two
+    // versions of the patch do not collide): without the main module the
     // loader refuses them before klp_add_object() could say "patch 'klpd_fix' is not loaded".
     expect(st[1]).toMatch(/^insmod .*klpd-fix__klpd-counter\.ko -> 1$/);
-    expect(lines).toContain('klpd_fix__klpd_counter: Unknown symbol verbose (err -2)');
+    expect(lines).toContain('klpd_fix__klpd_counter: Unknown symbol klpd_fix_verbose (err -2)');
     expect(st[3]).toBe('modprobe klpd_fix -> 0');
     expect(st[4]).toMatch(/-> 1$/);
     expect(lines).toContain("livepatch: module 'klpd_counter' is not loaded");
