@@ -34,7 +34,7 @@ livepatch, 2 usage, input or environment error (also: another klp-split
 is writing <dir>, or edited or foreign files would be replaced).`;
 
 /** The kernel's include directories when a tree is at hand; none (keep all includes) otherwise. */
-function kernelIncludeDirs(kdir: string | undefined): string[] {
+export function kernelIncludeDirs(kdir: string | undefined): string[] {
   try {
     return includeDirs(discoverKernelTree({ kdir, install: false }));
   } catch (e) {

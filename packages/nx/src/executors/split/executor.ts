@@ -1,9 +1,8 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { withWriteTransaction } from '@klp-split/core';
-import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
 import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
-import { UsageError } from '../../cli/exit-codes.js';
 import { printDiagnostics } from '../../cli/output.js';
+import { kernelIncludeDirs } from '../../cli/split-command.js';
 import { installedKernel } from '../../kernels/installed-kernels.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
@@ -14,16 +13,6 @@ export interface SplitExecutorOptions {
   kdir?: string;
   kernel?: string;
   allIncludes?: boolean;
-}
-
-/** The kernel's include directories when a tree is at hand; none (keep every include) otherwise. */
-function kernelIncludeDirs(kdir: string | undefined): string[] {
-  try {
-    return includeDirs(discoverKernelTree({ kdir, install: false }));
-  } catch (e) {
-    if (kdir && e instanceof KernelTreeError) throw new UsageError(`split: ${e.message}`);
-    return [];
-  }
 }
 
 /** One livepatch into its per-object modules, written through the write layer: what `klp-split split` does. */
