@@ -21,6 +21,7 @@ export * from './check/model.js';
 export * from './check/decompose.js';
 export * from './check/counterexample.js';
 export * from './check/budget.js';
+export * from './check/commands.js';
 export * from './verify/report-sarif.js';
 export * from './verify/report-junit.js';
 export * from './kernel/object-symbols.js';
