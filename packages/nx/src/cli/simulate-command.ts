@@ -49,7 +49,8 @@ targets in the upstream livepatch core instead.
   --budget <b>       with --explore: stop after a time (90s) and/or states (200000)
   --target <ko>      a target module (repeatable)
   --also <dir>       another built split livepatch whose modules modprobe can load
-                     too, e.g. v1 of a patch whose cumulative v2 is <dir> (repeatable)
+                     too, e.g. v1 of a patch whose cumulative v2 is <dir> (repeatable);
+                     with --explore its patch is loaded in the search too (once)
   --upstream         the upstream livepatch core, for classic livepatches
   --module <ko>      with --upstream: a module modprobe can load (repeatable)
   --kdir <dir>       kernel tree (for Module.symvers and the structure layout)
@@ -109,15 +110,17 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
     const loaded = loadSplitSystem(dir!, list(args, 'target'));
+    const alsoPatches: string[] = [];
     for (const other of list(args, 'also')) {
       const more = loadSplitSystem(other, []);
+      alsoPatches.push(more.manifest.patch);
       loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
     }
     if (flag(args, 'explore')) {
       const budgetText = str(args, 'budget');
       const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
       if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
-      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
+      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
       if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
       else {
         const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;

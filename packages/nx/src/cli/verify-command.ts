@@ -30,6 +30,11 @@ livepatch series: the per-object modules must be requested and loaded.
   --json             the same as --format json
   --allow-unchecked  per-object modules whose target is not given (and targets
                      that are not objects of the patch) are warnings, not errors
+  --also <dir>       another built split livepatch the model check loads too
+                     (repeatable), e.g. v1 when <dir> is its cumulative
+                     (replace) v2: the search then covers v1 and v2 loaded,
+                     replaced, disabled and removed in every order, and a
+                     reloaded copy of <dir>'s patch
   --no-explore       skip the model check (every load, unload and race of the
                      patch and its targets at the kernel's interleaving points)
   --budget <b>       stop the model check after a time (90s, 2m) and/or a number
@@ -61,6 +66,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     counterexamples: { type: 'string' },
     kallsyms: { type: 'string' },
     kernel: { type: 'string' },
+    also: { type: 'string', multiple: true },
     quiet: { type: 'boolean', short: 'q' },
   });
   if (flag(args, 'help')) {
@@ -78,8 +84,10 @@ export function verifyCommand(argv: string[], io: Io): number {
   const budgetText = str(args, 'budget');
   const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
   if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
-  const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t])].join(' ');
-  const options = { noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand };
+  const also = list(args, 'also');
+  for (const a of also) if (!existsSync(join(a, MANIFEST_FILE))) throw new UsageError(`verify: --also ${a} is not a split livepatch directory (no ${MANIFEST_FILE})`);
+  const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t]), ...also.flatMap((a) => ['--also', a])].join(' ');
+  const options = { also, noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand };
   // Readers of the directory's data throw KlpError (file, code, hint); main() prints it and exits 2.
   const converted = convertedManifests(dir);
   const reports: VerifyReport[] = converted

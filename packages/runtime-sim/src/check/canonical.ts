@@ -22,10 +22,11 @@ export function canonical(s: ModelState): string {
   }
   for (const p of k.livepatch.patches) {
     const objs = p.objects.map((o) => `${o.name ?? 'vmlinux'}@${o.carrier.name}${o.patched ? '+' : ''}`).sort();
-    parts.push(`p ${p.name} ${p.enabled ? 'E' : ''}${p.loading ? 'L' : ''}${p.stalled ? 'S' : ''}${p.replace ? 'R' : ''} ${objs.join(',')}`);
+    parts.push(`p ${p.name} ${p.enabled ? 'E' : ''}${p.loading ? 'L' : ''}${p.stalled ? 'S' : ''}${p.replace ? 'R' : ''}${p.forced ? 'F' : ''} ${objs.join(',')}`);
   }
   parts.push(`f ${[...k.livepatch.patchedFuncs].map(([f, p]) => `${f}=${p}`).sort().join(',')}`);
   parts.push(`r ${[...k.pendingRemovals].sort().join(',')}`);
+  parts.push(`pin ${[...k.livepatch.pinned].map(([m, t]) => `${m}=${t ?? ''}`).sort().join(',')}`);
   const tasks = [...k.tasks.values()].filter((t) => t.parent === undefined).map((t) => taskKey(k, t)).sort();
   parts.push(`t ${tasks.join(';')}`);
   return parts.join('\n');

@@ -5,6 +5,8 @@ export interface ScenarioHeader {
   replay?: string;
   /** The posted stale-module guard defect was switched on. */
   postedGuardDefect?: boolean;
+  /** Tasks that never reach a safe point (`object:function`), as the search had them. */
+  sleeping?: string[];
 }
 
 /**
@@ -22,6 +24,7 @@ export function counterexampleScenario(cx: Counterexample, header: ScenarioHeade
     '# to its next one (a request_module() returns, klp_mutex is re-taken, its init runs); @async: a',
     '# freed per-object module is removed by the kernel',
     ...(header.postedGuardDefect ? ['@posted-guard-defect'] : []),
+    ...(header.sleeping ?? []).map((s) => `@sleeping ${s.replace(':', ' ')}`),
     '@interleave',
     ...cx.lines,
   ];

@@ -8,7 +8,11 @@ export interface SplitCheckOptions extends Omit<CheckOptions, 'entities' | 'budg
   patches: string[];
   targets: string[];
   patchLoads?: number;
-  /** Loads (and removals) of each target; a group of dependent targets gets at most 1. */
+  /**
+   * Loads (and removals) of each target (default 2; 1 with a second patch:
+   * two patches and a reloaded copy already interleave far more); a group
+   * of dependent targets gets at most 1.
+   */
   targetLoads?: number;
   budget?: CheckBudget;
   /** Explore all targets in one model instead of one model per group of dependent targets. */
@@ -50,7 +54,7 @@ export function checkSplit(sys: SimSystem, opts: SplitCheckOptions): SplitCheckR
   const groups = opts.noReduction ? [opts.targets] : dependencyGroups(sys, opts.patches, opts.targets);
   if (groups.length === 0) groups.push([]);
   const t0 = performance.now();
-  const total: SplitCheckResult = { states: 0, transitions: 0, violations: [], complete: true, depthCompleted: Infinity, depth: 0, ms: 0, heapBytes: 0, groups, groupsComplete: 0 };
+  const total: SplitCheckResult = { states: 0, transitions: 0, violations: [], complete: true, depthCompleted: Infinity, depth: 0, ms: 0, heapBytes: 0, pinnedStates: 0, groups, groupsComplete: 0 };
   const found = new Map<string, Counterexample>();
   let statesLeft = opts.budget?.states;
   for (const [i, group] of groups.entries()) {
@@ -61,15 +65,17 @@ export function checkSplit(sys: SimSystem, opts: SplitCheckOptions): SplitCheckR
       total.stoppedBy = msLeft !== undefined && msLeft <= 0 ? 'time' : 'states';
       break;
     }
+    const targetLoads = opts.targetLoads ?? (opts.patches.length > 1 ? 1 : 2);
     const entities: Entity[] = [
       ...opts.patches.map((p, j) => ({ name: p, kind: 'patch' as const, loads: j === 0 ? (opts.patchLoads ?? 2) : 1 })),
       // Dependent targets interleave far more: one load (and removal) each keeps the group's search finite in practice.
-      ...group.map((t) => ({ name: t, kind: 'target' as const, loads: group.length > 1 && !opts.noReduction ? Math.min(1, opts.targetLoads ?? 2) : (opts.targetLoads ?? 2) })),
+      ...group.map((t) => ({ name: t, kind: 'target' as const, loads: group.length > 1 && !opts.noReduction ? Math.min(1, targetLoads) : targetLoads })),
     ];
     const progress = opts.onProgress && groups.length > 1 ? (line: string) => opts.onProgress!(`group ${i + 1}/${groups.length} (${group.join(', ')}): ${line}`) : opts.onProgress;
     const r = modelCheck(sys, { ...opts, entities, budget: { ms: msLeft, states: statesLeft }, onProgress: progress });
     total.states += r.states;
     total.transitions += r.transitions;
+    total.pinnedStates += r.pinnedStates;
     total.depth = Math.max(total.depth, r.depth);
     total.depthCompleted = Math.min(total.depthCompleted, r.depthCompleted);
     total.heapBytes = Math.max(total.heapBytes, r.heapBytes);

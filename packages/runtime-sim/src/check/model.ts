@@ -14,7 +14,10 @@ import type { Task } from '../kernel/tasks.js';
  * - a task in flight takes its next step: a request_module() returns, a
  *   coming handler or klp_enable_patch() re-takes klp_mutex, a module's init
  *   runs;
- * - the asynchronous removal of a freed per-object module runs.
+ * - the asynchronous removal of a freed per-object module runs;
+ * - a shell forces a patch whose transition a sleeping task blocks
+ *   (`echo 1 > .../force`; only with a task that never reaches a safe point,
+ *   CheckOptions.sleeping).
  * Each event is written as the scenario line that replays it.
  */
 export interface Entity {
@@ -60,6 +63,9 @@ export function events(s: ModelState, entities: Entity[], ownerOf: (module: stri
           t.kernel.step(t.kernel.startModprobe(e.name));
         },
       });
+    }
+    if (e.kind === 'patch' && k.livepatch.findPatch(e.name)?.stalled) {
+      out.push({ line: `echo 1 > /sys/kernel/livepatch/${e.name}/force`, owner: e.name, apply: (t) => void t.kernel.writeForce(e.name) });
     }
     const removals = entities.length + i;
     if (mod?.state === 'LIVE' && s.used[removals]! < e.loads) {

@@ -16,6 +16,12 @@ export interface CheckOptions {
   budget?: CheckBudget;
   /** Test only: switch guards of the livepatch core off to show the checker finds their race. */
   guards?: Partial<LivepatchGuards>;
+  /**
+   * Tasks that never reach a safe point, as `object:function` (they sleep in
+   * that function's old code): the patching transitions of patches that
+   * patch it stall, and forcing them (`echo 1 > .../force`) becomes an event.
+   */
+  sleeping?: string[];
   /** A line now and then on long runs. */
   onProgress?: (line: string) => void;
   /** Milliseconds between progress lines (default 2000). */
@@ -45,6 +51,8 @@ export interface CheckResult {
   ms: number;
   /** Heap in use at the end (bytes). */
   heapBytes: number;
+  /** States in which a forced transition pins a module (a forced patch's main or per-object module). */
+  pinnedStates: number;
   /** Why it stopped early, when it did. */
   stoppedBy?: 'time' | 'states';
 }
@@ -64,6 +72,7 @@ export function modelCheck(sys: SimSystem, opts: CheckOptions): CheckResult {
   kernel.interleaved = true;
   kernel.logging = false;
   Object.assign(kernel.livepatch.guards, opts.guards ?? {});
+  for (const s of opts.sleeping ?? []) kernel.livepatch.sleeping.add(s);
   const root: ModelState = { kernel, used: [...opts.entities, ...opts.entities].map(() => 0) };
   const ownerOf = ownership(opts.entities);
 
@@ -71,7 +80,7 @@ export function modelCheck(sys: SimSystem, opts: CheckOptions): CheckResult {
   const line: string[] = [''];
   const visited = new Set<string>([stateHash(root)]);
   const found = new Map<string, Counterexample>();
-  const result: CheckResult = { states: 1, transitions: 0, violations: [], complete: false, depthCompleted: 0, depth: 0, ms: 0, heapBytes: 0 };
+  const result: CheckResult = { states: 1, transitions: 0, violations: [], complete: false, depthCompleted: 0, depth: 0, ms: 0, heapBytes: 0, pinnedStates: 0 };
   const pathTo = (index: number): string[] => {
     const out: string[] = [];
     for (let i = index; i > 0; i = parent[i]!) out.push(line[i]!);
@@ -117,6 +126,7 @@ export function modelCheck(sys: SimSystem, opts: CheckOptions): CheckResult {
         if (!fresh) continue;
         visited.add(hash);
         result.states++;
+        if (k.livepatch.pinned.size) result.pinnedStates++;
         next.push({ state: succ, index: at });
       }
       const now = performance.now();

@@ -54,6 +54,25 @@ export class SimKernel extends ModuleLoader {
     return err;
   }
 
+  /** `echo 1 > /sys/kernel/livepatch/<patch>/force`; the shell's messages when the write fails. */
+  forceCommand(patch: string): number {
+    this.beforeCommand();
+    return this.writeForce(patch);
+  }
+
+  /** The force write itself (the model checker's event). */
+  writeForce(patch: string): number {
+    const path = `/sys/kernel/livepatch/${patch}/force`;
+    this.printk(`% echo 1 > ${path}`);
+    if (!this.livepatch.findPatch(patch)) {
+      this.printk(`${path}: No such file or directory`);
+      return -ENOENT;
+    }
+    const err = this.livepatch.force(patch);
+    if (err) this.printk(`echo: write error: ${strerror(err)}`);
+    return err;
+  }
+
   /** `rmmod NAME` with no asynchronous work run first (the model checker's event). */
   rmmodNow(name: string): number {
     this.race = true;

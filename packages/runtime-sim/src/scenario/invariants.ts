@@ -11,7 +11,9 @@ export interface Violation {
  * - no function is patched in an object that is not loaded;
  * - a per-object module is loaded exactly when its target and its patch are;
  * - no module holds references nobody accounts for;
- * - klp_module_coming never loops on modprobe.
+ * - klp_module_coming never loops on modprobe;
+ * - a module a forced transition pinned stays loaded (a main module
+ *   forever, a per-object module while its target is loaded).
  */
 export function checkInvariants(kernel: SimKernel): Violation[] {
   const out: Violation[] = [];
@@ -26,6 +28,8 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
     const split = /^(.+?)__(.+)$/.exec(mod.name);
     if (!split || !mod.image.isLivepatch) continue;
     const [, patch, object] = split;
+    // Pinned by a forced transition: loaded without its patch until its target goes (checked below).
+    if (lp.pinned.get(mod.name) === object && kernel.isLoaded(object!)) continue;
     const linked = lp.findPatch(patch!)?.objects.some((o) => o.name === object && o.carrier === mod);
     if (!kernel.isLoaded(object!)) out.push({ code: 'per-object-without-target', message: `'${mod.name}' is loaded while '${object}' is not` });
     else if (!lp.findPatch(patch!)) out.push({ code: 'per-object-without-patch', message: `'${mod.name}' is loaded while patch '${patch}' is not` });
@@ -39,6 +43,11 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
         out.push({ code: 'per-object-not-loaded', message: `'${name}' and patch '${patch.name}' are loaded but '${part}' is not` });
       }
     }
+  }
+  for (const [name, target] of lp.pinned) {
+    if (kernel.isLoaded(name) || (target !== null && !kernel.isLoaded(target))) continue;
+    const why = target === null ? 'forever' : `while '${target}' is loaded`;
+    out.push({ code: 'forced-module-released', message: `'${name}' was removed though a forced transition pins it ${why}` });
   }
   for (const mod of kernel.modules.values()) {
     const expected = expectedRefs(kernel, mod.name);
@@ -62,6 +71,7 @@ export function eventViolations(events: { code: string; message: string }[]): Vi
 /** References a module should hold: users of its exports, and the livepatch core's pins. */
 function expectedRefs(kernel: SimKernel, name: string): number {
   let refs = 0;
+  if (kernel.livepatch.guards.forcedPin && kernel.livepatch.pinned.has(name)) refs++;
   for (const m of kernel.modules.values()) if (!m.image.isLivepatch && m.uses.has(name)) refs++;
   for (const p of kernel.livepatch.patches) {
     if (p.module.name === name && p.enabled) refs++;

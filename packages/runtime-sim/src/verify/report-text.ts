@@ -12,8 +12,9 @@ export function formatVerifyText(r: VerifyReport): string {
   if (r.exploration) {
     const e = r.exploration;
     const targets = r.modules.filter((m) => m.role === 'target').length;
+    const others = (e.patches ?? []).slice(1);
     lines.push(
-      `model check of the patch and ${targets} target(s) (${e.groups.length} group(s) of dependent targets; each target loaded and removed up to ${e.bounds.targetLoads} times, once in a group of dependent targets, the patch up to ${e.bounds.patchLoads}): ` +
+      `model check of the patch${others.length ? ` with ${others.join(', ')} (loaded once each)` : ''} and ${targets} target(s) (${e.groups.length} group(s) of dependent targets; each target loaded and removed up to ${e.bounds.targetLoads} time(s), once in a group of dependent targets, the patch up to ${e.bounds.patchLoads}): ` +
         `${e.states} states, ${e.transitions} transitions, ${e.violations} distinct violation(s), ${e.complete ? 'complete' : `INCOMPLETE (${e.stoppedBy} budget; ${e.groupsComplete}/${e.groups.length} groups done)`}, ${e.ms} ms`,
     );
   }

@@ -9,13 +9,19 @@ import { checkSplit } from '../check/decompose.js';
 import { counterexampleFileName, counterexampleScenario } from '../check/counterexample.js';
 import type { CheckBudget } from '../check/search.js';
 import { SplitChecks } from './checks.js';
-import { loadSplitSystem } from './load-system.js';
+import { loadSplitSystem, VerifyError } from './load-system.js';
 
 export { VerifyError } from './load-system.js';
 
 export interface VerifyOptions {
   /** Target modules (.ko) the patch fixes, built from their unmodified sources. */
   targets: string[];
+  /**
+   * Other built split livepatches the model check loads too (each once, the
+   * verified patch up to twice): e.g. v1 of a cumulative (replace) v2, so
+   * that upgrades, downgrades and a reloaded copy are searched together.
+   */
+  also?: string[];
   /** Skip the model check of the loads, unloads and races. */
   noExplore?: boolean;
   /** Stop the model check after this much time and/or this many states (the report then says what was covered). */
@@ -60,6 +66,8 @@ export interface ExplorationReport {
   depthCompleted: number;
   depth: number;
   stoppedBy?: 'time' | 'states';
+  /** The patches loaded in the model: the verified one (and a reloaded copy), then each --also patch once. */
+  patches: string[];
   /** Groups of targets explored together, and how many finished. */
   groups: string[][];
   groupsComplete: number;
@@ -81,6 +89,14 @@ const NOTE_EVENTS = new Set(['symbol-unchecked']);
  */
 export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   const { dir, manifest, layout, parts, targets, sys, diagnostics, kallsyms } = loadSplitSystem(dirArg, opts.targets, opts.kallsyms, opts.manifest);
+  const patches = [manifest.patch];
+  for (const other of opts.also ?? []) {
+    const more = loadSplitSystem(other, [], opts.kallsyms);
+    if (patches.includes(more.manifest.patch)) throw new VerifyError(`--also names patch '${more.manifest.patch}' a second time`, { file: other, code: 'also-duplicate' });
+    patches.push(more.manifest.patch);
+    sys.images.push(...more.parts.map((p) => p.image));
+    diagnostics.push(...more.diagnostics);
+  }
   const checks = new SplitChecks(dir, manifest, layout);
   checks.run(parts, targets);
   diagnostics.push(...checks.diagnostics);
@@ -95,7 +111,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   diagnostics.push(...eventDiagnostics(kernel.events, manifest));
   let exploration: VerifyReport['exploration'];
   if (!opts.noExplore && !diagnostics.some((d) => d.severity === 'error')) {
-    exploration = modelCheckSplit(sys, manifest, targets, opts, diagnostics);
+    exploration = modelCheckSplit(sys, manifest, patches, targets, opts, diagnostics);
   }
 
   return {
@@ -114,9 +130,10 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
 }
 
 /** The model check of every load, unload and race within the bounds, its findings as diagnostics. */
-function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitManifest, targets: ModuleImage[], opts: VerifyOptions, diagnostics: Diagnostic[]): ExplorationReport {
-  const bounds = { patchLoads: 2, targetLoads: 2 };
-  const r = checkSplit(sys, { patches: [manifest.patch], targets: targets.map((t) => t.name), ...bounds, budget: opts.budget, onProgress: opts.onProgress });
+function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitManifest, patches: string[], targets: ModuleImage[], opts: VerifyOptions, diagnostics: Diagnostic[]): ExplorationReport {
+  // A second patch multiplies the interleavings: each target is then loaded (and removed) once.
+  const bounds = { patchLoads: 2, targetLoads: patches.length > 1 ? 1 : 2 };
+  const r = checkSplit(sys, { patches, targets: targets.map((t) => t.name), ...bounds, budget: opts.budget, onProgress: opts.onProgress });
   const mainFile = manifest.parts[0]?.file ?? manifest.source;
   const counterexamples: ExplorationReport['counterexamples'] = [];
   if (opts.counterexamples) mkdirSync(opts.counterexamples, { recursive: true });
@@ -146,6 +163,7 @@ function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitM
     depthCompleted: r.depthCompleted,
     depth: r.depth,
     ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
+    patches,
     groups: r.groups,
     groupsComplete: r.groupsComplete,
     bounds,

@@ -15,6 +15,8 @@ export interface VerifyExecutorOptions {
   /** false: --no-explore. */
   explore?: boolean;
   budget?: string;
+  /** Other built split livepatches the model check loads too (--also). */
+  also?: string[];
   counterexamples?: string;
   /** An installed kernel release (klp-split kernel add): its kallsyms dump is vmlinux. */
   kernel?: string;
@@ -41,6 +43,7 @@ export default async function verifyExecutor(options: VerifyExecutorOptions, con
       onProgress: io.progress,
       noExplore: options.explore === false,
       budget,
+      also: options.also?.map((a) => workspacePath(context, a)),
       counterexamples: options.counterexamples && workspacePath(context, options.counterexamples),
     });
     const json = `${JSON.stringify(report, null, 2)}\n`;

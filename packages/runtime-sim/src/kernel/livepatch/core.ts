@@ -43,7 +43,14 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
    * with block_transition=Y.
    */
   sleeping = new Set<string>();
-  guards: LivepatchGuards = { patchGone: true, loadStamps: true, staleModule: true };
+  guards: LivepatchGuards = { patchGone: true, loadStamps: true, staleModule: true, forcedPin: true };
+  /**
+   * Modules a forced transition pinned (klp_patch.forced: module_put() is
+   * skipped), to the target whose removal releases them: null for a main
+   * module (pinned forever), the target for a per-object module
+   * (docs/split-kernel.md, Removal).
+   */
+  pinned = new Map<string, string | null>();
 
   constructor(
     readonly kernel: ModuleLoader,
@@ -160,11 +167,42 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       patch.stalled = true;
       return 0;
     }
+    this.completePatching(patch, loaded);
+    return 0;
+  }
+
+  /** klp_complete_transition() of a patching transition: post-patch callbacks, then the replaced patches go. */
+  private completePatching(patch: SimPatch, objects: SimObject[]): void {
     this.pr(`'${patch.name}': completing patching transition`);
-    for (const obj of loaded) this.callback(patch, obj, 'post_patch');
+    for (const obj of objects) this.callback(patch, obj, 'post_patch');
     this.pr(`'${patch.name}': patching complete`);
     if (patch.replace) this.freeReplaced(patch);
+  }
+
+  /**
+   * `echo 1 > /sys/kernel/livepatch/<patch>/force` (force_store(),
+   * klp_force_transition()): only the patch in transition can be forced
+   * (here: a patching transition a sleeping task blocks; unpatching
+   * transitions never stall in the simulator). A forced replace marks every
+   * patch it replaces forced, so their modules stay pinned.
+   */
+  force(name: string): number {
+    const patch = this.findPatch(name);
+    if (!patch?.stalled) return -EINVAL;
+    this.pr('forcing remaining tasks to the patched state');
+    if (patch.replace) for (const p of this.patches) if (p !== patch) p.forced = true;
+    patch.stalled = false;
+    this.completePatching(patch, patch.objects.filter((o) => o.patched));
     return 0;
+  }
+
+  /** klp_free_patch_finish(): the patch's reference on its module is dropped, unless the patch was forced. */
+  private putPatchModule(patch: SimPatch): void {
+    if (patch.forced) {
+      this.pinned.set(patch.module.name, null);
+      if (this.guards.forcedPin) return;
+    }
+    patch.module.refcnt = Math.max(0, patch.module.refcnt - 1);
   }
 
   private sleepsIn(obj: SimObject): boolean {
@@ -236,7 +274,7 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       }
       old.enabled = false;
       this.patches.splice(this.patches.indexOf(old), 1);
-      old.module.refcnt = Math.max(0, old.module.refcnt - 1);
+      this.putPatchModule(old);
     }
   }
 
@@ -278,6 +316,7 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       return;
     }
     mod.klpAlive = false;
+    this.releasePinned(mod.name);
     for (const patch of this.patches) {
       const obj = patch.objects.find((o) => o.name === mod.name);
       if (!obj) continue;
@@ -292,6 +331,18 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     }
   }
 
+  /** A forced flag never pins a per-object module whose target is going away. */
+  private releasePinned(target: string): void {
+    for (const [name, releasedWith] of this.pinned) {
+      if (releasedWith !== target) continue;
+      this.pinned.delete(name);
+      const part = this.kernel.modules.get(name);
+      if (!part || !this.guards.forcedPin) continue;
+      part.refcnt = Math.max(0, part.refcnt - 1);
+      this.kernel.pendingRemovals.push(name);
+    }
+  }
+
   /** A livepatch module going away: drop the patch or object it carried. */
   private forgetCarrier(mod: LoadedModule): void {
     const idx = this.patches.findIndex((p) => p.module === mod);
@@ -303,6 +354,10 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
   unlinkObject(patch: SimPatch, obj: SimObject, removeCarrier = true): void {
     patch.objects = patch.objects.filter((o) => o !== obj);
     if (obj.name === null || obj.carrier === patch.module) return;
+    if (patch.forced) {
+      this.pinned.set(obj.carrier.name, obj.name);
+      if (this.guards.forcedPin) return;
+    }
     obj.carrier.refcnt = Math.max(0, obj.carrier.refcnt - 1);
     // The per-object module goes away asynchronously (spec §4).
     if (removeCarrier) this.kernel.pendingRemovals.push(obj.carrier.name);
@@ -321,7 +376,8 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
   disable(name: string): number {
     const patch = this.findPatch(name);
     if (!patch || !patch.enabled) return -EINVAL;
-    if (this.patches.some((p) => p.loading)) return -EBUSY;
+    // Another patch's transition (one loading, or one a sleeping task stalls) must end first.
+    if (this.patches.some((p) => p.loading || (p.stalled && p !== patch))) return -EBUSY;
     const patched = patch.objects.filter((o) => o.patched);
     if (patch.stalled) {
       // klp_reverse_transition(): the sleeping task is still in the old code, so unpatching can finish.
@@ -339,7 +395,7 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     patch.enabled = false;
     for (const obj of [...patch.objects]) this.unlinkObject(patch, obj);
     this.patches.splice(this.patches.indexOf(patch), 1);
-    patch.module.refcnt = Math.max(0, patch.module.refcnt - 1);
+    this.putPatchModule(patch);
     return 0;
   }
 
@@ -416,5 +472,6 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     copy.callbackReturns = new Map(this.callbackReturns);
     copy.sleeping = new Set(this.sleeping);
     copy.guards = { ...this.guards };
+    copy.pinned = new Map(this.pinned);
   }
 }

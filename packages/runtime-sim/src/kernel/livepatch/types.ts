@@ -22,6 +22,12 @@ export interface SimPatch {
   replace: boolean;
   /** A transition that cannot finish: a task sleeps in a function it patches. */
   stalled?: boolean;
+  /**
+   * klp_patch.forced: set by a forced transition on the patches it removes
+   * (replaced ones, or the patch being disabled); their modules are never
+   * put again.
+   */
+  forced?: boolean;
 }
 
 /**
@@ -35,6 +41,12 @@ export interface LivepatchGuards {
   loadStamps: boolean;
   /** A loaded but unlinked per-object module makes the coming handler return -EBUSY instead of looping. */
   staleModule: boolean;
+  /**
+   * A forced patch's modules stay pinned: its main module forever, its
+   * per-object modules until their target goes (klp_patch.forced skips
+   * module_put()).
+   */
+  forcedPin: boolean;
 }
 
 /** What the mode-specific parts (split.ts, upstream.ts) use of the livepatch core. */

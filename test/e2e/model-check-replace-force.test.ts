@@ -1,0 +1,160 @@
+import { cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkSplit, CommandWalk, counterexampleScenario, loadSplitSystem, newKernel, parseScenario, runScenario, type Entity, type LivepatchGuards, type SimSystem } from '@klp-split/runtime-sim';
+import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+
+/**
+ * Issue 14: a second patch in the model check (a cumulative v2 that
+ * replaces v1, with a reloaded copy of the first), and forced transitions:
+ * with a task that never reaches a safe point, `echo 1 > .../force` is an
+ * event; a forced replace pins the replaced patch's main module forever
+ * and its per-object modules until their target goes.
+ */
+const FIXTURES = join(ROOT, 'test/fixtures/livepatches');
+const V1 = 'klpr_cumul_v1';
+const V2 = 'klpr_cumul_v2';
+const TARGET = 'klpr_target';
+/** A task sleeping in vmlinux's cmdline_proc_show, which both patches replace: their patching transitions stall. */
+const SLEEPING = ['vmlinux:cmdline_proc_show'];
+const force = (p: string): string => `echo 1 > /sys/kernel/livepatch/${p}/force`;
+
+describe('model check with a cumulative v2 and forced transitions', () => {
+  let work: string;
+  let v1: string;
+  let v2: string;
+  let target: string;
+  let sys: SimSystem;
+
+  beforeAll(async () => {
+    work = tempDir('replace-force');
+    mkdirSync(join(work, 'targets'));
+    cpSync(join(FIXTURES, 'targets', `${TARGET}.c`), join(work, 'targets', `${TARGET}.c`));
+    const t = await klpSplit(['build', join(work, 'targets'), '-q']);
+    expect(t.code, t.stdout + t.stderr).toBe(0);
+    target = join(work, 'targets', `${TARGET}.ko`);
+    for (const [name, dir] of [['klpr-cumul-v1', 'v1'], ['klpr-cumul-v2', 'v2']] as const) {
+      const out = join(work, dir);
+      const s = await klpSplit(['split', join(FIXTURES, name, `${name}.c`), '--out', out]);
+      expect(s.code, s.stdout + s.stderr).toBe(0);
+      const b = await klpSplit(['build', out, '-q']);
+      expect(b.code, b.stdout + b.stderr).toBe(0);
+    }
+    v1 = join(work, 'v1');
+    v2 = join(work, 'v2');
+    const loaded = loadSplitSystem(v1, [target]);
+    sys = { ...loaded.sys, images: [...loaded.sys.images, ...loadSplitSystem(v2, []).parts.map((p) => p.image)] };
+  }, 10 * 60_000);
+  afterAll(() => removeDir(work));
+
+  it('verify --also: v2 with v1 is searched completely, replace included, and finds nothing', async () => {
+    const alone = JSON.parse((await klpSplit(['verify', v2, '--target', target, '--format', 'json'])).stdout).exploration;
+    const r = await klpSplit(['verify', v2, '--target', target, '--also', v1, '--format', 'json']);
+    expect(r.code, r.stdout).toBe(0);
+    const e = JSON.parse(r.stdout).exploration;
+    expect(e.patches).toEqual([V2, V1]);
+    expect(e.complete).toBe(true);
+    expect(e.violations).toBe(0);
+    expect(e.states).toBeGreaterThan(alone.states * 2);
+    const text = await klpSplit(['verify', v2, '--target', target, '--also', v1]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/complete/);
+    const bad = await klpSplit(['verify', v2, '--target', target, '--also', join(work, 'targets')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('is not a split livepatch directory');
+  });
+
+  it('the model replaces v1 with v2: its per-object module goes, its main module stays for rmmod', () => {
+    const entities: Entity[] = [
+      { name: V2, kind: 'patch', loads: 2 },
+      { name: V1, kind: 'patch', loads: 1 },
+      { name: TARGET, kind: 'target', loads: 1 },
+    ];
+    const w = CommandWalk.start(sys, entities);
+    for (const c of [`modprobe ${TARGET}`, `modprobe ${V1}`]) expect(w.run(c), c).toBe(true);
+    expect(w.state.kernel.isLoaded(`${V1}__${TARGET}`)).toBe(true);
+    expect(w.run(`modprobe ${V2}`)).toBe(true);
+    const k = w.state.kernel;
+    expect(k.livepatch.patches.map((p) => p.name)).toEqual([V2]);
+    expect(k.isLoaded(`${V1}__${TARGET}`)).toBe(false);
+    expect(k.isLoaded(`${V2}__${TARGET}`)).toBe(true);
+    expect(w.commands()).toContain(`rmmod ${V1}`);
+  });
+
+  const check = (guards: Partial<LivepatchGuards>) => checkSplit(sys, { patches: [V1, V2], targets: [TARGET], sleeping: SLEEPING, guards });
+
+  it('forced transitions: the search reaches forced states, and with the pins in place finds nothing', () => {
+    const r = check({});
+    expect(r.complete).toBe(true);
+    expect(r.violations).toEqual([]);
+    expect(r.pinnedStates).toBeGreaterThan(0);
+    // Without a task that blocks a transition there is nothing to force: no pinned state at all.
+    expect(checkSplit(sys, { patches: [V1, V2], targets: [TARGET] }).pinnedStates).toBe(0);
+  });
+
+  it('a forced replace pins v1 forever and its per-object module until the target goes', () => {
+    const entities: Entity[] = [
+      { name: V1, kind: 'patch', loads: 1 },
+      { name: V2, kind: 'patch', loads: 1 },
+      { name: TARGET, kind: 'target', loads: 1 },
+    ];
+    const kernel = newKernel(sys);
+    kernel.interleaved = true;
+    kernel.logging = false;
+    kernel.livepatch.sleeping.add(SLEEPING[0]!);
+    const w = new CommandWalk(entities, { kernel, used: [0, 0, 0, 0, 0, 0] });
+    expect(w.run(`modprobe ${TARGET}`)).toBe(true);
+    expect(w.commands()).not.toContain(force(V1));
+    expect(w.run(`modprobe ${V1}`)).toBe(true);
+    expect(kernel.livepatch.findPatch(V1)?.stalled).toBe(true);
+    // Forcing v1's own patching transition sets no forced flag (klp_force_transition() marks patches being removed).
+    expect(w.run(force(V1))).toBe(true);
+    expect(kernel.livepatch.pinned.size).toBe(0);
+    expect(w.run(`modprobe ${V2}`)).toBe(true);
+    expect(w.run(force(V2))).toBe(true);
+    expect(kernel.livepatch.patches.map((p) => p.name)).toEqual([V2]);
+    expect(Object.fromEntries(kernel.livepatch.pinned)).toEqual({ [V1]: null, [`${V1}__${TARGET}`]: TARGET });
+    expect(kernel.isLoaded(`${V1}__${TARGET}`)).toBe(true);
+    expect(w.commands()).not.toContain(`rmmod ${V1}`);
+    // The target goes: its pinned per-object module is released with it; the main module stays.
+    expect(w.run(`rmmod ${TARGET}`)).toBe(true);
+    expect(kernel.isLoaded(`${V1}__${TARGET}`)).toBe(false);
+    expect(kernel.isLoaded(V1)).toBe(true);
+    expect(Object.fromEntries(kernel.livepatch.pinned)).toEqual({ [V1]: null });
+  });
+
+  it('without the pin (a test-only guard) the checker finds the forced module released, and simulate replays it', async () => {
+    const guards = { forcedPin: false };
+    const r = check(guards);
+    expect(r.complete).toBe(true);
+    const codes = new Set(r.violations.map((v) => v.code));
+    expect(codes.has('forced-module-released')).toBe(true);
+    const perObject = r.violations.find((v) => v.code === 'forced-module-released' && v.message.startsWith(`'${V1}__${TARGET}'`))!;
+    expect(perObject.message).toBe(`'${V1}__${TARGET}' was removed though a forced transition pins it while '${TARGET}' is loaded`);
+    expect(perObject.lines).toContain(force(V2));
+    expect(perObject.lines.at(-1)).toBe(`@async ${V1}__${TARGET}`);
+    const scenario = counterexampleScenario(perObject, { sleeping: SLEEPING });
+    expect(scenario).toContain('@sleeping vmlinux cmdline_proc_show');
+    const kernel = newKernel(sys);
+    Object.assign(kernel.livepatch.guards, guards);
+    const replayed = runScenario(kernel, parseScenario(scenario, 'forced.scenario'));
+    expect(replayed.violations.map((v) => v.code)).toContain('forced-module-released');
+    expect(replayed.transcript).toContain('livepatch: forcing remaining tasks to the patched state');
+    // The same events with the pin in place: no violation, and v1 cannot be removed.
+    const pinned = runScenario(newKernel(sys), parseScenario(`${scenario}rmmod ${V1}\n`, 'forced.scenario'));
+    expect(pinned.violations).toEqual([]);
+    expect(pinned.transcript).toContain(`rmmod: ERROR: Module ${V1} is in use`);
+  });
+
+  it('simulate: the force write outside a transition is refused as the kernel refuses it', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const file = join(work, 'force.scenario');
+    writeFileSync(file, `@sleeping vmlinux cmdline_proc_show\nmodprobe ${TARGET}\n${force(V1)}\nmodprobe ${V1}\n@sysfs /sys/kernel/livepatch/${V1}/transition 1\n${force(V1)}\n@sysfs /sys/kernel/livepatch/${V1}/transition 0\n`);
+    const r = await klpSplit(['simulate', v1, '--target', target, '--scenario', file]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines).toContain(`/sys/kernel/livepatch/${V1}/force: No such file or directory`);
+    expect(lines).toContain('livepatch: forcing remaining tasks to the patched state');
+    expect(lines.indexOf(`livepatch: '${V1}': patching complete`)).toBeGreaterThan(lines.indexOf('livepatch: forcing remaining tasks to the patched state'));
+  });
+});
