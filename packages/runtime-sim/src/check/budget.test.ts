@@ -27,4 +27,15 @@ describe('counterexample scenarios', () => {
     expect(steps[2]).toMatchObject({ module: 'p', start: true });
     expect(steps[4]).toMatchObject({ module: 'p__t', nth: 2 });
   });
+
+  it('carry the sleeping tasks of a forced-transition search, and the force write parses back', () => {
+    const text = counterexampleScenario(
+      { code: 'forced-module-released', message: 'x', lines: ['@start modprobe p', 'echo 1 > /sys/kernel/livepatch/p/force'] },
+      { sleeping: ['vmlinux:cmdline_proc_show'] },
+    );
+    const steps = parseScenario(text, 'cx.scenario');
+    expect(steps.map((s) => s.kind)).toEqual(['sleeping', 'interleave', 'modprobe', 'force']);
+    expect(steps[0]).toMatchObject({ object: 'vmlinux', func: 'cmdline_proc_show' });
+    expect(steps[3]).toMatchObject({ patch: 'p' });
+  });
 });
