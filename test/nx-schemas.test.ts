@@ -32,7 +32,7 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
   'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath'], required: ['path'] },
-  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'also', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
+  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
   'generator init': { options: ['kernels'], required: [] },
   'generator livepatch': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
   'generator module': { options: ['directory', 'sources', 'name'], required: ['directory'] },

@@ -92,6 +92,17 @@ describe('model check with a cumulative v2 and forced transitions', () => {
     expect(checkSplit(sys, { patches: [V1, V2], targets: [TARGET] }).pinnedStates).toBe(0);
   });
 
+  it('verify --sleeping: the same search through the command line, clean and complete', async () => {
+    const r = await klpSplit(['verify', v2, '--target', target, '--also', v1, '--sleeping', SLEEPING[0]!, '--format', 'json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const e = JSON.parse(r.stdout).exploration;
+    expect(e.complete).toBe(true);
+    expect(e.violations).toBe(0);
+    const bad = await klpSplit(['verify', v2, '--target', target, '--sleeping', 'cmdline_proc_show']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--sleeping 'cmdline_proc_show' is not <object>:<function>");
+  });
+
   it('a forced replace pins v1 forever and its per-object module until the target goes', () => {
     const entities: Entity[] = [
       { name: V1, kind: 'patch', loads: 1 },

@@ -35,6 +35,11 @@ livepatch series: the per-object modules must be requested and loaded.
                      (replace) v2: the search then covers v1 and v2 loaded,
                      replaced, disabled and removed in every order, and a
                      reloaded copy of <dir>'s patch
+  --sleeping <object>:<function>
+                     a task that never reaches a safe point sleeps in that
+                     function (repeatable): the patch's transition stalls and
+                     the model check also forces it (echo 1 > .../force);
+                     what a forced transition pins must stay loaded
   --no-explore       skip the model check (every load, unload and race of the
                      patch and its targets at the kernel's interleaving points)
   --budget <b>       stop the model check after a time (90s, 2m) and/or a number
@@ -67,6 +72,7 @@ export function verifyCommand(argv: string[], io: Io): number {
     kallsyms: { type: 'string' },
     kernel: { type: 'string' },
     also: { type: 'string', multiple: true },
+    sleeping: { type: 'string', multiple: true },
     quiet: { type: 'boolean', short: 'q' },
   });
   if (flag(args, 'help')) {
@@ -87,7 +93,9 @@ export function verifyCommand(argv: string[], io: Io): number {
   const also = list(args, 'also');
   for (const a of also) if (!existsSync(join(a, MANIFEST_FILE))) throw new UsageError(`verify: --also ${a} is not a split livepatch directory (no ${MANIFEST_FILE})`);
   const replayCommand = ['klp-split simulate', dir, ...targets.flatMap((t) => ['--target', t]), ...also.flatMap((a) => ['--also', a])].join(' ');
-  const options = { also, noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand };
+  const sleeping = list(args, 'sleeping');
+  for (const s of sleeping) if (!/^[A-Za-z0-9_-]+:[A-Za-z_]\w*$/.test(s)) throw new UsageError(`verify: --sleeping '${s}' is not <object>:<function> (vmlinux:cmdline_proc_show)`);
+  const options = { also, sleeping: sleeping.map((s) => s.replace(/-/g, '_')), noExplore: flag(args, 'no-explore'), allowUnchecked: flag(args, 'allow-unchecked'), kallsyms, onProgress: io.progress, budget, counterexamples: str(args, 'counterexamples'), replayCommand };
   // Readers of the directory's data throw KlpError (file, code, hint); main() prints it and exits 2.
   const converted = convertedManifests(dir);
   const reports: VerifyReport[] = converted

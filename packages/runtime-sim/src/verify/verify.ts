@@ -22,6 +22,12 @@ export interface VerifyOptions {
    * that upgrades, downgrades and a reloaded copy are searched together.
    */
   also?: string[];
+  /**
+   * Tasks that never reach a safe point (`object:function`, sleeping in its
+   * old code): patching transitions of the patches that replace it stall,
+   * and the model check forces them (`echo 1 > .../force`) too.
+   */
+  sleeping?: string[];
   /** Skip the model check of the loads, unloads and races. */
   noExplore?: boolean;
   /** Stop the model check after this much time and/or this many states (the report then says what was covered). */
@@ -133,12 +139,12 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
 function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitManifest, patches: string[], targets: ModuleImage[], opts: VerifyOptions, diagnostics: Diagnostic[]): ExplorationReport {
   // A second patch multiplies the interleavings: each target is then loaded (and removed) once.
   const bounds = { patchLoads: 2, targetLoads: patches.length > 1 ? 1 : 2 };
-  const r = checkSplit(sys, { patches, targets: targets.map((t) => t.name), ...bounds, budget: opts.budget, onProgress: opts.onProgress });
+  const r = checkSplit(sys, { patches, targets: targets.map((t) => t.name), ...bounds, sleeping: opts.sleeping, budget: opts.budget, onProgress: opts.onProgress });
   const mainFile = manifest.parts[0]?.file ?? manifest.source;
   const counterexamples: ExplorationReport['counterexamples'] = [];
   if (opts.counterexamples) mkdirSync(opts.counterexamples, { recursive: true });
   for (const [i, v] of r.violations.entries()) {
-    const scenario = counterexampleScenario(v, { replay: opts.replayCommand ? `${opts.replayCommand} --scenario <this file>` : undefined });
+    const scenario = counterexampleScenario(v, { replay: opts.replayCommand ? `${opts.replayCommand} --scenario <this file>` : undefined, sleeping: opts.sleeping });
     const file = opts.counterexamples ? join(opts.counterexamples, counterexampleFileName(v, i)) : undefined;
     if (file) writeFileSync(file, scenario);
     counterexamples.push({ code: v.code, message: v.message, events: v.lines.length, scenario, ...(file ? { file } : {}) });

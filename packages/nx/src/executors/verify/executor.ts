@@ -17,6 +17,8 @@ export interface VerifyExecutorOptions {
   budget?: string;
   /** Other built split livepatches the model check loads too (--also). */
   also?: string[];
+  /** Tasks that never reach a safe point, `object:function` (--sleeping). */
+  sleeping?: string[];
   counterexamples?: string;
   /** An installed kernel release (klp-split kernel add): its kallsyms dump is vmlinux. */
   kernel?: string;
@@ -44,6 +46,7 @@ export default async function verifyExecutor(options: VerifyExecutorOptions, con
       noExplore: options.explore === false,
       budget,
       also: options.also?.map((a) => workspacePath(context, a)),
+      sleeping: options.sleeping,
       counterexamples: options.counterexamples && workspacePath(context, options.counterexamples),
     });
     const json = `${JSON.stringify(report, null, 2)}\n`;
