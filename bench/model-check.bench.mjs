@@ -3,6 +3,11 @@
 // checker: states, transitions, states/s, CPU time and heap; beside it the
 // old enumerator of whole-command orders ((2k+2)!/2^(k+1) runs) where it
 // finishes in reasonable time. Targets: 6 targets under 10 s, 10 under 60 s.
+// Then, for k = 1..KLP_BENCH_MAX_REPLACE (default 3), the same livepatch with
+// a cumulative v2 (`.replace = true`) searched together (verify v2 --also v1:
+// v2 and a reloaded copy, v1 once, each target once), and again with a task
+// that never reaches a safe point in klpmc_t0_value, so that transitions
+// stall and are forced.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -50,6 +55,27 @@ try {
     if (k === 10) verdicts.push(`10 targets: ${Math.round(wall)} ms wall, ${Math.round(cpu)} ms CPU (target < 60000) ${wall < 60000 ? 'target met' : 'TARGET MISSED'}`);
   }
   for (const v of verdicts) console.log(v);
+
+  const MAX_REPLACE = Math.min(MAX, Number(process.env.KLP_BENCH_MAX_REPLACE ?? 3));
+  console.log('with a cumulative v2 (verify v2 --also v1), and with forced transitions (a task sleeping in klpmc_t0_value):');
+  console.log('targets  search   states  transitions  states/s  wall-ms  pinned-states  violations  complete');
+  for (let k = 1; k <= MAX_REPLACE; k++) {
+    const src = join(root, `klpmc-fix${k}-v2.c`);
+    writeFileSync(src, livepatchSource(k).replace('\t.objs = objs,\n', '\t.objs = objs,\n\t.replace = true,\n'));
+    const out = join(root, `out${k}-v2`);
+    cli(['split', src, '--out', out]);
+    cli(['build', out]);
+    const v1 = loadSplitSystem(join(root, `out${k}`), []);
+    const v2 = loadSplitSystem(out, Array.from({ length: k }, (_, i) => join(root, 'targets', `klpmc-t${i}.ko`)));
+    const sys = { ...v2.sys, images: [...v2.sys.images, ...v1.parts.map((p) => p.image)] };
+    for (const [label, sleeping] of [['replace', undefined], ['forced', ['klpmc_t0:klpmc_t0_value']]]) {
+      globalThis.gc?.();
+      const t0 = performance.now();
+      const r = checkSplit(sys, { patches: [v2.manifest.patch, v1.manifest.patch], targets: v2.targets.map((t) => t.name), sleeping });
+      const wall = performance.now() - t0;
+      console.log(`${String(k).padStart(7)}  ${label.padEnd(7)}  ${String(r.states).padStart(6)}  ${String(r.transitions).padStart(11)}  ${String(Math.round((r.states / wall) * 1000)).padStart(8)}  ${String(Math.round(wall)).padStart(7)}  ${String(r.pinnedStates).padStart(13)}  ${String(r.violations.length).padStart(10)}  ${String(r.complete).padStart(8)}`);
+    }
+  }
 } finally {
   rmSync(root, { recursive: true, force: true });
 }
