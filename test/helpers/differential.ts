@@ -18,10 +18,14 @@ export interface DifferentialCase {
   steps: string[];
   /** A line the real kernel's transcript must contain: the fault is really reacted to. */
   reaction: string;
+  /** A fault the kernel lets pass silently: the simulator must agree on every line and report this violation (exit 1). */
+  violation?: string;
 }
 
 export interface Simulated {
   transcript: string[];
+  /** The codes of the violations the simulator reported. */
+  violations: string[];
   code: number;
 }
 
@@ -48,7 +52,8 @@ export async function simulateUpstream(cases: (DifferentialCase & { modules: str
       const scenario = join(dir, `${c.id}.scenario`);
       writeFileSync(scenario, `# ${c.what}\n${c.steps.join('\n')}\n`);
       const r = await klpSplit(['simulate', '--upstream', ...c.modules.flatMap((m) => ['--module', ko(m)]), '--scenario', scenario, '--json']);
-      simulated.set(c.id, { code: r.code, transcript: r.code === 0 ? JSON.parse(r.stdout).transcript : [r.stderr] });
+      const json = r.code === 0 || r.code === 1 ? (JSON.parse(r.stdout) as { transcript: string[]; violations: { code: string }[] }) : undefined;
+      simulated.set(c.id, { code: r.code, transcript: json?.transcript ?? [r.stderr], violations: json?.violations.map((v) => v.code) ?? [] });
     }
   };
   await Promise.all([worker(), worker()]);
@@ -62,7 +67,8 @@ export function expectAgreement(c: DifferentialCase, kernel: RealCaseResult | un
   // The fault is real: the kernel reacted to it as the catalogue says.
   expect(kernel!.transcript).toContain(c.reaction);
   expect(sim, 'the simulator ran the case').toBeDefined();
-  expect(sim!.code, sim!.transcript.join('\n')).toBe(0);
+  expect(sim!.violations).toEqual(c.violation ? [c.violation] : []);
+  expect(sim!.code, sim!.transcript.join('\n')).toBe(c.violation ? 1 : 0);
   expect(comparable(sim!.transcript)).toEqual(comparable(kernel!.transcript));
 }
 
