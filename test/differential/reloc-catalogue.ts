@@ -1,5 +1,5 @@
-import type { KernelFacts } from './catalogue.js';
 import type { TargetSpec } from './module-source.js';
+import type { RelocKernelFacts } from './reloc-kernel-facts.js';
 import type { RelocEdit } from './reloc-edit.js';
 import type { RelocLivepatchSpec, RelocRef } from './reloc-module-source.js';
 import { elfConstants as C } from '@klp-split/runtime-sim';
@@ -54,7 +54,7 @@ const maxThreads = (pos: number): string => `.klp.sym.vmlinux.max_threads,${pos}
 /** The object-name field of this section's `.klp.rela` name grows past the kernel's 55 characters once its dots go. */
 const LONG_SECTION = `.text.klprf_${'x'.repeat(40)}`;
 
-export function relocFaultCatalogue(k: KernelFacts): RelocFaultCase[] {
+export function relocFaultCatalogue(k: RelocKernelFacts): RelocFaultCase[] {
   const dup = (pos: number): string => `.klp.sym.vmlinux.${k.duplicate},${pos}`;
   const dupPatch = (name: string): RelocLivepatchSpec => vmlinuxPatch(name, [annotated('klprf_dup', 'vmlinux', 'vmlinux', k.duplicate, 2)]);
   const pos1Patch = (name: string): RelocLivepatchSpec => vmlinuxPatch(name, [annotated('klprf_threads', 'vmlinux', 'vmlinux', 'max_threads', 1)]);
@@ -128,6 +128,14 @@ export function relocFaultCatalogue(k: KernelFacts): RelocFaultCase[] {
       edits: [{ module: 'klprf_badsym', edit: { kind: 'symbol-name', from: maxThreads(0), to: '.klp.sym.vmlinux.max_threads.0' } }],
       steps: ['modprobe klprf_badsym'],
       reaction: 'livepatch: symbol .klp.sym.vmlinux.max_threads.0 has an incorrectly formatted name',
+    },
+    {
+      id: 'reloc-symbol-object-too-long',
+      what: 'a .klp.sym name whose object field runs past 55 characters',
+      modules: [vmlinuxPatch('klprf_longsym', [annotated('klprf_long', 'vmlinux', 'vmlinux', k.longName)])],
+      edits: [{ module: 'klprf_longsym', edit: { kind: 'symbol-name', from: `.klp.sym.vmlinux.${k.longName},0`, to: `.klp.sym.vmlinux_${k.longName},0` } }],
+      steps: ['modprobe klprf_longsym'],
+      reaction: `livepatch: symbol .klp.sym.vmlinux_${k.longName},0 has an incorrectly formatted name`,
     },
     {
       id: 'reloc-section-name-malformed',

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelFacts } from '../differential/kernel-facts.js';
 import { targetSource } from '../differential/module-source.js';
 import { relocFaultCatalogue } from '../differential/reloc-catalogue.js';
+import { relocKernelFacts } from '../differential/reloc-kernel-facts.js';
 import { applyRelocEdit } from '../differential/reloc-edit.js';
 import { relocLivepatchSource } from '../differential/reloc-module-source.js';
 import { expectAgreement, reportDifferential, simulateUpstream, type Simulated } from '../helpers/differential.js';
@@ -19,7 +19,7 @@ import { runOnRealKernel, type RealRun } from '../helpers/real-kernel.js';
  * on every line the kernel and the tools print.
  */
 
-const CASES = relocFaultCatalogue(kernelFacts());
+const CASES = relocFaultCatalogue(relocKernelFacts());
 
 describe('differential relocation faults: the real kernel and the simulator agree', () => {
   let dir: string;
