@@ -2,6 +2,8 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readElf } from '@klp-split/runtime-sim';
+import { applyRelocEdit } from '../differential/reloc-edit.js';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**
@@ -74,6 +76,24 @@ describe('split mode', () => {
     expect(report.diagnostics.filter((d: { severity: string }) => d.severity === 'error')).toEqual([]);
     expect(r.stdout).not.toContain('target-export-deadlock');
     expect(r.code).toBe(0);
+  });
+
+  it("verify re-checks the built part: a livepatch relocation moved into an init section is reported at the symbol's C line", async () => {
+    const broken = scratch('klpr-init');
+    cpSync(split, broken, { recursive: true });
+    const ko = join(broken, 'klpr-fix__klpr-mod.ko');
+    const init = readElf(readFileSync(ko), ko).sections.find((s) => s.name.startsWith('.init'))!.name;
+    applyRelocEdit(ko, { kind: 'section-info', section: '.klp.rela.klpr_mod.text', info: init });
+    const r = await klpSplit(['verify', broken, '--target', targetKo, '--format', 'json']);
+    const found = JSON.parse(r.stdout).diagnostics.filter((d: { code: string }) => d.code === 'klp-reloc-in-init');
+    // One per symbol, at a line of the author's source that names it.
+    const source = readFileSync(join(FIXTURES, 'livepatches/klpr-fix.c'), 'utf8').split('\n');
+    const at = found.map((d: { file: string; line: number; message: string }) => {
+      const sym = /'(\w+)'/.exec(d.message)![1]!;
+      return [d.file.split('/').pop(), sym, source[d.line - 1]?.includes(sym)];
+    });
+    expect(at.sort()).toEqual(['klpr_mod_base', 'klpr_mod_scale', 'klpr_mod_value'].map((sym) => ['klpr-fix.c', sym, true]));
+    expect(r.code).not.toBe(0);
   });
 
   it('relocs lists them in livepatch terms; the build record keeps them', async () => {

@@ -101,7 +101,7 @@ function guestScript(cases: RealCase[]): string {
   return lines.join('\n');
 }
 
-/** The case's lines of the kernel log: commands, tool output, and lines about its modules (minus taint notices). */
+/** The case's lines of the kernel log: commands, tool output, the livepatch core's and x86 loader's lines, and lines about its modules (minus taint notices). */
 function parseLog(dmesg: string, modules: Map<string, string[]>, release: string): RealRun['results'] {
   const results: RealRun['results'] = new Map();
   const extra = new RegExp(`/lib/modules/${release.replace(/\./g, '\\.')}/extra/(\\w+)\\.ko`, 'g');
@@ -125,7 +125,8 @@ function parseLog(dmesg: string, modules: Map<string, string[]>, release: string
       continue;
     }
     if (!current || /(tainting|taints) kernel/.test(line)) continue;
-    if (line.startsWith('livepatch: ') || names.some((n) => line.startsWith(`${n}: `))) current.transcript.push(line);
+    // The x86 module loader's own lines (pr_fmt "module: ") are about the case's module being loaded.
+    if (line.startsWith('livepatch: ') || line.startsWith('module: x86/modules: ') || names.some((n) => line.startsWith(`${n}: `))) current.transcript.push(line);
   }
   return results;
 }

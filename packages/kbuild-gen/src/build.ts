@@ -145,7 +145,8 @@ async function kbuildWithRelocs(
   const built = result.modules.length ? result.modules : [];
   if (!built.length) return result;
   const symvers = [tree.symvers, overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f)), join(dir, 'Module.symvers')].filter((f): f is string => !!f);
-  const link = { since, undefinedIn: undefinedReports(result.diagnostics, dir) };
+  const undefinedIn = undefinedReports(result.diagnostics, dir);
+  const link = undefinedIn && { since, undefinedIn };
   const pass = runRelocsPass(dir, built, { release: tree.release, symvers, roles: ctx.roles, objects: ctx.objects, opts: opts.relocs ?? {}, link });
   const livepatchKos = new Set(pass.outcomes.filter((o) => o.livepatch).map((o) => o.ko));
   // KBUILD_MODPOST_WARN=1 from the user accepts unresolved symbols: a module the pass cannot convert is left as

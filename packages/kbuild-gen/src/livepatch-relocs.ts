@@ -111,10 +111,16 @@ export function runRelocsPass(
   return { outcomes, records, diagnostics };
 }
 
-/** The .ko files modpost reported undefined symbols for. */
-export function undefinedReports(diags: readonly Diagnostic[], dir: string): Set<string> {
+/**
+ * The .ko files modpost reported undefined symbols for; undefined when it
+ * stopped reporting ("suppressed N unresolved symbol warnings": modpost
+ * reports 10 at most), since then a module without a report may still
+ * have undefined symbols.
+ */
+export function undefinedReports(diags: readonly Diagnostic[], dir: string): Set<string> | undefined {
   const out = new Set<string>();
   for (const d of diags) {
+    if (d.code === 'modpost' && SUPPRESSED.test(d.message)) return undefined;
     const m = d.code === 'modpost' ? UNDEFINED.exec(d.message) : null;
     if (m) out.add(isAbsolute(m[2]!) ? m[2]! : join(dir, m[2]!));
   }

@@ -1,14 +1,12 @@
-import { VMLINUX } from '@klp-split/runtime-sim';
+import { STATIC_KEY_SECTIONS, VMLINUX } from '@klp-split/runtime-sim';
 import { objectNameProblem, symbolNameProblem } from './names.js';
 import type { SymbolProblem } from './sympos.js';
-
-/** Sections whose entries the kernel processes while the module is COMING (jump labels, static calls). */
-const STATIC_KEY_SECTIONS = new Set(['__jump_table', '.static_call_sites', '.static_call.text']);
 
 /**
  * The kernel's rules for one livepatch relocation (module-elf-format.rst,
  * klp_resolve_symbols() and upstream's tooling), checked before anything is
- * written: what the kernel would refuse at load, or what would crash.
+ * written: what the kernel would refuse at load, or what would crash
+ * (verify checks the init and static-key rules again on the built module).
  */
 export function relocationProblems(r: { lpObject: string; object: string; symbol: string; section: string }): SymbolProblem[] {
   const out: SymbolProblem[] = [];

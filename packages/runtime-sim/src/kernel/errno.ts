@@ -1,5 +1,6 @@
 /** The errno values the simulated kernel returns, with the text modprobe prints for them. */
 export const ENOENT = 2;
+export const ENOEXEC = 8;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const EBUSY = 16;
@@ -8,6 +9,7 @@ export const ENOMEM = 12;
 
 const MESSAGES: Record<number, string> = {
   [ENOENT]: 'No such file or directory',
+  [ENOEXEC]: 'Exec format error',
   [ENODEV]: 'No such device',
   [EINVAL]: 'Invalid argument',
   [EBUSY]: 'Device or resource busy',

@@ -3,7 +3,7 @@ import { applyKlpObjectRelocations, applyRelocations, klpRelaObjects } from './r
 import { klpOf } from '../klp/structures.js';
 import { symposProblem } from './object-symbols.js';
 import type { KlpLayout } from '../klp/layout.js';
-import { EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, strerror } from './errno.js';
+import { EBUSY, EEXIST, EINVAL, ENOENT, ENOEXEC, ENOMEM, strerror } from './errno.js';
 import type { ExportedSymbol } from './symvers.js';
 import type { SymbolSource } from './object-symbols.js';
 import { imageSize, ModuleSpace } from './module-space.js';
@@ -12,6 +12,7 @@ import type { Continuation, StepResult, Task } from './tasks.js';
 /** kmod's insmod words some errors its own way (mod_strerror()). */
 const INSMOD_ERRORS: Record<number, string> = {
   [ENOENT]: 'Unknown symbol in module',
+  [ENOEXEC]: 'Invalid module format',
   [EINVAL]: 'Invalid parameters',
 };
 
@@ -46,7 +47,7 @@ export interface LoadedModule {
 
 /** Where vmlinux's text starts; stands in for exports the kallsyms dump does not place. */
 const KERNEL_TEXT = 0xffffffff81000000n;
-export const ENOEXEC = 8;
+export { ENOEXEC };
 
 export interface KernelOptions {
   layout: KlpLayout;
@@ -387,14 +388,17 @@ export class ModuleLoader {
     // The stock kernel applies only .klp.rela.vmlinux.* at load (apply_relocations() with objname NULL); a split
     // kernel applies every livepatch relocation when the per-object module loads (docs/split-design.md §5).
     const classic = image.isLivepatch && klpOf(image, this.opts.layout).patch?.objects !== undefined;
-    if (classic) mod.klpDeferred = new Set([...klpRelaObjects(image)].filter((o) => o !== 'vmlinux'));
+    if (classic) {
+      mod.klpDeferred = new Set([...klpRelaObjects(image)].filter((o) => o !== 'vmlinux'));
+      this.unmatchedKlpObjects(mod);
+    }
     const relocated = applyRelocations(image, base, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : {});
     if (relocated.findings.length) {
-      for (const f of relocated.findings) {
-        this.printk(f.code.startsWith('klp-') || f.code.startsWith('sympos') || f.code === 'old-name-not-found' ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
-        this.event(f.code, f.message, image.name);
-      }
-      return fail(-ENOEXEC);
+      // The kernel stops at the first failing relocation (apply_relocations()); the rest are the simulator's own findings.
+      const f = relocated.findings[0]!;
+      this.printk(f.errno === EINVAL ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
+      for (const g of relocated.findings) this.event(g.code, g.message, image.name);
+      return fail(-(f.errno ?? ENOEXEC));
     }
     mod.sectionAddress = relocated.sectionAddress;
     // complete_formation() -> verify_exported_symbols(): one owner per exported name.
@@ -461,11 +465,10 @@ export class ModuleLoader {
     if (!mod.klpDeferred?.has(obj)) return 0;
     const r = applyKlpObjectRelocations(mod.image, mod.sectionAddress, obj, this.resolver());
     if (r.findings.length) {
-      for (const f of r.findings) {
-        this.printk(`livepatch: ${f.message}`);
-        this.event(f.code, f.message, mod.name);
-      }
-      return -EINVAL;
+      const f = r.findings[0]!;
+      this.printk(f.errno === EINVAL ? `livepatch: ${f.message}` : `${mod.name}: ${f.message}`);
+      for (const g of r.findings) this.event(g.code, g.message, mod.name);
+      return -(f.errno ?? EINVAL);
     }
     mod.klpWritten ??= new Set();
     if (mod.klpWritten.has(obj) && r.first) {
@@ -475,6 +478,19 @@ export class ModuleLoader {
     }
     mod.klpWritten.add(obj);
     return 0;
+  }
+
+  /**
+   * `.klp.rela` sections whose object (as the kernel's `%55[^.]` reads it)
+   * is none of the patch's objects: the kernel never writes them and says
+   * nothing, so the patched code runs with those references unwritten.
+   */
+  private unmatchedKlpObjects(mod: LoadedModule): void {
+    const objects = new Set((klpOf(mod.image, this.opts.layout).patch?.objects ?? []).map((o) => o.name ?? 'vmlinux'));
+    for (const o of mod.klpDeferred ?? []) {
+      if (objects.has(o)) continue;
+      this.event('klp-rela-object-unknown', `'${mod.name}' has livepatch relocations for '${o}', which is not one of its objects: the kernel never writes them (the code using them is broken)`, mod.name);
+    }
   }
 
   private exportAddress(sym: string): bigint | undefined {
@@ -497,7 +513,8 @@ export class ModuleLoader {
       return problem ?? this.opts.vmlinuxSymbols.address?.(sym, Math.max(pos, 1)) ?? KERNEL_TEXT;
     }
     const m = this.modules.get(obj);
-    if (!m) return { code: 'klp-object-not-loaded', message: `livepatch symbol '${sym}' of '${obj}', which is not loaded` };
+    // klp_find_object_symbol() searches the loaded modules of that name: none is a miss.
+    if (!m) return { code: 'klp-object-not-loaded', message: `symbol '${sym}' not found in symbol table` };
     const defs = m.image.elf.symbols.filter((s) => s.name === sym && s.shndx > 0 && s.shndx < 0xff00);
     const problem = symposProblem(sym, obj, defs.length, pos);
     if (problem) return problem;

@@ -42,7 +42,7 @@ describe('relocations at a simulated load address', () => {
     exports.delete('kfree');
     const r = applyRelocations(image, 0xffffffffc0000000n, resolver(0xffffffff81000000n));
     exports.add('kfree');
-    expect(r.findings).toContainEqual({ code: 'unresolved-symbol', message: "'kfree' is neither exported by vmlinux nor by a loaded module" });
+    expect(r.findings).toContainEqual({ code: 'unresolved-symbol', message: "'kfree' is neither exported by vmlinux nor by a loaded module", errno: 2 });
   });
 
   it("follows klp_find_object_symbol's sympos rules", () => {

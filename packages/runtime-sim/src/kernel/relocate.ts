@@ -1,6 +1,7 @@
 import * as C from '../elf/constants.js';
-import type { ElfSection } from '../elf/reader.js';
+import type { ElfRela, ElfRelocSection, ElfSection } from '../elf/reader.js';
 import type { ModuleImage } from '../image/module-image.js';
+import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
 
 /**
  * Applying a module's relocations at a simulated load address, with the
@@ -10,7 +11,10 @@ import type { ModuleImage } from '../image/module-image.js';
  */
 export interface RelocationFinding {
   code: string;
+  /** For the livepatch rules, the line the kernel prints (without its `livepatch: ` prefix). */
   message: string;
+  /** The errno the kernel's loader fails with (klp_apply_section_relocs(): -EINVAL; apply_relocate_add(): -ENOEXEC). */
+  errno?: number;
 }
 
 export interface SymbolResolver {
@@ -32,9 +36,15 @@ export interface RelocationResult {
   first?: { type: number; value: bigint };
 }
 
-/** The limits of the kernel's klp parsing (`%55[^.]` for the object, `%511[^,]` for the symbol). */
-const KLP_SYM = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),(\d+)$/;
-const KLP_RELA = /^\.klp\.rela\.([^.]{1,55})\..+$/;
+/**
+ * The kernel's sscanf() formats: `.klp.sym.%55[^.].%511[^,],%lu` for a
+ * symbol (what follows the number is ignored; %lu's leading blanks and '+'
+ * are taken, a '-' is not modelled and reads as malformed here) and
+ * `.klp.rela.%55[^.]` for a section, whose object is the first 55
+ * characters up to a '.', whatever follows.
+ */
+const KLP_SYM = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),\s*\+?(\d+)/;
+const KLP_RELA = /^\.klp\.rela\.([^.]{1,55})/;
 
 const S32_MIN = -(2n ** 31n);
 const S32_MAX = 2n ** 31n - 1n;
@@ -92,10 +102,10 @@ function applySections(
 ): Omit<RelocationResult, 'sectionAddress'> {
   const findings: RelocationFinding[] = [];
   const seen = new Set<string>();
-  const find = (code: string, message: string): void => {
+  const find = (code: string, message: string, errno = ENOEXEC): void => {
     if (seen.has(message)) return;
     seen.add(message);
-    findings.push({ code, message });
+    findings.push({ code, message, errno });
   };
   let applied = 0;
   let first: RelocationResult['first'];
@@ -104,59 +114,86 @@ function applySections(
     const klpSection = (rs.section.flags & C.SHF_RELA_LIVEPATCH) !== 0;
     const klpObj = klpSection ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
     if (!select(klpObj, klpSection)) continue;
-    if (klpSection && !klpObj) find('klp-rela-name', `livepatch relocation section '${rs.section.name}' is not named .klp.rela.<objname>.<section>`);
     const targetAddress = sectionAddress.get(target.index);
-    if (targetAddress === undefined) continue; // debug info and other unloaded sections
-    for (const r of rs.relocs) {
-      if (r.type === C.R_X86_64_NONE) continue;
-      const sym = image.elf.symbols[r.symIndex]!;
-      let S: bigint | undefined;
-      if (sym.shndx === C.SHN_LIVEPATCH) {
-        const m = KLP_SYM.exec(sym.name);
-        if (!m) {
-          find('klp-sym-name', `livepatch symbol '${sym.name}' is not .klp.sym.<objname>.<symbol>,<sympos>`);
-          continue;
-        }
-        if (!klpSection) {
-          find('klp-sym-outside-klp-rela', `'${sym.name}' is used by '${rs.section.name}', which is not a livepatch relocation section`);
-          continue;
-        }
-        // Upstream forbids vmlinux symbols in a module's livepatch relocations: use normal relocations to its exports.
-        if (m[1] === 'vmlinux' && klpObj !== 'vmlinux') {
-          find('klp-vmlinux-sym-in-module-section', `'${sym.name}' in module section '${rs.section.name}': refer to vmlinux with a normal relocation`);
-          continue;
-        }
-        const v = resolver.objectSymbol(m[1]!, m[2]!, Number(m[3]));
-        if (typeof v !== 'bigint') {
-          find(v.code, v.message);
-          continue;
-        }
-        S = v;
-      } else if (sym.shndx === C.SHN_UNDEF) {
-        S = resolver.exported(sym.name);
-        if (S === undefined) {
-          find('unresolved-symbol', `'${sym.name}' is neither exported by vmlinux nor by a loaded module`);
-          continue;
-        }
-      } else if (sym.shndx === C.SHN_ABS) {
-        S = BigInt(sym.value);
-      } else {
-        const base = sectionAddress.get(sym.shndx);
-        if (base === undefined) {
-          find('relocation-to-unloaded-section', `relocation in '${target.name}' refers to section ${sym.shndx}, which is not loaded`);
-          continue;
-        }
-        S = base + (sym.type === C.STT_SECTION ? 0n : BigInt(sym.value));
+    if (targetAddress === undefined) continue; // debug info and other unloaded sections (apply_relocations() skips them too)
+    let values: (bigint | undefined)[];
+    if (klpSection) {
+      // klp_apply_section_relocs(): the name, then every symbol (klp_resolve_symbols()), then the writes; the first error ends the load.
+      if (!klpObj) {
+        find('klp-rela-name', `section ${rs.section.name} has an incorrectly formatted name`, EINVAL);
+        return { applied, findings, first };
       }
+      const resolved = resolveKlpSymbols(image, rs.relocs, klpObj, resolver);
+      if (!Array.isArray(resolved)) {
+        find(resolved.code, resolved.message, EINVAL);
+        return { applied, findings, first };
+      }
+      values = resolved;
+    } else {
+      values = rs.relocs.map((r) => normalSymbolValue(image, rs, r, sectionAddress, resolver, find));
+    }
+    rs.relocs.forEach((r, i) => {
+      const S = values[i];
+      if (r.type === C.R_X86_64_NONE || S === undefined) return;
+      const sym = image.elf.symbols[r.symIndex]!;
       const problem = checkValue(r.type, S, r.addend, targetAddress + BigInt(r.offset));
       if (problem) find(problem.code, `${problem.message} at ${target.name}+0x${r.offset.toString(16)} (${sym.name || sectionName(image, sym.shndx)})`);
       else {
         applied++;
         first ??= { type: r.type, value: BigInt.asUintN(64, S + r.addend) };
       }
-    }
+    });
+    if (klpSection && findings.length) return { applied, findings, first };
   }
   return { applied, findings, first };
+}
+
+/** klp_resolve_symbols() on one `.klp.rela.<obj>.*` section: each symbol's value, or the first finding in the kernel's words. */
+function resolveKlpSymbols(image: ModuleImage, relocs: readonly ElfRela[], secObj: string, resolver: SymbolResolver): bigint[] | RelocationFinding {
+  const values: bigint[] = [];
+  for (const r of relocs) {
+    const sym = image.elf.symbols[r.symIndex]!;
+    if (sym.shndx !== C.SHN_LIVEPATCH) return { code: 'klp-sym-not-livepatch', message: `symbol ${sym.name} is not marked as a livepatch symbol` };
+    const m = KLP_SYM.exec(sym.name);
+    if (!m) return { code: 'klp-sym-name', message: `symbol ${sym.name} has an incorrectly formatted name` };
+    // Since 5.8 a module's section may not reach vmlinux: a normal relocation to an export does (ordering of special sections).
+    if (m[1] === 'vmlinux' && secObj !== 'vmlinux') {
+      return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m[2]}' from module-specific livepatch relocation section` };
+    }
+    const v = resolver.objectSymbol(m[1]!, m[2]!, Number(m[3]));
+    if (typeof v !== 'bigint') return v;
+    values.push(v);
+  }
+  return values;
+}
+
+/** S of a relocation in an ordinary section (simplify_symbols() resolved it), or undefined with a finding. */
+function normalSymbolValue(
+  image: ModuleImage,
+  rs: ElfRelocSection,
+  r: ElfRela,
+  sectionAddress: Map<number, bigint>,
+  resolver: SymbolResolver,
+  find: (code: string, message: string, errno?: number) => void,
+): bigint | undefined {
+  const sym = image.elf.symbols[r.symIndex]!;
+  if (r.type === C.R_X86_64_NONE) return undefined;
+  if (sym.shndx === C.SHN_LIVEPATCH) {
+    find('klp-sym-outside-klp-rela', `'${sym.name}' is used by '${rs.section.name}', which is not a livepatch relocation section`);
+    return undefined;
+  }
+  if (sym.shndx === C.SHN_UNDEF) {
+    const S = resolver.exported(sym.name);
+    if (S === undefined) find('unresolved-symbol', `'${sym.name}' is neither exported by vmlinux nor by a loaded module`, ENOENT);
+    return S;
+  }
+  if (sym.shndx === C.SHN_ABS) return BigInt(sym.value);
+  const base = sectionAddress.get(sym.shndx);
+  if (base === undefined) {
+    find('relocation-to-unloaded-section', `relocation in '${rs.target.name}' refers to section ${sym.shndx}, which is not loaded`);
+    return undefined;
+  }
+  return base + (sym.type === C.STT_SECTION ? 0n : BigInt(sym.value));
 }
 
 function sectionName(image: ModuleImage, index: number): string {

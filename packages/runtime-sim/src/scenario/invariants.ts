@@ -60,9 +60,11 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
 /**
  * What the kernel reports while it runs that breaks the design: klp_module_coming
  * looping on modprobe, and a module refused for a patch that was gone or had
- * been reloaded when the request failed (spec §4, races).
+ * been reloaded when the request failed (spec §4, races); and what it lets
+ * pass silently though the patch is broken: livepatch relocations for an
+ * object the patch does not have, never written.
  */
-export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'refused-for-gone-patch', 'refused-for-reloaded-patch']);
+export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown']);
 
 export function eventViolations(events: { code: string; message: string }[]): Violation[] {
   return events.filter((e) => VIOLATION_EVENTS.has(e.code)).map((e) => ({ code: e.code, message: e.message }));

@@ -3,6 +3,7 @@ import type { Diagnostic } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.js';
+import { klpRelocRuleProblems } from './klp-reloc-rules.js';
 import { locateInSource } from './locate.js';
 
 export interface PartImage {
@@ -46,6 +47,7 @@ export class SplitChecks {
   private checkCommon({ part, image }: PartImage): void {
     if (!image.isLivepatch) this.report(part, 'missing-livepatch-modinfo', `module '${image.name}' lacks MODULE_INFO(livepatch, "Y")`, 'MODULE_LICENSE');
     if (image.name !== part.module) this.report(part, 'module-name-mismatch', `module is named '${image.name}', the manifest says '${part.module}'`);
+    for (const p of klpRelocRuleProblems(image.elf)) this.report(part, p.code, p.message, p.symbol);
   }
 
   private checkMain({ part, image }: PartImage, targets: ModuleImage[]): string[] {
@@ -137,8 +139,8 @@ export class SplitChecks {
       for (const r of rs.relocs) {
         const sym = image.elf.symbols[r.symIndex];
         if (!sym?.name) continue;
-        const klpSym = /^\.klp\.sym\.([^.]+)\.([^,]+),\d+$/.exec(sym.name);
-        if ((klpSym && klpSym[1] === target.name) || (image.undefinedSymbols.includes(sym.name) && target.exports.has(sym.name))) keys.add(klpSym ? klpSym[2]! : sym.name);
+        // Livepatch relocations from __jump_table are klpRelocRuleProblems()'s (checked for every part).
+        if (image.undefinedSymbols.includes(sym.name) && target.exports.has(sym.name)) keys.add(sym.name);
       }
     }
     for (const key of keys) {

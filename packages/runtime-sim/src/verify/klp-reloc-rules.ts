@@ -1,0 +1,60 @@
+import * as C from '../elf/constants.js';
+import type { ElfFile } from '../elf/reader.js';
+
+/**
+ * The livepatch relocation rules the writer enforces (@klp-split/klp-relocs),
+ * checked again on a built module, whoever wrote it:
+ * - none in an init section: a module object's relocations are written
+ *   when its target comes, after the livepatch module's init code ran and
+ *   its `.init.*` sections were freed;
+ * - none from the jump-label or static-call sections to a module's symbol:
+ *   those entries are processed while the livepatch module is COMING, before
+ *   the target's own jump labels and static calls are set up (the static-key
+ *   hazard).
+ */
+
+/** Sections whose entries the kernel processes while the module is COMING (jump labels, static calls). */
+export const STATIC_KEY_SECTIONS: ReadonlySet<string> = new Set(['__jump_table', '.static_call_sites', '.static_call.text']);
+
+export interface KlpRelocRuleProblem {
+  code: 'klp-reloc-in-init' | 'klp-reloc-static-key';
+  message: string;
+  /** The symbol as the C code names it, to point at its line. */
+  symbol: string;
+}
+
+const KLP_SYM = /^\.klp\.sym\.([^.]+)\.([^,]+),\d+$/;
+
+export function klpRelocRuleProblems(elf: ElfFile): KlpRelocRuleProblem[] {
+  const out: KlpRelocRuleProblem[] = [];
+  const seen = new Set<string>();
+  const add = (p: KlpRelocRuleProblem): void => {
+    const key = `${p.code}:${p.message}`;
+    if (!seen.has(key)) out.push(p);
+    seen.add(key);
+  };
+  for (const rs of elf.relocations) {
+    if (!(rs.section.flags & C.SHF_RELA_LIVEPATCH)) continue;
+    const target = rs.target.name;
+    for (const r of rs.relocs) {
+      const sym = elf.symbols[r.symIndex];
+      const m = sym ? KLP_SYM.exec(sym.name) : null;
+      const [object, symbol] = m ? [m[1]!, m[2]!] : ['?', sym?.name ?? `symbol ${r.symIndex}`];
+      if (target.startsWith('.init')) {
+        add({
+          code: 'klp-reloc-in-init',
+          symbol,
+          message: `livepatch relocation of '${symbol}' (${object}) in init section '${target}' ('${rs.section.name}'): a module object's relocations are written after the init code ran and its sections were freed`,
+        });
+      }
+      if (STATIC_KEY_SECTIONS.has(target) && object !== 'vmlinux') {
+        add({
+          code: 'klp-reloc-static-key',
+          symbol,
+          message: `livepatch relocation of '${symbol}' of module '${object}' from '${target}' ('${rs.section.name}'): its jump labels or static calls are set up while the livepatch module is COMING, before the target's own (the static-key hazard)`,
+        });
+      }
+    }
+  }
+  return out;
+}

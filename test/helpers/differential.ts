@@ -1,0 +1,84 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { klpSplit } from './env.js';
+import type { RealCaseResult, RealRun } from './real-kernel.js';
+import { callbackCall } from './selftests.js';
+
+/**
+ * The comparison the differential suites share: the same commands run on the
+ * real kernel (runOnRealKernel) and in the simulator's upstream mode through
+ * `klp-split simulate --upstream`, which must agree on every command's
+ * success or failure and on every line the kernel and the tools print.
+ */
+
+export interface DifferentialCase {
+  id: string;
+  what: string;
+  steps: string[];
+  /** A line the real kernel's transcript must contain: the fault is really reacted to. */
+  reaction: string;
+  /** A fault the kernel lets pass silently: the simulator must agree on every line and report this violation (exit 1). */
+  violation?: string;
+}
+
+export interface Simulated {
+  transcript: string[];
+  /** The codes of the violations the simulator reported. */
+  violations: string[];
+  code: number;
+}
+
+/**
+ * Every line either side prints, with callback calls in the test modules'
+ * format, the simulator's other markers dropped, and the x86 loader's
+ * pointers (a hashed %p and a load address) left out.
+ */
+export function comparable(lines: string[]): string[] {
+  return lines.flatMap((l) => {
+    const call = callbackCall(l);
+    if (call) return [call];
+    if (l.startsWith('[')) return [];
+    return [l.replace(/^(module: x86\/modules: .*), loc \S+, val [0-9a-f]+$/, '$1, loc <ptr>, val <addr>')];
+  });
+}
+
+/** Runs every case in the simulator's upstream mode, two at a time; `ko` gives a module's file. */
+export async function simulateUpstream(cases: (DifferentialCase & { modules: string[] })[], ko: (name: string) => string, dir: string): Promise<Map<string, Simulated>> {
+  const simulated = new Map<string, Simulated>();
+  const queue = [...cases];
+  const worker = async (): Promise<void> => {
+    for (let c = queue.shift(); c; c = queue.shift()) {
+      const scenario = join(dir, `${c.id}.scenario`);
+      writeFileSync(scenario, `# ${c.what}\n${c.steps.join('\n')}\n`);
+      const r = await klpSplit(['simulate', '--upstream', ...c.modules.flatMap((m) => ['--module', ko(m)]), '--scenario', scenario, '--json']);
+      const json = r.code === 0 || r.code === 1 ? (JSON.parse(r.stdout) as { transcript: string[]; violations: { code: string }[] }) : undefined;
+      simulated.set(c.id, { code: r.code, transcript: json?.transcript ?? [r.stderr], violations: json?.violations.map((v) => v.code) ?? [] });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return simulated;
+}
+
+/** The case agrees: the real kernel ran every step and reacted as the case says, and the simulator printed the same. */
+export function expectAgreement(c: DifferentialCase, kernel: RealCaseResult | undefined, sim: Simulated | undefined): void {
+  expect(kernel, 'the real kernel ran the case').toBeDefined();
+  expect(kernel!.status.length).toBe(c.steps.length);
+  // The fault is real: the kernel reacted to it as the catalogue says.
+  expect(kernel!.transcript).toContain(c.reaction);
+  expect(sim, 'the simulator ran the case').toBeDefined();
+  expect(sim!.violations).toEqual(c.violation ? [c.violation] : []);
+  expect(sim!.code, sim!.transcript.join('\n')).toBe(c.violation ? 1 : 0);
+  expect(comparable(sim!.transcript)).toEqual(comparable(kernel!.transcript));
+}
+
+/** KLP_FAULTS_REPORT=<file> keeps both sides' transcripts of every case; the summary line goes to the log. */
+export function reportDifferential(label: string, cases: DifferentialCase[], real: RealRun | undefined, simulated: Map<string, Simulated>, agreed: Set<string>): void {
+  if (!real) return;
+  const report = process.env.KLP_FAULTS_REPORT;
+  if (report) {
+    const all = cases.map((c) => ({ id: c.id, agrees: agreed.has(c.id), real: real.results.get(c.id), simulated: simulated.get(c.id) }));
+    writeFileSync(report, JSON.stringify({ realRunMs: Math.round(real.ms), agreed: agreed.size, total: cases.length, cases: all }, null, 2));
+  }
+  console.log(`${label}: ${agreed.size}/${cases.length} agree; real-kernel run ${(real.ms / 1000).toFixed(1)} s (boot included)`);
+}
