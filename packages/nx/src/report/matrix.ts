@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatVerifySarif, type VerifyReport } from '@klp-split/runtime-sim';
 import { RELEASE } from '../kernels/installed-kernels.js';
+import { explainCell } from './explain.js';
 
 /** One verify result of the matrix: a livepatch on a kernel. */
 export interface MatrixCell {
@@ -48,13 +49,12 @@ export function collectMatrix(roots: string[]): Matrix {
   };
 }
 
-/** A cell in a few words: OK, or the first error (else warning) of the report. */
-export function cellText(c: MatrixCell | undefined, width = 72): string {
+/** A cell in a few words: OK, or its first finding, the symbol finding that explains a failed load first. */
+export function cellText(c: MatrixCell | undefined, width = 96): string {
   if (!c) return '(not verified)';
-  if (c.report.ok) return 'OK';
-  const d = c.report.diagnostics.find((x) => x.severity === 'error') ?? c.report.diagnostics[0];
-  const text = d ? `${d.message} [${d.code}]` : 'FAILED';
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+  const f = explainCell(c.report, c.kernel);
+  if (!f) return 'OK';
+  return f.text.length > width ? `${f.text.slice(0, width - 1)}…` : f.text;
 }
 
 const cell = (m: Matrix, lp: string, k: string): MatrixCell | undefined => m.cells.find((c) => c.livepatch === lp && c.kernel === k);

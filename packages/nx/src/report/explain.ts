@@ -1,0 +1,59 @@
+import type { VerifyReport } from '@klp-split/runtime-sim';
+
+/**
+ * A verify result's first finding as the matrix shows it: what differs on
+ * that kernel, in a few words, with the facts the words rest on (symbol,
+ * object, count) so a reader or a test can check them against the kernel.
+ */
+export interface CellFinding {
+  code: string;
+  text: string;
+  symbol?: string;
+  object?: string;
+  /** How often the symbol is in the object's symbol table. */
+  count?: number;
+  sympos?: number;
+}
+
+type Diagnostic = VerifyReport['diagnostics'][number];
+
+/**
+ * The livepatch core's own findings (the simulator's klp_find_object_symbol),
+ * in the wording runtime-sim gives them; a finding of another shape is shown
+ * as its message.
+ */
+const SYMBOL_FINDINGS: { code: string; re: RegExp; text: (m: RegExpExecArray, kernel: string) => Omit<CellFinding, 'code'> }[] = [
+  {
+    code: 'old-name-not-found',
+    re: /'([^']+)' is not in '([^']+)'/,
+    // kallsyms only says the name is absent; why is a guess the words must not hide.
+    text: (m, k) => ({ text: `old_name '${m[1]}' not in ${m[2]} of ${k}: renamed, removed or inlined?`, symbol: m[1], object: m[2], count: 0 }),
+  },
+  {
+    code: 'sympos-ambiguous',
+    re: /'([^']+)' appears (\d+) times in '([^']+)'/,
+    text: (m, k) => ({ text: `old_name '${m[1]}' is ${m[2]} symbols in ${m[3]} of ${k}: set old_sympos`, symbol: m[1], object: m[3], count: Number(m[2]) }),
+  },
+  {
+    code: 'sympos-missing',
+    re: /'([^']+)' has (\d+) occurrence\(s\) in '([^']+)', old_sympos is (\d+)/,
+    text: (m, k) => ({ text: `old_sympos ${m[4]} of '${m[1]}' but ${m[3]} of ${k} has ${m[2]}`, symbol: m[1], object: m[3], count: Number(m[2]), sympos: Number(m[4]) }),
+  },
+];
+
+/** The finding that says why: a symbol finding explains the load failure it causes, so it goes first. */
+function firstFinding(r: VerifyReport): Diagnostic | undefined {
+  const errors = r.diagnostics.filter((d) => d.severity === 'error');
+  return errors.find((d) => SYMBOL_FINDINGS.some((s) => s.code === d.code)) ?? errors[0] ?? r.diagnostics[0];
+}
+
+/** Undefined for an OK result. */
+export function explainCell(r: VerifyReport, kernel: string): CellFinding | undefined {
+  if (r.ok) return undefined;
+  const d = firstFinding(r);
+  if (!d) return { code: 'failed', text: 'FAILED' };
+  const s = SYMBOL_FINDINGS.find((x) => x.code === d.code);
+  const m = s?.re.exec(d.message);
+  if (s && m) return { code: d.code, ...s.text(m, kernel) };
+  return { code: d.code, text: `${d.message} [${d.code}]` };
+}
