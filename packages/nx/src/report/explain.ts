@@ -17,6 +17,9 @@ export interface CellFinding {
 
 type Diagnostic = VerifyReport['diagnostics'][number];
 
+/** The kernel, or the module on it: vmlinux is what a release is. */
+const where = (object: string, kernel: string): string => (object === 'vmlinux' ? kernel : `${object} on ${kernel}`);
+
 /**
  * The livepatch core's own findings (the simulator's klp_find_object_symbol),
  * in the wording runtime-sim gives them; a finding of another shape is shown
@@ -27,17 +30,17 @@ const SYMBOL_FINDINGS: { code: string; re: RegExp; text: (m: RegExpExecArray, ke
     code: 'old-name-not-found',
     re: /'([^']+)' is not in '([^']+)'/,
     // kallsyms only says the name is absent; why is a guess the words must not hide.
-    text: (m, k) => ({ text: `old_name '${m[1]}' not in ${m[2]} of ${k}: renamed, removed or inlined?`, symbol: m[1], object: m[2], count: 0 }),
+    text: (m, k) => ({ text: `old_name '${m[1]}' not in ${where(m[2]!, k)}: renamed, removed or inlined?`, symbol: m[1], object: m[2], count: 0 }),
   },
   {
     code: 'sympos-ambiguous',
     re: /'([^']+)' appears (\d+) times in '([^']+)'/,
-    text: (m, k) => ({ text: `old_name '${m[1]}' is ${m[2]} symbols in ${m[3]} of ${k}: set old_sympos`, symbol: m[1], object: m[3], count: Number(m[2]) }),
+    text: (m, k) => ({ text: `old_name '${m[1]}' ${m[2]} times in ${where(m[3]!, k)}: set old_sympos`, symbol: m[1], object: m[3], count: Number(m[2]) }),
   },
   {
     code: 'sympos-missing',
     re: /'([^']+)' has (\d+) occurrence\(s\) in '([^']+)', old_sympos is (\d+)/,
-    text: (m, k) => ({ text: `old_sympos ${m[4]} of '${m[1]}' but ${m[3]} of ${k} has ${m[2]}`, symbol: m[1], object: m[3], count: Number(m[2]), sympos: Number(m[4]) }),
+    text: (m, k) => ({ text: `old_sympos ${m[4]} of '${m[1]}', ${where(m[3]!, k)} has ${m[2]}`, symbol: m[1], object: m[3], count: Number(m[2]), sympos: Number(m[4]) }),
   },
 ];
 

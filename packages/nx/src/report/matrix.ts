@@ -50,7 +50,7 @@ export function collectMatrix(roots: string[]): Matrix {
 }
 
 /** A cell in a few words: OK, or its first finding, the symbol finding that explains a failed load first. */
-export function cellText(c: MatrixCell | undefined, width = 96): string {
+export function cellText(c: MatrixCell | undefined, width = 80): string {
   if (!c) return '(not verified)';
   const f = explainCell(c.report, c.kernel);
   if (!f) return 'OK';
