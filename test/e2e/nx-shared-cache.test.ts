@@ -12,7 +12,9 @@ import { createUserWorkspace, matrixKernels, must, nxCacheHits, nxTaskLines, pac
  * self-hosted remote cache client (NX_SELF_HOSTED_REMOTE_CACHE_SERVER) and
  * the package's klp-split-cache-server, one server per "machine" over the
  * same directory. Each clone has a cache directory of its own
- * (NX_CACHE_DIRECTORY): what the second one gets, it gets from the share.
+ * (NX_CACHE_DIRECTORY; Nx 24 may otherwise put clones of one git
+ * repository in one per-user cache under ~/.nx): what the second one
+ * gets, it gets from the share.
  */
 let tmp: string;
 let share: string;
