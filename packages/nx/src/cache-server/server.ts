@@ -29,38 +29,38 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
-function send(res: ServerResponse, status: number, text = ''): void {
+/** Ends the response; returns the status for the request log. */
+function send(res: ServerResponse, status: number, text = ''): number {
   res.writeHead(status, text ? { 'content-type': 'text/plain' } : {});
   res.end(text);
+  return status;
 }
 
 async function handle(store: CacheStore, o: CacheServerOptions, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const m = PATH.exec(req.url ?? '');
-  if (!m) return send(res, 404, 'not found'), 404;
-  if (!authorized(req, o.token)) return send(res, 401, 'missing or wrong bearer token (NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN)'), 401;
+  if (!m) return send(res, 404, 'not found');
+  if (!authorized(req, o.token)) return send(res, 401, 'missing or wrong bearer token (NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN)');
   const hash = m[1]!;
-  if (!isCacheHash(hash)) return send(res, 400, 'not a task hash'), 400;
+  if (!isCacheHash(hash)) return send(res, 400, 'not a task hash');
   if (req.method === 'GET') {
     const rec = store.open(hash);
-    if (!rec) return send(res, 404), 404;
+    if (!rec) return send(res, 404);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': rec.size });
     rec.stream.pipe(res);
     return 200;
   }
   if (req.method === 'PUT') {
     const length = Number(req.headers['content-length']);
-    if (!Number.isSafeInteger(length) || length < 0) return send(res, 400, 'Content-Length is required'), 400;
+    if (!Number.isSafeInteger(length) || length < 0) return send(res, 400, 'Content-Length is required');
     if (store.has(hash)) {
       req.resume();
-      return send(res, 409, 'a record for this hash exists'), 409;
+      return send(res, 409, 'a record for this hash exists');
     }
     const r = await store.put(hash, length, req);
-    const status = r === 'stored' ? 200 : r === 'exists' ? 409 : 400;
-    send(res, status, r === 'short-body' ? 'body shorter than Content-Length' : '');
-    return status;
+    return send(res, r === 'stored' ? 200 : r === 'exists' ? 409 : 400, r === 'short-body' ? 'body shorter than Content-Length' : '');
   }
   res.setHeader('allow', 'GET, PUT');
-  return send(res, 405), 405;
+  return send(res, 405);
 }
 
 export interface RunningCacheServer {
