@@ -35,6 +35,13 @@ describe('explainCell', () => {
     expect(f).toMatchObject({ code: 'sympos-missing', count: 1, sympos: 3, text: `old_sympos 3 of 'foo', ${K} has 1` });
   });
 
+  it('gives an unchecked per-object module by the module it patches', () => {
+    const r = failed('object-unchecked', "per-object module 'demo__busymod' was not checked against its target 'livepatch_callbacks_busymod' (busymod_work_func); give --target");
+    expect(explainCell(r, K)?.text).toBe("loading 'fix' after its targets failed (-22) [patch-load-failed]");
+    const unchecked = { ...r, diagnostics: [r.diagnostics[1]!] };
+    expect(explainCell(unchecked, K)).toEqual({ code: 'object-unchecked', object: 'livepatch_callbacks_busymod', text: "patches module 'livepatch_callbacks_busymod', not checked: no built livepatch_callbacks_busymod given" });
+  });
+
   it('shows any other finding as its message and code, and nothing for an OK result', () => {
     expect(explainCell(failed('something-else', 'it broke'), K)?.text).toBe("loading 'fix' after its targets failed (-22) [patch-load-failed]");
     expect(explainCell({ ...failed('x', 'y'), ok: true }, K)).toBeUndefined();

@@ -21,11 +21,11 @@ type Diagnostic = VerifyReport['diagnostics'][number];
 const where = (object: string, kernel: string): string => (object === 'vmlinux' ? kernel : `${object} on ${kernel}`);
 
 /**
- * The livepatch core's own findings (the simulator's klp_find_object_symbol),
- * in the wording runtime-sim gives them; a finding of another shape is shown
+ * Findings in runtime-sim's wording, the livepatch core's own first (the
+ * simulator's klp_find_object_symbol); a finding of another shape is shown
  * as its message.
  */
-const SYMBOL_FINDINGS: { code: string; re: RegExp; text: (m: RegExpExecArray, kernel: string) => Omit<CellFinding, 'code'> }[] = [
+const FINDINGS: { code: string; re: RegExp; text: (m: RegExpExecArray, kernel: string) => Omit<CellFinding, 'code'> }[] = [
   {
     code: 'old-name-not-found',
     re: /'([^']+)' is not in '([^']+)'/,
@@ -42,12 +42,20 @@ const SYMBOL_FINDINGS: { code: string; re: RegExp; text: (m: RegExpExecArray, ke
     re: /'([^']+)' has (\d+) occurrence\(s\) in '([^']+)', old_sympos is (\d+)/,
     text: (m, k) => ({ text: `old_sympos ${m[4]} of '${m[1]}', ${where(m[3]!, k)} has ${m[2]}`, symbol: m[1], object: m[3], count: Number(m[2]), sympos: Number(m[4]) }),
   },
+  {
+    code: 'object-unchecked',
+    re: /was not checked against its target '([^']+)'/,
+    text: (m) => ({ text: `patches module '${m[1]}', not checked: no built ${m[1]} given`, object: m[1] }),
+  },
 ];
+
+/** The livepatch core's reasons for refusing a patch: each explains the load failure reported beside it. */
+const LOAD_REASONS = new Set(['old-name-not-found', 'sympos-ambiguous', 'sympos-missing']);
 
 /** The finding that says why: a symbol finding explains the load failure it causes, so it goes first. */
 function firstFinding(r: VerifyReport): Diagnostic | undefined {
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
-  return errors.find((d) => SYMBOL_FINDINGS.some((s) => s.code === d.code)) ?? errors[0] ?? r.diagnostics[0];
+  return errors.find((d) => LOAD_REASONS.has(d.code)) ?? errors[0] ?? r.diagnostics[0];
 }
 
 /** Undefined for an OK result. */
@@ -55,7 +63,7 @@ export function explainCell(r: VerifyReport, kernel: string): CellFinding | unde
   if (r.ok) return undefined;
   const d = firstFinding(r);
   if (!d) return { code: 'failed', text: 'FAILED' };
-  const s = SYMBOL_FINDINGS.find((x) => x.code === d.code);
+  const s = FINDINGS.find((x) => x.code === d.code);
   const m = s?.re.exec(d.message);
   if (s && m) return { code: d.code, ...s.text(m, kernel) };
   return { code: d.code, text: `${d.message} [${d.code}]` };
