@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { formatVerifySarif, type VerifyReport } from '@klp-split/runtime-sim';
 import { RELEASE } from '../kernels/installed-kernels.js';
 import { explainCell } from './explain.js';
@@ -20,6 +20,17 @@ export interface Matrix {
 
 const SKIP = new Set(['node_modules', '.nx', '.git']);
 
+/**
+ * The verify executor writes the report's directory relative to the
+ * workspace (Nx restores it in other clones): it is the directory the
+ * report is in, whatever the current directory.
+ */
+function reportDir(dir: string, file: string): string {
+  if (isAbsolute(dir)) return dir;
+  const here = resolve(dirname(file));
+  return here === resolve(dir) || here.endsWith(`${sep}${normalize(dir)}`) ? here : dir;
+}
+
 /** Every out/<release>/verify.json under the roots (what the per-kernel verify targets write). */
 export function collectMatrix(roots: string[]): Matrix {
   const cells: MatrixCell[] = [];
@@ -32,7 +43,7 @@ export function collectMatrix(roots: string[]): Matrix {
           const file = join(p, k, 'verify.json');
           if (RELEASE.test(k) && existsSync(file) && statSync(file).isFile()) {
             const report = JSON.parse(readFileSync(file, 'utf8')) as VerifyReport;
-            cells.push({ livepatch: report.patch, kernel: k, file, report });
+            cells.push({ livepatch: report.patch, kernel: k, file, report: { ...report, dir: reportDir(report.dir, file) } });
           }
         }
         continue;
