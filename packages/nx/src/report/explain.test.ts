@@ -39,7 +39,7 @@ describe('explainCell', () => {
     const r = failed('object-unchecked', "per-object module 'demo__busymod' was not checked against its target 'livepatch_callbacks_busymod' (busymod_work_func); give --target");
     expect(explainCell(r, K)?.text).toBe("loading 'fix' after its targets failed (-22) [patch-load-failed]");
     const unchecked = { ...r, diagnostics: [r.diagnostics[1]!] };
-    expect(explainCell(unchecked, K)).toEqual({ code: 'object-unchecked', object: 'livepatch_callbacks_busymod', text: "patches module 'livepatch_callbacks_busymod', not checked: no built livepatch_callbacks_busymod given" });
+    expect(explainCell(unchecked, K)).toEqual({ code: 'object-unchecked', object: 'livepatch_callbacks_busymod', text: "module 'livepatch_callbacks_busymod' not checked: no built module given" });
   });
 
   it('shows any other finding as its message and code, and nothing for an OK result', () => {

@@ -45,7 +45,7 @@ const FINDINGS: { code: string; re: RegExp; text: (m: RegExpExecArray, kernel: s
   {
     code: 'object-unchecked',
     re: /was not checked against its target '([^']+)'/,
-    text: (m) => ({ text: `patches module '${m[1]}', not checked: no built ${m[1]} given`, object: m[1] }),
+    text: (m) => ({ text: `module '${m[1]}' not checked: no built module given`, object: m[1] }),
   },
 ];
 
