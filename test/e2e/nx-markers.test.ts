@@ -48,8 +48,8 @@ beforeAll(() => {
   // The linked packages are the tool, not projects of this workspace.
   writeFileSync(join(ws, '.nxignore'), 'packages\n');
   writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'markers-ws', private: true }));
-  // As in this repository: Nx then starts plugin workers with `--conditions source`.
-  writeFileSync(join(ws, 'tsconfig.base.json'), JSON.stringify({ compilerOptions: { customConditions: ['source'] } }));
+  // As an Nx TypeScript workspace has it: Nx then starts plugin workers with `--conditions @markers-ws/source`.
+  writeFileSync(join(ws, 'tsconfig.base.json'), JSON.stringify({ compilerOptions: { customConditions: ['@markers-ws/source'] } }));
   writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins: ['./packages/nx/dist/plugin/index.js'], useDaemonProcess: false }));
 });
 

@@ -1,8 +1,8 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { removeDir, tempDir } from '../helpers/env.js';
+import { createUserWorkspace, matrixKernels, must, nxCacheHits, nxTaskLines, PACKAGES, packAll, run } from '../helpers/user-workspace.js';
 
 /**
  * Issue 16: klp-split as a user installs it. Every workspace package is
@@ -10,56 +10,27 @@ import { removeDir, ROOT, tempDir } from '../helpers/env.js';
  * the tarballs, nothing else from this repository, and copies the example's
  * modules and livepatch in. The plugin is registered by its package name.
  */
-const PACKAGES = ['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'klp-relocs', 'nx'];
-const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
-const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.nx!;
-
 let tmp: string;
 let ws: string;
 /** Debian's 6.1 release of the kernel environment and the newest 6.12 amd64 release apt offers: discovered, never written down. */
 let kernels: string[];
 
-async function run(cmd: string, args: string[], cwd: string) {
-  const r = await execa(cmd, args, { cwd, reject: false, env: NX_ENV, all: true });
-  return { code: r.exitCode, output: String(r.all) };
-}
-
 const nx = (args: string[]) => run(join(ws, 'node_modules/.bin/nx'), args, ws);
 
 /** Tasks Nx ran rather than replayed from its cache (Nx quotes a target name with a colon: klpd-fix:"verify:6.1.0-57-amd64"). */
 const ran = (output: string): string[] =>
-  [...output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^> nx run (\S+)(.*)$/gm)].filter((m) => !m[2]!.includes('cache')).map((m) => m[1]!.replace(/"/g, '')).sort();
+  nxTaskLines(output)
+    .filter((t) => !t.note.includes('cache'))
+    .map((t) => t.task)
+    .sort();
 
 beforeAll(async () => {
   tmp = tempDir('user-ws');
-  const packs = join(tmp, 'packs');
-  mkdirSync(packs);
-  const pack = await run('npm', ['pack', '--silent', '--pack-destination', packs, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
-  if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.output}`);
   ws = join(tmp, 'ws');
-  mkdirSync(ws);
-  for (const [cmd, args] of [
-    ['npm', ['init', '-y']],
-    ['npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `nx@${NX_VERSION}`, ...readdirSync(packs).map((f) => join(packs, f))]],
-  ] as const) {
-    const r = await run(cmd, [...args], ws);
-    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.output}`);
-  }
-  cpSync(join(ROOT, 'examples/modules'), join(ws, 'modules'), { recursive: true });
-  cpSync(join(ROOT, 'examples/livepatches'), join(ws, 'livepatches'), { recursive: true });
-  // What any Nx workspace ignores; kbuild's products are the plugin's business (its inputs leave them out).
-  writeFileSync(join(ws, '.gitignore'), 'node_modules/\n.nx/\n');
-  writeFileSync(join(ws, 'nx.json'), '{}\n');
-  const klp = join(ws, 'node_modules/.bin/klp-split');
-  const env61 = (await run('bash', [join(ws, 'node_modules/@klp-split/kbuild-gen/scripts/kernel-env.sh'), '--json'], ws)).output;
-  const available = (await run(klp, ['kernel', 'list', '--available'], ws)).output.split('\n');
-  const newest612 = available.filter((r) => /^6\.12\.\d+\+deb12-amd64$/.test(r)).at(-1);
-  if (!newest612) throw new Error(`apt offers no 6.12 amd64 headers:\n${available.join('\n')}`);
-  kernels = [(JSON.parse(env61.slice(env61.indexOf('{'))) as { KLP_KERNEL_RELEASE: string }).KLP_KERNEL_RELEASE, newest612];
-  const add = await run(klp, ['kernel', 'add', ...kernels], ws);
-  if (add.code !== 0) throw new Error(`klp-split kernel add failed:\n${add.output}`);
-  const g = await nx(['g', '@klp-split/nx:init', ...kernels.map((k) => `--kernels=${k}`)]);
-  if (g.code !== 0) throw new Error(`nx g @klp-split/nx:init failed:\n${g.output}`);
+  await createUserWorkspace(ws, await packAll(join(tmp, 'packs')));
+  kernels = await matrixKernels(ws);
+  await must(join(ws, 'node_modules/.bin/klp-split'), ['kernel', 'add', ...kernels], ws);
+  await must(join(ws, 'node_modules/.bin/nx'), ['g', '@klp-split/nx:init', ...kernels.map((k) => `--kernels=${k}`)], ws);
 }, 1_200_000);
 
 afterAll(() => {
@@ -121,10 +92,7 @@ describe('klp-split installed from its packed tarballs into a fresh workspace', 
     expect(second.code, second.output).toBe(0);
     expect(kernelTasks(second.output)).toEqual([]);
     // Every task from the cache; the one more task Nx counts is klpd-fix:verify, the nx:noop that runs the kernels' verifies.
-    const hits = /Nx read the output from the cache instead of running the command for (\d+) out of (\d+) tasks/.exec(second.output.replace(/\x1b\[[0-9;]*m/g, ''));
-    expect(hits, second.output).not.toBeNull();
-    expect(Number(hits![1])).toBe(want.length);
-    expect(Number(hits![2])).toBe(want.length + 1);
+    expect(nxCacheHits(second.output), second.output).toEqual({ hits: want.length, tasks: want.length + 1 });
   });
 
   it('re-runs only the touched module\'s chain, on both kernels', async () => {

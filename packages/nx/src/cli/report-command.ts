@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { collectMatrix, formatMatrixMarkdown, formatMatrixSarif, formatMatrixText } from '../report/matrix.js';
+import { explainCell } from '../report/explain.js';
+import { cellText, collectMatrix, formatMatrixMarkdown, formatMatrixSarif, formatMatrixText } from '../report/matrix.js';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
@@ -33,6 +34,6 @@ export function reportCommand(argv: string[], io: Io): number {
   if (md) writeReportFile(md, formatMatrixMarkdown(m), 'Markdown report');
   const sarif = str(args, 'sarif');
   if (sarif) writeReportFile(sarif, formatMatrixSarif(m), 'SARIF report');
-  io.out(flag(args, 'json') ? JSON.stringify({ livepatches: m.livepatches, kernels: m.kernels, cells: m.cells.map((c) => ({ livepatch: c.livepatch, kernel: c.kernel, ok: c.report.ok, file: c.file, diagnostics: c.report.diagnostics })) }, null, 2) : formatMatrixText(m));
+  io.out(flag(args, 'json') ? JSON.stringify({ livepatches: m.livepatches, kernels: m.kernels, cells: m.cells.map((c) => ({ livepatch: c.livepatch, kernel: c.kernel, ok: c.report.ok, summary: cellText(c), finding: explainCell(c.report, c.kernel), file: c.file, diagnostics: c.report.diagnostics })) }, null, 2) : formatMatrixText(m));
   return m.cells.every((c) => c.report.ok) ? EXIT_OK : EXIT_FINDINGS;
 }

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { createNodesFromFiles, type CreateNodesContextV2, type CreateNodesResult, type CreateNodesV2 } from '@nx/devkit';
-import { KlpError } from './core-runtime.js';
+import { KlpError } from '@klp-split/core';
 import { LIVEPATCH_MARKER, MODULE_MARKER, readLivepatchMarker, readModuleMarker, type LivepatchMarker, type ModuleMarker } from './markers.js';
 import { livepatchTargets, moduleTargets, pluginKernels, targetNames, type KlpSplitPluginOptions } from './targets.js';
 import { toolContext } from './tool-context.js';

@@ -1,5 +1,5 @@
 import { basename, dirname, resolve } from 'node:path';
-import { confinePath, KlpError, parseJsonInput, readInputText } from './core-runtime.js';
+import { confinePath, KlpError, parseJsonInput, readInputText } from '@klp-split/core';
 
 /**
  * The marker files that make a directory a klp-split project.

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { formatVerifySarif, type VerifyReport } from '@klp-split/runtime-sim';
 import { RELEASE } from '../kernels/installed-kernels.js';
+import { explainCell } from './explain.js';
 
 /** One verify result of the matrix: a livepatch on a kernel. */
 export interface MatrixCell {
@@ -19,6 +20,17 @@ export interface Matrix {
 
 const SKIP = new Set(['node_modules', '.nx', '.git']);
 
+/**
+ * The verify executor writes the report's directory relative to the
+ * workspace (Nx restores it in other clones): it is the directory the
+ * report is in, whatever the current directory.
+ */
+function reportDir(dir: string, file: string): string {
+  if (isAbsolute(dir)) return dir;
+  const here = resolve(dirname(file));
+  return here === resolve(dir) || here.endsWith(`${sep}${normalize(dir)}`) ? here : dir;
+}
+
 /** Every out/<release>/verify.json under the roots (what the per-kernel verify targets write). */
 export function collectMatrix(roots: string[]): Matrix {
   const cells: MatrixCell[] = [];
@@ -31,7 +43,7 @@ export function collectMatrix(roots: string[]): Matrix {
           const file = join(p, k, 'verify.json');
           if (RELEASE.test(k) && existsSync(file) && statSync(file).isFile()) {
             const report = JSON.parse(readFileSync(file, 'utf8')) as VerifyReport;
-            cells.push({ livepatch: report.patch, kernel: k, file, report });
+            cells.push({ livepatch: report.patch, kernel: k, file, report: { ...report, dir: reportDir(report.dir, file) } });
           }
         }
         continue;
@@ -48,13 +60,12 @@ export function collectMatrix(roots: string[]): Matrix {
   };
 }
 
-/** A cell in a few words: OK, or the first error (else warning) of the report. */
-export function cellText(c: MatrixCell | undefined, width = 72): string {
+/** A cell in a few words: OK, or its first finding, the symbol finding that explains a failed load first. */
+export function cellText(c: MatrixCell | undefined, width = 80): string {
   if (!c) return '(not verified)';
-  if (c.report.ok) return 'OK';
-  const d = c.report.diagnostics.find((x) => x.severity === 'error') ?? c.report.diagnostics[0];
-  const text = d ? `${d.message} [${d.code}]` : 'FAILED';
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+  const f = explainCell(c.report, c.kernel);
+  if (!f) return 'OK';
+  return f.text.length > width ? `${f.text.slice(0, width - 1)}…` : f.text;
 }
 
 const cell = (m: Matrix, lp: string, k: string): MatrixCell | undefined => m.cells.find((c) => c.livepatch === lp && c.kernel === k);

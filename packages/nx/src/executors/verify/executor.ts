@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { formatVerifyText, parseBudget, verifySplit } from '@klp-split/runtime-sim';
 import { UsageError } from '../../cli/exit-codes.js';
@@ -49,7 +50,8 @@ export default async function verifyExecutor(options: VerifyExecutorOptions, con
       sleeping: options.sleeping,
       counterexamples: options.counterexamples && workspacePath(context, options.counterexamples),
     });
-    const json = `${JSON.stringify(report, null, 2)}\n`;
+    // Nx caches the report and restores it in other clones: the directory relative to the workspace, not this clone's path.
+    const json = `${JSON.stringify({ ...report, dir: relative(context.root, report.dir) || '.' }, null, 2)}\n`;
     if (options.report) writeReportFile(workspacePath(context, options.report), json, 'verify report');
     io.out(options.format === 'json' ? json : formatVerifyText(report));
     return report.ok;
