@@ -5,7 +5,8 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSplit } from '../packages/kbuild-gen/dist/index.js';
-import { splitSource, writeFilesAtomically } from '../packages/splitter/dist/index.js';
+import { splitSource } from '../packages/splitter/dist/index.js';
+import { writeSplitFiles } from './write-split.mjs';
 import { generateLivepatch } from './gen-livepatch.mjs';
 
 const OBJECTS = 20;
@@ -24,7 +25,7 @@ for (let round = 0; round < ROUNDS; round++) {
   try {
     const src = generateLivepatch(OBJECTS, 10);
     const result = splitSource('bench-fix.c', src);
-    writeFilesAtomically(dir, result.files);
+    writeSplitFiles(dir, result.files);
     const full = await timed(() => buildSplit(dir));
     await new Promise((r) => setTimeout(r, 1100));
     appendFileSync(join(dir, 'bench-fix__bench-mod7.c'), '/* touched */\n');

@@ -14,7 +14,8 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } fr
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { buildModules, buildSplit, classicObjects, discoverKernelTree, kernelEnv, undefinedReports } from '../packages/kbuild-gen/dist/index.js';
-import { splitSource, writeFilesAtomically } from '../packages/splitter/dist/index.js';
+import { splitSource } from '../packages/splitter/dist/index.js';
+import { writeSplitFiles } from './write-split.mjs';
 
 const LIVEPATCHES = [
   'samples/livepatch/livepatch-callbacks-demo.c',
@@ -43,7 +44,7 @@ try {
   for (const src of sources) {
     const dir = join(root, basename(src, '.c'));
     const result = splitSource(basename(src), readFileSync(src, 'latin1'));
-    writeFilesAtomically(dir, result.files);
+    writeSplitFiles(dir, result.files);
     const t0 = process.hrtime.bigint();
     const r = await buildSplit(dir, { relocs: { relocs: false }, makeVars: { KBUILD_MODPOST_WARN: '1' } });
     if (!r.ok) throw new Error(`build of ${dir} failed:\n${r.output}`);

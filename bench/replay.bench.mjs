@@ -11,7 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildModules, buildSplit, discoverKernelTree, kernelEnv, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
 import { defaultKallsymsFile, loadModuleImage, loadSplitSystem, loadSymvers, newKernel, parseScenario, readLayout, runScenario, vmlinuxSymbolSource } from '../packages/runtime-sim/dist/index.js';
-import { writeDir } from '../packages/core/dist/index.js';
+import { writeSplitFiles } from './write-split.mjs';
 import { splitFile } from '../packages/splitter/dist/index.js';
 
 const RUNS = 5;
@@ -58,7 +58,7 @@ try {
     const r = splitFile(join(libLivepatch, f));
     if (r.kind !== 'split') continue;
     const out = join(root, 'split', f.replace(/\.c$/, ''));
-    writeDir(out, { files: new Map([...r.files].map(([name, text]) => [name, Buffer.from(text)])) }, { create: true });
+    writeSplitFiles(out, r.files);
     if (!(await buildSplit(out)).ok) throw new Error(`building the split of ${f} failed`);
     const loaded = loadSplitSystem(out, targets);
     splitBase ??= loaded;

@@ -10,7 +10,8 @@ import { buildModules, buildSplit, kernelEnv } from '../packages/kbuild-gen/dist
 import { clearModuleImageCache, explore, loadModuleImage, loadSplitSystem, loadSymvers, newKernel, parseScenario, readLayout, runScenario, verifySplit, vmlinuxSymbolSource, defaultKallsymsFile } from '../packages/runtime-sim/dist/index.js';
 import { discoverKernelTree, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
 import { readFileSync } from 'node:fs';
-import { splitFile, writeFilesAtomically } from '../packages/splitter/dist/index.js';
+import { splitFile } from '../packages/splitter/dist/index.js';
+import { writeSplitFiles } from './write-split.mjs';
 
 const corpus = kernelEnv().KLP_CORPUS;
 const LIVEPATCHES = {
@@ -43,7 +44,7 @@ try {
   const jobs = [];
   for (const [src, targets] of Object.entries(LIVEPATCHES)) {
     const out = join(root, basename(src, '.c'));
-    writeFilesAtomically(out, splitFile(join(corpus, src)).files);
+    writeSplitFiles(out, splitFile(join(corpus, src)).files);
     const b = await buildSplit(out);
     if (!b.ok) throw new Error(b.output);
     jobs.push({ out, targets: targets.map((t) => join(targetsDir, `${t}.ko`)) });
@@ -71,7 +72,7 @@ try {
   const mods = ['klpd-counter', 'klpd-parser', 'klpd-ticker'];
   for (const m of mods) if (!(await buildModules(join(example, 'modules', m), [`${m}.c`])).ok) throw new Error(m);
   const out = join(example, 'out');
-  writeFilesAtomically(out, splitFile(join(example, 'livepatches/klpd-fix/klpd-fix.c')).files);
+  writeSplitFiles(out, splitFile(join(example, 'livepatches/klpd-fix/klpd-fix.c')).files);
   if (!(await buildSplit(out)).ok) throw new Error('klpd-fix');
   const loaded = loadSplitSystem(out, mods.map((m) => join(example, 'modules', m, `${m}.ko`)));
   const rates = [];
