@@ -103,15 +103,16 @@ while IFS= read -r line || [[ -n $line ]]; do
     for p in "${w[@]:2}"; do
       [[ $p =~ ^$param$ ]] || { kmsg "problem: cannot run '$line'"; continue 2; }
     done
-    step "${w[*]}" modprobe "${w[@]:1}"
+    # Shown as the simulator shows it: module names with '_'.
+    step "modprobe ${w[1]//-/_}${w[2]:+ ${w[*]:2}}" modprobe "${w[@]:1}"
   elif [[ ${w[0]} == insmod && ${#w[@]} -eq 2 && ${w[1]} =~ ^$name$ ]]; then
     # The module's file: <name>.ko under extra/, else what modinfo finds
     # (module names use '_' where file names may use '-').
     ko=$extra/${w[1]}.ko
     [[ -f $ko ]] || ko=$(modinfo -n "${w[1]}" 2>/dev/null) || ko=$extra/${w[1]}.ko
-    step "insmod ${w[1]}" insmod "$ko"
+    step "insmod ${w[1]//-/_}" insmod "$ko"
   elif [[ ${w[0]} == rmmod && ${#w[@]} -eq 2 && ${w[1]} =~ ^$name$ ]]; then
-    step "rmmod ${w[1]}" rmmod "${w[1]}"
+    step "rmmod ${w[1]//-/_}" rmmod "${w[1]//-/_}"
   elif [[ $line =~ ^[[:space:]]*echo[[:space:]]+([01])[[:space:]]*\>[[:space:]]*(/sys/kernel/livepatch/[A-Za-z0-9_]+/enabled)[[:space:]]*$ ]]; then
     v=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
     step "echo $v > $f" write_file "$v" "$f"
