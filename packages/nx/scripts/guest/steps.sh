@@ -9,6 +9,10 @@
 #   echo 0|1 > /sys/kernel/livepatch/<patch>/enabled
 #   @callback <module> pre_patch=<n>              (the test modules' pre_patch_ret)
 #   @lsmod                                       the loaded modules, sorted
+#   @sysfs <path> <expected>                     logs the file's mode and value
+#                                                (the expectation is the simulator's)
+#   @set_ftrace_enabled 0|1                      sysctl kernel.ftrace_enabled, logged as
+#                                                the selftests' set_ftrace_enabled() does
 #   # comment, blank lines
 # After each case (and at the end) every patch is disabled and every module
 # removed.
@@ -21,6 +25,7 @@
 #   klp-guest: out <line>             its output (stdout and stderr)
 #   klp-guest: rc <n>                 its exit status
 #   klp-guest: lsmod <m> <m> ...      the loaded modules, sorted
+#   klp-guest: sysfs <path>: <mode> [<value>] | sysfs <path>: No such file or directory
 #   klp-guest: problem: <text>        the run cannot be trusted (a wait ran out,
 #                                     a line it cannot run, a failed command)
 # and '### klp-guest: done' on the output at the end.
@@ -33,13 +38,17 @@ extra=/lib/modules/$(uname -r)/extra
 kmsg() { printf 'klp-guest: %s\n' "$*" > /dev/kmsg; }
 
 # No command starts while a transition runs (as the selftests' loop_until).
+# The selftests' busy target (test_klp_callbacks_busy block_transition=Y)
+# stalls transitions on purpose and its test does not wait for them
+# (load_lp_nowait): then a stalled transition is what the case expects.
 settle() {
-  local i
-  for ((i = 0; i < 300; i++)); do
+  local i n=300
+  if grep -qsx Y /sys/module/*/parameters/block_transition; then n=50; fi
+  for ((i = 0; i < n; i++)); do
     grep -qs 1 "$lp"/*/transition || return 0
     sleep 0.1
   done
-  kmsg "problem: a transition did not end"
+  [[ $n -lt 300 ]] || kmsg "problem: a transition did not end"
 }
 
 # step SHOWN ARGV...: logs SHOWN, runs ARGV, logs its output and status.
@@ -66,6 +75,23 @@ step() {
 
 # A file write as the selftests' shell does it: bash's own message on failure.
 write_file() { bash -c 'echo "$1" > "$2"' bash "$1" "$2"; }
+
+# The selftests' check_sysfs_rights/_value read: the mode as 'stat --format %A'
+# shows it, and a readable file's value.
+sysfs() {
+  local mode value=""
+  if [[ ! -e $1 ]]; then kmsg "sysfs $1: No such file or directory"; return 0; fi
+  mode=$(stat --format '%A' "$1")
+  if [[ -f $1 && ${mode:1:1} == r ]]; then value=" $(cat "$1" 2>&1 | head -n 1)"; fi
+  kmsg "sysfs $1: $mode$value"
+}
+
+# The selftests' set_ftrace_enabled(): the sysctl's outcome in the kernel log.
+ftrace_enabled() {
+  local result
+  result=$(sysctl -q kernel.ftrace_enabled="$1" 2>&1 && sysctl kernel.ftrace_enabled 2>&1) || true
+  printf 'livepatch: %s\n' "$result" > /dev/kmsg
+}
 
 snapshot() { kmsg "lsmod $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"; }
 
@@ -99,6 +125,11 @@ while IFS= read -r line || [[ -n $line ]]; do
     kmsg "end ${w[1]}"; in_case=no; cleanup
   elif [[ ${w[0]} == @lsmod && ${#w[@]} -eq 1 ]]; then
     snapshot
+  elif [[ ${w[0]} == @sysfs && ${#w[@]} -eq 3 && ${w[1]} =~ ^/sys/kernel/livepatch/[A-Za-z0-9_/.-]+$ && ${w[1]} != *..* ]]; then
+    settle
+    sysfs "${w[1]}"
+  elif [[ ${w[0]} == @set_ftrace_enabled && ${#w[@]} -eq 2 && ${w[1]} =~ ^[01]$ ]]; then
+    ftrace_enabled "${w[1]}"
   elif [[ ${w[0]} == modprobe && ${#w[@]} -ge 2 && ${w[1]} =~ ^$name$ ]]; then
     for p in "${w[@]:2}"; do
       [[ $p =~ ^$param$ ]] || { kmsg "problem: cannot run '$line'"; continue 2; }

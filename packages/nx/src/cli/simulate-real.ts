@@ -9,14 +9,14 @@ import { GuestSetupError, runGuest, STEPS_SCRIPT, type KernelKind } from '../rea
 import { UsageError } from './exit-codes.js';
 
 /** What the guest's steps.sh runs; the other directives steer only the simulator. */
-const REAL_KINDS = new Set<Step['kind']>(['modprobe', 'insmod', 'rmmod', 'enable', 'disable', 'callback', 'lsmod']);
+const REAL_KINDS = new Set<Step['kind']>(['modprobe', 'insmod', 'rmmod', 'enable', 'disable', 'callback', 'lsmod', 'sysfs', 'ftrace-enabled']);
 
 /** Refuses a scenario the real kernel cannot run as written (a directive only the simulator knows). */
 export function checkRealScenario(steps: Step[], file: string): void {
   const bad = steps.filter((s) => !REAL_KINDS.has(s.kind) || s.race || s.start);
   if (bad.length) {
     throw new UsageError(
-      `simulate --real-kernel: ${file}: line ${bad.map((s) => s.line).join(', ')}: only the simulator can run this (the real kernel runs modprobe, insmod, rmmod, echo 0|1 > .../enabled, @callback and @lsmod)`,
+      `simulate --real-kernel: ${file}: line ${bad.map((s) => s.line).join(', ')}: only the simulator can run this (the real kernel runs modprobe, insmod, rmmod, echo 0|1 > .../enabled, @callback, @lsmod, @sysfs and @set_ftrace_enabled)`,
     );
   }
 }

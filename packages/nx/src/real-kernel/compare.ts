@@ -28,7 +28,7 @@ const LOADER_LINE = /^\S+: (Unknown symbol \S+ \(err -?\d+\)|gave up waiting for
 /**
  * What is compared: commands ('% ...'), the tools' errors, the livepatch
  * core's lines, the loader's lines about the given modules, callback calls
- * and 'lsmod' lines. Callback calls count when the callback prints its call,
+ * 'lsmod' and 'sysfs' lines (@lsmod, @sysfs). Callback calls count when the callback prints its call,
  * as the kernel's test livepatches do (their callbacks are named
  * *_callback); the simulator records every call ('[callback] ...') and
  * those of other callbacks are left out. The simulator's other records
@@ -41,8 +41,9 @@ export function comparable(lines: string[], modules: string[]): { lines: string[
   for (const l of lines) {
     const call = callbackCall(l);
     if (call && (!l.startsWith('[') || /^\S+: \w+_callback: /.test(call))) kept.push(call);
+    else if (l.startsWith('[sysfs] ')) kept.push(l.slice(1).replace('] ', ' '));
     else if (l.startsWith('[')) continue;
-    else if (l.startsWith('% ') || l === 'lsmod' || l.startsWith('lsmod ') || l.startsWith('livepatch: ') || /^(modprobe|insmod|rmmod|bash|echo): /.test(l)) kept.push(l);
+    else if (l.startsWith('% ') || l === 'lsmod' || l.startsWith('lsmod ') || l.startsWith('sysfs ') || l.startsWith('livepatch: ') || /^(modprobe|insmod|rmmod|bash|echo): /.test(l)) kept.push(l);
     else if (LOADER_LINE.test(l)) kept.push(l);
     else if (modules.some((m) => l.startsWith(`${m}: `))) ignored.push(l);
   }

@@ -27,8 +27,8 @@ export function guestPrograms(): string[] {
  * builds the split kernel from the project's kernel/patches), or undefined
  * in an installed package, which ships neither.
  */
-export function projectScripts(): string | undefined {
-  const dir = resolve(NX_SCRIPTS, '../../../scripts');
+export function projectScripts(nxScripts = NX_SCRIPTS): string | undefined {
+  const dir = resolve(nxScripts, '../../../scripts');
   return existsSync(join(dir, 'split-kernel.sh')) && existsSync(join(dir, 'kernel-env.sh')) && existsSync(resolve(dir, '../kernel/patches')) ? dir : undefined;
 }
 
@@ -66,9 +66,8 @@ function runProc(cmd: string, args: string[], env: Record<string, string | undef
   });
 }
 
-/** The environment that points qemu-kernel.sh at its helper scripts and the kernel to boot. */
-function harnessEnv(kind: KernelKind): Record<string, string> {
-  const scripts = projectScripts();
+/** The environment that points qemu-kernel.sh at its helper scripts (`scripts`: the project's) and the kernel to boot. */
+export function harnessEnv(kind: KernelKind, scripts: string | undefined): Record<string, string> {
   if (kind === 'split') {
     if (!scripts) {
       throw new GuestSetupError(
@@ -132,7 +131,7 @@ export interface GuestRunResult {
  * Only files reach the guest.
  */
 export async function runGuest(o: GuestRunOptions): Promise<GuestRunResult> {
-  const env = harnessEnv(o.kernel);
+  const env = harnessEnv(o.kernel, projectScripts());
   // Installs qemu, fetches the kernel, builds the initramfs once; a no-op when cached.
   const setup = await runProc('bash', [QEMU_KERNEL_SCRIPT, 'initramfs'], env, 60 * 60_000);
   if (setup.code !== 0) throw new GuestSetupError(`qemu-kernel.sh initramfs failed (exit ${setup.code}): ${setup.stderr.trim().split('\n').slice(-8).join('\n')}`);
