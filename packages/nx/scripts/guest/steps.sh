@@ -39,16 +39,23 @@ kmsg() { printf 'klp-guest: %s\n' "$*" > /dev/kmsg; }
 
 # No command starts while a transition runs (as the selftests' loop_until).
 # The selftests' busy target (test_klp_callbacks_busy block_transition=Y)
-# stalls transitions on purpose and its test does not wait for them
-# (load_lp_nowait): then a stalled transition is what the case expects.
+# stalls patching transitions on purpose and its test does not wait for them
+# (load_lp_nowait): while it is loaded, only unpatching transitions (the
+# patch's enabled reads 0) are waited for.
 settle() {
-  local i n=300
-  if grep -qsx Y /sys/module/*/parameters/block_transition; then n=50; fi
-  for ((i = 0; i < n; i++)); do
-    grep -qs 1 "$lp"/*/transition || return 0
+  local i t busy pending
+  for ((i = 0; i < 300; i++)); do
+    busy=no pending=no
+    if grep -qsx Y /sys/module/*/parameters/block_transition; then busy=yes; fi
+    for t in "$lp"/*/transition; do
+      [[ -e $t && $(cat "$t" 2>/dev/null) == 1 ]] || continue
+      [[ $busy == yes && $(cat "${t%/transition}/enabled" 2>/dev/null) == 1 ]] && continue
+      pending=yes
+    done
+    [[ $pending == no ]] && return 0
     sleep 0.1
   done
-  [[ $n -lt 300 ]] || kmsg "problem: a transition did not end"
+  kmsg "problem: a transition did not end"
 }
 
 # step SHOWN ARGV...: logs SHOWN, runs ARGV, logs its output and status.

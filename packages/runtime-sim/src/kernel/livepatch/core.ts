@@ -405,9 +405,11 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
   callback(patch: SimPatch, obj: SimObject, kind: CallbackKind): number {
     const cb = obj.image.callbacks.find((c) => c.kind === kind);
     if (!cb) return 0;
-    // What the callback sees as obj->mod (the kernel's test livepatches print it): the target upstream,
-    // the per-object module carrying the object in split mode (spec §3).
-    const objMod = obj.name === null ? undefined : obj.carrier === patch.module ? this.kernel.modules.get(obj.name) : obj.carrier;
+    // What the callback sees as obj->mod (the kernel's test livepatches print it): the target upstream
+    // (NULL for vmlinux), the module carrying the object in split mode (spec §3) - for vmlinux the main
+    // module, as the real split kernel showed (docs/split-kernel.md, point 7).
+    const split = patch.image.objects === undefined;
+    const objMod = obj.name === null ? (split ? obj.carrier : undefined) : obj.carrier === patch.module ? this.kernel.modules.get(obj.name) : obj.carrier;
     const seen = objMod ? ` (obj->mod '${objMod.name}' in MODULE_STATE_${objMod.state})` : '';
     this.kernel.printk(`[callback] ${obj.carrier.name}: ${kind} ${cb.func}() for object '${obj.name ?? 'vmlinux'}'${seen}`);
     return kind === 'pre_patch' ? (this.callbackReturns.get(`${patch.name}:${kind}`) ?? 0) : 0;
