@@ -1,7 +1,7 @@
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
 import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 
 /**
@@ -11,7 +11,8 @@ import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
  * side. Built against Debian's stock headers instead, the same modules carry
  * the wrong version magic for the split kernel: the simulator (which does
  * not model vermagic) loads them, the kernel refuses them, and the command
- * says the two differ (exit 1).
+ * says the two differ (exit 1). With --upstream, the kernel's
+ * livepatch-sample runs on Debian's stock 6.1 image.
  */
 const TARGETS = ['klpd-counter', 'klpd-parser', 'klpd-ticker'];
 const SCENARIO = [
@@ -84,6 +85,25 @@ describe('klp-split simulate --real-kernel', () => {
     expect(lines.some((l) => /^> +\| modprobe: ERROR: could not insert 'klpd_counter': Exec format error$/.test(l))).toBe(true);
     expect(lines.some((l) => /^< lsmod klpd_counter klpd_fix klpd_fix__klpd_counter +\|$/.test(l))).toBe(true);
     expect(lines.at(-1)).toMatch(/^DIFFER: \d+ line\(s\) only in the simulator \(<\), \d+ only on the real kernel \(>\)/);
+  }, 15 * 60_000);
+
+  it('runs a classic livepatch on the stock kernel with --upstream --real-kernel stock, and agrees', async () => {
+    const lp = join(dir, 'classic');
+    cpSync(samples('livepatch-sample.c'), join(lp, 'livepatch-sample.c'));
+    const b = await klpSplit(['build', lp]);
+    expect(b.code, b.stderr).toBe(0);
+    writeFileSync(
+      join(dir, 'classic.scenario'),
+      ['modprobe livepatch_sample', '@lsmod', 'echo 0 > /sys/kernel/livepatch/livepatch_sample/enabled', 'rmmod livepatch_sample', '@lsmod', ''].join('\n'),
+    );
+    const r = await klpSplit(['simulate', '--upstream', '--module', join(lp, 'livepatch-sample.ko'), '--scenario', join(dir, 'classic.scenario'), '--real-kernel', 'stock']);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/\| real kernel \(stock: 6\.1\.0-\d+-amd64\)$/);
+    expect(lines).toContain(`  ${"livepatch: enabling patch 'livepatch_sample'".padEnd(64)} | livepatch: enabling patch 'livepatch_sample'`);
+    expect(lines).toContain(`  ${'lsmod livepatch_sample'.padEnd(64)} | lsmod livepatch_sample`);
+    expect(lines.filter((l) => /^[<>]/.test(l))).toEqual([]);
+    expect(lines.at(-1)).toMatch(/^agree: \d+ lines/);
   }, 15 * 60_000);
 
   it('refuses what it cannot run: stock with split modules, directives only the simulator knows', async () => {
