@@ -28,6 +28,9 @@ describe('the guest report and the comparison with the simulator', () => {
       { kind: 'guest', text: 'lsmod a b' },
     ]);
     expect(r.problems).toEqual(['a transition did not end']);
+    // The protocol's earlier name is still read.
+    const legacy = parseGuestReport('split-guest: case x\nsplit-guest: % true\nsplit-guest: rc 0\nsplit-guest: end x', () => false);
+    expect(legacy.cases.get('x')).toEqual([{ kind: 'cmd', text: 'true' }, { kind: 'rc', status: 0 }]);
   });
 
   it("words the tools' output as the simulator does", () => {

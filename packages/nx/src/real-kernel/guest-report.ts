@@ -10,6 +10,13 @@
 export const DMESG_MARKER = '\n### klp-qemu: dmesg\n';
 /** The line a guest script prints on its output when it ran to its end. */
 export const DONE_MARKER = '### klp-guest: done';
+/** The protocol's earlier name, 'split-guest', still read (guest scripts written against it). */
+const LEGACY = 'split-guest';
+
+/** Whether run.sh's output says the guest script ran to its end. */
+export function guestDone(output: string): boolean {
+  return output.includes(DONE_MARKER) || output.includes(`### ${LEGACY}: done`);
+}
 
 export type GuestLine =
   /** `% <command>` */
@@ -30,7 +37,7 @@ export interface GuestReport {
   problems: string[];
 }
 
-const PREFIX = 'klp-guest: ';
+const PREFIX = /^(?:klp-guest|split-guest): /;
 
 /**
  * Reads the kernel log of a guest run. Kernel lines inside a case stay when
@@ -44,8 +51,9 @@ export function parseGuestReport(dmesg: string, keep: (line: string, caseId: str
   let current: GuestLine[] | undefined;
   for (const raw of dmesg.split('\n')) {
     const line = raw.replace(/^\[[ 0-9.]*\] /, '').trimEnd();
-    if (line.startsWith(PREFIX)) {
-      const text = line.slice(PREFIX.length);
+    const prefix = PREFIX.exec(line);
+    if (prefix) {
+      const text = line.slice(prefix[0].length);
       const marker = /^(case|end) (\S+)$/.exec(text);
       if (marker?.[1] === 'case') cases.set((id = marker[2]!), (current = []));
       else if (marker) current = id = undefined;
