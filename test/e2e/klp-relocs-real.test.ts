@@ -36,14 +36,12 @@ beforeAll(async () => {
   const b = await klpSplit(['build', lp, '--target', join(mod, 'klpr-mod.ko')]);
   expect(b.code, b.stderr).toBe(0);
   expect(b.stdout).toContain('console_show -> .klp.sym.vmlinux.console_show,2');
-  // noapic: TCG under load can miss the IO-APIC timer check at boot (a panic before anything runs).
   const r = await runGuest({
     kernel: 'stock',
     kos: [],
     script: join(ROOT, 'test/guest/klp-relocs-real.sh'),
     files: { 'klpr-mod.ko': join(mod, 'klpr-mod.ko'), 'klpr-real.ko': join(lp, 'klpr-real.ko') },
     workDir: run,
-    append: 'noapic',
     timeoutS: 300,
   });
   expect(r.exitCode, `${r.output}\n${r.stderr}`).toBe(0);

@@ -105,7 +105,7 @@ export interface GuestRunOptions {
   files?: Record<string, string>;
   /** A scratch directory of the caller's. */
   workDir: string;
-  /** Extra kernel arguments. */
+  /** Extra kernel arguments (noapic is always given). */
   append?: string;
   /** The qemu run's limit in seconds. */
   timeoutS?: number;
@@ -153,8 +153,10 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRunResult> {
   for (const [name, file] of Object.entries(o.files ?? {})) copyFileSync(file, join(guest, name));
 
   const timeoutS = o.timeoutS ?? 600;
+  // noapic: TCG under load can miss the IO-APIC timer check at boot, a panic before anything runs
+  // (the kernel's own advice in that panic); the legacy PIC serves one CPU as well.
   const t0 = performance.now();
-  const r = await runProc('bash', [QEMU_KERNEL_SCRIPT, 'run', guest], { ...env, KLP_QEMU_ROOTFS: root, KLP_QEMU_APPEND: o.append ?? 'log_buf_len=4M', KLP_QEMU_TIMEOUT: String(timeoutS) }, (timeoutS + 60) * 1000);
+  const r = await runProc('bash', [QEMU_KERNEL_SCRIPT, 'run', guest], { ...env, KLP_QEMU_ROOTFS: root, KLP_QEMU_APPEND: `noapic ${o.append ?? 'log_buf_len=4M'}`, KLP_QEMU_TIMEOUT: String(timeoutS) }, (timeoutS + 60) * 1000);
   const ms = performance.now() - t0;
   const parts = splitRunOutput(r.stdout);
   return { exitCode: r.code, output: parts?.output ?? r.stdout, dmesg: parts?.dmesg ?? '', stderr: r.stderr, release, ms };
