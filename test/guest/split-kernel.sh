@@ -7,19 +7,19 @@
 #
 # Everything goes to the kernel log, so commands, their output and the
 # kernel's own lines come out in one order:
-#   split-guest: case <id> / end <id>   around each case
-#   split-guest: % <command>            before each command
-#   split-guest: out <line>             its output (stdout and stderr)
-#   split-guest: rc <n>                 its exit status
-#   split-guest: lsmod <m> <m> ...      the loaded modules, sorted
-#   split-guest: problem: <text>        a wait that ran out (the run is void)
+#   klp-guest: case <id> / end <id>   around each case
+#   klp-guest: % <command>            before each command
+#   klp-guest: out <line>             its output (stdout and stderr)
+#   klp-guest: rc <n>                 its exit status
+#   klp-guest: lsmod <m> <m> ...      the loaded modules, sorted
+#   klp-guest: problem: <text>        a wait that ran out (the run is void)
 # The host reads them from the dmesg that qemu-kernel.sh appends.
 set -u -o pipefail -o errtrace
 trap 'kmsg "problem: line $LINENO: $BASH_COMMAND failed"' ERR
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 lp=/sys/kernel/livepatch
-kmsg() { printf 'split-guest: %s\n' "$*" > /dev/kmsg; }
+kmsg() { printf 'klp-guest: %s\n' "$*" > /dev/kmsg; }
 
 # No command starts while a transition runs (as the selftests' loop_until).
 settle() {
@@ -146,4 +146,4 @@ snapshot
 kmsg "end missing"
 cleanup
 
-echo "### split-guest: done"
+echo "### klp-guest: done"

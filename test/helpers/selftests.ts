@@ -52,11 +52,13 @@ export function comparableLines(lines: string[]): string[] {
 /**
  * A callback call as `<patch>: <callback>: <object>`: in split mode the
  * per-object module (`<patch>__<object>`) makes the call and is obj->mod
- * (docs/split-vs-upstream.md), so the printing module and obj->mod differ by design.
+ * (docs/split-vs-upstream.md), and vmlinux's obj->mod is the main module
+ * itself (docs/split-kernel.md, point 7), so the printing module and
+ * obj->mod differ by design.
  */
 export function withoutObjMod(line: string): string {
   return line.replace(/^(\w+?)(?:__(\w+))?: (\w+_callback): (\w+)(?: -> \[\w+\])?$/, (_m, patch: string, object: string | undefined, cb: string, target: string) =>
-    `${patch}: ${cb}: ${object ?? target}`,
+    `${patch}: ${cb}: ${object ?? (target === patch ? 'vmlinux' : target)}`,
   );
 }
 

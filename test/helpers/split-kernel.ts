@@ -1,16 +1,18 @@
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
+import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
+import { guestPrograms, runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
 import { ROOT } from './env.js';
 
 /**
  * The split livepatch kernel (scripts/split-kernel.sh: Debian's 6.1 with the
  * project's kernel/patches) and runs of a guest script on it under qemu
- * (scripts/qemu-kernel.sh with KLP_QEMU_KERNEL=split).
+ * (qemu-kernel.sh with KLP_QEMU_KERNEL=split).
  */
 
-/** Programs the guest scripts use, put in the initramfs (kmod's tools, not busybox's). */
-export const SPLIT_GUEST_BINS = 'bash modprobe rmmod insmod lsmod modinfo depmod';
+/** Programs the guest scripts can use: the initramfs's one list (packages/nx/scripts/guest/programs). */
+export const SPLIT_GUEST_BINS = guestPrograms().join(' ');
 
 export interface SplitKernel {
   /** The build tree: kbuild's -C for modules, with the split API in include/linux/livepatch.h. */
@@ -31,7 +33,7 @@ export async function splitKernel(): Promise<SplitKernel> {
 }
 
 export interface GuestRun {
-  /** Lines of each case ('split-guest: case <id>' .. 'end <id>'), see guestTranscripts(). */
+  /** Lines of each case ('klp-guest: case <id>' .. 'end <id>'), see guestTranscripts(). */
   cases: Map<string, string[]>;
   /** 'problem:' lines: a wait that ran out or a guest command that failed unexpectedly. */
   problems: string[];
@@ -40,31 +42,30 @@ export interface GuestRun {
   ms: number;
 }
 
+/** A line of the guest's report as the split-kernel suites read it. */
+function shown(l: GuestLine): string {
+  switch (l.kind) {
+    case 'cmd':
+      return `% ${l.text}`;
+    case 'out':
+      return `out ${l.text}`;
+    case 'rc':
+      return `rc ${l.status}`;
+    default:
+      return l.text;
+  }
+}
+
 /**
- * The guest's report: the kernel log between each case's markers, as lines
- * of the transcript. The guest's own lines lose their 'split-guest: ' prefix
- * ('% cmd', 'out ...', 'rc N', 'lsmod ...', 'objects ...'); of the kernel's
- * lines those of the livepatch core and of the case's modules stay (their
- * names start with `modulePrefix`), without timestamps and taint notices.
+ * The guest's report (parseGuestReport()) as lines of a transcript: the
+ * guest's own lines without their 'klp-guest: ' prefix ('% cmd', 'out ...',
+ * 'rc N', 'lsmod ...', 'objects ...'); of the kernel's lines those of the
+ * livepatch core and of the case's modules (their names start with
+ * `modulePrefix`), without timestamps and taint notices.
  */
 export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun['cases'] {
-  const cases: GuestRun['cases'] = new Map();
-  let current: string[] | undefined;
-  for (const raw of dmesg.split('\n')) {
-    const line = raw.replace(/^\[[ 0-9.]*\] /, '');
-    const guest = /^split-guest: (.*)$/.exec(line);
-    if (guest) {
-      const text = guest[1]!;
-      const marker = /^(case|end) (\S+)$/.exec(text);
-      if (marker?.[1] === 'case') cases.set(marker[2]!, (current = []));
-      else if (marker) current = undefined;
-      else current?.push(text.trimEnd());
-      continue;
-    }
-    if (!current || /(tainting|taints) kernel/.test(line)) continue;
-    if (line.startsWith('livepatch: ') || line.startsWith(modulePrefix)) current.push(line);
-  }
-  return cases;
+  const report = parseGuestReport(dmesg, (line) => line.startsWith('livepatch: ') || line.startsWith(modulePrefix));
+  return new Map([...report.cases].map(([id, lines]) => [id, lines.map(shown)]));
 }
 
 /**
@@ -73,35 +74,10 @@ export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun[
  * (a .sh file of the project) as /work/run.sh.
  */
 export async function runOnSplitKernel(kernel: SplitKernel, kos: string[], guestScript: string, workDir: string, modulePrefix: string): Promise<GuestRun> {
-  const root = join(workDir, 'root');
-  const extra = join(root, 'lib/modules', kernel.release, 'extra');
-  mkdirSync(extra, { recursive: true });
-  for (const ko of kos) copyFileSync(ko, join(extra, basename(ko)));
-  for (const f of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
-    copyFileSync(join(kernel.kdir, f), join(root, 'lib/modules', kernel.release, f));
+  const r = await runGuest({ kernel: 'split', kos, script: guestScript, workDir, append: 'log_buf_len=4M', timeoutS: 600 });
+  if (r.release !== kernel.release) throw new Error(`the split kernel booted is ${r.release}, not ${kernel.release}`);
+  if (r.exitCode !== 0 || !r.dmesg || !guestDone(r.output)) {
+    throw new Error(`the split-kernel run failed (exit ${r.exitCode}):\n${r.output.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   }
-  await execa('depmod', ['-b', root, kernel.release], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` } });
-
-  const guest = join(workDir, 'guest');
-  mkdirSync(guest, { recursive: true });
-  // qemu-kernel.sh runs run.sh with busybox sh; the guest scripts are bash.
-  copyFileSync(guestScript, join(guest, 'guest.sh'));
-  writeFileSync(join(guest, 'run.sh'), 'exec /usr/bin/bash /work/guest.sh\n');
-
-  const t0 = performance.now();
-  const r = await execa('bash', ['scripts/qemu-kernel.sh', 'run', guest], {
-    cwd: ROOT,
-    reject: false,
-    timeout: 15 * 60_000,
-    env: { KLP_QEMU_KERNEL: 'split', KLP_QEMU_BINS: SPLIT_GUEST_BINS, KLP_QEMU_ROOTFS: root, KLP_QEMU_APPEND: 'log_buf_len=4M', KLP_QEMU_TIMEOUT: '600' },
-  });
-  const ms = performance.now() - t0;
-  const out = String(r.stdout);
-  const cut = out.indexOf('\n### klp-qemu: dmesg\n');
-  if (r.exitCode !== 0 || cut < 0 || !out.includes('### split-guest: done')) {
-    throw new Error(`the split-kernel run failed (exit ${r.exitCode}):\n${out.slice(-4000)}\n${String(r.stderr).slice(-4000)}`);
-  }
-  const dmesg = out.slice(cut + '\n### klp-qemu: dmesg\n'.length);
-  const problems = dmesg.split('\n').filter((l) => l.includes('split-guest: problem:')).map((l) => l.replace(/^.*split-guest: problem: /, ''));
-  return { cases: guestTranscripts(dmesg, modulePrefix), problems, dmesg, ms };
+  return { cases: guestTranscripts(r.dmesg, modulePrefix), problems: parseGuestReport(r.dmesg, () => false).problems, dmesg: r.dmesg, ms: r.ms };
 }

@@ -9,7 +9,8 @@
 #   KLP_CACHE           the cache directory
 # Exit status 2 with one message when something cannot be installed here.
 # --no-install only reports what is already there (exit 2 when it is not).
-set -euo pipefail
+set -euo pipefail -o errtrace
+trap 'rc=$?; echo "kernel-env: line $LINENO: $BASH_COMMAND failed (status $rc)" >&2' ERR
 
 # The cache directory contract of packages/core/src/contracts/cache-dir.ts, in shell.
 if [[ -z "${KLP_SPLIT_CACHE:-}" && -z "${XDG_CACHE_HOME:-}" && -z "${HOME:-}" ]]; then

@@ -11,6 +11,8 @@ import {
   readLayout,
   vmlinuxSymbolSource,
   type SimSystem,
+  type ScenarioResult,
+  type Step,
   newKernel,
   readScenario,
   runScenario,
@@ -18,10 +20,13 @@ import {
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';
+import { checkRealScenario, compareOnRealKernel, formatComparison } from './simulate-real.js';
 import type { Io } from './output.js';
 
 export const SIMULATE_HELP = `Usage: klp-split simulate <dir> --target <module.ko>... (--scenario <file> | --explore) [--json]
        klp-split simulate --upstream --module <module.ko>... --scenario <file> [--json]
+       klp-split simulate <dir> --target <module.ko>... --scenario <file> --real-kernel split
+       klp-split simulate --upstream --module <module.ko>... --scenario <file> --real-kernel stock
 
 Runs the built split modules of <dir> and the target modules in the
 simulated kernel (the split livepatch series' loader and livepatch core).
@@ -38,7 +43,8 @@ targets in the upstream livepatch core instead.
                        @interleave  (nothing runs unless a line says so; then:)
                        @start modprobe <module>  (runs to its first interleaving point) |
                        @step <module>[#n]  (its task runs to the next one) |
-                       @async <module>  (the pending removal runs) | # comment
+                       @async <module>  (the pending removal runs) |
+                       @lsmod  (the loaded modules, sorted) | # comment
                      prints the transcript in the kernel's log wording
   --explore          model check: every order of loading and unloading the targets
                      and loading, disabling and removing the patch (and a reloaded
@@ -57,9 +63,21 @@ targets in the upstream livepatch core instead.
   --kallsyms <file>  with --upstream: a /proc/kallsyms dump of the kernel, for the
                      old_name and old_sympos checks on vmlinux (default: $KLP_KALLSYMS
                      or the dump cached from booting Debian's kernel)
+  --real-kernel <k>  also run the scenario on a real kernel under qemu and print
+                     both transcripts side by side (commands, the tools' errors,
+                     the livepatch core's and the modules' kernel lines, callback
+                     calls, @lsmod): 'split' is the split livepatch kernel of the
+                     project's scripts/split-kernel.sh (a checkout of klp-split;
+                     <dir> built against its tree: --kdir $(scripts/split-kernel.sh kdir)),
+                     'stock' Debian's 6.1 kernel (with --upstream); the modules are
+                     installed under /lib/modules/<release>/extra and indexed with
+                     depmod. Runs modprobe, insmod, rmmod, echo 0|1 > .../enabled,
+                     @callback, @lsmod, @sysfs and @set_ftrace_enabled; exit 1
+                     when the two differ
   --json             machine-readable result
 
-Exit status: 0 no invariant broken, 1 violations, 2 usage or environment error.`;
+Exit status: 0 no invariant broken (with --real-kernel: and both agree),
+1 violations (or the transcripts differ), 2 usage or environment error.`;
 
 /** Classic livepatches: the stock structure layout, modules given one by one. */
 async function upstreamSystem(modules: string[], kdir: string | undefined, kallsyms: string | undefined): Promise<SimSystem> {
@@ -71,6 +89,18 @@ async function upstreamSystem(modules: string[], kdir: string | undefined, kalls
     vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms ?? defaultKallsymsFile(tree.release)),
     images: modules.map((m) => loadModuleImage(m)),
   };
+}
+
+/** The scenario on the real kernel too: both transcripts side by side; 1 when they differ or an invariant broke. */
+async function againstRealKernel(kind: 'split' | 'stock', sys: SimSystem, scenarioFile: string, steps: Step[], sim: ScenarioResult, json: boolean, io: Io): Promise<number> {
+  checkRealScenario(steps, scenarioFile);
+  const c = await compareOnRealKernel(kind, sys.images.map((i) => i.path), sys.images.map((i) => i.name), scenarioFile, sim.transcript);
+  if (json) io.out(JSON.stringify({ ...c, violations: sim.violations }, null, 2));
+  else {
+    for (const l of formatComparison(c)) io.out(l);
+    for (const v of sim.violations) io.out(`violation [${v.code}] after ${v.after}: ${v.message}`);
+  }
+  return c.agree && !sim.violations.length ? EXIT_OK : EXIT_FINDINGS;
 }
 
 export async function simulateCommand(argv: string[], io: Io): Promise<number> {
@@ -85,6 +115,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     kdir: { type: 'string' },
     kallsyms: { type: 'string' },
     also: { type: 'string', multiple: true },
+    'real-kernel': { type: 'string' },
   });
   if (flag(args, 'help')) {
     io.out(SIMULATE_HELP);
@@ -96,6 +127,13 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   const scenarioFile = str(args, 'scenario');
   if (!scenarioFile && !flag(args, 'explore')) throw new UsageError('simulate: give --scenario <file> or --explore');
   if (upstream && !scenarioFile) throw new UsageError('simulate: --upstream runs a --scenario');
+  const realKernel = str(args, 'real-kernel');
+  if (realKernel !== undefined) {
+    if (realKernel !== 'split' && realKernel !== 'stock') throw new UsageError(`simulate: --real-kernel is 'split' or 'stock', not '${realKernel}'`);
+    if (!scenarioFile) throw new UsageError('simulate: --real-kernel runs a --scenario');
+    if (realKernel === 'stock' && !upstream) throw new UsageError('simulate: --real-kernel stock runs classic livepatches: give --upstream --module <ko>... (split modules need --real-kernel split)');
+    if (realKernel === 'split' && upstream) throw new UsageError('simulate: --real-kernel split runs a split directory: drop --upstream (classic livepatches run on --real-kernel stock)');
+  }
   if (scenarioFile) requireRegularFile('simulate', '--scenario', scenarioFile);
   for (const m of list(args, 'module')) requireRegularFile('simulate', '--module', m);
   for (const t of list(args, 'target')) requireRegularFile('simulate', '--target', t);
@@ -105,7 +143,9 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       const steps = readScenario(scenarioFile!);
       const kallsyms = str(args, 'kallsyms');
       if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`simulate: kallsyms dump ${kallsyms} does not exist`);
-      const r = runScenario(newKernel(await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms)), steps);
+      const system = await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms);
+      const r = runScenario(newKernel(system), steps);
+      if (realKernel) return await againstRealKernel('stock', system, scenarioFile!, steps, r, flag(args, 'json'), io);
       io.out(flag(args, 'json') ? JSON.stringify(r, null, 2) : [...r.transcript, ...r.violations.map((v) => `violation [${v.code}] after ${v.after}: ${v.message}`)].join('\n'));
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
@@ -133,7 +173,9 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
     const steps = readScenario(scenarioFile!);
+    if (realKernel) checkRealScenario(steps, scenarioFile!);
     const r = runScenario(newKernel(loaded.sys), steps);
+    if (realKernel) return await againstRealKernel('split', loaded.sys, scenarioFile!, steps, r, flag(args, 'json'), io);
     if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
     else {
       io.out(r.transcript.join('\n'));

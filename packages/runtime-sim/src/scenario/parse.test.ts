@@ -13,6 +13,7 @@ describe('the scenario language', () => {
         '@sysfs /sys/kernel/livepatch/p/force --w-------',
         '@set_ftrace_enabled 0',
         '@race rmmod m',
+        '@lsmod',
       ].join('\n'),
       's.scenario',
     );
@@ -24,6 +25,7 @@ describe('the scenario language', () => {
       { kind: 'sysfs', path: '/sys/kernel/livepatch/p/force', expected: '--w-------', line: 6 },
       { kind: 'ftrace-enabled', value: false, line: 7 },
       { kind: 'rmmod', module: 'm', line: 8, race: true },
+      { kind: 'lsmod', line: 9 },
     ]);
     expect(steps.map(stepCommand)).toEqual([
       'modprobe test_klp_livepatch replace=1',
@@ -33,11 +35,12 @@ describe('the scenario language', () => {
       undefined,
       undefined,
       'rmmod m',
+      undefined,
     ]);
   });
 
   it('reports every line it cannot read at its line and column', () => {
-    const bad = () => parseScenario('modprobe ok\n  echo 2 > /sys/kernel/livepatch/p/enabled\n@sysfs /proc/x 1\n@set_ftrace_enabled yes', 'bad.scenario');
+    const bad = () => parseScenario('modprobe ok\n  echo 2 > /sys/kernel/livepatch/p/enabled\n@sysfs /proc/x 1\n@set_ftrace_enabled yes\n@lsmod x', 'bad.scenario');
     expect(bad).toThrow(ScenarioError);
     try {
       bad();
@@ -46,6 +49,7 @@ describe('the scenario language', () => {
         'bad.scenario:2:3 scenario-syntax',
         'bad.scenario:3:1 scenario-syntax',
         'bad.scenario:4:1 scenario-syntax',
+        'bad.scenario:5:1 scenario-syntax',
       ]);
     }
   });

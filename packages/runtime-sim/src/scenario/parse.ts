@@ -30,6 +30,8 @@ import type { Diagnostic } from '@klp-split/splitter';
  *   @step <module>[#n]                   the oldest (n-th oldest) task working on <module> that is
  *                                        not waiting for another runs to its next interleaving point
  *   @async <module>                      the asynchronous removal of <module> runs now
+ *   @lsmod                               prints the loaded modules, sorted: 'lsmod <m> <m> ...'
+ *                                        (as the real-kernel guest prints them)
  */
 export type Step = (
   | { kind: 'modprobe'; module: string; params: string[]; line: number }
@@ -44,6 +46,7 @@ export type Step = (
   | { kind: 'interleave'; line: number }
   | { kind: 'step'; module: string; nth: number; line: number }
   | { kind: 'async'; module: string; line: number }
+  | { kind: 'lsmod'; line: number }
 ) & { race?: boolean; start?: boolean };
 
 /** A scenario that does not parse: an input error (exit 2) listing every bad line. */
@@ -115,6 +118,10 @@ export function parseScenario(text: string, file: string): Step[] {
       start = true;
       trimmed = trimmed.replace(/^@start\s+/, '');
     }
+    if (trimmed === '@lsmod') {
+      steps.push({ kind: 'lsmod', line });
+      return;
+    }
     if (trimmed === '@posted-guard-defect') {
       steps.push({ kind: 'posted-guard-defect', line });
       return;
@@ -156,7 +163,7 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
       return;
     }
-    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', 'echo 1 > /sys/kernel/livepatch/<patch>/force', @race, @posted-guard-defect, @callback, @sleeping, @sysfs @set_ftrace_enabled, @interleave, @start, @step or @async`);
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', 'echo 1 > /sys/kernel/livepatch/<patch>/force', @race, @posted-guard-defect, @callback, @sleeping, @sysfs @set_ftrace_enabled, @interleave, @start, @step, @async or @lsmod`);
   }
 }
 
@@ -182,6 +189,7 @@ export function stepCommand(step: Step): string | undefined {
     case 'interleave':
     case 'step':
     case 'async':
+    case 'lsmod':
       return undefined;
   }
 }

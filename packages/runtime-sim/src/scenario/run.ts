@@ -71,6 +71,10 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
         kernel.livepatch.callbackReturns.set(`${step.module}:${step.callback}`, step.ret);
         kernel.log.push(`% echo ${step.ret} > /sys/module/${step.module}/parameters/${step.callback}_ret`);
         break;
+      case 'lsmod':
+        // Like /proc/modules: every module the loader holds, whatever its state.
+        kernel.log.push(['lsmod', ...[...kernel.modules.keys()].sort()].join(' '));
+        break;
       case 'posted-guard-defect':
         kernel.livepatch.postedGuardDefect = true;
         break;
