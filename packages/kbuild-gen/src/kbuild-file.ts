@@ -20,7 +20,7 @@ export interface KbuildModule {
 
 /** One obj-m per part; a part with several files gets `<module>-y`. */
 export function modulesOfManifest(m: SplitManifest): KbuildModule[] {
-  return m.parts.map((p) => ({ object: objectFile(p.file) }));
+  return m.parts.map((p) => (p.files ? { object: `${p.module}.o`, composite: p.files.map(objectFile) } : { object: objectFile(p.file) }));
 }
 
 export function kbuildText(modules: KbuildModule[], command: string): string {

@@ -2,6 +2,7 @@ import { elementLine } from './initializer.js';
 import type { Item, SourceUnit } from './items.js';
 import { initializerOf, type KlpObjectEntry, type LivepatchModel } from './livepatch-model.js';
 import type { ExitStatement, PartPlan, SplitPlan } from './plan.js';
+import { perObjectFileBase } from '@klp-split/core';
 import { renderEntries, type Entry, type RenderedOrigin } from './render.js';
 import { COPIED_MODINFO, isExportCall } from './roles.js';
 
@@ -12,6 +13,8 @@ export interface EmittedFiles {
   /** File name to the original line of each of its lines (index 0 is line 1). */
   maps: Map<string, (RenderedOrigin | undefined)[]>;
   objName: string;
+  /** The file (or files, a kbuild composite) of each part. */
+  partFiles: Map<PartPlan, PartFiles>;
 }
 
 /** A file's text from a fixed prefix (header comment, guard) and its entries, with its line map. */
@@ -25,19 +28,105 @@ function mapped(prefix: string, entries: Entry[], prefixFromSource: boolean, suf
   return { text, map };
 }
 
-export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan): EmittedFiles {
+export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, originals?: UnitFiles): EmittedFiles {
   const names = new GeneratedNames(unit);
   const files = new Map<string, string>();
   const maps = new Map<string, (RenderedOrigin | undefined)[]>();
+  const partFiles = new Map<PartPlan, PartFiles>();
   const add = (name: string, out: { text: string; map: (RenderedOrigin | undefined)[] }): void => {
     files.set(name, out.text);
     maps.set(name, out.map);
   };
-  add(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
-  if (plan.header.length) add(plan.headerFile, emitHeader(unit, plan));
   const modinfo = unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end));
-  for (const part of plan.objects) add(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo));
-  return { files, maps, objName: names.obj };
+  const mainComposite = originals && compositeOf(unit, model, plan, plan.main, originals, originals.mainInPlace ?? false);
+  if (mainComposite) {
+    const last = mainComposite.files[mainComposite.files.length - 1]!;
+    for (const k of mainComposite.files) {
+      const trailer = k === last && k === originals.bases.length - 1 ? unit.trailer : '';
+      add(`${originals.bases[k]}.c`, emitMain(unit, model, plan, names, (i) => mainComposite.itemIn(i, k), prologueOf(unit, originals, k), trailer));
+    }
+    partFiles.set(plan.main, { file: `${originals.bases[mainComposite.glue]}.c`, files: mainComposite.files.map((k) => `${originals.bases[k]}.c`) });
+  } else {
+    add(`${plan.fileBase}.c`, emitMain(unit, model, plan, names, () => true, { text: unit.header, fromSource: true }, unit.trailer));
+    partFiles.set(plan.main, { file: `${plan.fileBase}.c` });
+  }
+  if (plan.header.length) add(plan.headerFile, emitHeader(unit, plan));
+  for (const part of plan.objects) {
+    const composite = originals && compositeOf(unit, model, plan, part, originals, false);
+    if (!composite) {
+      add(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo, part.items, true, { text: unit.header, fromSource: true }));
+      partFiles.set(part, { file: `${part.fileBase}.c` });
+      continue;
+    }
+    const nameOf = (k: number): string => `${perObjectFileBase(originals.bases[k]!, part.object)}.c`;
+    for (const k of composite.files) {
+      add(nameOf(k), emitPerObject(unit, plan, part, names, modinfo, part.items.filter((i) => composite.itemIn(i, k)), k === composite.glue, prologueOf(unit, originals, k)));
+    }
+    partFiles.set(part, { file: nameOf(composite.glue), files: composite.files.map(nameOf) });
+  }
+  return { files, maps, objName: names.obj, partFiles };
+}
+
+/**
+ * The original files of a livepatch module built from several (multi-file.ts),
+ * so that a part whose code comes from several of them is written as several
+ * files, each holding what its original held.
+ */
+export interface UnitFiles {
+  /** The originals' base names (no `.c`), in link order. */
+  bases: string[];
+  /** The original (index into bases) a line of the unit comes from. */
+  fileOfLine: (line: number) => number;
+  /** Each original's opening comments (the unit's header is the first one's). */
+  headers: string[];
+  /** Each original's own `#include` lines, trimmed (the unit keeps each include once). */
+  includes: Set<string>[];
+  /** convert: the main part keeps the originals' names, whatever it holds of each. */
+  mainInPlace?: boolean;
+}
+
+/** The file a part is built from: one, or several (a kbuild composite) in link order. */
+export interface PartFiles {
+  /** The file holding the part's klp_object (or klp_patch). */
+  file: string;
+  files?: string[];
+}
+
+interface Composite {
+  /** Indexes of the originals the part's files come from, in link order. */
+  files: number[];
+  /** The original holding the part's klp_object entry (or the klp_patch): the glue goes there. */
+  glue: number;
+  itemIn: (item: Item, k: number) => boolean;
+}
+
+/** How a part splits into files by original, or undefined when its code comes from one original. */
+function compositeOf(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, part: PartPlan, originals: UnitFiles, always: boolean): Composite | undefined {
+  const origin = (i: Item): number => originals.fileOfLine(i.node.startPosition.row + 1);
+  const isMain = part === plan.main;
+  const items = isMain ? unit.items.filter((i) => plan.roles.get(i) === 'special' || part.items.includes(i)) : part.items;
+  // Includes and pr_fmt go with each file's own; they make no file of their own.
+  const code = items.filter((i) => i.kind !== 'include' && plan.roles.get(i) !== 'everywhere');
+  const glue = isMain ? origin(model.patchItem) : originals.fileOfLine(part.entry?.pos.line ?? 1);
+  const set = new Set([glue, ...code.map(origin)]);
+  if (set.size < 2 && !always) return undefined;
+  const files = [...set].sort((a, b) => a - b);
+  const itemIn = (i: Item, k: number): boolean => {
+    if (i.kind === 'include') return origin(i) === k || originals.includes[k]!.has(i.text.trim());
+    return origin(i) === k;
+  };
+  return { files, glue, itemIn };
+}
+
+/** The opening comments of the file made from original `k`; only the first original's are lines of the unit. */
+function prologueOf(unit: SourceUnit, originals: UnitFiles, k: number): Prologue {
+  return k === 0 ? { text: unit.header, fromSource: true } : { text: originals.headers[k] ?? '', fromSource: false };
+}
+
+interface Prologue {
+  text: string;
+  /** The text is the unit's own first lines (mapped one to one). */
+  fromSource: boolean;
 }
 
 /** Names of generated definitions, chosen so they cannot clash with the file's own. */
@@ -72,16 +161,16 @@ function headerInclude(plan: SplitPlan): Entry {
   return { text: `#include "${plan.headerFile}"`, gap: '\n\n', conds: [] };
 }
 
-function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames): { text: string; map: (RenderedOrigin | undefined)[] } {
+function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames, keep: (item: Item) => boolean, prologue: Prologue, trailer: string): { text: string; map: (RenderedOrigin | undefined)[] } {
   const main = plan.main;
-  const placed = new Set(main.items);
+  const placed = new Set(main.items.filter(keep));
   const exported = new Set(plan.exported);
   const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
-  const lastInclude = lastTopLevelInclude(main.items);
+  const lastInclude = lastTopLevelInclude([...placed]);
   const entries: Entry[] = [];
   for (const item of unit.items) {
     const role = plan.roles.get(item);
-    if (role !== 'special' && !placed.has(item)) continue;
+    if (role === 'special' ? !keep(item) : !placed.has(item)) continue;
     const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, exact) });
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
@@ -91,16 +180,18 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
   // The file's closing comments stay at the end of the file that keeps its identity: the main one.
-  return mapped(unit.header, entries, true, unit.trailer);
+  return mapped(prologue.text, entries, prologue.fromSource, trailer);
 }
 
-function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): { text: string; map: (RenderedOrigin | undefined)[] } {
-  const lastInclude = lastTopLevelInclude(part.items);
+/** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue): { text: string; map: (RenderedOrigin | undefined)[] } {
+  const lastInclude = lastTopLevelInclude(items);
   const entries: Entry[] = [];
-  for (const item of part.items) {
+  for (const item of items) {
     entries.push(entry(unit, plan, item));
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
+  if (!withGlue) return mapped(prologue.text, entries, prologue.fromSource);
   const glue = [
     plan.exportNames.code(objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj)),
     `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
@@ -116,7 +207,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   // The glue stands for the object's entry in the original klp_object array.
   const objectLine = part.entry?.pos.line;
   glue.forEach((text, i) => entries.push({ text, gap: '\n\n', conds: [], ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
-  return mapped(unit.header, entries, true);
+  return mapped(prologue.text, entries, prologue.fromSource);
 }
 
 function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {

@@ -52,8 +52,13 @@ export interface ManifestPart {
   object: string;
   /** Kernel module name of the part. */
   module: string;
-  /** Source file of the part, relative to the manifest's directory. */
+  /** Source file of the part, relative to the manifest's directory (of a composite part: the one with its klp_object). */
   file: string;
+  /**
+   * A part built from several files (kbuild `<module>-y := a.o b.o`), in link
+   * order, `file` among them; its kbuild object is then `<module>.o`.
+   */
+  files?: string[];
   funcs: ManifestFunc[];
   callbacks: ManifestCallback[];
 }
@@ -134,7 +139,7 @@ export function buildManifest(input: ManifestInput, file = MANIFEST_FILE): Split
     ...(input.replaceText !== undefined ? { replaceText: input.replaceText } : {}),
     ...(input.states !== undefined ? { states: input.states.map((s) => ({ ...s })) } : {}),
     exports: [...input.exports],
-    parts: input.parts.map((p) => ({ object: p.object, module: p.module, file: p.file, funcs: p.funcs.map((f) => ({ ...f })), callbacks: p.callbacks.map((c) => ({ ...c })) })),
+    parts: input.parts.map((p) => ({ object: p.object, module: p.module, file: p.file, ...(p.files ? { files: [...p.files] } : {}), funcs: p.funcs.map((f) => ({ ...f })), callbacks: p.callbacks.map((c) => ({ ...c })) })),
     ...(input.sourceMap !== undefined ? { sourceMap: { sources: [...input.sourceMap.sources], files: { ...input.sourceMap.files } } } : {}),
     warnings: [...input.warnings],
     ...(input.fileHashes !== undefined ? { fileHashes: { ...input.fileHashes } } : {}),
@@ -287,7 +292,17 @@ export function checkManifest(data: unknown, file: string): SplitManifest {
       const why = relativePathProblem(pfile);
       if (why) p.add(`${at}.file`, why);
     }
-    for (const [key, value] of [['object', object], ['module', module], ['file', pfile]] as const) {
+    const pfiles = p.array(part, 'files', at, { optional: true, max: 1024 });
+    pfiles?.forEach((v, j) => {
+      if (typeof v !== 'string') p.add(`${at}.files[${j}]`, `expected a string, got ${kindOf(v)}`);
+      else {
+        const why = relativePathProblem(v);
+        if (why) p.add(`${at}.files[${j}]`, why);
+      }
+    });
+    if (pfiles && pfile !== undefined && !pfiles.includes(pfile)) p.add(`${at}.files`, `does not list the part's file ${show(pfile)}`);
+    const named: [('object' | 'module' | 'file'), string | undefined][] = [['object', object], ['module', module], ...(pfiles ?? [pfile]).map((f): ['file', string | undefined] => ['file', typeof f === 'string' ? f : undefined])];
+    for (const [key, value] of named) {
       if (value === undefined) continue;
       const first = seen[key].get(value);
       if (first !== undefined) p.add(`${at}.${key}`, `duplicate ${key} ${show(value)} (also $.parts[${first}])`);
