@@ -1,4 +1,4 @@
-import type { SplitManifest } from '@klp-split/core';
+import { builtParts, type SplitManifest } from '@klp-split/core';
 import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
 
 /** The kbuild object name of a source file: `a-b.c` -> `a-b.o`. */
@@ -20,7 +20,7 @@ export interface KbuildModule {
 
 /** One obj-m per part; a part with several files gets `<module>-y`. */
 export function modulesOfManifest(m: SplitManifest): KbuildModule[] {
-  return m.parts.map((p) => (p.files ? { object: `${p.module}.o`, composite: p.files.map(objectFile) } : { object: objectFile(p.file) }));
+  return builtParts(m).map((p) => (p.files ? { object: `${p.module}.o`, composite: p.files.map(objectFile) } : { object: objectFile(p.file) }));
 }
 
 export function kbuildText(modules: KbuildModule[], command: string): string {

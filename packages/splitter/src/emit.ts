@@ -1,5 +1,5 @@
 import { elementLine } from './initializer.js';
-import type { Item, SourceUnit } from './items.js';
+import type { Cond, Item, SourceUnit } from './items.js';
 import { initializerOf, type KlpObjectEntry, type LivepatchModel } from './livepatch-model.js';
 import type { ExitStatement, PartPlan, SplitPlan } from './plan.js';
 import { perObjectFileBase } from '@klp-split/core';
@@ -186,9 +186,15 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
 /** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
 function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue): { text: string; map: (RenderedOrigin | undefined)[] } {
   const lastInclude = lastTopLevelInclude(items);
+  // An object under `#if` in the klp_object array: everything of its module but the includes and
+  // the module's license is under that condition, so the module is empty where the object is not.
+  const under = objectCondition(part);
+  // An item under the same `#ifdef` as its object is under it once.
+  const conds = (c: Cond[]): Cond[] => (!under ? c : c[0]?.open.trim() === under.open && c[0].branch === 'then' ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
   for (const item of items) {
-    entries.push(entry(unit, plan, item));
+    const e = entry(unit, plan, item);
+    entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds) });
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
   if (!withGlue) return mapped(prologue.text, entries, prologue.fromSource);
@@ -196,18 +202,25 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
     plan.exportNames.code(objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj)),
     `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
     `static void ${part.module}_exit(void)\n{\n${plan.exportNames.code(statementsText(unit, part.exitStatements))}}`,
-    [
-      `module_init(${part.module}_init);`,
-      `module_exit(${part.module}_exit);`,
-      'MODULE_LICENSE("GPL");',
-      'MODULE_INFO(livepatch, "Y");',
-      ...modinfo,
-    ].join('\n'),
+    [`module_init(${part.module}_init);`, `module_exit(${part.module}_exit);`].join('\n'),
   ];
   // The glue stands for the object's entry in the original klp_object array.
   const objectLine = part.entry?.pos.line;
-  glue.forEach((text, i) => entries.push({ text, gap: '\n\n', conds: [], ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
+  glue.forEach((text, i) => entries.push({ text, gap: i === glue.length - 1 ? '\n' : '\n\n', conds: conds([]), ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
+  entries.push({ text: ['MODULE_LICENSE("GPL");', 'MODULE_INFO(livepatch, "Y");', ...modinfo].join('\n'), gap: '\n\n', conds: [] });
   return mapped(prologue.text, entries, prologue.fromSource);
+}
+
+/** The condition of an object under `#if` in the klp_object array, as a conditional the renderer reopens. */
+function objectCondition(part: PartPlan): Cond | undefined {
+  const c = part.entry?.condition;
+  return c ? { open: directiveOf(c), branch: 'then', elseText: '#else', at: -1 } : undefined;
+}
+
+/** The directive that opens a condition, as a maintainer writes it (`#ifdef X` for `defined(X)`). */
+function directiveOf(condition: string): string {
+  const m = /^(!?)defined\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(condition);
+  return m ? `#if${m[1] ? 'n' : ''}def ${m[2]}` : `#if ${condition}`;
 }
 
 function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {
@@ -243,7 +256,7 @@ function vmlinuxObjectText(plan: SplitPlan, names: GeneratedNames): string {
     extra.push(`\t.funcs = ${names.vmlinuxFuncs},`);
   }
   text += objectText(vmlinux ?? emptyEntry(), 'KBUILD_MODNAME', 'NULL', names.obj, extra);
-  const objNames = plan.objects.map((p) => `\t"${p.object}",\n`).join('');
+  const objNames = plan.objects.map((p) => (p.entry?.condition ? `${directiveOf(p.entry.condition)}\n\t"${p.object}",\n#endif\n` : `\t"${p.object}",\n`)).join('');
   text += `\n\nstatic char *${names.objNames}[] = {\n${objNames}\tNULL\n};`;
   return text;
 }

@@ -229,6 +229,8 @@ function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, 
     module: p.module,
     file: partFiles.get(p)!.file,
     ...(partFiles.get(p)!.files ? { files: partFiles.get(p)!.files } : {}),
+    ...(p.entry?.condition ? { condition: p.entry.condition } : {}),
+    ...(p.entry?.compiledOut ? { compiledOut: true } : {}),
     funcs: (p.entry?.funcs ?? []).map((f) => ({
       oldName: f.oldName,
       newFunc: plan.exportNames.name(f.newFunc),
