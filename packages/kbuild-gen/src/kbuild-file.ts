@@ -18,9 +18,14 @@ export interface KbuildModule {
   composite?: string[];
 }
 
-/** One obj-m per part; a part with several files gets `<module>-y`. */
+/** One obj-m per part the configuration builds; a part with several files gets `<module>-y`. */
 export function modulesOfManifest(m: SplitManifest): KbuildModule[] {
-  return builtParts(m).map((p) => (p.files ? { object: `${p.module}.o`, composite: p.files.map(objectFile) } : { object: objectFile(p.file) }));
+  return modulesOfParts(builtParts(m));
+}
+
+/** The kbuild objects of parts, whatever the configuration (a Makefile in a kernel tree serves every one). */
+export function modulesOfParts(parts: SplitManifest['parts']): KbuildModule[] {
+  return parts.map((p) => (p.files ? { object: `${p.module}.o`, composite: p.files.map(objectFile) } : { object: objectFile(p.file) }));
 }
 
 export function kbuildText(modules: KbuildModule[], command: string): string {

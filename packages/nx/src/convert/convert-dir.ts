@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kbuildModuleName, readSourceText } from '@klp-split/core';
-import { convertMakefile, dropFromComposite, modulesOfManifest, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
+import { convertMakefile, dropFromComposite, modulesOfParts, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
 import { compositeModules, MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitModule, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
 
 /**
@@ -43,7 +43,9 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
       // A wrapper (test_klp_state3.c) carries the split of the file it includes: same bytes.
       if (!readIfExists(join(dir, name))?.equals(bytes)) plan.files.set(name, bytes);
     }
-    const perObject = modulesOfManifest(result.manifest).slice(1);
+    // Every per-object module, also one this configuration leaves out: its content is under the
+    // object's condition, so the kernel tree's Makefile serves every configuration.
+    const perObject = modulesOfParts(result.manifest.parts).slice(1);
     livepatches.push({
       object,
       perObject: perObject.map((m) => m.object),
