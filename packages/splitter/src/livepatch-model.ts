@@ -413,7 +413,9 @@ function checkDuplicates(objects: KlpObjectEntry[], sink: DiagnosticSink): void 
     const key = o.name ?? 'vmlinux';
     const first = seen.get(key);
     if (first) {
-      sink.error(o.pos, 'duplicate-object', `object '${key}' appears twice in the klp_object array (first at line ${first.pos.line})`);
+      // One object in two branches would be two modules of one name: the functions may differ, the object not.
+      const hint = o.condition || first.condition ? `; one object is one module: put the conditions around its klp_func entries instead` : '';
+      sink.error(o.pos, 'duplicate-object', `object '${key}' appears twice in the klp_object array (first at line ${first.pos.line})${hint}`);
     } else {
       seen.set(key, o);
     }
