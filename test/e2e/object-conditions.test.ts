@@ -119,5 +119,14 @@ describe('#ifdef around klp_object entries', () => {
     const r = splitFile(file, { displayName: 'klpr-objifdef.c', preprocess: (p, s) => preprocessWithKbuild(tree, p, s) });
     expect(r.kind).toBe('invalid');
     expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.code}`)).toEqual(['47:conditional-vmlinux-object']);
+
+    // One object in both branches would be two modules of one name.
+    const twice = join(dir, 'klpr-twice.c');
+    writeFileSync(twice, readFileSync(FIXTURE, 'latin1').replace('#ifdef CONFIG_KLPR_NEVER_SET\n\t{\n\t\t.name = "klpr_beta",', '#else\n\t{\n\t\t.name = "klpr_alpha",\n\t\t.funcs = target_funcs,\n\t},\n#endif\n#ifdef CONFIG_KLPR_NEVER_SET\n\t{\n\t\t.name = "klpr_beta",').replace('\t},\n#endif\n#else', '\t},\n#else'), 'latin1');
+    const d = splitFile(twice, { displayName: 'klpr-twice.c', preprocess: (p, s) => preprocessWithKbuild(tree, p, s) });
+    expect(d.kind).toBe('invalid');
+    const dup = d.diagnostics.filter((x) => x.severity === 'error');
+    expect(dup.map((x) => x.code)).toEqual(['duplicate-object']);
+    expect(dup[0]!.message).toContain("object 'klpr_alpha' appears twice in the klp_object array (first at line 51); one object is one module");
   });
 });
