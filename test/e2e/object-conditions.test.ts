@@ -104,6 +104,25 @@ describe('#ifdef around klp_object entries', () => {
     expect(v.code, v.stdout).toBe(0);
   }, 300_000);
 
+  it('evaluates an object name built by macros beside conditional entries; one under a condition is refused', () => {
+    const dir = join(root, 'macro-names');
+    mkdirSync(dir);
+    const text = readFileSync(FIXTURE, 'latin1')
+      .replace('#include <linux/livepatch.h>\n', '#include <linux/livepatch.h>\n#include <linux/stringify.h>\n\n#define KLPR_TARGET klpr_target\n')
+      .replace('\t\t.name = "klpr_target",', '\t\t.name = __stringify(KLPR_TARGET),');
+    const tree = discoverKernelTree();
+    const preprocess = (p: string, s: string) => preprocessWithKbuild(tree, p, s);
+    writeFileSync(join(dir, 'klpr-objifdef.c'), text, 'latin1');
+    const r = splitFile(join(dir, 'klpr-objifdef.c'), { displayName: 'klpr-objifdef.c', preprocess });
+    expect(r.kind).toBe('split');
+    expect(r.manifest!.objNames).toEqual(['klpr_target', 'klpr_alpha']);
+    expect(r.diagnostics.map((d) => d.code)).toEqual(['name-from-compiler', 'object-compiled-out']);
+    writeFileSync(join(dir, 'klpr-bad.c'), text.replace('\t\t.name = "klpr_alpha",', '\t\t.name = __stringify(klpr_alpha),'), 'latin1');
+    const bad = splitFile(join(dir, 'klpr-bad.c'), { displayName: 'klpr-bad.c', preprocess });
+    expect(bad.kind).toBe('invalid');
+    expect(bad.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.code}`)).toEqual(['55:unsupported-object-name']);
+  });
+
   it('refuses without a compiler, and refuses a condition on the vmlinux entry', () => {
     const bare = splitFile(FIXTURE, { displayName: 'klpr-objifdef.c' });
     expect(bare.kind).toBe('invalid');

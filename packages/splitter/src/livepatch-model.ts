@@ -106,8 +106,9 @@ export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess
   const conditions = elements.map((el) => conditionAt(unit.source, objsList.startIndex, el.node.startIndex));
   const kept = conditions.some((c) => c) ? keptObjects(objsItem, elements[conditions.findIndex((c) => c)]!, conditions.find((c) => c)!, sink, compiler) : undefined;
   if (conditions.some((c) => c) && !kept) return { kind: 'invalid' };
+  const places = kept ? keptPlaces(unit, elements, conditions, kept) : undefined;
   for (const [i, el] of elements.entries()) {
-    const entry = readObject(unit, el, sink, compiler, { array: objsItem.defines[0]!, index: index++ }, conditions[i], kept);
+    const entry = readObject(unit, el, sink, compiler, { array: objsItem.defines[0]!, index: places ? places[i]!.index ?? -1 : index++ }, conditions[i], places?.[i]!.compiledOut);
     if (entry) objects.push(entry);
   }
   checkDuplicates(objects, sink);
@@ -182,17 +183,38 @@ function keptObjects(objsItem: Item, first: InitElement, condition: string, sink
   return names;
 }
 
-function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, compiler: Preprocessor, at: { array: string; index: number }, condition?: string, kept?: (string | null | undefined)[]): KlpObjectEntry | undefined {
+/**
+ * Where each entry of an array with `#if` around entries stands in the
+ * compiler's array, matched in order: an unconditional entry is always
+ * there, a conditional one when the next kept name is its own. A name built
+ * by macros under a condition cannot be matched (index undefined).
+ */
+function keptPlaces(unit: SourceUnit, elements: InitElement[], conditions: (string | undefined)[], kept: (string | null | undefined)[]): { index?: number; compiledOut: boolean }[] {
+  let next = 0;
+  return elements.map((el, i) => {
+    const nameEl = el.value.type === 'initializer_list' ? initElements(el.value, unit.source, KLP_OBJECT_FIELDS).find((f) => f.field === 'name') : undefined;
+    const literal = !nameEl || isNullValue(nameEl.value) ? null : stringValue(unit, nameEl.value);
+    if (!conditions[i]) return { index: next++, compiledOut: false };
+    if (literal === undefined) return { compiledOut: false };
+    return kept[next] === literal ? { index: next++, compiledOut: false } : { compiledOut: true };
+  });
+}
+
+function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, compiler: Preprocessor, at: { array: string; index: number }, condition?: string, compiledOut = false): KlpObjectEntry | undefined {
   if (el.value.type !== 'initializer_list') {
     sink.error(position(el.value), 'unsupported-initializer', `klp_object element '${el.value.text}' is not a braced initializer`);
     return undefined;
   }
   const fields = initElements(el.value, unit.source, KLP_OBJECT_FIELDS);
   const nameEl = fields.find((f) => f.field === 'name');
-  // A name built by macros is looked up by position in the preprocessed array: only unconditional arrays.
-  const name = nameEl ? objectName(unit, nameEl.value, sink, compiler, kept ? { ...at, index: -1 } : at) : null;
+  if (condition && nameEl && !isNullValue(nameEl.value) && stringValue(unit, nameEl.value) === undefined) {
+    // The compiler's array holds the names of the entries it keeps; which of them this one is, only its own name would say.
+    sink.error(position(nameEl.value), 'unsupported-object-name', `the object name '${nameEl.value.text}' is built by macros and its entry is under '${condition}': klp-split cannot tell whether the configuration keeps it; write the name as a string literal`);
+    return undefined;
+  }
+  // A name built by macros is looked up by its position in the preprocessed array.
+  const name = nameEl ? objectName(unit, nameEl.value, sink, compiler, at) : null;
   if (name === undefined) return undefined;
-  const compiledOut = condition !== undefined && !kept?.includes(name);
   if (condition && name === null) {
     sink.error(position(el.value), 'conditional-vmlinux-object', `the vmlinux entry is under '${condition}': the main module always has its object; put the condition around its klp_func entries instead`);
     return undefined;
