@@ -58,7 +58,7 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
       // A module built from several files is converted as one unit, when its first file comes up.
       const [module, files] = composite;
       if (files[0] !== file || !files.every((f) => existsSync(join(dir, f)))) continue;
-      const result = splitModule(kbuildModuleName(module), files.map((f) => join(dir, f)), { includeDirs: opts.includeDirs, preprocess: opts.preprocess, inPlace: true });
+      const result = splitModule(module, files.map((f) => join(dir, f)), { includeDirs: opts.includeDirs, preprocess: opts.preprocess, inPlace: true });
       take(file, result, module, `${module}.o`);
       const main = result.manifest?.parts[0];
       const unused = main?.files ? files.filter((f) => !main.files!.includes(f)) : [];
