@@ -33,6 +33,8 @@ interface Composite {
   /** The original holding the part's klp_object entry (or the klp_patch): the glue goes there. */
   glue: number;
   itemIn: (item: Item, k: number) => boolean;
+  /** An include the unit took from another original is written without that original's comments. */
+  textIn: (item: Item, k: number) => string;
 }
 
 /** How a part splits into files by original, or undefined when its code comes from one original. */
@@ -47,10 +49,11 @@ export function compositeOf(unit: SourceUnit, model: LivepatchModel, plan: Split
   if (set.size < 2 && !always) return undefined;
   const files = [...set].sort((a, b) => a - b);
   const itemIn = (i: Item, k: number): boolean => {
-    if (i.kind === 'include') return origin(i) === k || originals.includes[k]!.has(i.text.trim());
+    if (i.kind === 'include') return origin(i) === k || originals.includes[k]!.has(i.node.text.trim());
     return origin(i) === k;
   };
-  return { files, glue, itemIn };
+  const textIn = (i: Item, k: number): string => (i.kind === 'include' && origin(i) !== k ? i.node.text.trimEnd() : i.text);
+  return { files, glue, itemIn, textIn };
 }
 
 /** The opening comments of the file made from original `k`; only the first original's are lines of the unit. */

@@ -46,7 +46,7 @@ export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPl
     const last = mainComposite.files[mainComposite.files.length - 1]!;
     for (const k of mainComposite.files) {
       const trailer = k === last && k === originals.bases.length - 1 ? unit.trailer : '';
-      add(`${originals.bases[k]}.c`, emitMain(unit, model, plan, names, (i) => mainComposite.itemIn(i, k), prologueOf(unit, originals, k), trailer));
+      add(`${originals.bases[k]}.c`, emitMain(unit, model, plan, names, (i) => mainComposite.itemIn(i, k), prologueOf(unit, originals, k), trailer, (i) => mainComposite.textIn(i, k)));
     }
     partFiles.set(plan.main, { file: `${originals.bases[mainComposite.glue]}.c`, files: mainComposite.files.map((k) => `${originals.bases[k]}.c`) });
   } else {
@@ -63,7 +63,7 @@ export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPl
     }
     const nameOf = (k: number): string => `${perObjectFileBase(originals.bases[k]!, part.object)}.c`;
     for (const k of composite.files) {
-      add(nameOf(k), emitPerObject(unit, plan, part, names, modinfo, part.items.filter((i) => composite.itemIn(i, k)), k === composite.glue, prologueOf(unit, originals, k)));
+      add(nameOf(k), emitPerObject(unit, plan, part, names, modinfo, part.items.filter((i) => composite.itemIn(i, k)), k === composite.glue, prologueOf(unit, originals, k), (i) => composite.textIn(i, k)));
     }
     partFiles.set(part, { file: nameOf(composite.glue), files: composite.files.map(nameOf) });
   }
@@ -102,7 +102,7 @@ function headerInclude(plan: SplitPlan): Entry {
   return { text: `#include "${plan.headerFile}"`, gap: '\n\n', conds: [] };
 }
 
-function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames, keep: (item: Item) => boolean, prologue: Prologue, trailer: string): { text: string; map: (RenderedOrigin | undefined)[] } {
+function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames, keep: (item: Item) => boolean, prologue: Prologue, trailer: string, textOf: (item: Item) => string = (i) => i.text): { text: string; map: (RenderedOrigin | undefined)[] } {
   const main = plan.main;
   const placed = new Set(main.items.filter(keep));
   const exported = new Set(plan.exported);
@@ -117,7 +117,7 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
-    else entries.push(entry(unit, plan, item));
+    else entries.push(entry(unit, plan, item, textOf(item)));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
   // The file's closing comments stay at the end of the file that keeps its identity: the main one.
@@ -125,7 +125,7 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
 }
 
 /** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
-function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue): { text: string; map: (RenderedOrigin | undefined)[] } {
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue, textOf: (item: Item) => string = (i) => i.text): { text: string; map: (RenderedOrigin | undefined)[] } {
   const lastInclude = lastTopLevelInclude(items);
   // An object under `#if` in the klp_object array: everything of its module but the includes and
   // the module's license is under that condition, so the module is empty where the object is not.
@@ -134,7 +134,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   const conds = (c: Cond[]): Cond[] => (!under ? c : c[0]?.open.trim() === under.open && c[0].branch === 'then' ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
   for (const item of items) {
-    const e = entry(unit, plan, item);
+    const e = entry(unit, plan, item, textOf(item));
     entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds) });
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
