@@ -67,6 +67,43 @@ describe('nx g @klp-split/nx:convert', () => {
     expect(g.output).toContain(`--- /dev/null\n+++ b/${rel}/livepatch-sample.klp-split.json\n`);
     expect(snapshot(dir)).toEqual(before);
   });
+
+  it('converts the livepatches it can, reports the others with their diagnostics, and fails with the summary only', async () => {
+    const setUp = (dir: string): string => {
+      mkdirSync(dir, { recursive: true });
+      cpSync(samples('livepatch-sample.c'), join(dir, 'livepatch-sample.c'));
+      const broken = readFileSync(samples('livepatch-sample.c'), 'latin1').replace('.new_func = livepatch_cmdline_proc_show,', '.new_func = livepatch_missing,');
+      writeFileSync(join(dir, 'livepatch-broken.c'), broken, 'latin1');
+      writeFileSync(join(dir, 'Makefile'), 'obj-m += livepatch-sample.o livepatch-broken.o\n');
+      return broken;
+    };
+    const viaNx = join(SCRATCH, 'partial');
+    const viaCli = join(SCRATCH, 'partial-cli');
+    const broken = setUp(viaNx);
+    setUp(viaCli);
+    const rel = relative(ROOT, viaNx);
+
+    const before = snapshot(viaNx);
+    const dry = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`, '--dry-run']);
+    expect(dry.code).not.toBe(0);
+    expect(dry.output).toContain(`convert ${rel}: not converted (errors above): livepatch-broken.c`);
+    expect(snapshot(viaNx)).toEqual(before);
+
+    const g = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`]);
+    g.output = g.output.replace(/\x1b\[[0-9;]*m/g, '');
+    expect(g.code, g.output).not.toBe(0);
+    expect(g.output).toContain(`${rel}/livepatch-broken.c:40:2: error: klp_func 'cmdline_proc_show': new_func 'livepatch_missing' is not defined in this file [new-func-undefined]`);
+    expect(g.output).toContain(`convert ${rel}: not converted (errors above): livepatch-broken.c`);
+    expect(g.output).not.toContain('nothing written');
+    // The one it could split is written, exactly as the CLI writes it; the other is left as it was.
+    expect(readFileSync(join(viaNx, 'livepatch-sample.c'), 'latin1')).toContain('klp_enable_patch');
+    expect(readFileSync(join(viaNx, 'livepatch-broken.c'), 'latin1')).toBe(broken);
+    const cli = await klpSplit(['convert', viaCli]);
+    expect(cli.code).toBe(1);
+    expect(snapshot(viaNx)).toEqual(snapshot(viaCli));
+    expect(snapshot(viaNx).has('livepatch-sample.klp-split.json')).toBe(true);
+    expect(snapshot(viaNx).has('livepatch-broken.klp-split.json')).toBe(false);
+  });
 });
 
 /**

@@ -170,8 +170,12 @@ describe('real livepatch shapes', () => {
     const r = results.get('klpr-multi')!;
     expect(r.manifest!.sources).toEqual(['klpr_multi_main.c', 'klpr_multi_funcs.c']);
     expect(r.manifest!.objNames).toEqual(['klpr_target', 'klpr_alpha', 'klpr_beta', 'klpr_gamma', 'klpr_delta', 'klpr_eps']);
-    expect(r.files.get('klpr-multi__klpr-eps.c')).toContain('int new_eps_read(int v)');
-    expect(r.files.get('klpr-multi__klpr-eps.c')).toContain('int klpr_count_read(void *owner, int v)');
+    // The per-object module draws on both files: each function stays in a file named after its original.
+    expect(r.manifest!.parts.find((p) => p.object === 'klpr_eps')!.files).toEqual(['klpr_multi_main__klpr_eps.c', 'klpr_multi_funcs__klpr_eps.c']);
+    expect(r.files.get('klpr_multi_funcs__klpr_eps.c')).toContain('int new_eps_read(int v)');
+    expect(r.files.get('klpr_multi_funcs__klpr_eps.c')).toContain('int klpr_count_read(void *owner, int v)');
+    expect(r.files.get('klpr_multi_main__klpr_eps.c')).toContain('static struct klp_func eps_funcs[] = {');
+    expect(r.files.get('klpr_multi_main__klpr_eps.c')).not.toContain('int new_eps_read(int v)');
     expect(r.files.get('klpr-multi.h')).toBe(readFileSync(join(FIXTURES, 'klpr-multi/klpr-multi.h'), 'latin1'));
     // Findings in the second file point at its own lines.
     const dir = join(root, 'multi-fault');

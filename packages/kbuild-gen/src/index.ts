@@ -7,3 +7,4 @@ export * from './overlay.js';
 export * from './makefile-convert.js';
 export * from './preprocess.js';
 export * from './livepatch-relocs.js';
+export * from './composite-edit.js';

@@ -1,4 +1,4 @@
-import type { SplitManifest } from '@klp-split/core';
+import { builtParts, type SplitManifest } from '@klp-split/core';
 import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
 
 /** The kbuild object name of a source file: `a-b.c` -> `a-b.o`. */
@@ -18,9 +18,14 @@ export interface KbuildModule {
   composite?: string[];
 }
 
-/** One obj-m per part; a part with several files gets `<module>-y`. */
+/** One obj-m per part the configuration builds; a part with several files gets `<module>-y`. */
 export function modulesOfManifest(m: SplitManifest): KbuildModule[] {
-  return m.parts.map((p) => ({ object: objectFile(p.file) }));
+  return modulesOfParts(builtParts(m));
+}
+
+/** The kbuild objects of parts, whatever the configuration (a Makefile in a kernel tree serves every one). */
+export function modulesOfParts(parts: SplitManifest['parts']): KbuildModule[] {
+  return parts.map((p) => (p.files ? { object: `${p.module}.o`, composite: p.files.map(objectFile) } : { object: objectFile(p.file) }));
 }
 
 export function kbuildText(modules: KbuildModule[], command: string): string {

@@ -13,6 +13,8 @@ export interface ConvertedLivepatch {
   object: string;
   /** per-object module objects to add, e.g. ['livepatch-shadow-fix1__livepatch-shadow-mod.o'] */
   perObject: string[];
+  /** A per-object module built from several files: its object to their objects (a `<module>-y` line after its obj- line). */
+  composites?: Record<string, string[]>;
 }
 
 export interface MakefileEdit {
@@ -97,14 +99,21 @@ function insertionsFor(
   alreadyListed: Set<string>,
 ): string[] {
   const objects: string[] = [];
+  const composites = new Map<string, string[]>();
   for (const listed of a.objects) {
     for (const lp of livepatches.filter((l) => l.object === listed)) {
       for (const o of lp.perObject) {
         if (!alreadyListed.has(o) && !objects.includes(o)) objects.push(o);
+        const parts = lp.composites?.[o];
+        if (parts) composites.set(o, parts);
       }
     }
   }
-  return objects.map((o) => `${a.indent}${a.variable} += ${o}`);
+  return objects.flatMap((o) => {
+    const parts = composites.get(o);
+    const line = `${a.indent}${a.variable} += ${o}`;
+    return parts ? [line, `${a.indent}${o.replace(/\.o$/, '')}-y := ${parts.join(' ')}`] : [line];
+  });
 }
 
 /**

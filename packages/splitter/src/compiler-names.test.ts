@@ -44,7 +44,7 @@ describe('preprocessor shapes in initializers', () => {
 });
 
 describe('conditions the split cannot keep', () => {
-  it('refuses #ifdef inside the klp_object array rather than splitting both branches', async () => {
+  it('needs the compiler for #ifdef inside the klp_object array, and refuses one inside the klp_patch', async () => {
     const { splitSource } = await import('./split.js');
     const src = `// SPDX-License-Identifier: GPL-2.0
 #include <linux/module.h>
@@ -74,6 +74,11 @@ static struct klp_patch patch = {
 `;
     const r = splitSource('fix.c', src);
     expect(r.kind).toBe('invalid');
-    expect(r.diagnostics.map((d) => `${d.line}:${d.code}`)).toEqual(['16:conditional-in-initializer']);
+    expect(r.diagnostics.map((d) => `${d.line}:${d.code}`)).toEqual(['17:needs-compiler']);
+    expect(r.diagnostics[0]!.message).toContain("an entry is under 'defined(CONFIG_X)'");
+    // The patch's initializer is rewritten field by field: a condition there cannot be kept.
+    const inPatch = splitSource('fix.c', src.replace('#ifdef CONFIG_X\n', '').replace('#endif\n', '').replace('\t.objs = objs,\n', '#ifdef CONFIG_Y\n\t.objs = objs,\n#endif\n'));
+    expect(inPatch.kind).toBe('invalid');
+    expect(inPatch.diagnostics.map((d) => `${d.line}:${d.code}`)).toEqual(['22:conditional-in-initializer']);
   });
 });

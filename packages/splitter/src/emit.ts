@@ -1,7 +1,11 @@
 import { elementLine } from './initializer.js';
-import type { Item, SourceUnit } from './items.js';
+import type { Cond, Item, SourceUnit } from './items.js';
 import { initializerOf, type KlpObjectEntry, type LivepatchModel } from './livepatch-model.js';
 import type { ExitStatement, PartPlan, SplitPlan } from './plan.js';
+import { perObjectFileBase } from '@klp-split/core';
+import { compositeOf, prologueOf, type PartFiles, type Prologue, type UnitFiles } from './composite-parts.js';
+
+export type { PartFiles, UnitFiles } from './composite-parts.js';
 import { renderEntries, type Entry, type RenderedOrigin } from './render.js';
 import { COPIED_MODINFO, isExportCall } from './roles.js';
 
@@ -12,6 +16,8 @@ export interface EmittedFiles {
   /** File name to the original line of each of its lines (index 0 is line 1). */
   maps: Map<string, (RenderedOrigin | undefined)[]>;
   objName: string;
+  /** The file (or files, a kbuild composite) of each part. */
+  partFiles: Map<PartPlan, PartFiles>;
 }
 
 /** A file's text from a fixed prefix (header comment, guard) and its entries, with its line map. */
@@ -25,19 +31,43 @@ function mapped(prefix: string, entries: Entry[], prefixFromSource: boolean, suf
   return { text, map };
 }
 
-export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan): EmittedFiles {
+export function emitSplit(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, originals?: UnitFiles): EmittedFiles {
   const names = new GeneratedNames(unit);
   const files = new Map<string, string>();
   const maps = new Map<string, (RenderedOrigin | undefined)[]>();
+  const partFiles = new Map<PartPlan, PartFiles>();
   const add = (name: string, out: { text: string; map: (RenderedOrigin | undefined)[] }): void => {
     files.set(name, out.text);
     maps.set(name, out.map);
   };
-  add(`${plan.fileBase}.c`, emitMain(unit, model, plan, names));
-  if (plan.header.length) add(plan.headerFile, emitHeader(unit, plan));
   const modinfo = unit.items.filter((i) => i.kind === 'call' && COPIED_MODINFO.has(i.call!.name)).map((i) => unit.source.slice(i.node.startIndex, i.end));
-  for (const part of plan.objects) add(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo));
-  return { files, maps, objName: names.obj };
+  const mainComposite = originals && compositeOf(unit, model, plan, plan.main, originals, originals.mainInPlace ?? false);
+  if (mainComposite) {
+    const last = mainComposite.files[mainComposite.files.length - 1]!;
+    for (const k of mainComposite.files) {
+      const trailer = k === last && k === originals.bases.length - 1 ? unit.trailer : '';
+      add(`${originals.bases[k]}.c`, emitMain(unit, model, plan, names, (i) => mainComposite.itemIn(i, k), prologueOf(unit, originals, k), trailer, (i) => mainComposite.textIn(i, k)));
+    }
+    partFiles.set(plan.main, { file: `${originals.bases[mainComposite.glue]}.c`, files: mainComposite.files.map((k) => `${originals.bases[k]}.c`) });
+  } else {
+    add(`${plan.fileBase}.c`, emitMain(unit, model, plan, names, () => true, { text: unit.header, fromSource: true }, unit.trailer));
+    partFiles.set(plan.main, { file: `${plan.fileBase}.c` });
+  }
+  if (plan.header.length) add(plan.headerFile, emitHeader(unit, plan));
+  for (const part of plan.objects) {
+    const composite = originals && compositeOf(unit, model, plan, part, originals, false);
+    if (!composite) {
+      add(`${part.fileBase}.c`, emitPerObject(unit, plan, part, names, modinfo, part.items, true, { text: unit.header, fromSource: true }));
+      partFiles.set(part, { file: `${part.fileBase}.c` });
+      continue;
+    }
+    const nameOf = (k: number): string => `${perObjectFileBase(originals.bases[k]!, part.object)}.c`;
+    for (const k of composite.files) {
+      add(nameOf(k), emitPerObject(unit, plan, part, names, modinfo, part.items.filter((i) => composite.itemIn(i, k)), k === composite.glue, prologueOf(unit, originals, k), (i) => composite.textIn(i, k)));
+    }
+    partFiles.set(part, { file: nameOf(composite.glue), files: composite.files.map(nameOf) });
+  }
+  return { files, maps, objName: names.obj, partFiles };
 }
 
 /** Names of generated definitions, chosen so they cannot clash with the file's own. */
@@ -72,51 +102,66 @@ function headerInclude(plan: SplitPlan): Entry {
   return { text: `#include "${plan.headerFile}"`, gap: '\n\n', conds: [] };
 }
 
-function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames): { text: string; map: (RenderedOrigin | undefined)[] } {
+function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, names: GeneratedNames, keep: (item: Item) => boolean, prologue: Prologue, trailer: string, textOf: (item: Item) => string = (i) => i.text): { text: string; map: (RenderedOrigin | undefined)[] } {
   const main = plan.main;
-  const placed = new Set(main.items);
+  const placed = new Set(main.items.filter(keep));
   const exported = new Set(plan.exported);
   const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
-  const lastInclude = lastTopLevelInclude(main.items);
+  const lastInclude = lastTopLevelInclude([...placed]);
   const entries: Entry[] = [];
   for (const item of unit.items) {
     const role = plan.roles.get(item);
-    if (role !== 'special' && !placed.has(item)) continue;
+    if (role === 'special' ? !keep(item) : !placed.has(item)) continue;
     const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, exact) });
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
-    else entries.push(entry(unit, plan, item));
+    else entries.push(entry(unit, plan, item, textOf(item)));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
   }
   // The file's closing comments stay at the end of the file that keeps its identity: the main one.
-  return mapped(unit.header, entries, true, unit.trailer);
+  return mapped(prologue.text, entries, prologue.fromSource, trailer);
 }
 
-function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[]): { text: string; map: (RenderedOrigin | undefined)[] } {
-  const lastInclude = lastTopLevelInclude(part.items);
+/** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
+function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue, textOf: (item: Item) => string = (i) => i.text): { text: string; map: (RenderedOrigin | undefined)[] } {
+  const lastInclude = lastTopLevelInclude(items);
+  // An object under `#if` in the klp_object array: everything of its module but the includes and
+  // the module's license is under that condition, so the module is empty where the object is not.
+  const under = objectCondition(part);
+  // An item under the same `#ifdef` as its object is under it once.
+  const conds = (c: Cond[]): Cond[] => (!under ? c : c[0]?.open.trim() === under.open && c[0].branch === 'then' ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
-  for (const item of part.items) {
-    entries.push(entry(unit, plan, item));
+  for (const item of items) {
+    const e = entry(unit, plan, item, textOf(item));
+    entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds) });
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
+  if (!withGlue) return mapped(prologue.text, entries, prologue.fromSource);
   const glue = [
     plan.exportNames.code(objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj)),
     `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
     `static void ${part.module}_exit(void)\n{\n${plan.exportNames.code(statementsText(unit, part.exitStatements))}}`,
-    [
-      `module_init(${part.module}_init);`,
-      `module_exit(${part.module}_exit);`,
-      'MODULE_LICENSE("GPL");',
-      'MODULE_INFO(livepatch, "Y");',
-      ...modinfo,
-    ].join('\n'),
+    [`module_init(${part.module}_init);`, `module_exit(${part.module}_exit);`].join('\n'),
   ];
   // The glue stands for the object's entry in the original klp_object array.
   const objectLine = part.entry?.pos.line;
-  glue.forEach((text, i) => entries.push({ text, gap: '\n\n', conds: [], ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
-  return mapped(unit.header, entries, true);
+  glue.forEach((text, i) => entries.push({ text, gap: i === glue.length - 1 ? '\n' : '\n\n', conds: conds([]), ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
+  entries.push({ text: ['MODULE_LICENSE("GPL");', 'MODULE_INFO(livepatch, "Y");', ...modinfo].join('\n'), gap: '\n\n', conds: [] });
+  return mapped(prologue.text, entries, prologue.fromSource);
+}
+
+/** The condition of an object under `#if` in the klp_object array, as a conditional the renderer reopens. */
+function objectCondition(part: PartPlan): Cond | undefined {
+  const c = part.entry?.condition;
+  return c ? { open: directiveOf(c), branch: 'then', elseText: '#else', at: -1 } : undefined;
+}
+
+/** The directive that opens a condition, as a maintainer writes it (`#ifdef X` for `defined(X)`). */
+function directiveOf(condition: string): string {
+  const m = /^(!?)defined\(([A-Za-z_][A-Za-z0-9_]*)\)$/.exec(condition);
+  return m ? `#if${m[1] ? 'n' : ''}def ${m[2]}` : `#if ${condition}`;
 }
 
 function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {
@@ -152,7 +197,7 @@ function vmlinuxObjectText(plan: SplitPlan, names: GeneratedNames): string {
     extra.push(`\t.funcs = ${names.vmlinuxFuncs},`);
   }
   text += objectText(vmlinux ?? emptyEntry(), 'KBUILD_MODNAME', 'NULL', names.obj, extra);
-  const objNames = plan.objects.map((p) => `\t"${p.object}",\n`).join('');
+  const objNames = plan.objects.map((p) => (p.entry?.condition ? `${directiveOf(p.entry.condition)}\n\t"${p.object}",\n#endif\n` : `\t"${p.object}",\n`)).join('');
   text += `\n\nstatic char *${names.objNames}[] = {\n${objNames}\tNULL\n};`;
   return text;
 }

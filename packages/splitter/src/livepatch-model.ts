@@ -38,6 +38,10 @@ export interface KlpObjectEntry {
   callbacks: KlpCallback[];
   /** Identifiers the object's fields refer to: its roots in the dependency graph. */
   roots: Set<string>;
+  /** The `#if` expression the entry is under in the klp_object array (kept wherever the object goes). */
+  condition?: string;
+  /** Under a condition this kernel's configuration leaves out: the object is not in this build. */
+  compiledOut?: boolean;
 }
 
 export interface LivepatchModel {
@@ -84,8 +88,9 @@ export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess
   }
   const objsItem = definitionOf(unit, objsEl.value, 'klp_object', sink);
   if (!objsItem) return { kind: 'invalid' };
-  // The split rewrites these two initializers field by field: a condition inside them would be lost.
-  for (const item of [patchItem, objsItem]) {
+  // The split rewrites the patch's initializer field by field: a condition inside it would be lost.
+  // The object array's conditions stay with each object (objectConditions).
+  for (const item of [patchItem]) {
     const init = initializerOf(item)!;
     const m = /^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif|else|endif)\b.*$/m.exec(unit.source.slice(init.startIndex, init.endIndex));
     if (m) {
@@ -96,9 +101,14 @@ export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess
 
   const objects: KlpObjectEntry[] = [];
   let index = 0;
-  for (const el of initElements(initializerOf(objsItem)!, unit.source)) {
-    if (isTerminator(el.node)) continue;
-    const entry = readObject(unit, el, sink, compiler, { array: objsItem.defines[0]!, index: index++ });
+  const objsList = initializerOf(objsItem)!;
+  const elements = initElements(objsList, unit.source).filter((el) => !isTerminator(el.node));
+  const conditions = elements.map((el) => conditionAt(unit.source, objsList.startIndex, el.node.startIndex));
+  const kept = conditions.some((c) => c) ? keptObjects(objsItem, elements[conditions.findIndex((c) => c)]!, conditions.find((c) => c)!, sink, compiler) : undefined;
+  if (conditions.some((c) => c) && !kept) return { kind: 'invalid' };
+  const places = kept ? keptPlaces(unit, elements, conditions, kept) : undefined;
+  for (const [i, el] of elements.entries()) {
+    const entry = readObject(unit, el, sink, compiler, { array: objsItem.defines[0]!, index: places ? places[i]!.index ?? -1 : index++ }, conditions[i], places?.[i]!.compiledOut);
     if (entry) objects.push(entry);
   }
   checkDuplicates(objects, sink);
@@ -152,15 +162,64 @@ function definitionOf(unit: SourceUnit, value: SyntaxNode, tag: string, sink: Di
   return item;
 }
 
-function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, compiler: Preprocessor, at: { array: string; index: number }): KlpObjectEntry | undefined {
+/**
+ * The objects (by name, null for vmlinux) this kernel's configuration keeps
+ * in an array with `#if` around entries: what the compiler's preprocessed
+ * array holds. Undefined after an error.
+ */
+function keptObjects(objsItem: Item, first: InitElement, condition: string, sink: DiagnosticSink, compiler: Preprocessor): (string | null | undefined)[] | undefined {
+  const text = compiler();
+  const names = text === undefined ? undefined : evaluatedObjectNames(text, objsItem.defines[0]!);
+  if (!names) {
+    const why = `an entry is under '${condition}'`;
+    sink.error(
+      position(first.node),
+      'needs-compiler',
+      text === undefined
+        ? `klp_object array '${objsItem.defines[0]}': ${why}, which only the compiler can evaluate; give the kernel tree (--kdir) so kbuild can preprocess the file`
+        : `klp_object array '${objsItem.defines[0]}': ${why}, and the preprocessed file does not show the array`,
+    );
+  }
+  return names;
+}
+
+/**
+ * Where each entry of an array with `#if` around entries stands in the
+ * compiler's array, matched in order: an unconditional entry is always
+ * there, a conditional one when the next kept name is its own. A name built
+ * by macros under a condition cannot be matched (index undefined).
+ */
+function keptPlaces(unit: SourceUnit, elements: InitElement[], conditions: (string | undefined)[], kept: (string | null | undefined)[]): { index?: number; compiledOut: boolean }[] {
+  let next = 0;
+  return elements.map((el, i) => {
+    const nameEl = el.value.type === 'initializer_list' ? initElements(el.value, unit.source, KLP_OBJECT_FIELDS).find((f) => f.field === 'name') : undefined;
+    const literal = !nameEl || isNullValue(nameEl.value) ? null : stringValue(unit, nameEl.value);
+    if (!conditions[i]) return { index: next++, compiledOut: false };
+    if (literal === undefined) return { compiledOut: false };
+    return kept[next] === literal ? { index: next++, compiledOut: false } : { compiledOut: true };
+  });
+}
+
+function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, compiler: Preprocessor, at: { array: string; index: number }, condition?: string, compiledOut = false): KlpObjectEntry | undefined {
   if (el.value.type !== 'initializer_list') {
     sink.error(position(el.value), 'unsupported-initializer', `klp_object element '${el.value.text}' is not a braced initializer`);
     return undefined;
   }
   const fields = initElements(el.value, unit.source, KLP_OBJECT_FIELDS);
   const nameEl = fields.find((f) => f.field === 'name');
+  if (condition && nameEl && !isNullValue(nameEl.value) && stringValue(unit, nameEl.value) === undefined) {
+    // The compiler's array holds the names of the entries it keeps; which of them this one is, only its own name would say.
+    sink.error(position(nameEl.value), 'unsupported-object-name', `the object name '${nameEl.value.text}' is built by macros and its entry is under '${condition}': klp-split cannot tell whether the configuration keeps it; write the name as a string literal`);
+    return undefined;
+  }
+  // A name built by macros is looked up by its position in the preprocessed array.
   const name = nameEl ? objectName(unit, nameEl.value, sink, compiler, at) : null;
   if (name === undefined) return undefined;
+  if (condition && name === null) {
+    sink.error(position(el.value), 'conditional-vmlinux-object', `the vmlinux entry is under '${condition}': the main module always has its object; put the condition around its klp_func entries instead`);
+    return undefined;
+  }
+  if (compiledOut) sink.note(position(el.value), 'object-compiled-out', `object '${name}' is under '${condition}', which this kernel's configuration leaves out: its per-object module is written under that condition but not built`);
   const entry: KlpObjectEntry = {
     name,
     pos: position(el.value),
@@ -170,6 +229,8 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, com
     funcs: [],
     callbacks: [],
     roots: new Set(),
+    ...(condition ? { condition } : {}),
+    ...(compiledOut ? { compiledOut } : {}),
   };
   for (const f of entry.fields) for (const id of identifiersIn(f.value)) entry.roots.add(id);
   const funcsEl = fields.find((f) => f.field === 'funcs');
@@ -177,7 +238,8 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, com
     const arr = definitionOf(unit, funcsEl.value, 'klp_func', sink);
     if (arr) {
       entry.funcArrays.push(arr);
-      entry.funcs = readFuncs(unit, arr, sink, compiler);
+      // What the configuration leaves out is in no build: the compiler's view has none of its functions.
+      if (!compiledOut) entry.funcs = readFuncs(unit, arr, sink, compiler);
     }
   }
   const cbEl = fields.find((f) => f.field === 'callbacks');
@@ -373,7 +435,9 @@ function checkDuplicates(objects: KlpObjectEntry[], sink: DiagnosticSink): void 
     const key = o.name ?? 'vmlinux';
     const first = seen.get(key);
     if (first) {
-      sink.error(o.pos, 'duplicate-object', `object '${key}' appears twice in the klp_object array (first at line ${first.pos.line})`);
+      // One object in two branches would be two modules of one name: the functions may differ, the object not.
+      const hint = o.condition || first.condition ? `; one object is one module: put the conditions around its klp_func entries instead` : '';
+      sink.error(o.pos, 'duplicate-object', `object '${key}' appears twice in the klp_object array (first at line ${first.pos.line})${hint}`);
     } else {
       seen.set(key, o);
     }

@@ -6,6 +6,7 @@ import { buildManifest, MANIFEST_FILE, manifestText } from './manifest.js';
 import { kbuildModuleName } from '@klp-split/core';
 import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
+import type { UnitFiles } from './emit.js';
 
 /**
  * A livepatch module built from several files (`fix-y := fix_main.o
@@ -59,9 +60,13 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   const includes = new Set<string>();
   const defined = new Map<string, string>();
   const clashes: Diagnostic[] = [];
+  const headers: string[] = [];
+  const ownIncludes: Set<string>[] = [];
   for (const [i, path] of paths.entries()) {
     const text = readFileSync(path, 'latin1');
     const unit = readUnit(text);
+    headers.push(unit.header);
+    ownIncludes.push(new Set(text.split('\n').filter((l) => /^#include\s*[<"]/.test(l)).map((l) => l.trim())));
     for (const item of unit.items) {
       if (item.kind !== 'function' && item.kind !== 'variable') continue;
       for (const n of item.defines) {
@@ -93,7 +98,14 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   const combined = `${lines.join('\n')}\n`;
   // The livepatch's own `<module>.h` keeps its name; the split's shared header takes another.
   const headerFile = existsSync(join(dir, `${module}.h`)) ? `${module}-shared.h` : undefined;
-  const result = splitSource(join(dir, `${module}.c`), combined, { ...opts, displayName: `${module}.c`, headerFile });
+  const originals: UnitFiles = {
+    bases: names.map((n) => n.replace(/\.c$/, '')),
+    fileOfLine: (line) => Math.max(0, names.indexOf(origin[line - 1]?.file ?? names[0]!)),
+    headers,
+    includes: ownIncludes,
+    mainInPlace: opts.inPlace ?? false,
+  };
+  const result = splitSource(join(dir, `${module}.c`), combined, { ...opts, displayName: `${module}.c`, headerFile, originals });
   const diagnostics = result.diagnostics.map((d) => {
     const o = d.line > 0 ? origin[d.line - 1] : undefined;
     return o ? { ...d, file: o.file, line: o.line } : { ...d, file: names[0]! };

@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@klp-split/core';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
-import { emitSplit } from './emit.js';
+import { emitSplit, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
@@ -41,6 +41,10 @@ export interface SplitOptions {
   headerFile?: string;
   /** The output directory: the manifest's source map names the original relative to it (no map without it). */
   sourceRelativeTo?: string;
+  /** The originals of a unit read from several files: a part drawing on several is written as several (multi-file.ts). */
+  originals?: UnitFiles;
+  /** convert: the main part of a module built from several files keeps the originals' names. */
+  inPlace?: boolean;
 }
 
 /** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
@@ -88,13 +92,13 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   if (sink.failed) return result('invalid');
 
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
-  const emitted = emitSplit(unit, found.model, plan);
+  const emitted = emitSplit(unit, found.model, plan, opts.originals);
   // Only with the output directory known can the map name the original: by its base name it
   // would be the generated main file (same name) and point findings at the wrong text.
   const sourceMap: ManifestSourceMap | undefined = opts.sourceRelativeTo
     ? { sources: [relative(opts.sourceRelativeTo, resolve(path))], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) }
     : undefined;
-  const manifest = splitManifest(unit, basename(path), found.model, plan, sink.items, sourceMap);
+  const manifest = splitManifest(unit, basename(path), found.model, plan, emitted.partFiles, sink.items, sourceMap);
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }
@@ -219,11 +223,14 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
 }
 
 /** The manifest of a split, through the one builder in @klp-split/core. */
-function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, diags: Diagnostic[], sourceMap?: ManifestSourceMap): SplitManifest {
+function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, partFiles: Map<SplitPlan['main'], PartFiles>, diags: Diagnostic[], sourceMap?: ManifestSourceMap): SplitManifest {
   const part = (p: SplitPlan['main']) => ({
     object: p.object,
     module: p.module,
-    file: `${p.fileBase}.c`,
+    file: partFiles.get(p)!.file,
+    ...(partFiles.get(p)!.files ? { files: partFiles.get(p)!.files } : {}),
+    ...(p.entry?.condition ? { condition: p.entry.condition } : {}),
+    ...(p.entry?.compiledOut ? { compiledOut: true } : {}),
     funcs: (p.entry?.funcs ?? []).map((f) => ({
       oldName: f.oldName,
       newFunc: plan.exportNames.name(f.newFunc),

@@ -57,6 +57,7 @@ export function previousGenerated(dir: string, manifestName: string): Map<string
   const hashes = typeof m.fileHashes === 'object' && m.fileHashes !== null ? m.fileHashes : {};
   const names: [string, string][] = [
     ...m.parts.map((p, i): [string, string] => [p.file, `manifest's parts[${i}].file`]),
+    ...m.parts.flatMap((p, i) => (p.files ?? []).filter((f) => f !== p.file).map((f): [string, string] => [f, `manifest's parts[${i}].files`])),
     ...(m.header !== undefined ? [[m.header, "manifest's header"] as [string, string]] : []),
     ...(Array.isArray(m.includes) ? m.includes.map((f, i): [string, string] => [f, `manifest's includes[${i}]`]) : []),
   ];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KlpError } from '../errors.js';
-import { buildManifest, checkManifest, MAX_MANIFEST_PARTS, MANIFEST_VERSION, parseManifest, readManifest, type ManifestInput } from './manifest.js';
+import { buildManifest, builtParts, checkManifest, MAX_MANIFEST_PARTS, MANIFEST_VERSION, parseManifest, readManifest, type ManifestInput } from './manifest.js';
 
 const input: ManifestInput = {
   generator: 'klp-split test',
@@ -112,6 +112,29 @@ describe('the manifest contract', () => {
     expect(e.message).toContain('$.sourceMap.files["livepatch-sample.c"]: expected segments');
     expect(e.message).toContain('$.parts[0].funcs[0].nameFrom: expected "compiler", got a string');
     expect(e.message).toContain('$.parts[0].funcs[0].condition: expected a string, got a number');
+  });
+
+  it('carries composite parts (files) and conditional objects (condition, compiledOut), and checks them', () => {
+    const parts = [
+      { ...input.parts[0]!, file: 'fix_main.c', files: ['fix_main.c', 'fix_funcs.c'] },
+      { ...input.parts[1]!, condition: 'defined(CONFIG_X86_64)' },
+      { object: 'mod_b', module: 'livepatch_sample__mod_b', file: 'livepatch-sample__mod-b.c', condition: 'defined(CONFIG_NEVER)', compiledOut: true, funcs: [], callbacks: [] },
+    ];
+    const m = buildManifest({ ...input, parts });
+    // What the configuration leaves out is no object of this build.
+    expect(m.objNames).toEqual(['mod_a']);
+    expect(builtParts(m).map((p) => p.module)).toEqual(['livepatch_sample', 'livepatch_sample__mod_a']);
+    expect(m.parts[0]!.files).toEqual(['fix_main.c', 'fix_funcs.c']);
+    expect(m.parts[2]).toMatchObject({ condition: 'defined(CONFIG_NEVER)', compiledOut: true });
+    expect(parseManifest(JSON.stringify(m), 'klp-split.json')).toEqual(m);
+    const bad = JSON.parse(JSON.stringify(m));
+    bad.parts[0].files = ['fix_funcs.c', '../x.c', 'livepatch-sample__mod-a.c'];
+    bad.parts[2].compiledOut = 'yes';
+    const e = problem(() => checkManifest(bad, 'm.json'));
+    expect(e.message).toContain(`$.parts[0].files: does not list the part's file "fix_main.c"`);
+    expect(e.message).toContain("$.parts[0].files[1]: '../x.c' leaves the directory");
+    expect(e.message).toContain('$.parts[1].file: duplicate file "livepatch-sample__mod-a.c" (also $.parts[0])');
+    expect(e.message).toContain('$.parts[2].compiledOut: expected a boolean, got a string');
   });
 
   it('reads only regular files within the size limit, and reports JSON syntax at its line', () => {

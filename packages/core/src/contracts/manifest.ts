@@ -52,8 +52,21 @@ export interface ManifestPart {
   object: string;
   /** Kernel module name of the part. */
   module: string;
-  /** Source file of the part, relative to the manifest's directory. */
+  /** Source file of the part, relative to the manifest's directory (of a composite part: the one with its klp_object). */
   file: string;
+  /**
+   * A part built from several files (kbuild `<module>-y := a.o b.o`), in link
+   * order, `file` among them; its kbuild object is then `<module>.o`.
+   */
+  files?: string[];
+  /** The `#if` expression the object's entry is under in the original klp_object array. */
+  condition?: string;
+  /**
+   * The configuration the split was made for leaves the object out: its
+   * sources are written (under the condition) but it is not built, and it
+   * is not in `objNames`.
+   */
+  compiledOut?: boolean;
   funcs: ManifestFunc[];
   callbacks: ManifestCallback[];
 }
@@ -129,17 +142,22 @@ export function buildManifest(input: ManifestInput, file = MANIFEST_FILE): Split
     ...(input.sources?.length ? { sources: [...input.sources] } : {}),
     ...(input.header !== undefined ? { header: input.header } : {}),
     ...(input.includes?.length ? { includes: [...input.includes] } : {}),
-    objNames: input.parts.filter((p) => p.object !== 'vmlinux').map((p) => p.object),
+    objNames: builtParts(input).filter((p) => p.object !== 'vmlinux').map((p) => p.object),
     ...(input.replace !== undefined ? { replace: input.replace } : {}),
     ...(input.replaceText !== undefined ? { replaceText: input.replaceText } : {}),
     ...(input.states !== undefined ? { states: input.states.map((s) => ({ ...s })) } : {}),
     exports: [...input.exports],
-    parts: input.parts.map((p) => ({ object: p.object, module: p.module, file: p.file, funcs: p.funcs.map((f) => ({ ...f })), callbacks: p.callbacks.map((c) => ({ ...c })) })),
+    parts: input.parts.map((p) => ({ object: p.object, module: p.module, file: p.file, ...(p.files ? { files: [...p.files] } : {}), ...(p.condition !== undefined ? { condition: p.condition } : {}), ...(p.compiledOut ? { compiledOut: true } : {}), funcs: p.funcs.map((f) => ({ ...f })), callbacks: p.callbacks.map((c) => ({ ...c })) })),
     ...(input.sourceMap !== undefined ? { sourceMap: { sources: [...input.sourceMap.sources], files: { ...input.sourceMap.files } } } : {}),
     warnings: [...input.warnings],
     ...(input.fileHashes !== undefined ? { fileHashes: { ...input.fileHashes } } : {}),
   };
   return checkManifest(manifest, file);
+}
+
+/** The parts the configuration builds (every part but those it leaves out). */
+export function builtParts<P extends { compiledOut?: boolean }>(m: { parts: P[] }): P[] {
+  return m.parts.filter((p) => !p.compiledOut);
 }
 
 export function manifestText(m: SplitManifest): string {
@@ -287,12 +305,24 @@ export function checkManifest(data: unknown, file: string): SplitManifest {
       const why = relativePathProblem(pfile);
       if (why) p.add(`${at}.file`, why);
     }
-    for (const [key, value] of [['object', object], ['module', module], ['file', pfile]] as const) {
+    const pfiles = p.array(part, 'files', at, { optional: true, max: 1024 });
+    pfiles?.forEach((v, j) => {
+      if (typeof v !== 'string') p.add(`${at}.files[${j}]`, `expected a string, got ${kindOf(v)}`);
+      else {
+        const why = relativePathProblem(v);
+        if (why) p.add(`${at}.files[${j}]`, why);
+      }
+    });
+    if (pfiles && pfile !== undefined && !pfiles.includes(pfile)) p.add(`${at}.files`, `does not list the part's file ${show(pfile)}`);
+    const named: [('object' | 'module' | 'file'), string | undefined][] = [['object', object], ['module', module], ...(pfiles ?? [pfile]).map((f): ['file', string | undefined] => ['file', typeof f === 'string' ? f : undefined])];
+    for (const [key, value] of named) {
       if (value === undefined) continue;
       const first = seen[key].get(value);
       if (first !== undefined) p.add(`${at}.${key}`, `duplicate ${key} ${show(value)} (also $.parts[${first}])`);
       else seen[key].set(value, i);
     }
+    p.string(part, 'condition', at, { optional: true });
+    if (part.compiledOut !== undefined && typeof part.compiledOut !== 'boolean') p.add(`${at}.compiledOut`, `expected a boolean, got ${kindOf(part.compiledOut)}`);
     const funcs = p.array(part, 'funcs', at, { optional: true, max: MAX_PART_FUNCS });
     funcs?.forEach((f, j) => {
       const fo = p.object(f, `${at}.funcs[${j}]`);
@@ -318,7 +348,7 @@ export function checkManifest(data: unknown, file: string): SplitManifest {
   m.manifestVersion ??= 1;
   m.generator ??= '';
   m.source ??= '';
-  m.objNames ??= (m.parts as ManifestPart[]).filter((x) => x.object !== 'vmlinux').map((x) => x.object);
+  m.objNames ??= (m.parts as ManifestPart[]).filter((x) => x.object !== 'vmlinux' && !x.compiledOut).map((x) => x.object);
   m.exports ??= [];
   m.warnings ??= [];
   return m as unknown as SplitManifest;

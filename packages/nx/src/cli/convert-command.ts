@@ -17,9 +17,11 @@ Converts a kernel source directory in place: every livepatch .c becomes its
 split main module, its per-object modules and shared header are added next
 to it with a manifest <patch>.klp-split.json, and the directory's Makefile
 or Kbuild gains the per-object modules under the same obj- condition.
-Other sources and lines stay as they are. A livepatch with errors is
-reported and left as it is, the others are converted; converting twice
-changes nothing.
+Other sources and lines stay as they are. A livepatch module built from
+several files (<module>-y := a.o b.o) is converted as one unit; per-object
+modules drawing on several of its files get their own -y line. A livepatch
+with errors is reported and left as it is, the others are converted;
+converting twice changes nothing.
 
 Writes are all or nothing: <dir> is locked (.klp-split.lock), files are
 staged and committed through a journal, and a conversion interrupted

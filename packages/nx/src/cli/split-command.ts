@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
-import { withWriteTransaction } from '@klp-split/core';
+import { builtParts, withWriteTransaction } from '@klp-split/core';
 import { hasErrors, MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
@@ -101,7 +101,7 @@ export function splitCommand(argv: string[], io: Io): number {
   } else {
     printDiagnostics(io, result.diagnostics);
     if (result.kind === 'split' && status === EXIT_OK) {
-      const parts = result.manifest!.parts;
+      const parts = builtParts(result.manifest!);
       io.out(`split ${file}: ${parts.length} module${parts.length === 1 ? '' : 's'} (${parts.map((p) => p.module).join(', ')}) in ${out}`);
       for (const name of result.files.keys()) io.out(`  ${written.includes(name) ? 'wrote    ' : 'unchanged'} ${name}`);
       for (const name of removed) io.out(`  removed   ${name}`);

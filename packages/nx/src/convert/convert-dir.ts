@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSourceText } from '@klp-split/core';
-import { convertMakefile, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
-import { compositeModules, MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitLivepatch, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
+import { kbuildModuleName, readSourceText } from '@klp-split/core';
+import { convertMakefile, dropFromComposite, modulesOfParts, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
+import { compositeModules, MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitModule, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
 
 /**
  * The one-shot converter: rewrites every livepatch of a kernel source
@@ -31,37 +31,53 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
   const livepatches: ConvertedLivepatch[] = [];
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
   const composites = compositeModules(dir);
-  for (const file of sources) {
-    const composite = [...composites].find(([, files]) => files.includes(file));
-    if (composite) {
-      // The split of a module built from several files is written as one file per part, which
-      // its Makefile's `<module>-y` line would not build in place: split it into another directory.
-      if (composite[1][0] === file && splitLivepatch([join(dir, file)], { includeDirs: opts.includeDirs }).kind === 'split') {
-        plan.diagnostics.push({ file, line: 0, col: 0, severity: 'error', code: 'composite-not-converted', message: `'${composite[0]}' is built from ${composite[1].join(', ')}; convert does not rewrite a composite livepatch in place: run 'klp-split split ${file} --out <dir>'` });
-        plan.sources.push({ file, kind: 'invalid', modules: [] });
-      }
-      continue;
-    }
-    const result = splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess });
+  const dropped: { module: string; objects: string[] }[] = [];
+  const take = (file: string, result: SplitResult, manifestBase: string, object: string): void => {
     plan.diagnostics.push(...result.diagnostics);
     plan.sources.push({ file, kind: result.kind, modules: result.manifest?.parts.map((p) => p.module) ?? [] });
-    if (result.kind !== 'split' || !result.manifest) continue;
-    plan.inPlace.add(file);
-    const manifestName = convertedManifestName(file.replace(/\.c$/, ''));
+    if (result.kind !== 'split' || !result.manifest) return;
+    const main = result.manifest.parts[0]!;
+    for (const f of main.files ?? [main.file]) plan.inPlace.add(f);
+    const manifestName = convertedManifestName(manifestBase);
     for (const [name, bytes] of splitOutputBytes(result.files, result.manifest, manifestName, MANIFEST_FILE)) {
       // A wrapper (test_klp_state3.c) carries the split of the file it includes: same bytes.
       if (!readIfExists(join(dir, name))?.equals(bytes)) plan.files.set(name, bytes);
     }
+    // Every per-object module, also one this configuration leaves out: its content is under the
+    // object's condition, so the kernel tree's Makefile serves every configuration.
+    const perObject = modulesOfParts(result.manifest.parts).slice(1);
     livepatches.push({
-      object: file.replace(/\.c$/, '.o'),
-      perObject: result.manifest.parts.slice(1).map((p) => p.file.replace(/\.c$/, '.o')),
+      object,
+      perObject: perObject.map((m) => m.object),
+      composites: Object.fromEntries(perObject.filter((m) => m.composite).map((m) => [m.object, m.composite!])),
     });
+  };
+  for (const file of sources) {
+    const composite = [...composites].find(([, files]) => files.includes(file));
+    if (composite) {
+      // A module built from several files is converted as one unit, when its first file comes up.
+      const [module, files] = composite;
+      if (files[0] !== file || !files.every((f) => existsSync(join(dir, f)))) continue;
+      const result = splitModule(module, files.map((f) => join(dir, f)), { includeDirs: opts.includeDirs, preprocess: opts.preprocess, inPlace: true });
+      take(file, result, module, `${module}.o`);
+      const main = result.manifest?.parts[0];
+      const unused = main?.files ? files.filter((f) => !main.files!.includes(f)) : [];
+      if (unused.length) {
+        // All the code of these went to per-object modules: the main module stops linking them.
+        dropped.push({ module, objects: unused.map((f) => f.replace(/\.c$/, '.o')) });
+        for (const f of unused) plan.diagnostics.push({ file: f, line: 0, col: 0, severity: 'note', code: 'composite-file-unused', message: `all its code moved to the per-object modules of '${kbuildModuleName(module)}'; '${module}' no longer links it, so it can be deleted` });
+      }
+      continue;
+    }
+    take(file, splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess }), file.replace(/\.c$/, ''), file.replace(/\.c$/, '.o'));
   }
   const makefile = ['Kbuild', 'Makefile'].find((f) => existsSync(join(dir, f)));
   const withObjects = livepatches.filter((l) => l.perObject.length);
   if (makefile && withObjects.length) {
     const edit = convertMakefile(readSourceText(join(dir, makefile), { what: makefile }), withObjects, 'klp-split convert');
-    if (edit.added.length) plan.files.set(makefile, outputBytes(makefile, edit.text));
+    let text = edit.text;
+    for (const d of dropped) text = dropFromComposite(text, d.module, d.objects).text;
+    if (edit.added.length || text !== edit.text) plan.files.set(makefile, outputBytes(makefile, text));
     plan.inPlace.add(makefile);
     for (const missing of edit.missing) {
       plan.diagnostics.push({ file: makefile, line: 0, col: 0, severity: 'warning', message: `'${missing}' is not built by any obj- line; add its per-object modules by hand`, code: 'makefile-missing-livepatch' });

@@ -26,8 +26,10 @@ export class SplitChecks {
   ) {}
 
   private report(part: ManifestPart, code: string, message: string, needle?: string, severity: Diagnostic['severity'] = 'error'): void {
-    const pos = needle ? locateInSource(this.dir, part.file, needle) : undefined;
-    this.diagnostics.push({ file: part.file, line: pos?.line ?? 0, col: pos?.col ?? 0, severity, message, code });
+    // A part built from several files: the finding is in the first of them that has the needle.
+    const files = [part.file, ...(part.files ?? []).filter((f) => f !== part.file)];
+    const found = needle ? files.map((file) => ({ file, pos: locateInSource(this.dir, file, needle) })).find((f) => f.pos) : undefined;
+    this.diagnostics.push({ file: found?.file ?? part.file, line: found?.pos?.line ?? 0, col: found?.pos?.col ?? 0, severity, message, code });
   }
 
   run(parts: PartImage[], targets: ModuleImage[]): void {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { KlpError, MANIFEST_FILE, readBuildRecord, readManifest, type SplitManifest } from '@klp-split/core';
+import { builtParts, KlpError, MANIFEST_FILE, readBuildRecord, readManifest, type SplitManifest } from '@klp-split/core';
 import type { Diagnostic } from '@klp-split/splitter';
 import { ElfError } from '../elf/reader.js';
 import { loadModuleImageCached, type ModuleImage } from '../image/module-image.js';
@@ -56,7 +56,8 @@ export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsF
 
   const built = new Map(record.modules.map((m) => [m.module, m.ko]));
   const parts: PartImage[] = [];
-  for (const part of manifest.parts) {
+  // A part the configuration leaves out (under `#if` in the klp_object array) is not built.
+  for (const part of builtParts(manifest)) {
     const ko = built.get(part.module);
     if (!ko || !existsSync(ko)) {
       diagnostics.push({ file: part.file, line: 0, col: 0, severity: 'error', message: `module '${part.module}' was not built`, code: 'module-not-built' });

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { perObjectModuleName, type SplitManifest } from '@klp-split/core';
+import { builtParts, perObjectModuleName, type SplitManifest } from '@klp-split/core';
 import { originalLine, type Diagnostic } from '@klp-split/splitter';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
@@ -231,12 +231,12 @@ function uncheckedObjects(manifest: SplitManifest, targets: ModuleImage[], allow
   const severity = allow ? 'warning' : 'error';
   const hint = allow ? '' : '; give it with --target, or pass --allow-unchecked';
   const given = new Set(targets.map((t) => t.name));
-  for (const part of manifest.parts) {
+  for (const part of builtParts(manifest)) {
     if (part.object === 'vmlinux' || given.has(part.object)) continue;
     const funcs = part.funcs.map((f) => f.oldName).join(', ') || 'no functions';
     out.push({ file: part.file, line: 0, col: 0, severity, code: 'object-unchecked', message: `per-object module '${part.module}' was not checked against its target '${part.object}' (${funcs})${hint}` });
   }
-  const objects = new Set(manifest.parts.map((p) => p.object));
+  const objects = new Set(builtParts(manifest).map((p) => p.object));
   for (const t of targets) {
     if (objects.has(t.name)) continue;
     out.push({ file: manifest.parts[0]?.file ?? manifest.source, line: 0, col: 0, severity, code: 'target-not-an-object', message: `--target '${t.name}' is not one of the patch's objects (${[...objects].filter((o) => o !== 'vmlinux').join(', ') || 'vmlinux only'})` });

@@ -1,5 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { withWriteTransaction } from '@klp-split/core';
+import { builtParts, withWriteTransaction } from '@klp-split/core';
 import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
 import { kernelIncludeDirs } from '../../cli/split-command.js';
@@ -32,7 +32,7 @@ export default async function splitExecutor(options: SplitExecutorOptions, conte
         return tx.commit({ files, previous: previousGenerated(out, MANIFEST_FILE), force: false });
       });
       printDiagnostics(io, result.diagnostics);
-      const parts = result.manifest!.parts;
+      const parts = builtParts(result.manifest!);
       io.out(`split ${shownPath(source)}: ${parts.length} module${parts.length === 1 ? '' : 's'} (${parts.map((p) => p.module).join(', ')}) in ${shownPath(out)}`);
       for (const name of result.files.keys()) io.out(`  ${report.written.includes(name) ? 'wrote    ' : 'unchanged'} ${name}`);
       for (const name of report.removed) io.out(`  removed   ${name}`);

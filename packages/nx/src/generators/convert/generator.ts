@@ -1,5 +1,5 @@
 import { isAbsolute, join, relative } from 'node:path';
-import { joinPathFragments, logger, type Tree } from '@nx/devkit';
+import { joinPathFragments, logger, type GeneratorCallback, type Tree } from '@nx/devkit';
 import { withWriteTransaction } from '@klp-split/core';
 import { formatDiagnostic, hasErrors } from '@klp-split/splitter';
 import { conversionFor } from '../../cli/convert-command.js';
@@ -20,7 +20,7 @@ export interface ConvertGeneratorOptions {
  * those of the CLI), written through the Tree so that Nx lists, previews
  * and flushes the changes.
  */
-export default async function convertGenerator(tree: Tree, options: ConvertGeneratorOptions): Promise<void> {
+export default async function convertGenerator(tree: Tree, options: ConvertGeneratorOptions): Promise<GeneratorCallback | void> {
   const dir = workspaceDir(tree, options.directory);
   if (!tree.exists(dir) || tree.isFile(dir)) throw new Error(`convert: ${dir} is not a directory`);
   // The converter reads its sources from disk, so it must not follow another
@@ -39,7 +39,6 @@ export default async function convertGenerator(tree: Tree, options: ConvertGener
     const file = isAbsolute(d.file) ? relative(tree.root, d.file) : joinPathFragments(dir, d.file);
     print[d.severity](formatDiagnostic({ ...d, file }));
   }
-  if (hasErrors(plan.diagnostics)) throw new Error(`convert ${dir}: FAILED, nothing written`);
 
   // Nx's own --dry-run removes the flag from the options and only sets
   // NX_DRY_RUN (preview above); either way the user asked to see what would change.
@@ -54,4 +53,14 @@ export default async function convertGenerator(tree: Tree, options: ConvertGener
   const converted = plan.sources.filter((s) => s.kind === 'split');
   logger.info(`convert ${dir}: ${converted.length} livepatch${converted.length === 1 ? '' : 'es'} split, ${plan.files.size} file${plan.files.size === 1 ? '' : 's'} ${preview ? 'would change' : 'written'}`);
   for (const s of converted) logger.info(`  ${s.file}: ${s.modules.join(', ')}`);
+  if (!hasErrors(plan.diagnostics)) return;
+  // As the CLI: each livepatch stands alone, so the ones that split are written and the others
+  // are reported above; the generator fails with the summary only. Nx flushes the Tree before it
+  // runs the returned callback, so failing there keeps what was converted.
+  const notConverted = plan.sources.filter((s) => s.kind === 'invalid').map((s) => s.file);
+  const summary = `convert ${dir}: not converted (errors above): ${notConverted.join(', ') || 'see the errors above'}`;
+  if (preview) throw new Error(summary);
+  return () => {
+    throw new Error(summary);
+  };
 }
