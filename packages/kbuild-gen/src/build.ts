@@ -10,7 +10,7 @@ import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from
 import { discoverKernelTree, type KernelTree } from './kernel-tree.js';
 import { layoutProbeSource } from './layout-probe.js';
 import { createHash } from 'node:crypto';
-import { prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
+import { headersHaveSplitApi, prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
 import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, undefinedReports, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
 import type { PatchRole } from '@klp-split/klp-relocs';
 
@@ -80,9 +80,10 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
     ...(result.relocs?.length ? { relocations: result.relocs } : {}),
   };
   const files = new Map<string, Buffer>();
-  if (overlay.includeDir) {
+  const probe = overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : hasSplitApi(tree) ? await nativeSplitLayoutProbe(tree) : undefined;
+  if (probe) {
     // A copy next to the modules, so a build restored from a cache is complete.
-    files.set(LAYOUT_MODULE, readFileSync(await ensureLayoutProbe(tree, overlay)));
+    files.set(LAYOUT_MODULE, readFileSync(probe));
     record.layoutModule = LAYOUT_MODULE;
   }
   files.set(BUILD_RECORD, Buffer.from(buildRecordText(record)));
@@ -230,6 +231,20 @@ export async function stockLayoutProbe(kdir?: string): Promise<string> {
   const tree = discoverKernelTree({ kdir });
   const key = createHash('sha256').update(readFileSync(tree.livepatchHeader)).update(tree.dir).digest('hex').slice(0, 16);
   return ensureLayoutProbe(tree, {}, join(cacheDir(), `stock-layout-${key}`), STOCK_LAYOUT_FIELDS);
+}
+
+/** A kernel tree whose own linux/livepatch.h has the split API (the split kernel's): no overlay. */
+function hasSplitApi(tree: KernelTree): boolean {
+  return headersHaveSplitApi(readFileSync(tree.livepatchHeader, 'utf8'));
+}
+
+/**
+ * The layout probe of a tree that has the split API natively, built once per
+ * header: the simulator reads the split structures of modules built against it.
+ */
+async function nativeSplitLayoutProbe(tree: KernelTree): Promise<string> {
+  const key = createHash('sha256').update(readFileSync(tree.livepatchHeader)).update(tree.dir).digest('hex').slice(0, 16);
+  return ensureLayoutProbe(tree, {}, join(cacheDir(), `native-split-layout-${key}`));
 }
 
 /** Builds a layout probe once (per overlay, or per stock tree); returns its .ko. */

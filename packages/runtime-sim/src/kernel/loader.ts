@@ -16,6 +16,11 @@ const INSMOD_ERRORS: Record<number, string> = {
 };
 
 /** Module states of include/linux/module.h. */
+/** Whether using `owner`'s exports pins it: not between two livepatch modules (the split kernel's resolve_symbol()). */
+export function pins(user: { image: ModuleImage }, owner: { image: ModuleImage }): boolean {
+  return !(user.image.isLivepatch && owner.image.isLivepatch);
+}
+
 export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
 
 export interface LoadedModule {
@@ -373,6 +378,14 @@ export class ModuleLoader {
         this.event('unresolved-symbol', `'${sym}' is neither exported by vmlinux nor by a loaded module`, image.name);
         return fail(-ENOENT);
       }
+      // ref_module() refuses an owner still COMING (strong_try_module_get()); resolve_symbol_wait() gives up
+      // after 30 s. The split kernel records no reference between two livepatch modules, so those pass.
+      if (owner.state === 'COMING' && !(image.isLivepatch && owner.image.isLivepatch)) {
+        this.printk(`${image.name}: gave up waiting for init of module ${owner.name}.`);
+        this.printk(`${image.name}: Unknown symbol ${sym} (err -${EBUSY})`);
+        this.event('owner-coming', `'${sym}' is exported by '${owner.name}', which is still COMING (its init waits for this load: a deadlock the loader breaks after 30 s)`, image.name);
+        return fail(-EBUSY);
+      }
       uses.add(owner.name);
     }
     const base = this.space.alloc(mod.name, imageSize(image));
@@ -402,8 +415,8 @@ export class ModuleLoader {
       return fail(-ENOEXEC);
     }
     mod.state = 'COMING';
-    // Livepatch modules do not pin what they use (spec §4 race C).
-    if (!image.isLivepatch) for (const u of uses) this.modules.get(u)!.refcnt++;
+    // Livepatch modules do not pin each other (spec §4 race C; the split kernel's resolve_symbol()); anything else is pinned.
+    for (const u of uses) if (pins(mod, this.modules.get(u)!)) this.modules.get(u)!.refcnt++;
     this.afterComing(task, mod, this.notifiers.length ? this.notifiers[0]!.coming(mod) : { err: 0 });
   }
 
@@ -515,13 +528,14 @@ export class ModuleLoader {
 
   /** Modules that use this one's exports (they hold a reference). */
   holders(name: string): string[] {
-    return [...this.modules.values()].filter((m) => m.uses.has(name) && !m.image.isLivepatch).map((m) => m.name);
+    const owner = this.modules.get(name);
+    return [...this.modules.values()].filter((m) => m.uses.has(name) && (!owner || pins(m, owner))).map((m) => m.name);
   }
 
   private forget(mod: LoadedModule): void {
-    if (!mod.image.isLivepatch) for (const u of mod.uses) {
+    for (const u of mod.uses) {
       const dep = this.modules.get(u);
-      if (dep) dep.refcnt--;
+      if (dep && pins(mod, dep)) dep.refcnt--;
     }
     this.modules.delete(mod.name);
     this.space.free(mod.name);

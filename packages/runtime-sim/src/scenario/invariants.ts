@@ -1,4 +1,5 @@
 import type { SimKernel } from '../kernel/kernel.js';
+import { pins } from '../kernel/loader.js';
 
 /** A broken rule of the split design found after a step. */
 export interface Violation {
@@ -62,7 +63,8 @@ export function eventViolations(events: { code: string; message: string }[]): Vi
 /** References a module should hold: users of its exports, and the livepatch core's pins. */
 function expectedRefs(kernel: SimKernel, name: string): number {
   let refs = 0;
-  for (const m of kernel.modules.values()) if (!m.image.isLivepatch && m.uses.has(name)) refs++;
+  const owner = kernel.modules.get(name);
+  for (const m of kernel.modules.values()) if (m.uses.has(name) && owner && pins(m, owner)) refs++;
   for (const p of kernel.livepatch.patches) {
     if (p.module.name === name && p.enabled) refs++;
     for (const o of p.objects) if (o.carrier.name === name && o.carrier !== p.module) refs++;

@@ -5,7 +5,7 @@ import type { LoadedModule, ModuleInit, ModuleLoader, ModuleNotifier } from '../
 import { moduleSymbolSource, symposProblem, type SymbolSource } from '../object-symbols.js';
 import type { Continuation, StepResult } from '../tasks.js';
 import { busyModuleBlocks, patchParams } from './selftest-modules.js';
-import { addObject, comingResume, splitComing, enableResume, requestParts } from './split.js';
+import { addObject, checkSplitPatch, comingResume, splitComing, enableResume, requestParts } from './split.js';
 import { upstreamComing, upstreamObjects } from './upstream.js';
 import type { LivepatchGuards, PatchCore, SimObject, SimPatch } from './types.js';
 
@@ -82,7 +82,10 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     const klp = klpOf(mod.image, this.layout);
     if (klp.patch) return this.enablePatch(mod, klp.patch);
     const obj = klp.objects[0];
-    if (obj) return { err: addObject(this, mod, obj) };
+    if (obj && mod.image.undefinedSymbols.includes('klp_add_object')) return { err: addObject(this, mod, obj) };
+    // An init that never calls klp_add_object() links nothing: modprobe succeeds and the module stays
+    // loaded, unlinked (what the stale-module guard is for).
+    if (!mod.image.undefinedSymbols.includes('klp_add_object')) return { err: 0 };
     this.kernel.event('no-klp-structures', 'livepatch module without a klp_patch or klp_object', mod.name);
     return { err: -EINVAL };
   }
@@ -98,6 +101,11 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
 
   /** klp_enable_patch() up to dropping the mutex: checks, then the patch goes on the list as the loading patch. */
   private enablePatch(mod: LoadedModule, image: KlpPatchImage): StepResult {
+    const upstream = image.objects !== undefined;
+    if (!upstream) {
+      const err = checkSplitPatch(this, mod, image);
+      if (err) return { err };
+    }
     if (this.patches.some((p) => p.loading || p.stalled)) return { err: -EBUSY };
     if (this.findPatch(mod.name)) return { err: -EEXIST };
     const params = patchParams(this.kernel, mod.name, image);
@@ -105,14 +113,10 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       this.pr(`Livepatch patch (${mod.name}) is not compatible with the already installed livepatches.`);
       return { err: -EINVAL };
     }
-    const upstream = image.objects !== undefined;
-    if (!upstream && (!image.obj || image.obj.name !== null)) {
-      this.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL)', mod.name);
-      return { err: -EINVAL };
-    }
     const objects = upstream ? upstreamObjects(this, mod, image) : [{ name: null, carrier: mod, image: image.obj!, patched: false }];
     if (typeof objects === 'number') return { err: objects };
-    this.pr(`enabling patch '${mod.name}'`);
+    // Split: printed by __klp_enable_patch() once the per-object modules are loaded and initialized (finishEnable()).
+    if (upstream) this.pr(`enabling patch '${mod.name}'`);
     const patch: SimPatch = { name: mod.name, module: mod, image, objects: [], enabled: false, loading: true, loadedAt: mod.loadedAt, replace: params.replace };
     if (params.preRet !== undefined) this.callbackReturns.set(`${mod.name}:pre_patch`, params.preRet);
     this.patches.push(patch);
@@ -129,6 +133,7 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       const err = this.initObject(obj);
       if (err) return this.abortEnable(patch, err);
     }
+    if (!upstream) this.pr(`enabling patch '${patch.name}'`);
     this.pr(`'${patch.name}': initializing patching transition`);
     // __klp_enable_patch(): each loaded object's pre-patch callback, then its ftrace handlers.
     const prepared: SimObject[] = [];

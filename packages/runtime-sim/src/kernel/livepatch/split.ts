@@ -1,4 +1,4 @@
-import type { KlpObjectImage } from '../../klp/structures.js';
+import type { KlpObjectImage, KlpPatchImage } from '../../klp/structures.js';
 import { EBUSY, EEXIST, EINVAL } from '../errno.js';
 import type { LoadedModule } from '../loader.js';
 import type { Continuation, StepResult } from '../tasks.js';
@@ -16,7 +16,47 @@ import type { PatchCore, SimObject, SimPatch } from './types.js';
 /** How many times klp_module_coming may re-request one module before the loop is reported. */
 export const COMING_RETRY_LIMIT = 8;
 
-/** klp_enable_patch() with the mutex dropped: request `<patch>__<obj>` for each live-patchable target, from `index` on. */
+/** MODULE_NAME_LEN on 64-bit: `<patch>__<object>` must be shorter. */
+const MODULE_NAME_LEN = 56;
+
+/**
+ * klp_enable_patch()'s checks of a split patch before it takes the mutex
+ * (the split kernel's klp_check_patch_names(), docs/split-kernel.md): the
+ * fields silently, then the names with one line each, all -EINVAL.
+ */
+export function checkSplitPatch(core: PatchCore, mod: LoadedModule, image: KlpPatchImage): number {
+  const obj = image.obj;
+  if (!obj || obj.name || !obj.patchName || !obj.modIsThisModule || obj.funcsMissing) {
+    core.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL) with patch_name, mod and funcs set', mod.name);
+    return -EINVAL;
+  }
+  const patch = obj.patchName;
+  if (patch !== mod.name) {
+    core.pr(`patch_name '${patch}' of the vmlinux object is not the name of its module '${mod.name}'`);
+    return -EINVAL;
+  }
+  for (const [i, name] of image.objNames.entries()) {
+    if (!name || name === 'vmlinux' || name.includes('.')) {
+      core.pr(`patch '${patch}': invalid object name '${name}' in obj_names`);
+      return -EINVAL;
+    }
+    if (patch.length + 2 + name.length >= MODULE_NAME_LEN) {
+      core.pr(`patch '${patch}': per-object module name '${patch}__${name}' is too long`);
+      return -EINVAL;
+    }
+    if (image.objNames.indexOf(name) < i) {
+      core.pr(`patch '${patch}': object '${name}' is listed twice in obj_names`);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+/**
+ * klp_enable_patch() with the mutex dropped: request `<patch>__<obj>` for
+ * each target whose coming notification ran (klp_alive: COMING or LIVE),
+ * from `index` on, in obj_names order.
+ */
 export function requestParts(core: PatchCore, patch: SimPatch, index: number): StepResult {
   const names = patch.image.objNames;
   for (let i = index; i < names.length; i++) {
@@ -27,38 +67,78 @@ export function requestParts(core: PatchCore, patch: SimPatch, index: number): S
     const part = `${patch.name}__${names[i]}`;
     return { request: part, cont: { kind: 'enable', patch: patch.name, index: i, part } };
   }
+  // Every request done, the mutex re-taken: a per-object module that modprobe left loaded but unlinked is stale.
+  for (const name of names) {
+    const err = staleCheck(core, patch, name);
+    if (err) return { err: core.abortEnable(patch, err) };
+  }
   return { err: core.finishEnable(patch) };
 }
 
-/** klp_enable_patch() after request_module() returned: the first failure aborts the whole patch. */
+/**
+ * klp_check_object_linked(): after a successful modprobe, `<patch>__<obj>`
+ * loaded and LIVE without an object linked to the patch is stale (-EBUSY);
+ * one still COMING belongs to a concurrent loader and will link itself.
+ */
+function staleCheck(core: PatchCore, patch: SimPatch, name: string): number {
+  if (patch.objects.some((o) => o.name === name) || !core.kernel.modules.get(name)?.klpAlive) return 0;
+  const part = `${patch.name}__${name}`;
+  if (core.kernel.modules.get(part)?.state !== 'LIVE') return 0;
+  core.pr(`per-object module '${part}' is loaded but not linked to patch '${patch.name}'`);
+  core.kernel.event('stale-per-object-module', `'${part}' is loaded but not linked to '${patch.name}'`, part);
+  return -EBUSY;
+}
+
+/**
+ * klp_enable_patch() after request_module() returned: a failed modprobe
+ * aborts the whole patch with -EINVAL (modprobe's exit status says nothing
+ * of the cause); the modules already linked are unloaded again.
+ */
 export function enableResume(core: PatchCore, cont: Extract<Continuation, { kind: 'enable' }>, err: number): StepResult {
   const patch = core.findPatch(cont.patch)!;
-  const objName = patch.image.objNames[cont.index]!;
-  if (err || !patch.objects.some((o) => o.name === objName)) {
+  if (err) {
     core.pr(`Module load failed: ${cont.part}`);
-    if (!err) core.kernel.event('per-object-not-linked', `'${cont.part}' loaded but did not add object '${objName}' to '${patch.name}'`, cont.part);
-    return { err: core.abortEnable(patch, err || -EINVAL) };
+    return { err: core.abortEnable(patch, -EINVAL) };
   }
   return requestParts(core, patch, cont.index + 1);
 }
 
-/** klp_add_object(): a per-object module's init links its object to the loaded patch. */
+/**
+ * klp_add_object(): a per-object module's init links its object to the
+ * loaded patch. The checks in the split kernel's order, each with its line
+ * (docs/split-kernel.md); a target loaded after the patch is patched here at
+ * once, the pre-patch callback included.
+ */
 export function addObject(core: PatchCore, mod: LoadedModule, image: KlpObjectImage): number {
   const kernel = core.kernel;
-  const patch = image.patchName ? core.findPatch(image.patchName) : undefined;
+  if (!image.name || !image.patchName || !image.modIsThisModule || image.funcsMissing) return -EINVAL;
+  const modname = `${image.patchName}__${image.name}`;
+  if (modname.length >= MODULE_NAME_LEN || modname !== mod.name) {
+    core.pr(`module '${mod.name}' cannot carry object '${image.name}' of patch '${image.patchName}': it must be named '${modname}'`);
+    kernel.event('per-object-module-misnamed', `'${mod.name}' carries object '${image.name}' of patch '${image.patchName}'`, mod.name);
+    return -EINVAL;
+  }
+  const patch = core.findPatch(image.patchName);
   if (!patch) {
+    core.pr(`patch '${image.patchName}' is not loaded`);
     kernel.event('patch-not-loaded', `klp_add_object: patch '${image.patchName}' is not loaded`, mod.name);
     return -EINVAL;
   }
-  if (!image.name || !patch.image.objNames.includes(image.name)) {
+  if (!patch.image.objNames.includes(image.name)) {
+    core.pr(`object '${image.name}' is not in obj_names of patch '${patch.name}'`);
     kernel.event('object-not-in-obj-names', `klp_add_object: object '${image.name}' is not in obj_names of patch '${patch.name}'`, mod.name);
     return -EINVAL;
   }
-  if (!kernel.isLoaded(image.name)) {
+  // klp_target_alive(): the target's coming notification has run (it may still be COMING).
+  if (!kernel.modules.get(image.name)?.klpAlive) {
+    core.pr(`module '${image.name}' is not loaded`);
     kernel.event('target-not-loaded', `klp_add_object: module '${image.name}' is not loaded`, mod.name);
     return -EINVAL;
   }
-  if (patch.objects.some((o) => o.name === image.name)) return -EEXIST;
+  if (patch.objects.some((o) => o.name === image.name)) {
+    core.pr(`patch '${patch.name}' already has an object for module '${image.name}'`);
+    return -EEXIST;
+  }
   const obj: SimObject = { name: image.name, carrier: mod, image, patched: false };
   patch.objects.push(obj);
   mod.refcnt++;
@@ -66,6 +146,7 @@ export function addObject(core: PatchCore, mod: LoadedModule, image: KlpObjectIm
 
   const err = core.initObject(obj);
   if (err) {
+    core.pr(`failed to initialize patch '${patch.name}' for module '${image.name}' (${err})`);
     core.unlinkObject(patch, obj, false);
     return err;
   }
@@ -87,14 +168,9 @@ export function splitComing(core: PatchCore, mod: LoadedModule, attempts: Record
     const part = `${patch.name}__${mod.name}`;
     const tries = (attempts[part] ?? 0) + 1;
     attempts[part] = tries;
-    if (tries > 1 && kernel.isLoaded(part) && core.guards.staleModule) {
-      // A stale per-object module: modprobe succeeds and links nothing (spec §4).
-      kernel.event('stale-per-object-module', `'${part}' is loaded but not linked to '${patch.name}'`, part);
-      return { err: refuse(core, patch.name, mod, part, -EBUSY) };
-    }
     if (tries > COMING_RETRY_LIMIT) {
       kernel.event('modprobe-loop', `klp_module_coming keeps requesting '${part}'`, part);
-      return { err: refuse(core, patch.name, mod, part, -EBUSY) };
+      return { err: refuse(core, patch.name, mod, -EBUSY) };
     }
     return { request: part, cont: { kind: 'coming', attempts, patch: patch.name, stamp: patch.loadedAt, part } };
   }
@@ -102,25 +178,30 @@ export function splitComing(core: PatchCore, mod: LoadedModule, attempts: Record
 }
 
 /**
- * After request_module() returned: a failure refuses the module, unless the
- * patch went away meanwhile or was removed and loaded again (its load stamp
- * differs); then the rescan.
+ * After request_module() returned (its failure is reported whatever
+ * happened meanwhile): a patch that went away or was removed and loaded
+ * again (its load stamp differs) is skipped; for the same patch a failure,
+ * or a per-object module left loaded but unlinked (the stale-module guard),
+ * refuses the module; then the rescan.
  */
 export function comingResume(core: PatchCore, mod: LoadedModule, cont: Extract<Continuation, { kind: 'coming' }>, err: number): StepResult {
+  if (err) core.pr(`Module load failed: ${cont.part}`);
+  const still = core.findPatch(cont.patch);
+  const skipped = still === undefined ? core.guards.patchGone : core.guards.loadStamps && still.loadedAt !== cont.stamp;
+  if (skipped) return splitComing(core, mod, cont.attempts);
   if (err) {
-    const still = core.findPatch(cont.patch);
-    const same = still !== undefined && (!core.guards.loadStamps || still.loadedAt === cont.stamp);
-    if (same || (!still && !core.guards.patchGone)) {
-      if (!still) core.kernel.event('refused-for-gone-patch', `'${mod.name}' was refused because '${cont.part}' failed, though patch '${cont.patch}' was gone by then`, mod.name);
-      else if (still.loadedAt !== cont.stamp) core.kernel.event('refused-for-reloaded-patch', `'${mod.name}' was refused because '${cont.part}' failed, though patch '${cont.patch}' had been removed and loaded again by then`, mod.name);
-      return { err: refuse(core, cont.patch, mod, cont.part, -EINVAL) };
-    }
+    if (!still) core.kernel.event('refused-for-gone-patch', `'${mod.name}' was refused because '${cont.part}' failed, though patch '${cont.patch}' was gone by then`, mod.name);
+    else if (still.loadedAt !== cont.stamp) core.kernel.event('refused-for-reloaded-patch', `'${mod.name}' was refused because '${cont.part}' failed, though patch '${cont.patch}' had been removed and loaded again by then`, mod.name);
+    return { err: refuse(core, cont.patch, mod, -EINVAL) };
+  }
+  if (still && core.guards.staleModule) {
+    const stale = staleCheck(core, still, mod.name);
+    if (stale) return { err: refuse(core, cont.patch, mod, stale) };
   }
   return splitComing(core, mod, cont.attempts);
 }
 
-function refuse(core: PatchCore, patch: string, mod: LoadedModule, part: string, err: number): number {
-  core.pr(`Module load failed: ${part}`);
+function refuse(core: PatchCore, patch: string, mod: LoadedModule, err: number): number {
   core.pr(`patch '${patch}' failed for module '${mod.name}', refusing to load module '${mod.name}'`);
   return err;
 }
