@@ -242,7 +242,11 @@ export class ModuleLoader {
     this.printk(`% rmmod ${name}`);
     const err = this.removeModule(name);
     if (err === -ENOENT) this.printk(`rmmod: ERROR: Module ${name} is not currently loaded`);
-    else if (err === -EBUSY) this.printk(`rmmod: ERROR: Module ${name} is in use`);
+    else if (err === -EBUSY) {
+      // kmod's rmmod names the holders (/sys/module/<m>/holders: the modules that took a reference).
+      const holders = this.holders(name).sort();
+      this.printk(`rmmod: ERROR: Module ${name} is in use${holders.length ? ` by: ${holders.join(' ')}` : ''}`);
+    }
     return err;
   }
 

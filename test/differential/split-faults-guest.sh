@@ -1,0 +1,116 @@
+#!/usr/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of test/e2e/split-differential-faults.test.ts, run on the split
+# livepatch kernel (test/helpers/split-kernel.ts runOnSplitKernel()) with the
+# cases' modules under /lib/modules/$(uname -r)/extra.
+#
+# Reads /klp-split-faults/cases, lines of:
+#   case <id>       a case starts
+#   <command>       a step in the scenario language of `klp-split simulate`
+#   end             the case ends: every patch is disabled, every module removed
+# and writes to the kernel log (one order for commands and kernel lines):
+#   split-guest: case <id> / end <id>, % <command>, out <line>, rc <n>,
+#   lsmod <m>... (the modules left at the end of a case),
+#   problem: <text> (a wait that ran out or a command cut off: the run is void).
+set -u -o pipefail -o errtrace
+trap 'kmsg "problem: line $LINENO: $BASH_COMMAND failed"' ERR
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+lp=/sys/kernel/livepatch
+extra=/lib/modules/$(uname -r)/extra
+kmsg() { printf 'split-guest: %s\n' "$*" > /dev/kmsg; }
+
+# No command starts while a transition runs (as the selftests' loop_until).
+settle() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    grep -qs 1 "$lp"/*/transition || return 0
+    sleep 0.1
+  done
+  kmsg "problem: a transition did not end"
+}
+
+# A per-object module <p>__<o> the kernel is about to remove: its object is
+# not linked (no $lp/<p>/<o>) though patch and target may be there. The
+# kernel removes such modules from a work item, so wait for them to go (a
+# stale one, which stays, costs the full two seconds).
+parts_settle() {
+  local i m p o pending
+  for ((i = 0; i < 20; i++)); do
+    pending=
+    for m in $(cut -d' ' -f1 /proc/modules); do
+      [[ $m == *__* ]] || continue
+      p=${m%%__*} o=${m#*__}
+      [[ -d $lp/$p/$o ]] || pending=1
+    done
+    [[ -z $pending ]] && return 0
+    sleep 0.1
+  done
+}
+
+# A disabled patch drops its main module's reference from a work item: like
+# the selftests' unload_mod(), rmmod waits for the count to settle.
+refs_settle() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    [[ $(cat "/sys/module/$1/refcnt" 2>/dev/null) == 0 ]] && return 0
+    sleep 0.1
+  done
+}
+
+# The shell text of a scenario step.
+shell_of() {
+  local cb='^@callback ([A-Za-z0-9_]+) pre_patch=(-?[0-9]+)$'
+  if [[ $1 =~ $cb ]]; then
+    printf 'echo %s > /sys/module/%s/parameters/pre_patch_ret' "${BASH_REMATCH[2]}" "${BASH_REMATCH[1]}"
+  elif [[ $1 == 'insmod '* ]]; then
+    printf 'insmod %s/%s.ko' "$extra" "${1#insmod }"
+  else
+    printf '%s' "$1"
+  fi
+}
+
+step() {
+  local out rc l
+  if [[ $1 == 'rmmod '* ]]; then refs_settle "${1#rmmod }"; fi
+  kmsg "% $1"
+  # A bound for the steps that wait in the kernel (a load waiting for a COMING module gives up after 30 s).
+  if out=$(timeout 100 bash -c "$(shell_of "$1")" 2>&1 </dev/null); then rc=0; else rc=$?; fi
+  if ((rc == 124)); then kmsg "problem: '$1' did not end within 100 s"; fi
+  while IFS= read -r l; do
+    if [[ -n $l ]]; then kmsg "out ${l//$extra\//}"; fi
+  done <<<"$out"
+  kmsg "rc $rc"
+  settle
+  parts_settle
+}
+
+snapshot() { kmsg "lsmod $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"; }
+
+cleanup() {
+  local p m i
+  for p in "$lp"/*/enabled; do
+    if [[ -e $p && $(cat "$p") == 1 ]]; then echo 0 > "$p" || true; fi
+  done
+  settle
+  for ((i = 0; i < 50; i++)); do
+    for m in $(cut -d' ' -f1 /proc/modules); do rmmod "$m" 2>/dev/null || true; done
+    [[ -s /proc/modules ]] || return 0
+    sleep 0.1
+  done
+  kmsg "problem: left loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+}
+
+# The pr_debug lines of the transitions, as the selftests enable them.
+printf 'file kernel/livepatch/* +p\nfunc klp_try_switch_task -p\n' \
+  > /sys/kernel/debug/dynamic_debug/control 2>/dev/null || true
+
+while IFS= read -r line; do
+  case $line in
+    'case '*) id=${line#case }; kmsg "case $id" ;;
+    end) snapshot; kmsg "end $id"; cleanup ;;
+    *) step "$line" ;;
+  esac
+done < /klp-split-faults/cases
+
+echo "### split-guest: done"
