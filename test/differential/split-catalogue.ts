@@ -22,6 +22,8 @@ export interface SplitFaultCase {
   steps: string[];
   /** A line the real kernel's transcript must contain: the case really does what it says. */
   reaction: string;
+  /** Modules the kernel keeps pinned for good (a forced transition): only the last case may leave any. */
+  leavesPinned?: string[];
 }
 
 const classic = (name: string, targets: string[], extra: Partial<ClassicSplitSpec> = {}): ClassicSplitSpec => ({ kind: 'classic', name, targets, ...extra });
@@ -44,6 +46,9 @@ export const SPLIT_FAULT_MODULES: SplitModuleSpec[] = [
   target(TB),
   target('klpsf_tx', { exportsValue: true }),
   target('klpsf_tk', { exportsKey: true }),
+  target('klpsf_tbusy', { busy: true }),
+  classic('klpsf_f', ['klpsf_tbusy']),
+  classic('klpsf_f2', ['klpsf_tbusy'], { replace: true }),
   main('klpsf_miss', [TA, TB]),
   main('klpsf_wn', [TA]),
   part('klpsf_wn', TB, { name: `klpsf_wn__${TA}` }),
@@ -59,7 +64,9 @@ export const SPLIT_FAULT_MODULES: SplitModuleSpec[] = [
   main('klpsf_inv', ['vmlinux']),
   main('klpsf_dup', [TA, TB, TA]),
   main('klpsf_dl', ['klpsf_tx']),
-  part('klpsf_dl', 'klpsf_tx', { uses: 'klpsf_tx_value', callbacks: true }),
+  part('klpsf_dl', 'klpsf_tx', { uses: 'klpsf_tx_value', callbacks: true, noKlpRelocs: true }),
+  main('klpsf_rl', ['klpsf_tx']),
+  part('klpsf_rl', 'klpsf_tx', { uses: 'klpsf_tx_value', callbacks: true }),
   main('klpsf_sk', ['klpsf_tk']),
   part('klpsf_sk', 'klpsf_tk', { usesKey: 'klpsf_tk_key' }),
   main('klpsf_ex', [TA], { exportsShared: true }),
@@ -252,6 +259,14 @@ export const SPLIT_FAULT_CASES: SplitFaultCase[] = [
     reaction: 'klpsf_dl__klpsf_tx: gave up waiting for init of module klpsf_tx.',
   },
   {
+    id: 'target-export-through-klp-relocations',
+    what: "the same reference written by klp-split build as a livepatch relocation: no dependency, the target loads after the patch",
+    splits: ['klpsf_a'],
+    modules: ['klpsf_rl', 'klpsf_rl__klpsf_tx', 'klpsf_tx'],
+    steps: ['modprobe klpsf_rl', 'modprobe klpsf_tx', 'rmmod klpsf_tx', disable('klpsf_rl'), 'rmmod klpsf_rl'],
+    reaction: "livepatch: applying patch 'klpsf_rl' to loading module 'klpsf_tx'",
+  },
+  {
     id: 'target-static-key',
     what: "a per-object module testing a static key of its target: loaded with the target there, then with the target coming",
     splits: ['klpsf_a'],
@@ -274,5 +289,22 @@ export const SPLIT_FAULT_CASES: SplitFaultCase[] = [
     modules: [TA],
     steps: [`modprobe ${TA}`, 'modprobe klpsf_r1', 'modprobe klpsf_r3', 'rmmod klpsf_r1', `rmmod ${TA}`, disable('klpsf_r3'), 'rmmod klpsf_r3'],
     reaction: "livepatch: 'klpsf_r3': patching complete",
+  },
+  {
+    id: 'forced-patching-transition',
+    what: 'a transition stalled by a task sleeping in a patched function of a target is forced; the patch still goes cleanly',
+    splits: ['klpsf_f'],
+    modules: ['klpsf_tbusy'],
+    steps: ['@sleeping klpsf_tbusy klpsf_tbusy_work', 'modprobe klpsf_tbusy', 'modprobe klpsf_f', 'echo 1 > /sys/kernel/livepatch/klpsf_f/force', disable('klpsf_f'), 'rmmod klpsf_f', 'rmmod klpsf_tbusy'],
+    reaction: 'livepatch: forcing remaining tasks to the patched state',
+  },
+  {
+    id: 'forced-replace-pins-replaced',
+    what: 'a forced atomic replace: the replaced patch and its per-object module stay pinned for good',
+    splits: ['klpsf_f2', 'klpsf_f'],
+    modules: ['klpsf_tbusy'],
+    steps: ['@sleeping klpsf_tbusy klpsf_tbusy_work', 'modprobe klpsf_tbusy', 'modprobe klpsf_f', 'echo 1 > /sys/kernel/livepatch/klpsf_f/force', 'modprobe klpsf_f2', 'echo 1 > /sys/kernel/livepatch/klpsf_f2/force', 'rmmod klpsf_f', disable('klpsf_f2'), 'rmmod klpsf_f2'],
+    reaction: 'rmmod: ERROR: Module klpsf_f is in use',
+    leavesPinned: ['klpsf_f', 'klpsf_f__klpsf_tbusy'],
   },
 ];

@@ -8,9 +8,13 @@
 #   case <id>       a case starts
 #   <command>       a step in the scenario language of `klp-split simulate`
 #   end             the case ends: every patch is disabled, every module removed
+# '@sleeping <module> <function>' says that the module's own thread sleeps
+# there (the simulator needs to be told): transitions are not waited for
+# until the next force step.
 # and writes to the kernel log (one order for commands and kernel lines):
 #   split-guest: case <id> / end <id>, % <command>, out <line>, rc <n>,
-#   lsmod <m>... (the modules left at the end of a case),
+#   lsmod <m>... (the modules loaded when the case's steps are done),
+#   cleanup (what follows is the cleaning up), left <m>... (what it could not remove),
 #   problem: <text> (a wait that ran out or a command cut off: the run is void).
 set -u -o pipefail -o errtrace
 trap 'kmsg "problem: line $LINENO: $BASH_COMMAND failed"' ERR
@@ -20,9 +24,14 @@ lp=/sys/kernel/livepatch
 extra=/lib/modules/$(uname -r)/extra
 kmsg() { printf 'split-guest: %s\n' "$*" > /dev/kmsg; }
 
+# After '@sleeping <module> <function>' a task of the module sleeps in a
+# patched function: the transition stalls until a force step.
+stalls=
+
 # No command starts while a transition runs (as the selftests' loop_until).
 settle() {
   local i
+  [[ -n $stalls ]] && return 0
   for ((i = 0; i < 300; i++)); do
     grep -qs 1 "$lp"/*/transition || return 0
     sleep 0.1
@@ -72,8 +81,11 @@ shell_of() {
 
 step() {
   local out rc l
+  if [[ $1 == '@sleeping '* ]]; then stalls=1; return 0; fi
+  if [[ $1 == *'/force' ]]; then stalls=; fi
   if [[ $1 == 'rmmod '* ]]; then refs_settle "${1#rmmod }"; fi
-  kmsg "% $1"
+  # A callback's return is shown as the shell writes it, as the simulator shows it.
+  if [[ $1 == '@callback '* ]]; then kmsg "% $(shell_of "$1")"; else kmsg "% $1"; fi
   # A bound for the steps that wait in the kernel (a load waiting for a COMING module gives up after 30 s).
   if out=$(timeout 100 bash -c "$(shell_of "$1")" 2>&1 </dev/null); then rc=0; else rc=$?; fi
   if ((rc == 124)); then kmsg "problem: '$1' did not end within 100 s"; fi
@@ -98,7 +110,6 @@ cleanup() {
     [[ -s /proc/modules ]] || return 0
     sleep 0.1
   done
-  kmsg "problem: left loaded: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 }
 
 # The pr_debug lines of the transitions, as the selftests enable them.
@@ -108,7 +119,15 @@ printf 'file kernel/livepatch/* +p\nfunc klp_try_switch_task -p\n' \
 while IFS= read -r line; do
   case $line in
     'case '*) id=${line#case }; kmsg "case $id" ;;
-    end) snapshot; kmsg "end $id"; cleanup ;;
+    end)
+      snapshot
+      # What cleaning up makes the kernel print is not the case's; what it cannot remove is (a module pinned for good).
+      kmsg cleanup
+      stalls=
+      cleanup
+      kmsg "left $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"
+      kmsg "end $id"
+      ;;
     *) step "$line" ;;
   esac
 done < /klp-split-faults/cases

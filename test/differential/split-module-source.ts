@@ -42,6 +42,12 @@ export interface SplitPartSpec {
   /** Tests this exported static key of the target in its init (a jump label in the per-object module). */
   usesKey?: string;
   callbacks?: boolean;
+  /**
+   * Built with `klp-split build --no-klp-relocs`: its references to the
+   * target stay plain symbol references (a module dependency), as kbuild
+   * links them, instead of livepatch relocations.
+   */
+  noKlpRelocs?: boolean;
 }
 
 /** A module to patch: `int <name>_work(int)`, optionally an exported int and an exported static key. */
@@ -50,6 +56,8 @@ export interface SplitTargetSpec {
   name: string;
   exportsValue?: boolean;
   exportsKey?: boolean;
+  /** A kernel thread of the module sleeps in `<name>_work` until the module goes: a transition patching it cannot finish. */
+  busy?: boolean;
 }
 
 export type SplitModuleSpec = ClassicSplitSpec | SplitMainSpec | SplitPartSpec | SplitTargetSpec;
@@ -257,7 +265,45 @@ export function partSource(spec: SplitPartSpec): string {
   ].join('\n');
 }
 
+/** A target whose kernel thread sleeps in its `<name>_work`. */
+function busyTargetSource(spec: SplitTargetSpec): string {
+  return [
+    ...HEAD('a module to patch, with a kernel thread sleeping in the patched function', ['linux/module.h', 'linux/kernel.h', 'linux/kthread.h', 'linux/delay.h']),
+    'static struct task_struct *worker;',
+    '',
+    `noinline int ${spec.name}_work(int x);`,
+    `noinline int ${spec.name}_work(int x)`,
+    '{',
+    '	while (!kthread_should_stop())',
+    '		msleep_interruptible(20);',
+    '	return x * 2;',
+    '}',
+    '',
+    'static int worker_fn(void *data)',
+    '{',
+    `	return ${spec.name}_work(0);`,
+    '}',
+    '',
+    'static int target_init(void)',
+    '{',
+    '	worker = kthread_run(worker_fn, NULL, "%s", KBUILD_MODNAME);',
+    '	return PTR_ERR_OR_ZERO(worker);',
+    '}',
+    '',
+    'static void target_exit(void)',
+    '{',
+    '	kthread_stop(worker);',
+    '}',
+    '',
+    'module_init(target_init);',
+    'module_exit(target_exit);',
+    'MODULE_LICENSE("GPL");',
+    '',
+  ].join('\n');
+}
+
 export function targetSource(spec: SplitTargetSpec): string {
+  if (spec.busy) return busyTargetSource(spec);
   return [
     ...HEAD('a module to patch', ['linux/module.h', 'linux/kernel.h', ...(spec.exportsKey ? ['linux/jump_label.h'] : [])]),
     ...(spec.exportsValue ? [`int ${spec.name}_value = 1;`, `EXPORT_SYMBOL_GPL(${spec.name}_value);`, ''] : []),

@@ -20,8 +20,10 @@ export interface SplitRealResult {
   transcript: string[];
   /** Each command's exit status. */
   status: number[];
-  /** The modules loaded when the case ended. */
+  /** The modules loaded when the case's steps were done. */
   lsmod: string[];
+  /** The modules cleaning up could not remove (pinned for good). */
+  left: string[];
 }
 
 export interface SplitRealRun {
@@ -39,12 +41,15 @@ export function casesFile(cases: SplitRealCase[]): string {
 
 /** A guest case's lines as a transcript in the simulator's words (tool errors without bash's "line N:"). */
 export function splitRealResult(lines: string[]): SplitRealResult {
-  const result: SplitRealResult = { transcript: [], status: [], lsmod: [] };
+  const result: SplitRealResult = { transcript: [], status: [], lsmod: [], left: [] };
+  let cleaning = false;
   for (const l of lines) {
-    if (l.startsWith('problem: ')) continue;
+    if (l === 'cleanup') cleaning = true;
+    if (l.startsWith('left')) result.left = l.slice('left'.length).trim().split(/\s+/).filter(Boolean);
+    if (cleaning || l.startsWith('problem: ')) continue;
     if (l.startsWith('rc ')) result.status.push(Number(l.slice(3)));
     else if (l.startsWith('lsmod')) result.lsmod = l.slice('lsmod'.length).trim().split(/\s+/).filter(Boolean);
-    else if (l.startsWith('out ')) result.transcript.push(l.slice(4).replace(/^bash: (line \d+: )?/, ''));
+    else if (l.startsWith('out ')) result.transcript.push(l.slice(4).replace(/^bash: (line \d+: )?/, '').replace(/^(insmod: ERROR: could not insert module \w+)\.ko:/, '$1:'));
     else result.transcript.push(l);
   }
   return result;

@@ -54,6 +54,20 @@ export class SimKernel extends ModuleLoader {
     return err;
   }
 
+  /** `echo 1 > /sys/kernel/livepatch/<patch>/force`: only the patch in transition takes it (force_store()). */
+  forceCommand(patch: string): number {
+    this.beforeCommand();
+    const path = `/sys/kernel/livepatch/${patch}/force`;
+    this.printk(`% echo 1 > ${path}`);
+    if (!this.livepatch.findPatch(patch)) {
+      this.printk(`${path}: No such file or directory`);
+      return -ENOENT;
+    }
+    const err = this.livepatch.force(patch);
+    if (err) this.printk(`echo: write error: ${strerror(err)}`);
+    return err;
+  }
+
   /** `rmmod NAME` with no asynchronous work run first (the model checker's event). */
   rmmodNow(name: string): number {
     this.race = true;

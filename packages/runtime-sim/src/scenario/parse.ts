@@ -35,6 +35,7 @@ export type Step = (
   | { kind: 'insmod'; module: string; line: number }
   | { kind: 'rmmod'; module: string; line: number }
   | { kind: 'disable' | 'enable'; patch: string; line: number }
+  | { kind: 'force'; patch: string; line: number }
   | { kind: 'callback'; module: string; callback: string; ret: number; line: number }
   | { kind: 'posted-guard-defect'; line: number }
   | { kind: 'sleeping'; object: string; func: string; line: number }
@@ -65,6 +66,7 @@ export function readScenario(path: string): Step[] {
 
 const MODULE = /^[A-Za-z0-9_-]+$/;
 const ENABLED = /^echo\s+([01])\s*>\s*\/sys\/kernel\/livepatch\/([A-Za-z0-9_]+)\/enabled$/;
+const FORCE = /^echo\s+1\s*>\s*\/sys\/kernel\/livepatch\/([A-Za-z0-9_]+)\/force$/;
 const CALLBACK = /^@callback\s+([A-Za-z0-9_-]+)\s+(pre_patch)=(-?\d+)$/;
 
 export function parseScenario(text: string, file: string): Step[] {
@@ -144,12 +146,17 @@ export function parseScenario(text: string, file: string): Step[] {
       steps.push({ kind: enabled[1] === '1' ? 'enable' : 'disable', patch: enabled[2]!, line });
       return;
     }
+    const force = FORCE.exec(trimmed);
+    if (force) {
+      steps.push({ kind: 'force', patch: force[1]!, line });
+      return;
+    }
     const cb = CALLBACK.exec(trimmed);
     if (cb) {
       steps.push({ kind: 'callback', module: cb[1]!.replace(/-/g, '_'), callback: cb[2]!, ret: Number(cb[3]), line });
       return;
     }
-    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', @race, @posted-guard-defect, @callback, @sleeping, @sysfs @set_ftrace_enabled, @interleave, @start, @step or @async`);
+    fail(`cannot read '${trimmed}': expected modprobe, insmod, rmmod, 'echo 0|1 > /sys/kernel/livepatch/<patch>/enabled', 'echo 1 > /sys/kernel/livepatch/<patch>/force', @race, @posted-guard-defect, @callback, @sleeping, @sysfs @set_ftrace_enabled, @interleave, @start, @step or @async`);
   }
 }
 
@@ -165,6 +172,8 @@ export function stepCommand(step: Step): string | undefined {
     case 'disable':
     case 'enable':
       return `echo ${step.kind === 'enable' ? 1 : 0} > /sys/kernel/livepatch/${step.patch}/enabled`;
+    case 'force':
+      return `echo 1 > /sys/kernel/livepatch/${step.patch}/force`;
     case 'callback':
     case 'sleeping':
     case 'sysfs':

@@ -64,6 +64,9 @@ export function runScenario(kernel: SimKernel, steps: Step[]): ScenarioResult {
       case 'enable':
         kernel.enabledCommand(step.patch, step.kind === 'enable' ? 1 : 0);
         break;
+      case 'force':
+        kernel.forceCommand(step.patch);
+        break;
       case 'callback':
         kernel.livepatch.callbackReturns.set(`${step.module}:${step.callback}`, step.ret);
         kernel.log.push(`% echo ${step.ret} > /sys/module/${step.module}/parameters/${step.callback}_ret`);

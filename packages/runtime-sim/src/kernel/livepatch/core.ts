@@ -74,8 +74,8 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
   /** The module's init: klp_enable_patch() for a main module, klp_add_object() for a per-object one. */
   init(mod: LoadedModule): StepResult {
     if (!mod.image.isLivepatch) {
-      // Its init calling klp_enable_patch() is what the import says; the kernel then refuses it.
-      if (!mod.image.undefinedSymbols.includes('klp_enable_patch')) return { err: 0 };
+      // Its init calling klp_enable_patch() or klp_add_object() is what the imports say; the kernel then refuses it.
+      if (!['klp_enable_patch', 'klp_add_object'].some((f) => mod.image.undefinedSymbols.includes(f))) return { err: 0 };
       this.pr(`module ${mod.name} is not marked as a livepatch module`);
       return { err: -EINVAL };
     }
@@ -165,10 +165,30 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       patch.stalled = true;
       return 0;
     }
+    this.completePatching(patch, false);
+    return 0;
+  }
+
+  /** klp_complete_transition() of a patching transition: post-patch callbacks, then the replaced patches go. */
+  private completePatching(patch: SimPatch, forced: boolean): void {
     this.pr(`'${patch.name}': completing patching transition`);
-    for (const obj of loaded) this.callback(patch, obj, 'post_patch');
+    for (const obj of patch.objects.filter((o) => this.objectLoaded(o))) this.callback(patch, obj, 'post_patch');
     this.pr(`'${patch.name}': patching complete`);
-    if (patch.replace) this.freeReplaced(patch);
+    if (patch.replace) this.freeReplaced(patch, forced);
+  }
+
+  /**
+   * `echo 1 > /sys/kernel/livepatch/<patch>/force` (klp_force_transition()):
+   * only the patch in transition takes it. A forced patching transition
+   * marks only the patches an atomic replace removes as forced (6.1): their
+   * modules, per-object ones included, stay pinned.
+   */
+  force(name: string): number {
+    const patch = this.findPatch(name);
+    if (!patch?.stalled) return -EINVAL;
+    this.pr('forcing remaining tasks to the patched state');
+    patch.stalled = false;
+    this.completePatching(patch, true);
     return 0;
   }
 
@@ -232,16 +252,20 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     return -EBUSY;
   }
 
-  /** Atomic replace: the older patches are freed with their per-object modules; their main modules stay for rmmod. */
-  private freeReplaced(by: SimPatch): void {
+  /**
+   * Atomic replace: the older patches are freed with their per-object modules; their main modules stay for rmmod.
+   * After a forced transition they stay pinned: their modules keep the references (klp_free_patch_finish()).
+   */
+  private freeReplaced(by: SimPatch, forced = false): void {
     for (const old of this.patches.filter((p) => p !== by)) {
       for (const obj of [...old.objects]) {
         if (obj.patched) this.unpatchObject(obj);
-        this.unlinkObject(old, obj);
+        if (forced) old.objects = old.objects.filter((o) => o !== obj);
+        else this.unlinkObject(old, obj);
       }
       old.enabled = false;
       this.patches.splice(this.patches.indexOf(old), 1);
-      old.module.refcnt = Math.max(0, old.module.refcnt - 1);
+      if (!forced) old.module.refcnt = Math.max(0, old.module.refcnt - 1);
     }
   }
 
