@@ -14,7 +14,7 @@ export function comparable(lines: string[]): string[] {
   });
 }
 
-const TOOL_ERROR = /^(modprobe|insmod|rmmod): (ERROR|FATAL)|^echo: write error|: No such file or directory$/;
+const TOOL_ERROR = /^(modprobe|insmod|rmmod): (ERROR|FATAL)|^echo: write error|: No such file or directory$|^killed: /;
 
 /** Whether each command of a transcript failed: a tool error follows its `% ` line. */
 export function failures(lines: string[]): boolean[] {

@@ -15,6 +15,7 @@
 #   split-guest: case <id> / end <id>, % <command>, out <line>, rc <n>,
 #   lsmod <m>... (the modules loaded when the case's steps are done),
 #   cleanup (what follows is the cleaning up), left <m>... (what it could not remove),
+#   out killed: the command did not end (the 100 s timeout killed it),
 #   problem: <text> (a wait that ran out or a command cut off: the run is void).
 set -u -o pipefail -o errtrace
 trap 'kmsg "problem: line $LINENO: $BASH_COMMAND failed"' ERR
@@ -88,10 +89,11 @@ step() {
   if [[ $1 == '@callback '* ]]; then kmsg "% $(shell_of "$1")"; else kmsg "% $1"; fi
   # A bound for the steps that wait in the kernel (a load waiting for a COMING module gives up after 30 s).
   if out=$(timeout 100 bash -c "$(shell_of "$1")" 2>&1 </dev/null); then rc=0; else rc=$?; fi
-  if ((rc == 124)); then kmsg "problem: '$1' did not end within 100 s"; fi
   while IFS= read -r l; do
     if [[ -n $l ]]; then kmsg "out ${l//$extra\//}"; fi
   done <<<"$out"
+  # timeout(1) killed it (busybox reports the signal's status, coreutils 124): it would never have ended.
+  if ((rc == 124 || rc == 143)); then kmsg "out killed: the command did not end"; fi
   kmsg "rc $rc"
   settle
   parts_settle

@@ -54,7 +54,7 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
  * looping on modprobe, and a module refused for a patch that was gone or had
  * been reloaded when the request failed (spec §4, races).
  */
-export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'refused-for-gone-patch', 'refused-for-reloaded-patch']);
+export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch']);
 
 export function eventViolations(events: { code: string; message: string }[]): Violation[] {
   return events.filter((e) => VIOLATION_EVENTS.has(e.code)).map((e) => ({ code: e.code, message: e.message }));

@@ -194,7 +194,10 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
 
   private sleepsIn(obj: SimObject): boolean {
     const object = obj.name ?? 'vmlinux';
-    const busy = (f: string): boolean => this.sleeping.has(`${object}:${f}`) || busyModuleBlocks(this.kernel, object, f);
+    // A scenario's sleeper is in the original function: klp_check_stack() looks for the code a patch replaces,
+    // which is the previous patch's new function once the function is patched, so it blocks only the first patch.
+    const sleeper = (f: string): boolean => this.sleeping.has(`${object}:${f}`) && !this.patchedFuncs.has(`${object}:${f}`);
+    const busy = (f: string): boolean => sleeper(f) || busyModuleBlocks(this.kernel, object, f);
     return obj.image.funcs.some((f) => f.oldName !== null && busy(f.oldName));
   }
 
