@@ -13,6 +13,7 @@ describe('the scenario language', () => {
         '@sysfs /sys/kernel/livepatch/p/force --w-------',
         '@set_ftrace_enabled 0',
         '@race rmmod m',
+        'echo 1 > /sys/kernel/livepatch/p/force',
       ].join('\n'),
       's.scenario',
     );
@@ -24,6 +25,7 @@ describe('the scenario language', () => {
       { kind: 'sysfs', path: '/sys/kernel/livepatch/p/force', expected: '--w-------', line: 6 },
       { kind: 'ftrace-enabled', value: false, line: 7 },
       { kind: 'rmmod', module: 'm', line: 8, race: true },
+      { kind: 'force', patch: 'p', line: 9 },
     ]);
     expect(steps.map(stepCommand)).toEqual([
       'modprobe test_klp_livepatch replace=1',
@@ -33,6 +35,7 @@ describe('the scenario language', () => {
       undefined,
       undefined,
       'rmmod m',
+      'echo 1 > /sys/kernel/livepatch/p/force',
     ]);
   });
 

@@ -135,6 +135,8 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     }
     if (!upstream) this.pr(`enabling patch '${patch.name}'`);
     this.pr(`'${patch.name}': initializing patching transition`);
+    // Whether a sleeping task keeps the transition from finishing depends on what the functions were before.
+    const stalls = loaded.some((o) => this.sleepsIn(o));
     // __klp_enable_patch(): each loaded object's pre-patch callback, then its ftrace handlers.
     const prepared: SimObject[] = [];
     for (const obj of loaded) {
@@ -160,7 +162,7 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     patch.loading = false;
     patch.enabled = true;
     patch.module.refcnt++;
-    if (loaded.some((o) => this.sleepsIn(o))) {
+    if (stalls) {
       // A task sleeps in an old function: the transition waits (the module's init returns).
       patch.stalled = true;
       return 0;
@@ -192,10 +194,11 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     return 0;
   }
 
+  /** Before the object is patched: a task sleeps in code the patch replaces. */
   private sleepsIn(obj: SimObject): boolean {
     const object = obj.name ?? 'vmlinux';
     // A scenario's sleeper is in the original function: klp_check_stack() looks for the code a patch replaces,
-    // which is the previous patch's new function once the function is patched, so it blocks only the first patch.
+    // which is the previous patch's new function once a patch patched it, so it blocks only the first patch.
     const sleeper = (f: string): boolean => this.sleeping.has(`${object}:${f}`) && !this.patchedFuncs.has(`${object}:${f}`);
     const busy = (f: string): boolean => sleeper(f) || busyModuleBlocks(this.kernel, object, f);
     return obj.image.funcs.some((f) => f.oldName !== null && busy(f.oldName));
