@@ -100,6 +100,17 @@ export function enableResume(core: PatchCore, cont: Extract<Continuation, { kind
     core.pr(`Module load failed: ${cont.part}`);
     return { err: core.abortEnable(patch, -EINVAL) };
   }
+  // modprobe found an earlier `<patch>__<obj>` (unlinked, its removal pending) and returned; the removal ran
+  // before this resumed, so nothing carries the object. The split kernel's klp_check_object_linked() passes
+  // that (the module is gone, so not stale) and the patch would go live without the object, a gap of
+  // kernel/patches the model checker found (docs/split-kernel.md); the simulator requests it again, as the
+  // coming handler's rescan does.
+  const objName = patch.image.objNames[cont.index]!;
+  const gone = !core.kernel.modules.has(cont.part) && core.kernel.modules.get(objName)?.klpAlive === true;
+  if (gone && !patch.objects.some((o) => o.name === objName)) {
+    core.kernel.event('per-object-module-vanished', `'${cont.part}' went away before it linked object '${objName}' to '${patch.name}': requested again`, cont.part);
+    return requestParts(core, patch, cont.index);
+  }
   return requestParts(core, patch, cont.index + 1);
 }
 
@@ -198,6 +209,9 @@ export function comingResume(core: PatchCore, mod: LoadedModule, cont: Extract<C
     const stale = staleCheck(core, still, mod.name);
     if (stale) return { err: refuse(core, cont.patch, mod, stale) };
   }
+  // A per-object module still COMING belongs to a concurrent loader, which links it once its init runs: the
+  // kernel requests it again until then (modprobe returns at once), a wait rather than a loop.
+  if (core.kernel.modules.get(cont.part)?.state === 'COMING') cont.attempts[cont.part] = (cont.attempts[cont.part] ?? 1) - 1;
   return splitComing(core, mod, cont.attempts);
 }
 
