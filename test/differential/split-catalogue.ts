@@ -22,6 +22,14 @@ export interface SplitFaultCase {
   steps: string[];
   /** A line the real kernel's transcript must contain: the case really does what it says. */
   reaction: string;
+  /**
+   * The guest's steps when they differ from the simulator's (an interleaving
+   * the simulator is told step by step and the guest brings about with
+   * background commands): `@bg <cmd>` runs it in the background, `@until
+   * <path>` waits for a file, `@write <value> <path>` writes one, `@wait`
+   * waits for the background command and reports it.
+   */
+  guestSteps?: string[];
   /** Modules the kernel keeps pinned for good (a forced transition): only the last case may leave any. */
   leavesPinned?: string[];
 }
@@ -67,6 +75,9 @@ export const SPLIT_FAULT_MODULES: SplitModuleSpec[] = [
   part('klpsf_dl', 'klpsf_tx', { uses: 'klpsf_tx_value', callbacks: true, noKlpRelocs: true }),
   main('klpsf_rl', ['klpsf_tx']),
   part('klpsf_rl', 'klpsf_tx', { uses: 'klpsf_tx_value', callbacks: true }),
+  target('klpsf_ts'),
+  main('klpsf_rl2', ['klpsf_ts']),
+  part('klpsf_rl2', 'klpsf_ts', { waitsForGo: true }),
   main('klpsf_sk', ['klpsf_tk']),
   part('klpsf_sk', 'klpsf_tk', { usesKey: 'klpsf_tk_key' }),
   main('klpsf_ex', [TA], { exportsShared: true }),
@@ -273,6 +284,35 @@ export const SPLIT_FAULT_CASES: SplitFaultCase[] = [
     modules: ['klpsf_sk', 'klpsf_sk__klpsf_tk', 'klpsf_tk'],
     steps: ['modprobe klpsf_tk', 'modprobe klpsf_sk', disable('klpsf_sk'), 'rmmod klpsf_sk', 'modprobe klpsf_sk', 'rmmod klpsf_tk', 'modprobe klpsf_tk', disable('klpsf_sk'), 'rmmod klpsf_sk'],
     reaction: "livepatch: 'klpsf_sk': patching complete",
+  },
+  {
+    id: 'patch-reloaded-while-target-coming',
+    what: "the patch is disabled, removed and loaded again while its per-object module for a coming target is still in its init: the new patch gets the object, the target loads",
+    splits: ['klpsf_a'],
+    modules: ['klpsf_rl2', 'klpsf_rl2__klpsf_ts', 'klpsf_ts'],
+    steps: [
+      'modprobe klpsf_rl2',
+      '@interleave',
+      '@start modprobe klpsf_ts',
+      '@step klpsf_rl2__klpsf_ts',
+      disable('klpsf_rl2'),
+      'rmmod klpsf_rl2',
+      'modprobe klpsf_rl2',
+      '@step klpsf_rl2__klpsf_ts',
+      '@step klpsf_ts',
+      '@step klpsf_ts',
+    ],
+    guestSteps: [
+      'modprobe klpsf_rl2',
+      '@bg modprobe klpsf_ts',
+      '@until /sys/module/klpsf_rl2__klpsf_ts/parameters/go',
+      disable('klpsf_rl2'),
+      'rmmod klpsf_rl2',
+      'modprobe klpsf_rl2',
+      '@write 1 /sys/module/klpsf_rl2__klpsf_ts/parameters/go',
+      '@wait',
+    ],
+    reaction: "livepatch: applying patch 'klpsf_rl2' to loading module 'klpsf_ts'",
   },
   {
     id: 'replace-with-parts',

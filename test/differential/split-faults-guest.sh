@@ -80,9 +80,41 @@ shell_of() {
   fi
 }
 
+# Background commands (@bg ... @wait): one at a time, reported when waited for.
+bg_pid=
+
 step() {
-  local out rc l
+  local out rc l i
   if [[ $1 == '@sleeping '* ]]; then stalls=1; return 0; fi
+  if [[ $1 == '@bg '* ]]; then
+    kmsg "% ${1#@bg }"
+    bash -c "${1#@bg }" > /tmp/bg.out 2>&1 </dev/null &
+    bg_pid=$!
+    return 0
+  fi
+  if [[ $1 == '@until '* ]]; then
+    for ((i = 0; i < 300; i++)); do
+      [[ -e ${1#@until } ]] && return 0
+      sleep 0.1
+    done
+    kmsg "problem: ${1#@until } did not appear"
+    return 0
+  fi
+  if [[ $1 == '@write '* ]]; then
+    l=${1#@write }
+    echo "${l%% *}" > "${l#* }"
+    return 0
+  fi
+  if [[ $1 == '@wait' ]]; then
+    if wait "$bg_pid"; then rc=0; else rc=$?; fi
+    while IFS= read -r l; do
+      if [[ -n $l ]]; then kmsg "out ${l//$extra\//}"; fi
+    done < /tmp/bg.out
+    kmsg "rc $rc"
+    settle
+    parts_settle
+    return 0
+  fi
   if [[ $1 == *'/force' ]]; then stalls=; fi
   if [[ $1 == 'rmmod '* ]]; then refs_settle "${1#rmmod }"; fi
   # A callback's return is shown as the shell writes it, as the simulator shows it.

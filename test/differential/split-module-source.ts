@@ -43,6 +43,12 @@ export interface SplitPartSpec {
   usesKey?: string;
   callbacks?: boolean;
   /**
+   * Its init waits (up to 30 s) until its parameter `go` is set before it
+   * calls klp_add_object(): the guest holds it in the window while its
+   * target is COMING.
+   */
+  waitsForGo?: boolean;
+  /**
    * Built with `klp-split build --no-klp-relocs`: its references to the
    * target stay plain symbol references (a module dependency), as kbuild
    * links them, instead of livepatch relocations.
@@ -232,11 +238,13 @@ export function mainSource(spec: SplitMainSpec): string {
 /** A per-object module with the split API. */
 export function partSource(spec: SplitPartSpec): string {
   const body: string[] = [];
+  if (spec.waitsForGo) body.push('\tint i;', '', '\tfor (i = 0; i < 600 && !READ_ONCE(go); i++)', '\t\tmsleep(50);');
   if (spec.uses) body.push(`\tpr_debug("%d\\n", ${spec.uses});`);
   if (spec.usesKey) body.push(`\tif (static_branch_unlikely(&${spec.usesKey}))`, '\t\tpr_debug("key on\\n");');
   body.push(spec.links === false ? '\treturn 0;' : '\treturn klp_add_object(&obj);');
   return [
     ...HEAD('a split per-object module', ['linux/module.h', 'linux/kernel.h', 'linux/livepatch.h', ...(spec.usesKey ? ['linux/jump_label.h'] : [])]),
+    ...(spec.waitsForGo ? ['#include <linux/delay.h>', '', 'static bool go;', 'module_param(go, bool, 0644);', ''] : []),
     ...(spec.uses ? [`extern int ${spec.uses};`, ''] : []),
     ...(spec.usesKey ? [`extern struct static_key_false ${spec.usesKey};`, ''] : []),
     MODULE_REPLACEMENT,
