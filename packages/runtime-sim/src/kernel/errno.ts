@@ -6,6 +6,7 @@ export const EINVAL = 22;
 export const EBUSY = 16;
 export const EEXIST = 17;
 export const ENOMEM = 12;
+export const EINTR = 4;
 
 const MESSAGES: Record<number, string> = {
   [ENOENT]: 'No such file or directory',
@@ -15,6 +16,7 @@ const MESSAGES: Record<number, string> = {
   [EBUSY]: 'Device or resource busy',
   [EEXIST]: 'File exists',
   [ENOMEM]: 'Cannot allocate memory',
+  [EINTR]: 'Interrupted system call',
 };
 
 export function strerror(errno: number): string {

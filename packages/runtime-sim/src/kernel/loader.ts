@@ -3,7 +3,7 @@ import { applyKlpObjectRelocations, applyRelocations, klpRelaObjects } from './r
 import { klpOf } from '../klp/structures.js';
 import { symposProblem } from './object-symbols.js';
 import type { KlpLayout } from '../klp/layout.js';
-import { EBUSY, EEXIST, EINVAL, ENOENT, ENOEXEC, ENOMEM, strerror } from './errno.js';
+import { EBUSY, EEXIST, EINTR, EINVAL, ENOENT, ENOEXEC, ENOMEM, strerror } from './errno.js';
 import type { ExportedSymbol } from './symvers.js';
 import type { SymbolSource } from './object-symbols.js';
 import { imageSize, ModuleSpace } from './module-space.js';
@@ -127,6 +127,8 @@ export class ModuleLoader {
   protected initCalls: ModuleInit | undefined;
   /** Results of tasks that finished at the top level, for their commands. */
   readonly finished = new Map<number, number>();
+  /** A wait that never ends broke the running command: the shell's timeout kills it (no tool error is printed). */
+  protected killed = false;
 
   constructor(readonly opts: KernelOptions) {}
 
@@ -231,6 +233,11 @@ export class ModuleLoader {
   /** The shell's words for a failed command. */
   private finishCommand(task: Task, err: number): void {
     const name = task.module;
+    if (this.killed) {
+      this.killed = false;
+      this.printk('killed: the command did not end');
+      return;
+    }
     if (!err) return;
     if (task.command === 'insmod') this.printk(`insmod: ERROR: could not insert module ${name}: ${INSMOD_ERRORS[-err] ?? strerror(err)}`);
     else if (err === -ENOENT && !this.repository.has(name)) this.printk(`modprobe: FATAL: Module ${name} not found in directory /lib/modules`);
@@ -244,8 +251,8 @@ export class ModuleLoader {
     const err = this.removeModule(name);
     if (err === -ENOENT) this.printk(`rmmod: ERROR: Module ${name} is not currently loaded`);
     else if (err === -EBUSY) {
-      // kmod's rmmod names the holders (/sys/module/<m>/holders) when there are any, else only the count is non-zero.
-      const holders = this.holders(name);
+      // kmod's rmmod names the holders (/sys/module/<m>/holders: the modules that took a reference).
+      const holders = this.holders(name).sort();
       this.printk(`rmmod: ERROR: Module ${name} is in use${holders.length ? ` by: ${holders.join(' ')}` : ''}`);
     }
     return err;
@@ -342,7 +349,16 @@ export class ModuleLoader {
       if (err) return this.complete(task, err);
     }
     for (let dep = task.deps.shift(); dep !== undefined; dep = task.deps.shift()) {
-      if (this.modules.has(dep) || dep === task.module) continue;
+      const loaded = this.modules.get(dep);
+      // kmod loads a COMING dependency again, and add_unformed_module() waits for the first load to end; when
+      // that load is waiting for this modprobe (its coming handler requested the module), neither ever ends.
+      // Only the shell's timeout breaks it: request_module() returns -EINTR to the killed loader.
+      if (loaded?.state === 'COMING' && !loaded.image.isLivepatch && this.waitsFor(loaded.name, task)) {
+        this.event('modprobe-deadlock', `modprobe '${task.module}' loads its dependency '${dep}' again while '${dep}' is COMING and waits for this modprobe`, task.module);
+        this.killed = true;
+        return this.complete(task, -EINTR);
+      }
+      if (loaded || dep === task.module) continue;
       task.child = this.spawn({ module: dep, phase: 'modprobe', parent: task.id }).id;
       return;
     }
@@ -350,6 +366,12 @@ export class ModuleLoader {
     delete task.deps;
     task.phase = 'load';
     this.stepLoad(task);
+  }
+
+  /** Whether a task loading `module` waits (through its children) for `task`. */
+  private waitsFor(module: string, task: Task): boolean {
+    for (let t: Task | undefined = task; t; t = t.parent === undefined ? undefined : this.tasks.get(t.parent)) if (t.module === module && t !== task) return true;
+    return false;
   }
 
   /** Modules whose exports the image needs (what depmod records). */

@@ -14,6 +14,7 @@ describe('the scenario language', () => {
         '@set_ftrace_enabled 0',
         '@race rmmod m',
         '@lsmod',
+        'echo 1 > /sys/kernel/livepatch/p/force',
       ].join('\n'),
       's.scenario',
     );
@@ -26,6 +27,7 @@ describe('the scenario language', () => {
       { kind: 'ftrace-enabled', value: false, line: 7 },
       { kind: 'rmmod', module: 'm', line: 8, race: true },
       { kind: 'lsmod', line: 9 },
+      { kind: 'force', patch: 'p', line: 10 },
     ]);
     expect(steps.map(stepCommand)).toEqual([
       'modprobe test_klp_livepatch replace=1',
@@ -36,6 +38,7 @@ describe('the scenario language', () => {
       undefined,
       'rmmod m',
       undefined,
+      'echo 1 > /sys/kernel/livepatch/p/force',
     ]);
   });
 

@@ -45,10 +45,11 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
   sleeping = new Set<string>();
   guards: LivepatchGuards = { patchGone: true, loadStamps: true, staleModule: true, forcedPin: true };
   /**
-   * Modules a forced transition pinned (klp_patch.forced: module_put() is
-   * skipped), to the target whose removal releases them: null for a main
-   * module (pinned forever), the target for a per-object module
-   * (docs/split-kernel.md, Removal).
+   * Modules a forced transition pinned for good (klp_patch.forced:
+   * module_put() is skipped), to the object they patch (null for a main
+   * module). A per-object module is pinned too: its patch is off the list
+   * by then, so its target going releases nothing (the split kernel's
+   * __klp_free_objects(), docs/split-kernel.md, Removal).
    */
   pinned = new Map<string, string | null>();
 
@@ -81,8 +82,8 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
   /** The module's init: klp_enable_patch() for a main module, klp_add_object() for a per-object one. */
   init(mod: LoadedModule): StepResult {
     if (!mod.image.isLivepatch) {
-      // Its init calling klp_enable_patch() is what the import says; the kernel then refuses it.
-      if (!mod.image.undefinedSymbols.includes('klp_enable_patch')) return { err: 0 };
+      // Its init calling klp_enable_patch() or klp_add_object() is what the imports say; the kernel then refuses it.
+      if (!['klp_enable_patch', 'klp_add_object'].some((f) => mod.image.undefinedSymbols.includes(f))) return { err: 0 };
       this.pr(`module ${mod.name} is not marked as a livepatch module`);
       return { err: -EINVAL };
     }
@@ -142,6 +143,8 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     }
     if (!upstream) this.pr(`enabling patch '${patch.name}'`);
     this.pr(`'${patch.name}': initializing patching transition`);
+    // Whether a sleeping task keeps the transition from finishing depends on what the functions were before.
+    const stalls = loaded.some((o) => this.sleepsIn(o));
     // __klp_enable_patch(): each loaded object's pre-patch callback, then its ftrace handlers.
     const prepared: SimObject[] = [];
     for (const obj of loaded) {
@@ -167,7 +170,7 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     patch.loading = false;
     patch.enabled = true;
     patch.module.refcnt++;
-    if (loaded.some((o) => this.sleepsIn(o))) {
+    if (stalls) {
       // A task sleeps in an old function: the transition waits (the module's init returns).
       patch.stalled = true;
       return 0;
@@ -210,9 +213,13 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     patch.module.refcnt = Math.max(0, patch.module.refcnt - 1);
   }
 
+  /** Before the object is patched: a task sleeps in code the patch replaces. */
   private sleepsIn(obj: SimObject): boolean {
     const object = obj.name ?? 'vmlinux';
-    const busy = (f: string): boolean => this.sleeping.has(`${object}:${f}`) || busyModuleBlocks(this.kernel, object, f);
+    // A scenario's sleeper is in the original function: klp_check_stack() looks for the code a patch replaces,
+    // which is the previous patch's new function once a patch patched it, so it blocks only the first patch.
+    const sleeper = (f: string): boolean => this.sleeping.has(`${object}:${f}`) && !this.patchedFuncs.has(`${object}:${f}`);
+    const busy = (f: string): boolean => sleeper(f) || busyModuleBlocks(this.kernel, object, f);
     return obj.image.funcs.some((f) => f.oldName !== null && busy(f.oldName));
   }
 
@@ -270,7 +277,10 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
     return -EBUSY;
   }
 
-  /** Atomic replace: the older patches are freed with their per-object modules; their main modules stay for rmmod. */
+  /**
+   * Atomic replace: the older patches are freed with their per-object modules; their main modules stay for rmmod.
+   * After a forced transition they stay pinned: their modules keep the references (klp_free_patch_finish()).
+   */
   private freeReplaced(by: SimPatch): void {
     for (const old of this.patches.filter((p) => p !== by)) {
       for (const obj of [...old.objects]) {
@@ -321,7 +331,6 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       return;
     }
     mod.klpAlive = false;
-    this.releasePinned(mod.name);
     for (const patch of this.patches) {
       const obj = patch.objects.find((o) => o.name === mod.name);
       if (!obj) continue;
@@ -333,18 +342,6 @@ export class LivepatchCore implements ModuleNotifier, ModuleInit, PatchCore {
       }
       // Upstream the object stays in the patch, reverted until the module comes back; split frees it.
       if (!patch.image.objects) this.unlinkObject(patch, obj);
-    }
-  }
-
-  /** A forced flag never pins a per-object module whose target is going away. */
-  private releasePinned(target: string): void {
-    for (const [name, releasedWith] of this.pinned) {
-      if (releasedWith !== target) continue;
-      this.pinned.delete(name);
-      const part = this.kernel.modules.get(name);
-      if (!part || !this.guards.forcedPin) continue;
-      part.refcnt = Math.max(0, part.refcnt - 1);
-      this.kernel.pendingRemovals.push(name);
     }
   }
 

@@ -42,9 +42,8 @@ export interface LivepatchGuards {
   /** A loaded but unlinked per-object module makes the coming handler return -EBUSY instead of looping. */
   staleModule: boolean;
   /**
-   * A forced patch's modules stay pinned: its main module forever, its
-   * per-object modules until their target goes (klp_patch.forced skips
-   * module_put()).
+   * A forced patch's modules stay pinned for good, its main module and its
+   * per-object modules (klp_patch.forced skips module_put()).
    */
   forcedPin: boolean;
 }
