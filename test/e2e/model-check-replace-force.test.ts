@@ -169,4 +169,34 @@ describe('model check with a cumulative v2 and forced transitions', () => {
     expect(lines).toContain('livepatch: forcing remaining tasks to the patched state');
     expect(lines.indexOf(`livepatch: '${V1}': patching complete`)).toBeGreaterThan(lines.indexOf('livepatch: forcing remaining tasks to the patched state'));
   });
+
+  it('a per-object module that went away between modprobe and the check is loaded again (kernel/patches/0006)', () => {
+    // v2 removed and loaded again while its old per-object module waits for its removal: modprobe finds the old
+    // module and returns, the removal runs, and the check after the requests finds nothing carrying the object.
+    const lines = [
+      '@interleave',
+      `@start modprobe ${V2}`,
+      `@start modprobe ${TARGET}`,
+      `@step ${V2}`,
+      `@step ${TARGET}`,
+      `@step ${V2}__${TARGET}`,
+      `@step ${V2}__${TARGET}`,
+      `@step ${V2}`,
+      `echo 0 > /sys/kernel/livepatch/${V2}/enabled`,
+      `rmmod ${V2}`,
+      `@start modprobe ${V2}`,
+      `@step ${V2}`,
+      `@step ${V2}__${TARGET}`,
+      `@async ${V2}__${TARGET}`,
+      `@step ${V2}`,
+    ];
+    const kernel = newKernel(sys);
+    const before = runScenario(kernel, parseScenario(`${lines.join('\n')}\n`, 'vanished.scenario'));
+    expect(before.transcript.filter((l) => l === `[request_module] ${V2}__${TARGET}`)).toHaveLength(3);
+    expect(kernel.events.map((e) => e.code)).toContain('per-object-module-vanished');
+    const rest = [`@step ${V2}__${TARGET}`, `@step ${V2}__${TARGET}`, `@step ${V2}`];
+    const after = runScenario(newKernel(sys), parseScenario(`${[...lines, ...rest].join('\n')}\n`, 'vanished.scenario'));
+    expect(after.violations).toEqual([]);
+    expect(after.transcript).toContain(`livepatch: '${V2}': patching complete`);
+  });
 });

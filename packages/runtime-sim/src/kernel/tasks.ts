@@ -42,7 +42,8 @@ export interface Task {
 /** Where a coming handler or a module init stopped to request a module. */
 export type Continuation =
   | { kind: 'coming'; attempts: Record<string, number>; patch: string; stamp: number; part: string }
-  | { kind: 'enable'; patch: string; index: number; part: string };
+  /** recheck: a request of klp_enable_patch()'s check loop (the module had gone away), which checks `index` again. */
+  | { kind: 'enable'; patch: string; index: number; part: string; recheck?: true };
 
 /** What a step of a coming notifier or of a module init returns: done (0 or an error) or a module to request. */
 export type StepResult = { err: number } | { request: string; cont: Continuation };

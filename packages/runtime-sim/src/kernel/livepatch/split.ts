@@ -67,19 +67,28 @@ export function requestParts(core: PatchCore, patch: SimPatch, index: number): S
     const part = `${patch.name}__${names[i]}`;
     return { request: part, cont: { kind: 'enable', patch: patch.name, index: i, part } };
   }
-  // Every request done, the mutex re-taken: a per-object module that modprobe left loaded but unlinked is stale.
-  for (const [i, name] of names.entries()) {
+  return checkParts(core, patch, 0);
+}
+
+/**
+ * Every request done, the mutex re-taken (klp_check_object_linked() for each
+ * name, from `index` on): a per-object module that modprobe left loaded but
+ * unlinked is stale and fails the patch; one that went away before linking
+ * the object of a live target (modprobe found an earlier `<patch>__<obj>`
+ * whose removal was pending, and the removal ran or runs since) is requested again,
+ * the patch still loading (kernel/patches/0006, found by the model checker).
+ */
+function checkParts(core: PatchCore, patch: SimPatch, index: number): StepResult {
+  const names = patch.image.objNames;
+  for (let i = index; i < names.length; i++) {
+    const name = names[i]!;
     const err = staleCheck(core, patch, name);
     if (err) return { err: core.abortEnable(patch, err) };
-    // modprobe found an earlier `<patch>__<obj>` (unlinked, its removal pending) and returned; the removal ran
-    // since, so nothing carries the object of a loaded target. The split kernel's klp_check_object_linked()
-    // passes that (the module is gone, so not stale) and the patch goes live without the object, a gap of
-    // kernel/patches the model checker found (docs/split-kernel.md); the simulator requests it again, as the
-    // coming handler's rescan does.
     const part = `${patch.name}__${name}`;
-    if (!patch.objects.some((o) => o.name === name) && core.kernel.modules.get(name)?.klpAlive && !core.kernel.modules.has(part)) {
+    const carrier = core.kernel.modules.get(part);
+    if (!patch.objects.some((o) => o.name === name) && core.kernel.modules.get(name)?.klpAlive && (!carrier || carrier.state === 'GOING')) {
       core.kernel.event('per-object-module-vanished', `'${part}' went away before it linked object '${name}' to '${patch.name}': requested again`, part);
-      return { request: part, cont: { kind: 'enable', patch: patch.name, index: i, part } };
+      return { request: part, cont: { kind: 'enable', patch: patch.name, index: i, part, recheck: true } };
     }
   }
   return { err: core.finishEnable(patch) };
@@ -110,7 +119,7 @@ export function enableResume(core: PatchCore, cont: Extract<Continuation, { kind
     core.pr(`Module load failed: ${cont.part}`);
     return { err: core.abortEnable(patch, -EINVAL) };
   }
-  return requestParts(core, patch, cont.index + 1);
+  return cont.recheck ? checkParts(core, patch, cont.index) : requestParts(core, patch, cont.index + 1);
 }
 
 /**
