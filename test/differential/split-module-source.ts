@@ -3,8 +3,9 @@
  * `klp-split split` turns into split modules (the natural input), modules
  * written directly with the split API for faults klp-split never writes, and
  * the target modules they patch. Callbacks print what the kernel's test
- * livepatches print, with the object's name for vmlinux (its obj->mod is the
- * main module in the split API, not NULL).
+ * livepatches print: obj->mod and its state, which in the split API is set
+ * for vmlinux too (the main module) and is the per-object module for a
+ * target's object.
  */
 
 /** A classic livepatch: vmlinux's cmdline_proc_show and `<target>_work` of each target, callbacks on every object. */
@@ -105,7 +106,7 @@ const MODULE_REPLACEMENT = `static noinline int livepatch_target_function(int x)
 	return x + 100;
 }`;
 
-/** The callbacks: `<callback>: vmlinux` or `<callback>: <obj->mod> -> <its state>`; the pre-patch one returns `ret`. */
+/** The callbacks: `<callback>: <obj->mod> -> <its state>` (`<callback>: vmlinux` if obj->mod were NULL); the pre-patch one returns `ret`. */
 function callbacks(ret: string): string {
   return `static const char *const module_state[] = {
 	[MODULE_STATE_LIVE] = "[MODULE_STATE_LIVE] Normal state",
@@ -116,7 +117,7 @@ function callbacks(ret: string): string {
 
 static void callback_info(const char *callback, struct klp_object *obj)
 {
-	if (obj->name)
+	if (obj->mod)
 		pr_info("%s: %s -> %s\\n", callback, obj->mod->name, module_state[obj->mod->state]);
 	else
 		pr_info("%s: vmlinux\\n", callback);
