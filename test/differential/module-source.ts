@@ -1,3 +1,5 @@
+import { callbacks as callbackSource, classicPatchTail, MODULE_REPLACEMENT, VMLINUX_REPLACEMENT } from './c-fragments.js';
+
 /**
  * C sources of the small modules the differential fault tests build: classic
  * (upstream) livepatch modules and the target modules they patch. Each fault
@@ -40,56 +42,6 @@ export interface TargetSpec {
 }
 
 export type ModuleSpec = LivepatchSpec | TargetSpec;
-
-/** The replacement of vmlinux's cmdline_proc_show (what the kernel's own samples patch). */
-const VMLINUX_REPLACEMENT = `static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "%s\\n", KBUILD_MODNAME ": this has been live patched");
-	return 0;
-}`;
-
-/** Replacement of a target's `int f(int)`. */
-const MODULE_REPLACEMENT = `static noinline int livepatch_target_function(int x)
-{
-	return x + 100;
-}`;
-
-/** Callbacks printing what the kernel's test livepatches print: the callback, the object, its module's state. */
-const CALLBACKS = `static const char *const module_state[] = {
-	[MODULE_STATE_LIVE] = "[MODULE_STATE_LIVE] Normal state",
-	[MODULE_STATE_COMING] = "[MODULE_STATE_COMING] Full formed, running module_init",
-	[MODULE_STATE_GOING] = "[MODULE_STATE_GOING] Going away",
-	[MODULE_STATE_UNFORMED] = "[MODULE_STATE_UNFORMED] Still setting it up",
-};
-
-static void callback_info(const char *callback, struct klp_object *obj)
-{
-	if (obj->mod)
-		pr_info("%s: %s -> %s\\n", callback, obj->mod->name, module_state[obj->mod->state]);
-	else
-		pr_info("%s: vmlinux\\n", callback);
-}
-
-static int pre_patch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-	return pre_patch_ret;
-}
-
-static void post_patch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-}
-
-static void pre_unpatch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-}
-
-static void post_unpatch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-}`;
 
 function funcEntry(f: FuncSpec, vmlinux: boolean): string {
   const fields: string[] = [];
@@ -136,7 +88,7 @@ export function livepatchSource(spec: LivepatchSpec): string {
     ...(spec.needs ? [`extern char ${spec.needs}[];`, ''] : []),
     ...(usesVmlinux ? [VMLINUX_REPLACEMENT, ''] : []),
     ...(usesModule ? [MODULE_REPLACEMENT, ''] : []),
-    ...(callbacks ? [CALLBACKS, ''] : []),
+    ...(callbacks ? [callbackSource('pre_patch_ret'), ''] : []),
     ...funcArrays.filter(Boolean),
     'static struct klp_object objs[] = {',
     ...objects,
@@ -144,25 +96,7 @@ export function livepatchSource(spec: LivepatchSpec): string {
     '};',
     '',
     ...(spec.states ? ['static struct klp_state states[] = {', ...spec.states.map((s) => `\t{ .id = ${s.id}, .version = ${s.version} },`), '\t{ }', '};', ''] : []),
-    'static struct klp_patch patch = {',
-    ...patchFields.map((f) => `\t${f},`),
-    '};',
-    '',
-    'static int livepatch_init(void)',
-    '{',
-    ...(spec.needs ? [`\tpr_debug("%p\\n", ${spec.needs});`] : []),
-    '\treturn klp_enable_patch(&patch);',
-    '}',
-    '',
-    'static void livepatch_exit(void)',
-    '{',
-    '}',
-    '',
-    'module_init(livepatch_init);',
-    'module_exit(livepatch_exit);',
-    'MODULE_LICENSE("GPL");',
-    ...(spec.notMarked ? [] : ['MODULE_INFO(livepatch, "Y");']),
-    '',
+    ...classicPatchTail(patchFields, { initLines: spec.needs ? [`\tpr_debug("%p\\n", ${spec.needs});`] : [], marked: !spec.notMarked }),
   ].join('\n');
 }
 

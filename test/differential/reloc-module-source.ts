@@ -1,3 +1,5 @@
+import { classicPatchTail } from './c-fragments.js';
+
 /**
  * C sources of the classic livepatches the differential relocation fault
  * tests build with `klp-split build`: each reaches symbols of what it patches
@@ -84,24 +86,6 @@ export function relocLivepatchSource(spec: RelocLivepatchSpec): string {
     '\t{ }',
     '};',
     '',
-    'static struct klp_patch patch = {',
-    '\t.mod = THIS_MODULE,',
-    '\t.objs = objs,',
-    '};',
-    '',
-    'static int livepatch_init(void)',
-    '{',
-    '\treturn klp_enable_patch(&patch);',
-    '}',
-    '',
-    'static void livepatch_exit(void)',
-    '{',
-    '}',
-    '',
-    'module_init(livepatch_init);',
-    'module_exit(livepatch_exit);',
-    'MODULE_LICENSE("GPL");',
-    'MODULE_INFO(livepatch, "Y");',
-    '',
+    ...classicPatchTail(['.mod = THIS_MODULE', '.objs = objs']),
   ].join('\n');
 }

@@ -1,3 +1,5 @@
+import { callbacks, classicPatchTail, MODULE_REPLACEMENT, VMLINUX_REPLACEMENT } from './c-fragments.js';
+
 /**
  * C sources of the split differential fault tests: classic livepatches that
  * `klp-split split` turns into split modules (the natural input), modules
@@ -95,57 +97,6 @@ const TAIL = (init: string, marked: boolean): string[] => [
   '',
 ];
 
-const VMLINUX_REPLACEMENT = `static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "%s\\n", KBUILD_MODNAME ": this has been live patched");
-	return 0;
-}`;
-
-const MODULE_REPLACEMENT = `static noinline int livepatch_target_function(int x)
-{
-	return x + 100;
-}`;
-
-/** The callbacks: `<callback>: <obj->mod> -> <its state>` (`<callback>: vmlinux` if obj->mod were NULL); the pre-patch one returns `ret`. */
-function callbacks(ret: string): string {
-  return `static const char *const module_state[] = {
-	[MODULE_STATE_LIVE] = "[MODULE_STATE_LIVE] Normal state",
-	[MODULE_STATE_COMING] = "[MODULE_STATE_COMING] Full formed, running module_init",
-	[MODULE_STATE_GOING] = "[MODULE_STATE_GOING] Going away",
-	[MODULE_STATE_UNFORMED] = "[MODULE_STATE_UNFORMED] Still setting it up",
-};
-
-static void callback_info(const char *callback, struct klp_object *obj)
-{
-	if (obj->mod)
-		pr_info("%s: %s -> %s\\n", callback, obj->mod->name, module_state[obj->mod->state]);
-	else
-		pr_info("%s: vmlinux\\n", callback);
-}
-
-static int pre_patch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-	return ${ret};
-}
-
-static void post_patch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-}
-
-static void pre_unpatch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-}
-
-static void post_unpatch_callback(struct klp_object *obj)
-{
-	callback_info(__func__, obj);
-}
-`;
-}
-
 const CALLBACK_FIELD = '.callbacks = { .pre_patch = pre_patch_callback, .post_patch = post_patch_callback, .pre_unpatch = pre_unpatch_callback, .post_unpatch = post_unpatch_callback }';
 
 /** The classic (upstream API) source `klp-split split` reads. */
@@ -164,6 +115,7 @@ export function classicSource(spec: ClassicSplitSpec): string {
     '',
     ...(spec.targets.length ? [MODULE_REPLACEMENT, ''] : []),
     callbacks('pre_patch_ret'),
+    '',
     'static struct klp_func vmlinux_funcs[] = {',
     '\t{ .old_name = "cmdline_proc_show", .new_func = livepatch_cmdline_proc_show },',
     '\t{ }',
@@ -175,26 +127,7 @@ export function classicSource(spec: ClassicSplitSpec): string {
     '\t{ }',
     '};',
     '',
-    'static struct klp_patch patch = {',
-    '\t.mod = THIS_MODULE,',
-    '\t.objs = objs,',
-    ...(spec.replace ? ['\t.replace = true,'] : []),
-    '};',
-    '',
-    'static int livepatch_init(void)',
-    '{',
-    '\treturn klp_enable_patch(&patch);',
-    '}',
-    '',
-    'static void livepatch_exit(void)',
-    '{',
-    '}',
-    '',
-    'module_init(livepatch_init);',
-    'module_exit(livepatch_exit);',
-    'MODULE_LICENSE("GPL");',
-    'MODULE_INFO(livepatch, "Y");',
-    '',
+    ...classicPatchTail(['.mod = THIS_MODULE', '.objs = objs', ...(spec.replace ? ['.replace = true'] : [])]),
   ].join('\n');
 }
 
@@ -250,7 +183,7 @@ export function partSource(spec: SplitPartSpec): string {
     ...(spec.usesKey ? [`extern struct static_key_false ${spec.usesKey};`, ''] : []),
     MODULE_REPLACEMENT,
     '',
-    ...(spec.callbacks ? [callbacks('0')] : []),
+    ...(spec.callbacks ? [callbacks('0'), ''] : []),
     'static struct klp_func funcs[] = {',
     `\t{ .old_name = "${spec.object}_work", .new_func = livepatch_target_function },`,
     '\t{ }',
