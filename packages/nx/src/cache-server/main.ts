@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { KlpError } from '@klp-split/core';
 import { tokensProblem, type AccessTokens } from './access.js';
-import { DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, startCacheServer } from './server.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, startCacheServer } from './server.js';
 
 export const CACHE_SERVER_HELP = `Usage: klp-split-cache-server --dir <directory> [--port <n>] [--host <address>]
-                              [--max-body <size>] [--max-connections <n>] [--verbose]
+                              [--max-body <size>] [--max-connections <n>]
+                              [--idle-timeout <seconds>] [--verbose]
                               [--insecure-no-auth]
 
 Serves <directory> as an Nx remote cache (Nx's self-hosted cache protocol,
@@ -26,8 +27,10 @@ client may read and store; a trusted network only).
   --host <address>         address to listen on (default 127.0.0.1)
   --max-body <size>        largest record stored, bytes or with K, M, G
                            (default ${DEFAULT_MAX_BODY / 1024 / 1024}M; larger: 413)
-  --max-connections <n>    open connections at most (default ${DEFAULT_MAX_CONNECTIONS});
-                           idle ones are closed after 30 s
+  --max-connections <n>    open connections at most (default ${DEFAULT_MAX_CONNECTIONS}); more
+                           are closed as they come
+  --idle-timeout <seconds> a connection with no traffic for this long is
+                           closed (default ${DEFAULT_IDLE_TIMEOUT_MS / 1000})
   --verbose                log every request (method, hash, status) on stderr
   --insecure-no-auth       serve without tokens
 
@@ -74,6 +77,7 @@ export async function cacheServerMain(argv: string[], env: NodeJS.ProcessEnv = p
         host: { type: 'string' },
         'max-body': { type: 'string' },
         'max-connections': { type: 'string' },
+        'idle-timeout': { type: 'string' },
         verbose: { type: 'boolean' },
         'insecure-no-auth': { type: 'boolean' },
         help: { type: 'boolean' },
@@ -94,6 +98,7 @@ export async function cacheServerMain(argv: string[], env: NodeJS.ProcessEnv = p
   const port = count('--port', values.port, 0, 65535) ?? 0;
   const maxBodyBytes = values['max-body'] === undefined ? undefined : byteSize(values['max-body']);
   const maxConnections = count('--max-connections', values['max-connections'], 1, 1_000_000);
+  const idle = count('--idle-timeout', values['idle-timeout'], 1, 86_400);
   guardProcess();
   const s = await startCacheServer({
     dir: values.dir,
@@ -102,6 +107,7 @@ export async function cacheServerMain(argv: string[], env: NodeJS.ProcessEnv = p
     tokens,
     maxBodyBytes,
     maxConnections,
+    ...(idle ? { idleTimeoutMs: idle * 1000, headersTimeoutMs: Math.min(idle * 1000, 10_000) } : {}),
     log: values.verbose ? (line) => process.stderr.write(`${line}\n`) : undefined,
   });
   process.stdout.write(`${s.url}\n`);
