@@ -106,6 +106,8 @@ async function put(ctx: Context, hash: string, req: IncomingMessage, res: Server
   if (r === 'stored') return reply(res, 200);
   if (r === 'exists') return reply(res, 409, 'a record for this hash exists: records are never replaced');
   if (r === 'short-body') return reply(res, 400, 'the body is shorter than Content-Length: nothing stored', true);
+  // No one to answer: the connection is gone.
+  if (r === 'aborted') return 0;
   ctx.warn(`PUT ${hash}: the cache directory is full: nothing stored`);
   return reply(res, 507, 'the cache directory is full: nothing stored');
 }
@@ -152,12 +154,14 @@ export async function startCacheServer(o: CacheServerOptions): Promise<RunningCa
   const sweptAtStart = await sweep();
   if (sweptAtStart) warn(`removed ${sweptAtStart} temporary file${sweptAtStart === 1 ? '' : 's'} of interrupted uploads`);
 
+  // Requests being answered: close() waits for them, so that an upload cut off by a stop leaves no temporary file.
+  const inFlight = new Set<Promise<void>>();
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     // A client that goes away mid-request is that request's end, never the server's.
     req.on('error', () => undefined);
     res.on('error', () => undefined);
-    handle(ctx, req, res).then(
-      (status) => o.log?.(`${req.method} ${req.url} ${status}`),
+    const done: Promise<void> = handle(ctx, req, res).then(
+      (status) => o.log?.(`${req.method} ${req.url} ${status || 'aborted by the client'}`),
       (e: unknown) => {
         warn(`${req.method} ${req.url}: ${errText(e)}`);
         o.log?.(`${req.method} ${req.url} 500`);
@@ -165,6 +169,8 @@ export async function startCacheServer(o: CacheServerOptions): Promise<RunningCa
         else res.destroy();
       },
     );
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
   };
   const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 2)) }, onRequest);
   // A client sending `Expect: 100-continue` is answered by the same handler (it sends the 100 when it reads the body).
@@ -190,12 +196,14 @@ export async function startCacheServer(o: CacheServerOptions): Promise<RunningCa
     server,
     url: `http://${host}:${a.port}`,
     sweptAtStart,
-    close: () =>
-      new Promise<void>((resolve) => {
-        clearInterval(timer);
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2_000).unref();
-      }),
+    close: async () => {
+      clearInterval(timer);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2_000);
+      await closed;
+      clearTimeout(force);
+      await Promise.allSettled([...inFlight]);
+    },
   };
 }

@@ -18,7 +18,7 @@ export interface OpenRecord {
 }
 
 export type GetResult = { kind: 'record'; record: OpenRecord } | { kind: 'miss' } | { kind: 'not-a-record'; what: string };
-export type PutResult = 'stored' | 'exists' | 'short-body' | 'no-space';
+export type PutResult = 'stored' | 'exists' | 'short-body' | 'no-space' | 'aborted';
 
 /** What an entry of the share is, for a one-line log. */
 function kindOf(s: Stats): string {
@@ -134,11 +134,17 @@ export class CacheStore {
     try {
       fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       let bytes = 0;
-      // One write at a time: the body is read no faster than the disk takes it.
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        bytes += chunk.length;
-        if (bytes > length) return 'short-body';
-        await fh.write(chunk);
+      try {
+        // One write at a time: the body is read no faster than the disk takes it.
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          bytes += chunk.length;
+          if (bytes > length) return 'short-body';
+          await fh.write(chunk);
+        }
+      } catch (e) {
+        // The client went away in the middle of its body.
+        if (body.destroyed && !NO_SPACE.has(code(e) ?? '')) return 'aborted';
+        throw e;
       }
       if (bytes !== length) return 'short-body';
       await fh.sync();
