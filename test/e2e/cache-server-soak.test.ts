@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AS_NOBODY, openFds, READ_TOKEN, shareFor, startServerProcess, WRITE_TOKEN, type ServerProcess } from '../helpers/cache-server.js';
 import { removeDir, tempDir } from '../helpers/env.js';
 
@@ -20,12 +20,24 @@ import { removeDir, tempDir } from '../helpers/env.js';
 const SCALE = Number(process.env.SOAK_SCALE ?? 1);
 let tmp: string;
 const running: ServerProcess[] = [];
+/** What the run put the servers through, for the figures (scripts/fuzz-report.mjs reads them from $FUZZ_REPORT). */
+const load = { requests: 0, connections: 0, kills: 0, failed: [] as string[], t0: Date.now() };
 
 beforeAll(() => {
   tmp = tempDir('cache-soak');
 });
 
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail') load.failed.push(ctx.task.name);
+});
+
 afterAll(async () => {
+  const line = `[cache-soak] scale ${SCALE}: ${load.requests} requests, ${load.connections} idle connections, ${load.kills} kills mid-upload, ${load.failed.length} failing tests, ${Date.now() - load.t0} ms`;
+  console.log(line);
+  if (process.env.FUZZ_REPORT) {
+    const byKind = load.failed.length ? { content: load.failed.length } : {};
+    appendFileSync(process.env.FUZZ_REPORT, `${JSON.stringify({ class: 'cache-soak', seed: '-', inputs: load.requests + load.connections, failingInputs: load.failed.length, byKind, examples: load.failed, ms: Date.now() - load.t0 })}\n`);
+  }
   for (const s of running) await s.stop();
   for (const m of mounted) execFileSync('umount', ['-l', m]);
   if (tmp) removeDir(tmp);
@@ -50,6 +62,7 @@ const auth = (token = WRITE_TOKEN) => ({ authorization: `Bearer ${token}` });
 
 /** One request on a connection of its own; 'error' when the connection broke without a response. */
 function call(url: string, method: 'GET' | 'PUT', hash: string, body?: Buffer, token = WRITE_TOKEN): Promise<{ status: number | 'error'; body: Buffer }> {
+  load.requests++;
   return new Promise((resolve) => {
     const req = request(`${url}/v1/cache/${hash}`, { method, headers: { ...auth(token), ...(body ? { 'content-length': body.length } : {}) }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -143,26 +156,30 @@ describe('klp-split-cache-server under load and faults', () => {
 
   it('killed in the middle of an upload: nothing stored, the leftover removed at the next start', async () => {
     const share = newShare('killed');
-    const s = await server(share);
-    const sock = connect(Number(new URL(s.url).port), '127.0.0.1');
-    sock.on('error', () => undefined);
-    sock.write(`PUT /v1/cache/8000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${WRITE_TOKEN}\r\nContent-Length: ${4 << 20}\r\n\r\n`);
-    sock.write(Buffer.alloc(1 << 20, 7));
-    for (const deadline = Date.now() + 10_000; temps(share).length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
-    expect(temps(share)).toHaveLength(1);
-    s.child.kill('SIGKILL');
-    await s.exited;
-    sock.destroy();
-    // What a killed server leaves: its temporary file, never the record.
-    expect(temps(share)).toHaveLength(1);
-    expect(existsSync(join(share, '8000'))).toBe(false);
-    const again = await server(share);
-    expect(temps(share)).toEqual([]);
-    expect(again.log).toContain('klp-split-cache-server: removed 1 temporary file of interrupted uploads');
-    expect((await call(again.url, 'GET', '8000')).status).toBe(404);
-    const whole = Buffer.alloc(1 << 20, 9);
-    expect((await call(again.url, 'PUT', '8000', whole)).status).toBe(200);
-    expect((await call(again.url, 'GET', '8000')).body.equals(whole)).toBe(true);
+    let s = await server(share);
+    for (let round = 0; round < SCALE; round++) {
+      const hash = `${8000 + round}`;
+      const sock = connect(Number(new URL(s.url).port), '127.0.0.1');
+      sock.on('error', () => undefined);
+      sock.write(`PUT /v1/cache/${hash} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${WRITE_TOKEN}\r\nContent-Length: ${4 << 20}\r\n\r\n`);
+      sock.write(Buffer.alloc((1 + (round % 3)) << 20, 7));
+      for (const deadline = Date.now() + 10_000; temps(share).length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+      expect(temps(share)).toHaveLength(1);
+      s.child.kill('SIGKILL');
+      load.kills++;
+      await s.exited;
+      sock.destroy();
+      // What a killed server leaves: its temporary file, never the record.
+      expect(temps(share)).toHaveLength(1);
+      expect(existsSync(join(share, hash))).toBe(false);
+      s = await server(share);
+      expect(temps(share)).toEqual([]);
+      expect(s.log).toContain('klp-split-cache-server: removed 1 temporary file of interrupted uploads');
+      expect((await call(s.url, 'GET', hash)).status).toBe(404);
+      const whole = Buffer.alloc(1 << 20, round);
+      expect((await call(s.url, 'PUT', hash, whole)).status).toBe(200);
+      expect((await call(s.url, 'GET', hash)).body.equals(whole)).toBe(true);
+    }
   });
 
   it.skipIf(!AS_NOBODY)('on a full disk: 507, nothing half-stored, no temporary file left, and stores again once there is room', async () => {
@@ -195,7 +212,8 @@ describe('klp-split-cache-server under load and faults', () => {
     const cap = 50;
     const s = await server(share, ['--max-connections', String(cap), '--idle-timeout', '1']);
     const base = openFds(s.pid);
-    const n = 2000 * SCALE;
+    // Up to what the test process's own descriptors allow (ulimit -n): the cap shows long before.
+    const n = Math.min(2000 * SCALE, 18_000);
     const sockets: Socket[] = [];
     // A connection the kernel's backlog dropped is retried by the client's TCP for a while: only connected ones count.
     let connected = 0;
@@ -203,6 +221,7 @@ describe('klp-split-cache-server under load and faults', () => {
     let most = 0;
     const port = Number(new URL(s.url).port);
     for (let i = 0; i < n; i++) {
+      load.connections++;
       const sock = connect(port, '127.0.0.1', () => {
         connected++;
         open++;
