@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READ_TOKEN as READ, shareFor, startServerProcess, WRITE_TOKEN as WRITE, type ServerProcess } from '../helpers/cache-server.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**
@@ -14,15 +13,12 @@ import { removeDir, ROOT, tempDir } from '../helpers/env.js';
  * every run is a fresh machine (its own local cache). The status codes of
  * Nx's self-hosted cache specification: 200, 401, 403, 404, 409.
  */
-const WRITE = 'main-jobs-4b1d9e0c';
-const READ = 'pull-requests-77a2f5e1';
-
 let tmp: string;
 let ws: string;
 let share: string;
-let server: ChildProcess;
+let server: ServerProcess;
 let url: string;
-const log: string[] = [];
+let log: string[] = [];
 let runs = 0;
 
 /** `nx run p:make` as a machine of its own with `token`; the task's output afterwards. */
@@ -74,20 +70,14 @@ beforeAll(async () => {
   const command = `node -e "const fs=require('fs');const s=fs.readFileSync('p/src.txt','utf8');setTimeout(()=>{fs.mkdirSync('p/out',{recursive:true});fs.writeFileSync('p/out/r.txt',s.toUpperCase())},s.includes('race')?3000:0)"`;
   writeFileSync(join(ws, 'p/project.json'), JSON.stringify({ name: 'p', targets: { make: { executor: 'nx:run-commands', options: { command }, cache: true, inputs: ['{projectRoot}/src.txt'], outputs: ['{projectRoot}/out'] } } }));
   writeFileSync(join(ws, 'p/src.txt'), 'built by main\n');
-  server = spawn(process.execPath, [join(ROOT, 'packages/nx/bin/klp-split-cache-server.js'), '--dir', share, '--verbose'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KLP_SPLIT_CACHE_WRITE_TOKEN: WRITE, KLP_SPLIT_CACHE_READ_TOKEN: READ },
-  });
-  createInterface({ input: server.stderr! }).on('line', (l) => log.push(l));
-  url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: server.stdout! }).once('line', resolve);
-    server.once('exit', (code) => reject(new Error(`klp-split-cache-server exited (${code}):\n${log.join('\n')}`)));
-  });
+  mkdirSync(share);
+  shareFor(share, tmp);
+  server = await startServerProcess(share);
+  ({ url, log } = server);
 }, 120_000);
 
 afterAll(async () => {
-  server?.kill('SIGTERM');
-  if (server && server.exitCode === null) await new Promise((r) => server.once('exit', r));
+  await server?.stop();
   if (tmp) removeDir(tmp);
 });
 
