@@ -32,7 +32,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'klp-split-fuzz-report-'));
 const report = join(tmp, 'figures.jsonl');
 const files = classes.map((c) => PATHS[c] ?? `test/fuzz/${FILES[c] ?? c}.fuzz.test.ts`);
 const t0 = Date.now();
-const run = spawnSync('npx', ['vitest', 'run', ...files], {
+// Long runs outlast vitest's per-test timeout (a test that times out goes on running beside the next one).
+const run = spawnSync('npx', ['vitest', 'run', '--testTimeout=7200000', ...files], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
   env: { ...process.env, FUZZ_REPORT: report, ...(n ? { FUZZ_COUNT: n } : {}), ...(long ? { SOAK_SCALE: '10' } : {}) },
