@@ -215,8 +215,6 @@ describe('klp-split-cache-server under load and faults', () => {
     // Up to what the test process's own descriptors allow (ulimit -n): the cap shows long before.
     const n = Math.min(2000 * SCALE, 18_000);
     const sockets: Socket[] = [];
-    // A connection the kernel's backlog dropped is retried by the client's TCP for a while (SYN again after 1, 3,
-    // 7, 15, 31 s): the count is over the connections the server took, once every one has connected or failed.
     let connected = 0;
     let settled = 0;
     let open = 0;
@@ -244,13 +242,17 @@ describe('klp-split-cache-server under load and faults', () => {
         await new Promise((r) => setImmediate(r));
       }
     }
-    for (const deadline = Date.now() + 150_000; (open > 0 || settled < n) && Date.now() < deadline; ) {
+    // Until every socket has connected or failed and the server holds no connection any more. (What the client
+    // sees is no measure: a handshake the server's kernel dropped from a full accept queue looks connected to the
+    // client until it sends, and a SYN retried for a minute connects late.)
+    const held = () => openFds(s.pid) - base;
+    for (const deadline = Date.now() + 90_000; (settled < n || held() > 2) && Date.now() < deadline; ) {
       most = Math.max(most, openFds(s.pid));
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(connected).toBeGreaterThan(n * 0.9);
     // Every connection the server took is closed: at once over the cap, after the idle timeout under it.
-    expect(open).toBe(0);
+    expect(held(), `${open} sockets still open on the client's side`).toBeLessThanOrEqual(2);
     // The server's descriptors: its own few plus at most `cap` connections (and the ones being closed).
     expect(most - base).toBeLessThanOrEqual(cap + 20);
     expect(alive(s)).toBe(true);
