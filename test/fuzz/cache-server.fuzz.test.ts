@@ -176,6 +176,8 @@ function seedShare(rng: Rng, dir: string, secretFile: string): Map<string, Entry
 }
 
 const escaped: string[] = [];
+/** Requests sent over all cases, printed with the figures. */
+let requests = 0;
 const onEscape = (e: unknown) => escaped.push(e instanceof Error ? e.message : String(e));
 
 async function serverCase(sandbox: Sandbox, rng: Rng): Promise<CaseOutcome> {
@@ -196,6 +198,7 @@ async function serverCase(sandbox: Sandbox, rng: Rng): Promise<CaseOutcome> {
     for (const r of reqs) {
       whats.push(r.what);
       noteCase(sandbox, r.what);
+      requests++;
       const got = await send(port, r);
       if (got.status === 'hang') v.push({ kind: 'hang', detail: `${r.what}: no answer and no close in ${BOUND_MS} ms` });
       else if (!r.allowed.includes(got.status)) v.push({ kind: 'content', detail: `${r.what}: ${got.status}, the model says ${r.allowed.join(' or ')}` });
@@ -251,7 +254,7 @@ describe('fuzzing klp-split-cache-server with raw HTTP over an odd share', () =>
 
   it.each(SEEDS.map(hex))(`${CASES.length} shares and request sequences, seed %s: every answer the model's, nothing half-stored, never down`, async (seedText) => {
     const { failures, figures } = await fuzzSeed(CLASS, Number(seedText), CASES, sandbox, (rng) => serverCase(sandbox, rng));
-    console.log(summary(figures));
+    console.log(`${summary(figures)}; ${requests} requests so far`);
     expect(failures.slice(0, 15).map((f) => describeFailure(CLASS, f))).toEqual([]);
   });
 });
