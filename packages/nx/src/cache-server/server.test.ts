@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-const put = (url: string, body: Buffer, token = WRITE) => fetch(url, { method: 'PUT', body, headers: bearer(token) });
+const put = (url: string, body: Buffer, token = WRITE) => fetch(url, { method: 'PUT', body: new Uint8Array(body), headers: bearer(token) });
 const get = (url: string, token = WRITE) => fetch(url, { headers: bearer(token) });
 const records = () => readdirSync(join(dir, 'share')).sort();
 
