@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDiagnostic, splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
+import { splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
 import { discoverKernelTree, preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 

@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { writeDir } from '@klp-split/core';
+import { writeDir, BUILD_RECORD, buildRecordText, ensureCacheDir, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest } from '@klp-split/core';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
-import { BUILD_RECORD, buildRecordText, ensureCacheDir, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import { parseBuildOutput } from './compiler-output.js';
 import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from './kbuild-file.js';
 import { discoverKernelTree, type KernelTree } from './kernel-tree.js';

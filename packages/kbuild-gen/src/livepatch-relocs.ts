@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { guessRole, listLivepatchRelocations, loadFacts, patchObjects, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
-import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
-import type { BuiltModule, Diagnostic } from '@klp-split/splitter';
+import { defaultKallsymsFile, readElf } from '@klp-split/kernel-facts';
+import type { BuiltModule, Diagnostic } from '@klp-split/core';
 
 /**
  * The post-link step of `klp-split build`: every livepatch module it built

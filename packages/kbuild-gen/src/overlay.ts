@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
+import { TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 import type { KernelTree } from './kernel-tree.js';
 
 /**

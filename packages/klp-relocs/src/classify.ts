@@ -1,4 +1,4 @@
-import { elfConstants as C, VMLINUX, type ElfFile } from '@klp-split/runtime-sim';
+import { elfConstants as C, VMLINUX, type ElfFile } from '@klp-split/kernel-facts';
 import type { Annotation } from './annotations.js';
 import type { ObjectSymbolTable } from './symbol-table.js';
 import type { SymbolProblem } from './sympos.js';

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCacheDir } from '@klp-split/core';
 import { discoverKernelTree, kbuildText, prepareAnnotationsOverlay, runKbuild } from '@klp-split/kbuild-gen';
-import { defaultKallsymsFile, elfConstants as C, readElf, readModinfo, readVersions, type ElfFile } from '@klp-split/runtime-sim';
+import { defaultKallsymsFile, elfConstants as C, readElf, readModinfo, readVersions, type ElfFile } from '@klp-split/kernel-facts';
 import { loadFacts, listLivepatchRelocations, rewriteModuleFile, SHF_INFO_LINK, SourceIndex } from './index.js';
 
 /**

@@ -1,4 +1,3 @@
-export * from './names.js';
 export * from './symbol-table.js';
 export * from './annotations.js';
 export * from './classify.js';

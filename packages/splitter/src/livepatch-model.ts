@@ -1,8 +1,7 @@
 import { decodeCString } from './c-strings.js';
 import { conditionAt, evaluatedFuncArray, evaluatedObjectNames, type Preprocessor } from './compiler-names.js';
 import { isCallbackKind } from '@klp-split/core';
-import type { CallbackKind } from '@klp-split/core';
-import type { DiagnosticSink } from './diagnostics.js';
+import type { CallbackKind, DiagnosticSink } from '@klp-split/core';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
 import { readSimpleFuncArray } from './klp-func-text.js';

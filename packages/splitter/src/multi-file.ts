@@ -1,10 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
+import { formatDiagnostic, type Diagnostic, kbuildModuleName, decodeLines, encodeLines, type LineOrigin } from '@klp-split/core';
 import { readUnit } from './items.js';
 import { buildManifest, MANIFEST_FILE, manifestText } from './manifest.js';
-import { kbuildModuleName } from '@klp-split/core';
-import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
 import type { UnitFiles } from './emit.js';
 

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
-import { JOURNAL_FILE, withWriteTransaction, type WriteReport } from '@klp-split/core';
-import { hasErrors, type Diagnostic } from '@klp-split/splitter';
+import { JOURNAL_FILE, withWriteTransaction, type WriteReport, hasErrors, type Diagnostic } from '@klp-split/core';
 import { kbuildPreprocessor } from './split-command.js';
 import { planConversion, previousConversion, type ConvertPlan } from '../convert/convert-dir.js';
 import { unifiedDiff } from '../convert/unified-diff.js';

@@ -1,5 +1,4 @@
-import { exitCodeFor, formatThrown } from '@klp-split/core';
-import { TOOL_VERSION } from '@klp-split/splitter';
+import { exitCodeFor, formatThrown, TOOL_VERSION } from '@klp-split/core';
 import { buildCommand, BUILD_HELP } from './build-command.js';
 import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { readInput } from '@klp-split/core';
-import { ensureCacheDir } from '@klp-split/core';
+import { readInput, ensureCacheDir } from '@klp-split/core';
 import { discoverKernelTree, KernelTreeError, prepareOverlay } from '@klp-split/kbuild-gen';
 import { listLivepatchRelocations, loadFacts, rewriteModuleFile, SourceIndex } from '@klp-split/klp-relocs';
-import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
+import { defaultKallsymsFile, readElf } from '@klp-split/kernel-facts';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';

@@ -1,22 +1,7 @@
 import { existsSync } from 'node:fs';
 import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
-import {
-  defaultKallsymsFile,
-  checkSplit,
-  counterexampleScenario,
-  parseBudget,
-  loadModuleImage,
-  loadSplitSystem,
-  loadSymvers,
-  readLayout,
-  vmlinuxSymbolSource,
-  type SimSystem,
-  type ScenarioResult,
-  type Step,
-  newKernel,
-  readScenario,
-  runScenario,
-} from '@klp-split/runtime-sim';
+import { checkSplit, counterexampleScenario, parseBudget, loadModuleImage, loadSplitSystem, readLayout, vmlinuxSymbolSource, type SimSystem, type ScenarioResult, type Step, newKernel, readScenario, runScenario } from '@klp-split/runtime-sim';
+import { defaultKallsymsFile, loadSymvers } from '@klp-split/kernel-facts';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';

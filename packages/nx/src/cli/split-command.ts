@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
-import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
+import { builtParts, withWriteTransaction, hasErrors } from '@klp-split/core';
+import { MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';

@@ -2,7 +2,8 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { formatThrown } from '@klp-split/core';
 import { BuildSetupError, KernelTreeError, OverlayError } from '@klp-split/kbuild-gen';
-import { ElfError, KallsymsError, LayoutError, SymversError, VerifyError } from '@klp-split/runtime-sim';
+import { LayoutError, VerifyError } from '@klp-split/runtime-sim';
+import { ElfError, KallsymsError, SymversError } from '@klp-split/kernel-facts';
 import { UsageError } from '../cli/exit-codes.js';
 import { defaultIo, isCi, type Io } from '../cli/output.js';
 

@@ -1,4 +1,4 @@
-import * as C from './constants.js';
+import { elfConstants as C } from '@klp-split/kernel-facts';
 
 /** The section header fields the checks need (a subset of reader.ts's ElfSection). */
 interface SectionHeader {

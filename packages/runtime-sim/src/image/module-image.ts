@@ -1,9 +1,7 @@
 import { statSync } from 'node:fs';
 import { readInput } from '@klp-split/core';
-import * as C from '../elf/constants.js';
-import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
+import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfError, readElf, type ElfFile, type ElfSymbol } from '@klp-split/kernel-facts';
 import { loaderProblem } from '../elf/loader-checks.js';
-import { ElfError, readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
 import { RelocationIndex } from './pointers.js';
 
 /** A kernel module file as the loader sees it. */

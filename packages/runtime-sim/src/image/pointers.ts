@@ -1,5 +1,4 @@
-import * as C from '../elf/constants.js';
-import { sectionData, type ElfFile, type ElfRela, type ElfSection, type ElfSymbol } from '../elf/reader.js';
+import { elfConstants as C, sectionData, type ElfFile, type ElfRela, type ElfSection, type ElfSymbol } from '@klp-split/kernel-facts';
 
 /** Where a pointer-sized field of a module's data points once relocated. */
 export type PointerTarget =

@@ -4,7 +4,7 @@ import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers
 import { loadModuleImage } from '../image/module-image.js';
 import { readLayout } from '../klp/layout.js';
 import { vmlinuxSymbolSource } from './object-symbols.js';
-import { loadSymvers } from './symvers.js';
+import { loadSymvers } from '@klp-split/kernel-facts';
 import { newKernel, type SimSystem } from './system.js';
 import { ModuleSpace, MODULES_VADDR } from './module-space.js';
 

@@ -5,7 +5,7 @@ import { discoverKernelTree } from '@klp-split/kbuild-gen';
 import { loadModuleImage, type ModuleImage } from '../image/module-image.js';
 import { applyRelocations, type SymbolResolver } from './relocate.js';
 import { symposProblem } from './object-symbols.js';
-import { parseSymvers } from './symvers.js';
+import { parseSymvers } from '@klp-split/kernel-facts';
 
 describe('relocations at a simulated load address', () => {
   let image: ModuleImage;

@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import type { ElfRela, ElfRelocSection, ElfSection } from '../elf/reader.js';
+import { elfConstants as C } from '@klp-split/kernel-facts';
+import type { ElfRela, ElfRelocSection, ElfSection } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
 

@@ -1,5 +1,5 @@
 import { KlpError, parseLayoutSymbolName, REQUIRED_LAYOUT_STRUCTS } from '@klp-split/core';
-import { sectionData } from '../elf/reader.js';
+import { sectionData } from '@klp-split/kernel-facts';
 import { loadModuleImageCached } from '../image/module-image.js';
 
 /** Sizes and field offsets of the livepatch structures, read from the layout probe module. */

@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import type { ElfSection, ElfSymbol } from '../elf/reader.js';
+import { elfConstants as C } from '@klp-split/kernel-facts';
+import type { ElfSection, ElfSymbol } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 import { readU64, readU8 } from '../image/pointers.js';
 import { field, type KlpLayout } from './layout.js';

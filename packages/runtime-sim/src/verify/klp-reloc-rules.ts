@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import type { ElfFile } from '../elf/reader.js';
+import { elfConstants as C, STATIC_KEY_SECTIONS } from '@klp-split/kernel-facts';
+import type { ElfFile } from '@klp-split/kernel-facts';
 
 /**
  * The livepatch relocation rules the writer enforces (@klp-split/klp-relocs),
@@ -12,9 +12,6 @@ import type { ElfFile } from '../elf/reader.js';
  *   the target's own jump labels and static calls are set up (the static-key
  *   hazard).
  */
-
-/** Sections whose entries the kernel processes while the module is COMING (jump labels, static calls). */
-export const STATIC_KEY_SECTIONS: ReadonlySet<string> = new Set(['__jump_table', '.static_call_sites', '.static_call.text']);
 
 export interface KlpRelocRuleProblem {
   code: 'klp-reloc-in-init' | 'klp-reloc-static-key';

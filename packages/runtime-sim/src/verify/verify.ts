@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { builtParts, perObjectModuleName, type SplitManifest } from '@klp-split/core';
-import { originalLine, type Diagnostic } from '@klp-split/splitter';
+import { builtParts, perObjectModuleName, type SplitManifest, originalLine, type Diagnostic } from '@klp-split/core';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';

@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { builtParts, withWriteTransaction, hasErrors } from '@klp-split/core';
+import { MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
 import { kernelIncludeDirs } from '../../cli/split-command.js';
 import { installedKernel } from '../../kernels/installed-kernels.js';

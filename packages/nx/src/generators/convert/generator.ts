@@ -1,7 +1,6 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { joinPathFragments, logger, type GeneratorCallback, type Tree } from '@nx/devkit';
-import { withWriteTransaction } from '@klp-split/core';
-import { formatDiagnostic, hasErrors } from '@klp-split/splitter';
+import { withWriteTransaction, formatDiagnostic, hasErrors } from '@klp-split/core';
 import { conversionFor } from '../../cli/convert-command.js';
 import { unifiedDiff } from '../../convert/unified-diff.js';
 import { workspaceDir } from '../workspace-dir.js';

@@ -1,4 +1,6 @@
-import { KlpError, readInputText } from '@klp-split/core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDir, KlpError, readInputText } from '@klp-split/core';
 
 /**
  * The text format of /proc/kallsyms, as printed by kernel/kallsyms.c:
@@ -175,4 +177,14 @@ export function parseKallsyms(text: string, file: string): Kallsyms {
     symbols.push({ name, type, address: BigInt(`0x${addr}`), object, line: n });
   }
   return new Kallsyms(file, symbols);
+}
+
+/**
+ * The kallsyms dump to use for a kernel release: $KLP_KALLSYMS, else the one
+ * scripts/qemu-kernel.sh cached from booting that kernel, if any.
+ */
+export function defaultKallsymsFile(release: string): string | undefined {
+  if (process.env.KLP_KALLSYMS) return process.env.KLP_KALLSYMS;
+  const file = join(cacheDir(), `kallsyms-${release}.txt`);
+  return existsSync(file) ? file : undefined;
 }

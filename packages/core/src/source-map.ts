@@ -8,7 +8,7 @@
  */
 export type Segment = [number, number, number, number, 0 | 1];
 
-import type { ManifestSourceMap } from '@klp-split/core';
+import type { ManifestSourceMap } from './contracts/manifest.js';
 
 /** The manifest's source map (its contract lives in @klp-split/core). */
 export type SourceMap = ManifestSourceMap;
