@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { writeDir, BUILD_RECORD, buildRecordText, ensureCacheDir, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest } from '@klp-split/core';
+import { KlpError, writeDir, BUILD_RECORD, buildRecordText, ensureCacheDir, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest, type Diagnostic } from '@klp-split/core';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
-import type { Diagnostic } from '@klp-split/core';
 import { parseBuildOutput } from './compiler-output.js';
 import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from './kbuild-file.js';
 import { discoverKernelTree, type KernelTree } from './kernel-tree.js';
@@ -42,14 +41,19 @@ export interface BuildResult {
   relocs?: ModuleRelocs[];
 }
 
-export class BuildSetupError extends Error {}
+/** A directory or kernel tree the build cannot start from: an input or environment error (exit 2). */
+export class BuildSetupError extends KlpError {
+  constructor(message: string, code: string) {
+    super(message, { code });
+  }
+}
 
 /** The cache directory (created; an unusable one is an environment error): the contract in @klp-split/core. */
 const cacheDir = ensureCacheDir;
 
 export function readSplitManifest(dir: string): SplitManifest {
   const path = join(dir, MANIFEST_FILE);
-  if (!existsSync(path)) throw new BuildSetupError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`);
+  if (!existsSync(path)) throw new BuildSetupError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`, 'manifest-missing');
   return readManifest(path);
 }
 
@@ -212,7 +216,7 @@ export function configSymbols(makefileText: string): string[] {
 export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
   const makefile = ['Kbuild', 'Makefile'].map((f) => join(dir, f)).find((f) => existsSync(f));
-  if (!makefile) throw new BuildSetupError(`${dir}: no Makefile or Kbuild to build`);
+  if (!makefile) throw new BuildSetupError(`${dir}: no Makefile or Kbuild to build`, 'build-file-missing');
   const tree = discoverKernelTree({ kdir: opts.kdir });
   const overlay = prepareOverlay(tree, cacheDir());
   const makeVars = Object.fromEntries(configSymbols(readFileSync(makefile, 'utf8')).map((c) => [c, 'm']));
@@ -260,7 +264,7 @@ async function ensureLayoutProbe(tree: KernelTree, overlay: Overlay, baseDir?: s
   writeFileSync(join(tmp, 'klp_split_layout.c'), layoutProbeSource(fields));
   writeFileSync(join(tmp, 'Kbuild'), kbuildText([{ object: 'klp_split_layout.o' }], 'klp-split layout probe'));
   const res = await runKbuild(tmp, tree, overlay, [{ object: 'klp_split_layout.o' }], { jobs: 1 });
-  if (!res.ok) throw new BuildSetupError(`could not build the structure layout probe:\n${res.output}`);
+  if (!res.ok) throw new BuildSetupError(`could not build the structure layout probe:\n${res.output}`, 'layout-probe-failed');
   try {
     renameSync(tmp, final);
   } catch {

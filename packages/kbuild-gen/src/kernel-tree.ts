@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KlpError } from '@klp-split/core';
 
 /** A kernel build tree (full tree or Debian-style headers) usable for `make M=`. */
 export interface KernelTree {
@@ -15,7 +16,12 @@ export interface KernelTree {
   livepatchHeader: string;
 }
 
-export class KernelTreeError extends Error {}
+/** No kernel tree, or one modules cannot be built against: an environment error (exit 2). */
+export class KernelTreeError extends KlpError {
+  constructor(message: string, code: string) {
+    super(message, { code });
+  }
+}
 
 /** The kernel environment script, a file of this package (from src/ and dist/ alike). */
 export const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../scripts/kernel-env.sh');
@@ -37,7 +43,7 @@ export function kernelEnv(install = true): KernelEnv {
     out = execFileSync('bash', [KERNEL_ENV_SCRIPT, '--json', ...(install ? [] : ['--no-install'])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new KernelTreeError((err.stderr || err.message).trim());
+    throw new KernelTreeError((err.stderr || err.message).trim(), 'kernel-env-failed');
   }
   cachedEnv = JSON.parse(out) as KernelEnv;
   return cachedEnv;
@@ -47,8 +53,8 @@ export function kernelEnv(install = true): KernelEnv {
  * Finds the kernel tree: --kdir, then $KDIR, then the project's kernel
  * environment, then /lib/modules/$(uname -r)/build.
  */
-export function discoverKernelTree(opts: { kdir?: string; useKernelEnv?: boolean; install?: boolean } = {}): KernelTree {
-  if (opts.kdir) return checkKernelTree(opts.kdir, '--kdir');
+export function discoverKernelTree(opts: { kdir?: string; from?: string; useKernelEnv?: boolean; install?: boolean } = {}): KernelTree {
+  if (opts.kdir) return checkKernelTree(opts.kdir, opts.from || '--kdir');
   if (process.env.KDIR) return checkKernelTree(process.env.KDIR, 'KDIR');
   if (opts.useKernelEnv !== false) {
     try {
@@ -64,15 +70,15 @@ export function discoverKernelTree(opts: { kdir?: string; useKernelEnv?: boolean
 /** Checks that `dir` is a kernel tree modules can be built against; names what is missing. */
 export function checkKernelTree(dir: string, source: string): KernelTree {
   const abs = resolve(dir);
-  if (!existsSync(abs)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) does not exist`);
+  if (!existsSync(abs)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) does not exist`, 'kernel-tree-missing');
   const makefile = join(abs, 'Makefile');
-  if (!existsSync(makefile)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no top-level Makefile`);
+  if (!existsSync(makefile)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no top-level Makefile`, 'kernel-tree-no-makefile');
   const symvers = join(abs, 'Module.symvers');
   if (!existsSync(symvers)) {
-    throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no Module.symvers: run 'make modules' there or install the distribution's headers package`);
+    throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no Module.symvers: run 'make modules' there or install the distribution's headers package`, 'kernel-tree-no-symvers');
   }
   const header = findInclude(abs, 'linux/livepatch.h');
-  if (!header) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no include/linux/livepatch.h`);
+  if (!header) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no include/linux/livepatch.h`, 'kernel-tree-no-livepatch-header');
   return { dir: abs, source, release: kernelRelease(abs), symvers, livepatchHeader: header };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
+import { KlpError, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 import type { KernelTree } from './kernel-tree.js';
 
 /**
@@ -16,7 +16,12 @@ export interface Overlay {
   extraSymvers?: string;
 }
 
-export class OverlayError extends Error {}
+/** A linux/livepatch.h the split API cannot be added to: an environment error (exit 2). */
+export class OverlayError extends KlpError {
+  constructor(message: string) {
+    super(message, { code: 'overlay-header-unexpected' });
+  }
+}
 
 export function headersHaveSplitApi(headerText: string): boolean {
   return /\bklp_add_object\s*\(/.test(headerText);

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
+import { buildModules, buildSplit, buildTree, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
 import { MANIFEST_FILE } from '@klp-split/splitter';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
@@ -91,18 +91,12 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
       if (m) io.progress(`built ${m[1]!.replace(/^.*\//, '')}`);
     },
   };
-  let result: BuildResult;
-  try {
-    const entries = readdirSync(dir);
-    const isSplit = entries.includes(MANIFEST_FILE);
-    const isConverted = !isSplit && entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`));
-    const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
-    if (!isSplit && sources.length === 0) throw new UsageError(`build: ${dir} has neither ${MANIFEST_FILE} nor .c files`);
-    result = isSplit ? await buildSplit(dir, opts) : isConverted ? await buildTree(dir, opts) : await buildModules(dir, sources, opts);
-  } catch (e) {
-    if (e instanceof KernelTreeError || e instanceof BuildSetupError || e instanceof OverlayError) throw new UsageError(`build: ${e.message}`);
-    throw e;
-  }
+  const entries = readdirSync(dir);
+  const isSplit = entries.includes(MANIFEST_FILE);
+  const isConverted = !isSplit && entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`));
+  const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
+  if (!isSplit && sources.length === 0) throw new UsageError(`build: ${dir} has neither ${MANIFEST_FILE} nor .c files`);
+  let result: BuildResult = isSplit ? await buildSplit(dir, opts) : isConverted ? await buildTree(dir, opts) : await buildModules(dir, sources, opts);
   if (result.ok && result.modules.length === 0) {
     // kbuild builds nothing, silently, for obj-$(CONFIG_X) with X unset.
     result = { ...result, ok: false, diagnostics: [...result.diagnostics, nothingBuilt(dir, makeVars)] };

@@ -55,7 +55,7 @@ export function conversionFor(dir: string, kdir: string | undefined, allIncludes
     try {
       dirs = includeDirs(discoverKernelTree({ kdir, install: false }));
     } catch (e) {
-      if (kdir && e instanceof KernelTreeError) throw new UsageError(`convert: ${e.message}`);
+      if (kdir && e instanceof KernelTreeError) throw e;
     }
   }
   return planConversion(dir, { includeDirs: dirs, preprocess: kbuildPreprocessor(kdir) });

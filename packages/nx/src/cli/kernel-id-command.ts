@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readInput } from '@klp-split/core';
-import { discoverKernelTree, KernelTreeError } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kbuild-gen';
 import { readAnyMarker } from '../plugin/markers.js';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_OK, UsageError } from './exit-codes.js';
@@ -47,13 +47,8 @@ export function kernelIdCommand(argv: string[], io: Io): number {
   if (markerPath !== undefined && str(args, 'kdir') !== undefined) throw new UsageError('kernel-id: give --kdir or --marker, not both');
   const marker = markerPath === undefined ? undefined : readAnyMarker(markerPath, process.cwd());
   const kdir = marker ? marker.kdir : str(args, 'kdir');
-  try {
-    const tree = discoverKernelTree({ kdir });
-    const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source')).digest('hex').slice(0, 16);
-    io.out(`${tree.release} ${hash} ${tree.dir}`);
-    return EXIT_OK;
-  } catch (e) {
-    if (e instanceof KernelTreeError) throw new UsageError(`kernel-id: ${markerPath ? `${markerPath}: "kdir": ` : ''}${e.message}`);
-    throw e;
-  }
+  const tree = discoverKernelTree({ kdir, from: markerPath && `${markerPath}: "kdir"` });
+  const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source')).digest('hex').slice(0, 16);
+  io.out(`${tree.release} ${hash} ${tree.dir}`);
+  return EXIT_OK;
 }

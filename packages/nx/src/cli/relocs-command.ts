@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readInput, ensureCacheDir } from '@klp-split/core';
-import { discoverKernelTree, KernelTreeError, prepareOverlay } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, prepareOverlay } from '@klp-split/kbuild-gen';
 import { listLivepatchRelocations, loadFacts, rewriteModuleFile, SourceIndex } from '@klp-split/klp-relocs';
 import { defaultKallsymsFile, readElf } from '@klp-split/kernel-facts';
 import { flag, list, parseCommandArgs, str } from './args.js';
@@ -53,13 +53,7 @@ export async function relocsCommand(argv: string[], io: Io): Promise<number> {
     if (!existsSync(f)) throw new UsageError(`relocs: ${f} does not exist`);
   }
   if (flag(args, 'write')) {
-    let tree;
-    try {
-      tree = discoverKernelTree({ kdir: str(args, 'kdir') });
-    } catch (e) {
-      if (e instanceof KernelTreeError) throw new UsageError(`relocs: ${e.message}`);
-      throw e;
-    }
+    const tree = discoverKernelTree({ kdir: str(args, 'kdir') });
     // The split API's klp_add_object (the overlay declares it a vmlinux export) and the exports of the modules
     // built next to this one (a split's main module exports to its parts) resolve as they did for modpost.
     const overlay = prepareOverlay(tree, ensureCacheDir());

@@ -38,7 +38,7 @@ export function kernelIncludeDirs(kdir: string | undefined): string[] {
   try {
     return includeDirs(discoverKernelTree({ kdir, install: false }));
   } catch (e) {
-    if (kdir && e instanceof KernelTreeError) throw new UsageError(`split: ${e.message}`);
+    if (kdir && e instanceof KernelTreeError) throw e;
     return [];
   }
 }

@@ -1,4 +1,4 @@
-import { elfConstants as C, STATIC_KEY_SECTIONS } from '@klp-split/kernel-facts';
+import { elfConstants as C, parseKlpSymName, STATIC_KEY_SECTIONS } from '@klp-split/kernel-facts';
 import type { ElfFile } from '@klp-split/kernel-facts';
 
 /**
@@ -20,8 +20,6 @@ export interface KlpRelocRuleProblem {
   symbol: string;
 }
 
-const KLP_SYM = /^\.klp\.sym\.([^.]+)\.([^,]+),\d+$/;
-
 export function klpRelocRuleProblems(elf: ElfFile): KlpRelocRuleProblem[] {
   const out: KlpRelocRuleProblem[] = [];
   const seen = new Set<string>();
@@ -35,8 +33,8 @@ export function klpRelocRuleProblems(elf: ElfFile): KlpRelocRuleProblem[] {
     const target = rs.target.name;
     for (const r of rs.relocs) {
       const sym = elf.symbols[r.symIndex];
-      const m = sym ? KLP_SYM.exec(sym.name) : null;
-      const [object, symbol] = m ? [m[1]!, m[2]!] : ['?', sym?.name ?? `symbol ${r.symIndex}`];
+      const m = sym ? parseKlpSymName(sym.name) : undefined;
+      const [object, symbol] = m ? [m.object, m.symbol] : ['?', sym?.name ?? `symbol ${r.symIndex}`];
       if (target.startsWith('.init')) {
         add({
           code: 'klp-reloc-in-init',
