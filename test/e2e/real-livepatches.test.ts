@@ -4,7 +4,8 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
 import { formatDiagnostic } from '@klp-split/core';
-import { discoverKernelTree, preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**

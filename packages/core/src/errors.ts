@@ -58,6 +58,16 @@ export class KlpError extends Error {
   }
 }
 
+/** A usage problem (bad arguments, a kernel that is not installed): printed as one line, exit status 2. */
+export class UsageError extends KlpError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: 'usage', hint, exit: EXIT_USAGE });
+  }
+  override format(): string {
+    return `${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
+  }
+}
+
 /** Node's system errors that mean "this input or this environment", never a defect of the tool. */
 const ENVIRONMENT_ERRNOS: Record<string, string> = {
   ENOENT: 'no such file or directory',

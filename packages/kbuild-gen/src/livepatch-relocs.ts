@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { guessRole, listLivepatchRelocations, loadFacts, patchObjects, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
-import { defaultKallsymsFile, readElf } from '@klp-split/kernel-facts';
+import { readElf } from '@klp-split/kernel-facts';
 import type { BuiltModule, Diagnostic } from '@klp-split/core';
 
 /**
@@ -17,7 +17,7 @@ import type { BuiltModule, Diagnostic } from '@klp-split/core';
 export interface RelocsOptions {
   /** Built target modules (.ko): their symbols give sympos, their exports the dependencies. */
   targets?: string[];
-  /** A kallsyms dump of the booted kernel (default: the cached one for the tree's release). */
+  /** A kallsyms dump of the booted kernel (the build passes the tree's by default). */
   kallsyms?: string;
   /** false: leave the modules as kbuild linked them (and modpost's checks as they are). */
   relocs?: boolean;
@@ -80,9 +80,9 @@ export interface LinkFacts {
 export function runRelocsPass(
   dir: string,
   modules: BuiltModule[],
-  ctx: { release: string; symvers: string[]; roles?: Map<string, PatchRole>; objects?: Map<string, string[]>; opts: RelocsOptions; link?: LinkFacts },
+  ctx: { symvers: string[]; roles?: Map<string, PatchRole>; objects?: Map<string, string[]>; opts: RelocsOptions; link?: LinkFacts },
 ): RelocsPass {
-  const kallsyms = ctx.opts.kallsyms ?? defaultKallsymsFile(ctx.release);
+  const kallsyms = ctx.opts.kallsyms;
   // Read only when a module needs them: a build whose modules use nothing but exports pays nothing.
   let facts: ReturnType<typeof loadFacts> | undefined;
   const getFacts = () => (facts ??= loadFacts({ symvers: ctx.symvers.filter((f) => existsSync(f)), targets: ctx.opts.targets ?? [], kallsyms }));

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KlpError, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
-import type { KernelTree } from './kernel-tree.js';
+import { KlpError, TOOL_NAME, TOOL_VERSION, treeCacheDir, type KernelTree } from '@klp-split/core';
 
 /**
  * The split livepatch API on stock headers: the installed linux/livepatch.h,
@@ -21,10 +20,6 @@ export class OverlayError extends KlpError {
   constructor(message: string) {
     super(message, { code: 'overlay-header-unexpected' });
   }
-}
-
-export function headersHaveSplitApi(headerText: string): boolean {
-  return /\bklp_add_object\s*\(/.test(headerText);
 }
 
 interface Edit {
@@ -92,10 +87,10 @@ export function splitApiHeader(original: string, from: string): string {
 
 export const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
 
-/** Writes (once per header content) the overlay for `tree` under `cacheDir`. */
-export function prepareOverlay(tree: KernelTree, cacheDir: string): Overlay {
+/** Writes (once per header content) the overlay for `tree` under `cacheDir`; none for a split kernel's tree. */
+export function prepareOverlay(tree: KernelTree, cacheDir: string = treeCacheDir(tree)): Overlay {
+  if (tree.kind === 'split') return {};
   const original = readFileSync(tree.livepatchHeader, 'utf8');
-  if (headersHaveSplitApi(original)) return {};
   // The annotations are part of the key: a cached overlay without them is not reused.
   const key = createHash('sha256').update(original).update(TOOL_VERSION).update(RELOC_ANNOTATIONS).digest('hex').slice(0, 16);
   const dir = join(cacheDir, `overlay-${key}`);

@@ -5,3 +5,5 @@ export * from './kallsyms.js';
 export * from './symvers.js';
 export * from './klp-names.js';
 export * from './static-key-sections.js';
+export * from './kernel-tree.js';
+export * from './installed-kernels.js';

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { cacheDir, KlpError, readInputText } from '@klp-split/core';
+import { cacheDir, kallsymsDumpFile, KlpError, readInputText } from '@klp-split/core';
 
 /**
  * The text format of /proc/kallsyms, as printed by kernel/kallsyms.c:
@@ -183,8 +182,8 @@ export function parseKallsyms(text: string, file: string): Kallsyms {
  * The kallsyms dump to use for a kernel release: $KLP_KALLSYMS, else the one
  * scripts/qemu-kernel.sh cached from booting that kernel, if any.
  */
-export function defaultKallsymsFile(release: string): string | undefined {
+export function defaultKallsymsFile(release: string, cache: string = cacheDir()): string | undefined {
   if (process.env.KLP_KALLSYMS) return process.env.KLP_KALLSYMS;
-  const file = join(cacheDir(), `kallsyms-${release}.txt`);
+  const file = kallsymsDumpFile(cache, release);
   return existsSync(file) ? file : undefined;
 }

@@ -4,3 +4,4 @@ export * from './callbacks.js';
 export * from './layout-probe.js';
 export * from './manifest.js';
 export * from './module-name.js';
+export * from './kernel-tree.js';

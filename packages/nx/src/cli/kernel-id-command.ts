@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readInput } from '@klp-split/core';
-import { discoverKernelTree } from '@klp-split/kbuild-gen';
+import { checkKernelTree, discoverKernelTree, installedKernel } from '@klp-split/kernel-facts';
 import { readAnyMarker } from '../plugin/markers.js';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
-import { installedKernel } from '../kernels/installed-kernels.js';
 
 /**
  * Prints what identifies the kernel tree builds depend on: its release and
@@ -37,7 +36,7 @@ export function kernelIdCommand(argv: string[], io: Io): number {
   if (release !== undefined) {
     if (str(args, 'marker') !== undefined || str(args, 'kdir') !== undefined) throw new UsageError('kernel-id: give --kernel alone');
     const k = installedKernel(release);
-    const tree = discoverKernelTree({ kdir: k.kdir });
+    const tree = checkKernelTree(k.kdir, '--kernel');
     const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source'));
     hash.update(k.kallsyms ? readInput(k.kallsyms, 'symbols', { what: 'kallsyms dump' }) : 'no kallsyms dump');
     io.out(`${tree.release} ${hash.digest('hex').slice(0, 16)} ${k.kallsyms ? 'kallsyms' : 'no-kallsyms'}`);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { discoverKernelTree, stockLayoutProbe } from '@klp-split/kbuild-gen';
+import { stockLayoutProbe } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
 import { checkSplit, counterexampleScenario, parseBudget, loadModuleImage, loadSplitSystem, readLayout, vmlinuxSymbolSource, type SimSystem, type ScenarioResult, type Step, newKernel, readScenario, runScenario } from '@klp-split/runtime-sim';
-import { defaultKallsymsFile, loadSymvers } from '@klp-split/kernel-facts';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';
@@ -69,9 +69,9 @@ async function upstreamSystem(modules: string[], kdir: string | undefined, kalls
   const tree = discoverKernelTree({ kdir });
   const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
   return {
-    layout: readLayout(await stockLayoutProbe(kdir)),
+    layout: readLayout(await stockLayoutProbe(tree)),
     vmlinuxExports,
-    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms ?? defaultKallsymsFile(tree.release)),
+    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms ?? tree.kallsyms),
     images: modules.map((m) => loadModuleImage(m)),
   };
 }

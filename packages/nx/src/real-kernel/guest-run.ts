@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelEnv } from '@klp-split/kbuild-gen';
-import { KlpError } from '@klp-split/core';
+import { kernelEnv } from '@klp-split/kernel-facts';
+import { KlpError, type KernelKind } from '@klp-split/core';
 import { splitRunOutput } from './guest-report.js';
 
 /** This package's scripts/ (from src/ and dist/ alike): qemu-kernel.sh and the guest's scripts. */
@@ -31,8 +31,6 @@ export function projectScripts(nxScripts = NX_SCRIPTS): string | undefined {
   const dir = resolve(nxScripts, '../../../scripts');
   return existsSync(join(dir, 'split-kernel.sh')) && existsSync(join(dir, 'kernel-env.sh')) && existsSync(resolve(dir, '../kernel/patches')) ? dir : undefined;
 }
-
-export type KernelKind = 'stock' | 'split';
 
 /** A setup problem of the real-kernel run (exit 2). */
 export class GuestSetupError extends KlpError {

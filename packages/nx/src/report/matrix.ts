@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { formatVerifySarif, type VerifyReport } from '@klp-split/runtime-sim';
-import { RELEASE } from '../kernels/installed-kernels.js';
+import { RELEASE } from '@klp-split/kernel-facts';
 import { explainCell } from './explain.js';
 
 /** One verify result of the matrix: a livepatch on a kernel. */

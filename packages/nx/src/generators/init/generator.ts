@@ -1,5 +1,5 @@
 import { readNxJson, updateNxJson, type Tree } from '@nx/devkit';
-import { RELEASE } from '../../kernels/installed-kernels.js';
+import { RELEASE } from '@klp-split/kernel-facts';
 
 /** Options of @klp-split/nx:init (documented in schema.json). */
 export interface InitGeneratorOptions {
