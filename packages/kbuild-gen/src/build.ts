@@ -11,7 +11,7 @@ import { prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overl
 import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, undefinedReports, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
 import type { PatchRole } from '@klp-split/klp-relocs';
 
-export interface BuildOptions {
+interface BuildOptions {
   /** make variables such as CONFIG_SAMPLE_LIVEPATCH=m. */
   makeVars?: Record<string, string>;
   /** Module.symvers files of other modules (targets) whose exports the modules use. */
@@ -40,13 +40,13 @@ export interface BuildResult {
 }
 
 /** A directory or kernel tree the build cannot start from: an input or environment error (exit 2). */
-export class BuildSetupError extends KlpError {
+class BuildSetupError extends KlpError {
   constructor(message: string, code: string) {
     super(message, { code });
   }
 }
 
-export function readSplitManifest(dir: string): SplitManifest {
+function readSplitManifest(dir: string): SplitManifest {
   const path = join(dir, MANIFEST_FILE);
   if (!existsSync(path)) throw new BuildSetupError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`, 'manifest-missing');
   return readManifest(path);
@@ -197,7 +197,7 @@ function modulesOrder(dir: string): string[] {
 }
 
 /** CONFIG symbols that switch objects on in a Makefile (`obj-$(CONFIG_X) += ...`). */
-export function configSymbols(makefileText: string): string[] {
+function configSymbols(makefileText: string): string[] {
   return [...new Set([...makefileText.matchAll(/obj-\$[({](CONFIG_[A-Za-z0-9_]+)[)}]/g)].map((m) => m[1]!))].sort();
 }
 

@@ -60,7 +60,7 @@ export function classicObjects(dir: string): Map<string, string[]> {
   return out;
 }
 
-export interface RelocsPass {
+interface RelocsPass {
   outcomes: RewriteOutcome[];
   records: ModuleRelocs[];
   diagnostics: Diagnostic[];
@@ -70,7 +70,7 @@ export interface RelocsPass {
  * What the build knows without reading the modules: when kbuild linked
  * them, and which ones modpost reported undefined symbols for.
  */
-export interface LinkFacts {
+interface LinkFacts {
   /** Modules modified at or after this time (ms since the epoch) were linked by this build. */
   since: number;
   /** .ko paths modpost reported an "undefined!" symbol for. */

@@ -55,7 +55,7 @@ const EDITS: Edit[] = [
  * - KLP_MODULE_RELOC(obj) arrays of KLP_SYMPOS(sym, pos) go to
  *   `.klp.module_relocs.<obj>` as packed { void *sym; unsigned int sympos; }.
  */
-export const RELOC_ANNOTATIONS = `
+const RELOC_ANNOTATIONS = `
 /* Livepatch relocation annotations, added by klp-split. */
 #ifndef KLP_RELOC_SYMBOL_POS
 #define KLP_RELOC_SYMBOL_POS(LP_OBJ_NAME, SYM_OBJ_NAME, SYM_NAME, SYM_POS) \\
@@ -85,7 +85,7 @@ export function splitApiHeader(original: string, from: string): string {
   return note + text + RELOC_ANNOTATIONS;
 }
 
-export const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
+const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
 
 /** Writes (once per header content) the overlay for `tree` under `cacheDir`; none for a split kernel's tree. */
 export function prepareOverlay(tree: KernelTree, cacheDir: string = treeCacheDir(tree)): Overlay {
@@ -119,7 +119,7 @@ export function prepareAnnotationsOverlay(cacheDir: string): Overlay {
   return { includeDir: join(dir, 'include') };
 }
 
-export function atomicWrite(path: string, text: string): void {
+function atomicWrite(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);

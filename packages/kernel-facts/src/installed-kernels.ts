@@ -20,7 +20,7 @@ export interface InstalledKernel {
 export const RELEASE = /^[0-9]+\.[0-9]+[A-Za-z0-9.+_~-]*$/;
 
 /** Where the headers packages put their trees; overridable so tests can stand up a tree elsewhere. */
-export function headersRoot(): string {
+function headersRoot(): string {
   return process.env.KLP_HEADERS_ROOT ?? '/usr/src';
 }
 

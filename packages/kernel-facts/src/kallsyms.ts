@@ -19,7 +19,7 @@ import { cacheDir, kallsymsDumpFile, KlpError, readInputText } from '@klp-split/
 /** The object name of symbols printed without `[module]`. */
 export const VMLINUX = 'vmlinux';
 
-export interface KallsymsSymbol {
+interface KallsymsSymbol {
   readonly name: string;
   /** The type letter as printed: T/t text, D/d data, B/b bss, R/r rodata, A absolute, W/w weak, ... */
   readonly type: string;
@@ -43,7 +43,7 @@ export class KallsymsError extends KlpError {
 }
 
 /** The outcome of livepatch's lookup of (name, sympos) in one object. */
-export type KlpSymbolLookup =
+type KlpSymbolLookup =
   | { ok: true; symbol: KallsymsSymbol; count: number }
   | { ok: false; reason: 'not-found' | 'ambiguous' | 'no-such-position'; message: string; count: number };
 

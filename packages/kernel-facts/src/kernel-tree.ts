@@ -8,16 +8,16 @@ import { installedKernel } from './installed-kernels.js';
 import { defaultKallsymsFile } from './kallsyms.js';
 
 /** No kernel tree, or one modules cannot be built against: an environment error (exit 2). */
-export class KernelTreeError extends KlpError {
+class KernelTreeError extends KlpError {
   constructor(message: string, code: string) {
     super(message, { code });
   }
 }
 
 /** The kernel environment script, a file of this package (from src/ and dist/ alike). */
-export const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../scripts/kernel-env.sh');
+const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../scripts/kernel-env.sh');
 
-export interface KernelEnv {
+interface KernelEnv {
   KLP_KDIR: string;
   KLP_KERNEL_RELEASE: string;
   KLP_CORPUS: string;
@@ -40,7 +40,7 @@ export function kernelEnv(install = true): KernelEnv {
   return cachedEnv;
 }
 
-export interface KernelTreeOptions {
+interface KernelTreeOptions {
   /** --kdir: a kernel tree. */
   kdir?: string;
   /** --kernel: a release `klp-split kernel add` installed (its headers and kallsyms dump); takes precedence over kdir. */
@@ -112,7 +112,7 @@ function cacheDirIfAny(): string | undefined {
 }
 
 /** Whether a linux/livepatch.h declares the split livepatch API (klp_add_object). */
-export function headersHaveSplitApi(headerText: string): boolean {
+function headersHaveSplitApi(headerText: string): boolean {
   return /\bklp_add_object\s*\(/.test(headerText);
 }
 

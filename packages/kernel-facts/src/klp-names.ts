@@ -5,12 +5,12 @@
  */
 
 /** MODULE_NAME_LEN - 1 on 64-bit: the kernel's %55 field width for an object name. */
-export const OBJECT_NAME_WIDTH = 55;
+const OBJECT_NAME_WIDTH = 55;
 /** KSYM_NAME_LEN - 1 (6.1 raised KSYM_NAME_LEN to 512): the %511 field width for a symbol name. */
-export const SYMBOL_NAME_WIDTH = 511;
+const SYMBOL_NAME_WIDTH = 511;
 
-export const KLP_RELA_PREFIX = '.klp.rela.';
-export const KLP_SYM_PREFIX = '.klp.sym.';
+const KLP_RELA_PREFIX = '.klp.rela.';
+const KLP_SYM_PREFIX = '.klp.sym.';
 /** What `KLP_RELOC_SYMBOL_POS(lp_obj, sym_obj, sym, pos)` makes the compiler reference. */
 export const KLP_ANNOTATION_PREFIX = '.klp.sym.rela.';
 /** klp-convert's `KLP_MODULE_RELOC(obj)` arrays live in sections of this prefix. */
@@ -40,7 +40,7 @@ export function symbolNameProblem(symbol: string): string | undefined {
   return undefined;
 }
 
-export interface KlpSymName {
+interface KlpSymName {
   object: string;
   symbol: string;
   sympos: number;
@@ -81,7 +81,7 @@ export function parseKlpRelaName(name: string): string | undefined {
   return RELA_WITH_SECTION.exec(name)?.[1];
 }
 
-export interface RelocAnnotationName {
+interface RelocAnnotationName {
   /** The object whose `.klp.rela` section carries the relocation. */
   lpObject: string;
   /** The object the symbol lives in. */

@@ -25,9 +25,9 @@ export interface Annotation {
   section?: number;
 }
 
-export const MODULE_RELOC_SIZE = 12;
+const MODULE_RELOC_SIZE = 12;
 
-export interface AnnotationProblem {
+interface AnnotationProblem {
   symbol: string;
   message: string;
   code: string;

@@ -17,7 +17,7 @@ export interface RelocFacts {
 }
 
 /** Symbol tables by object, possibly read only when first asked for (a kallsyms dump is 100,000 lines). */
-export interface SymbolTables {
+interface SymbolTables {
   get(object: string): ObjectSymbolTable | undefined;
   has(object: string): boolean;
 }

@@ -32,7 +32,7 @@ export interface ConvertResult {
   diagnostics: Diagnostic[];
 }
 
-export interface ConvertInput {
+interface ConvertInput {
   elf: ElfFile;
   role: PatchRole;
   facts: RelocFacts;

@@ -5,7 +5,7 @@ import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX, modul
 import type { RelocFacts } from './classify.js';
 import { moduleTable, ObjectSymbolTable, vmlinuxTable } from './symbol-table.js';
 
-export interface FactSources {
+interface FactSources {
   /** Module.symvers files: the kernel tree's, the overlay's, other modules'. */
   symvers: readonly string[];
   /** Built target modules (.ko): their symbols (sympos) and exports. */

@@ -8,7 +8,7 @@ import { readSimpleFuncArray } from './klp-func-text.js';
 import { parseC, position, type SyntaxNode } from './parse.js';
 
 /** The livepatch structures of one source, as the kernel would read them. */
-export interface KlpFuncEntry {
+interface KlpFuncEntry {
   oldName: string;
   newFunc: string;
   sympos: number;
@@ -19,7 +19,7 @@ export interface KlpFuncEntry {
   evaluated?: boolean;
 }
 
-export interface KlpCallback {
+interface KlpCallback {
   kind: CallbackKind;
   func: string;
 }
@@ -55,7 +55,7 @@ export interface LivepatchModel {
   exitItem?: Item;
 }
 
-export type ModelResult =
+type ModelResult =
   | { kind: 'livepatch'; model: LivepatchModel }
   | { kind: 'not-livepatch' }
   | { kind: 'already-split' }

@@ -8,7 +8,7 @@ import { KlpError } from '../errors.js';
  * $XDG_CACHE_HOME/klp-split, else $HOME/.cache/klp-split. scripts/kernel-env.sh
  * and scripts/qemu-kernel.sh compute the same directory in shell.
  */
-export const CACHE_DIR_NAME = 'klp-split';
+const CACHE_DIR_NAME = 'klp-split';
 
 type Env = Record<string, string | undefined>;
 

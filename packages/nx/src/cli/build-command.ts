@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildModules, buildSplit, buildTree, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
-import { MANIFEST_FILE } from '@klp-split/splitter';
+import { MANIFEST_FILE } from '@klp-split/core';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile, requireRegularFileIfPresent } from './input-files.js';

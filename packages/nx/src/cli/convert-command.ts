@@ -53,7 +53,7 @@ export function conversionFor(dir: string, kdir: string | undefined, allIncludes
   return planConversion(dir, { includeDirs: allIncludes ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree) });
 }
 
-export function renderDiff(plan: ConvertPlan): string {
+function renderDiff(plan: ConvertPlan): string {
   return [...plan.files]
     .map(([name, bytes]) => {
       const path = join(plan.dir, name);

@@ -14,7 +14,7 @@ import type { Io } from './output.js';
  * the Nx plugin passes the marker's path rather than the kdir itself, so
  * no string from a marker ever reaches the shell Nx runs this in.
  */
-export const KERNEL_ID_HELP = `Usage: klp-split kernel-id [--kdir <dir> | --marker <klp-livepatch.json|klp-module.json> | --kernel <release>]
+const KERNEL_ID_HELP = `Usage: klp-split kernel-id [--kdir <dir> | --marker <klp-livepatch.json|klp-module.json> | --kernel <release>]
 
 Prints the kernel tree's release, a hash of its Module.symvers and
 linux/livepatch.h, and its directory: the Nx targets' cache input.

@@ -11,7 +11,7 @@ import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
 import { splitCommand, SPLIT_HELP } from './split-command.js';
 import { verifyCommand, VERIFY_HELP } from './verify-command.js';
 
-export const MAIN_HELP = `Usage: klp-split <command> [options]
+const MAIN_HELP = `Usage: klp-split <command> [options]
 
 Splits kernel livepatches into a main module for vmlinux and one module per
 patched kernel module, builds them with kbuild, and verifies them in a

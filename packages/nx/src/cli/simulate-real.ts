@@ -21,7 +21,7 @@ export function checkRealScenario(steps: Step[], file: string): void {
   }
 }
 
-export interface RealComparison {
+interface RealComparison {
   kernel: KernelKind;
   release: string;
   simulated: string[];

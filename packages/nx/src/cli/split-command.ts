@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree, includeDirs } from '@klp-split/kernel-facts';
-import { builtParts, withWriteTransaction, hasErrors, type KernelTree } from '@klp-split/core';
-import { MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
+import { builtParts, withWriteTransaction, hasErrors, type KernelTree, MANIFEST_FILE } from '@klp-split/core';
+import { previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';

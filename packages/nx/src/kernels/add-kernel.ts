@@ -7,7 +7,7 @@ import { checkRelease, headersDir, installedKernel, unpackRoot, type InstalledKe
 import { cacheDir } from '@klp-split/core';
 
 /** The qemu harness, a file of this package (from src/ and dist/ alike). */
-export const QEMU_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/qemu-kernel.sh');
+const QEMU_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/qemu-kernel.sh');
 
 function run(cmd: string, args: string[], opts: { cwd?: string; quiet?: boolean } = {}): { ok: boolean; out: string; err: string } {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });

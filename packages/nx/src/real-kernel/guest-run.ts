@@ -7,12 +7,12 @@ import { KlpError, type KernelKind } from '@klp-split/core';
 import { splitRunOutput } from './guest-report.js';
 
 /** This package's scripts/ (from src/ and dist/ alike): qemu-kernel.sh and the guest's scripts. */
-export const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
-export const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
+const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
+const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
 /** The guest script that runs a scenario file (see its header). */
 export const STEPS_SCRIPT = join(NX_SCRIPTS, 'guest/steps.sh');
 /** The one list of programs the guest's initramfs holds. */
-export const GUEST_PROGRAMS_FILE = join(NX_SCRIPTS, 'guest/programs');
+const GUEST_PROGRAMS_FILE = join(NX_SCRIPTS, 'guest/programs');
 
 /** The programs of guest/programs, in order. */
 export function guestPrograms(): string[] {
@@ -93,7 +93,7 @@ function kernelModules(kind: KernelKind, env: Record<string, string>): { release
   return { release, moddir };
 }
 
-export interface GuestRunOptions {
+interface GuestRunOptions {
   kernel: KernelKind;
   /** Modules installed under /lib/modules/<release>/extra and indexed with depmod. */
   kos: string[];
@@ -109,7 +109,7 @@ export interface GuestRunOptions {
   timeoutS?: number;
 }
 
-export interface GuestRunResult {
+interface GuestRunResult {
   /** qemu-kernel.sh's exit status: run.sh's, 125 when the guest did not finish. */
   exitCode: number;
   /** run.sh's output. */

@@ -5,14 +5,14 @@ import { RELEASE } from '@klp-split/kernel-facts';
 import { explainCell } from './explain.js';
 
 /** One verify result of the matrix: a livepatch on a kernel. */
-export interface MatrixCell {
+interface MatrixCell {
   livepatch: string;
   kernel: string;
   file: string;
   report: VerifyReport;
 }
 
-export interface Matrix {
+interface Matrix {
   livepatches: string[];
   kernels: string[];
   cells: MatrixCell[];

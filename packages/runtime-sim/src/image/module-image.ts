@@ -55,11 +55,6 @@ export function loadModuleImage(path: string, buf: Buffer = readInput(path, 'elf
   };
 }
 
-/** Function symbols of a module in symbol-table order, for old_name/old_sympos lookups. */
-export function functionSymbols(image: ModuleImage): string[] {
-  return image.elf.symbols.filter((s) => s.type === C.STT_FUNC && s.shndx !== C.SHN_UNDEF).map((s) => s.name);
-}
-
 const imageCache = new Map<string, { stamp: string; image: ModuleImage }>();
 
 /** A module file read once per process while it is unchanged (targets are shared by many patches). */

@@ -1,7 +1,7 @@
 import { elfConstants as C, sectionData, type ElfFile, type ElfRela, type ElfSection, type ElfSymbol } from '@klp-split/kernel-facts';
 
 /** Where a pointer-sized field of a module's data points once relocated. */
-export type PointerTarget =
+type PointerTarget =
   | { kind: 'null' }
   | { kind: 'local'; section: ElfSection; offset: number; symbol?: ElfSymbol }
   | { kind: 'external'; name: string }
@@ -61,7 +61,7 @@ export class RelocationIndex {
   }
 }
 
-export function symbolAt(elf: ElfFile, section: ElfSection, offset: number, type?: number): ElfSymbol | undefined {
+function symbolAt(elf: ElfFile, section: ElfSection, offset: number, type?: number): ElfSymbol | undefined {
   return elf.symbols.find((s) => s.shndx === section.index && s.value === offset && (type === undefined || s.type === type) && s.name !== '');
 }
 

@@ -22,7 +22,7 @@ export function pins(user: { image: ModuleImage }, owner: { image: ModuleImage }
   return !(user.image.isLivepatch && owner.image.isLivepatch);
 }
 
-export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
+type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
 
 export interface LoadedModule {
   name: string;

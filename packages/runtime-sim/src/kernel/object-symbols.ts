@@ -30,12 +30,12 @@ export function moduleSymbolSource(image: ModuleImage): SymbolSource {
 }
 
 /** vmlinux as far as Module.symvers tells: exported names only, so a miss proves nothing. */
-export function exportsSymbolSource(exports: Map<string, unknown>): SymbolSource {
+function exportsSymbolSource(exports: Map<string, unknown>): SymbolSource {
   return { count: (n) => (exports.has(n) ? 1 : 0), complete: false };
 }
 
 /** vmlinux as the real kernel's /proc/kallsyms lists it: every symbol, in kallsyms order. */
-export function kallsymsSymbolSource(kallsyms: Kallsyms): SymbolSource {
+function kallsymsSymbolSource(kallsyms: Kallsyms): SymbolSource {
   return {
     count: (n) => kallsyms.count(n),
     address: (n, pos) => kallsyms.occurrences(n)[pos - 1]?.address,

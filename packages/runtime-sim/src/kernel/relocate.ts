@@ -9,7 +9,7 @@ import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
  * livepatch ELF rules for `.klp.rela.<obj>.<section>` / `.klp.sym.<obj>.<sym>,<pos>`
  * (Documentation/livepatch/module-elf-format.rst).
  */
-export interface RelocationFinding {
+interface RelocationFinding {
   code: string;
   /** For the livepatch rules, the line the kernel prints (without its `livepatch: ` prefix). */
   message: string;
@@ -27,7 +27,7 @@ export interface SymbolResolver {
   objectSymbol(obj: string, name: string, pos: number): bigint | RelocationFinding;
 }
 
-export interface RelocationResult {
+interface RelocationResult {
   applied: number;
   findings: RelocationFinding[];
   /** Where each SHF_ALLOC section was placed. */
@@ -54,7 +54,7 @@ export function layoutSections(image: ModuleImage, base: bigint): Map<number, bi
   return addresses;
 }
 
-export interface ApplyOptions {
+interface ApplyOptions {
   /**
    * Which objects' `.klp.rela.<obj>.*` sections to apply now (default: all,
    * as a split kernel does when the per-object module loads). The stock

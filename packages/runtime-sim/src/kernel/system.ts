@@ -14,7 +14,7 @@ export interface SimSystem {
 }
 
 /** Exports a kernel carrying the split series adds. */
-export const SPLIT_API_EXPORTS = ['klp_add_object'];
+const SPLIT_API_EXPORTS = ['klp_add_object'];
 
 export function newKernel(sys: SimSystem): SimKernel {
   const kernel = new SimKernel({

@@ -13,7 +13,7 @@ import type { ElfFile } from '@klp-split/kernel-facts';
  *   hazard).
  */
 
-export interface KlpRelocRuleProblem {
+interface KlpRelocRuleProblem {
   code: 'klp-reloc-in-init' | 'klp-reloc-static-key';
   message: string;
   /** The symbol as the C code names it, to point at its line. */

@@ -17,7 +17,7 @@ export class VerifyError extends KlpError {
   }
 }
 
-export interface LoadedSplit {
+interface LoadedSplit {
   dir: string;
   manifest: SplitManifest;
   layout: KlpLayout;

@@ -12,7 +12,7 @@ import { loadSplitSystem, VerifyError } from './load-system.js';
 
 export { VerifyError } from './load-system.js';
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** Target modules (.ko) the patch fixes, built from their unmodified sources. */
   targets: string[];
   /**
@@ -60,7 +60,7 @@ export interface VerifyReport {
 
 
 /** What the model check covered and found. */
-export interface ExplorationReport {
+interface ExplorationReport {
   states: number;
   transitions: number;
   /** Distinct violations (no cap). */

@@ -2,14 +2,14 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { buildModules, buildSplit, buildTree } from '@klp-split/kbuild-gen';
-import { MANIFEST_FILE } from '@klp-split/splitter';
+import { MANIFEST_FILE } from '@klp-split/core';
 import { printDiagnostics } from '../../cli/output.js';
 import { UsageError } from '../../cli/exit-codes.js';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:build (documented in schema.json). */
-export interface BuildExecutorOptions {
+interface BuildExecutorOptions {
   path: string;
   kdir?: string;
   /** An installed kernel release (klp-split kernel add): its headers are the tree. */

@@ -1,12 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { builtParts, withWriteTransaction, hasErrors } from '@klp-split/core';
-import { MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { builtParts, withWriteTransaction, hasErrors, MANIFEST_FILE } from '@klp-split/core';
+import { previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
 import { kernelIncludeDirs, splitKernelTree } from '../../cli/split-command.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:split (documented in schema.json). */
-export interface SplitExecutorOptions {
+interface SplitExecutorOptions {
   source: string;
   outputPath: string;
   kdir?: string;

@@ -8,7 +8,7 @@ import { installedKernel } from '@klp-split/kernel-facts';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:verify (documented in schema.json). */
-export interface VerifyExecutorOptions {
+interface VerifyExecutorOptions {
   path: string;
   targets: string[];
   format?: 'text' | 'json';

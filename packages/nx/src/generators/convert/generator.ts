@@ -6,7 +6,7 @@ import { unifiedDiff } from '../../convert/unified-diff.js';
 import { workspaceDir } from '../workspace-dir.js';
 
 /** Options of @klp-split/nx:convert (documented in schema.json). */
-export interface ConvertGeneratorOptions {
+interface ConvertGeneratorOptions {
   directory: string;
   dryRun?: boolean;
   kdir?: string;
