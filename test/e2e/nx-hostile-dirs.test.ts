@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symli
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverKernelTree, kernelEnv } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, kernelEnv } from '@klp-split/kernel-facts';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { shellWords } from '../helpers/shell-words.js';
 import { nxTaskLines } from '../helpers/user-workspace.js';

@@ -1,9 +1,8 @@
-import { builtParts, type SplitManifest } from '@klp-split/core';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
+import { builtParts, type SplitManifest, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 import { checkKbuildObject } from './make-safe.js';
 
 /** The kbuild object name of a source file: `a-b.c` -> `a-b.o`. */
-export function objectFile(file: string): string {
+function objectFile(file: string): string {
   return file.replace(/\.c$/, '.o');
 }
 

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { buildModules } from './build.js';
 import { kbuildText } from './kbuild-file.js';
 import { BuildSetupError, checkKbuildObject, checkMakePath } from './make-safe.js';
@@ -37,7 +38,7 @@ describe('what klp-split hands to make', () => {
     const dir = join(tmp, 'r`touch PWNED`x');
     mkdirSync(dir);
     writeFileSync(join(dir, 'm.c'), '#include <linux/module.h>\nMODULE_LICENSE("GPL");\n');
-    await expect(buildModules(dir, ['m.c'])).rejects.toThrow(/has '`'/);
+    await expect(buildModules(dir, ['m.c'], discoverKernelTree({ install: false }))).rejects.toThrow(/has '`'/);
     expect(existsSync(join(dir, 'Kbuild'))).toBe(false);
     expect(existsSync(join(tmp, 'PWNED')) || existsSync(join(dir, 'PWNED')) || existsSync('PWNED')).toBe(false);
   });

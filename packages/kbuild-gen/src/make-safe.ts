@@ -1,3 +1,5 @@
+import { KlpError } from '@klp-split/core';
+
 /**
  * What klp-split may hand to make. kbuild pastes M=, the tree's path and
  * the object names of a Kbuild file into make text and into its recipes'
@@ -9,8 +11,12 @@
  * the character that makes it unusable.
  */
 
-/** The build could not be set up (bad input or environment): exit 2. */
-export class BuildSetupError extends Error {}
+/** A directory or kernel tree the build cannot start from: an input or environment error (exit 2). */
+export class BuildSetupError extends KlpError {
+  constructor(message: string, code: string) {
+    super(message, { code });
+  }
+}
 
 /** Letters and digits of any script, and the few punctuation marks neither make nor a shell reads. */
 const SAFE_PATH = /^[\p{L}\p{N}\p{M}/._+~@-]+$/u;
@@ -25,11 +31,12 @@ export function checkMakePath(path: string, what: string): void {
   const ch = [...path].find((c) => !SAFE_PATH.test(c)) ?? path;
   throw new BuildSetupError(
     `${what} ${JSON.stringify(path)} has ${shownChar(ch)}, which make or the shell commands of kbuild would read as syntax; kbuild can only build in a path of letters, digits and . _ + ~ @ - /`,
+    'make-unsafe-path',
   );
 }
 
 /** Refuses an object name that a generated Kbuild file would carry into make as syntax. */
 export function checkKbuildObject(object: string): void {
   if (SAFE_OBJECT.test(object) && !object.split('/').includes('..')) return;
-  throw new BuildSetupError(`cannot name ${JSON.stringify(object.replace(/\.o$/, '.c'))} in a Kbuild file: a module's file names must be letters, digits and _ - + (make reads anything else as syntax); rename the file`);
+  throw new BuildSetupError(`cannot name ${JSON.stringify(object.replace(/\.o$/, '.c'))} in a Kbuild file: a module's file names must be letters, digits and _ - + (make reads anything else as syntax); rename the file`, 'make-unsafe-name');
 }

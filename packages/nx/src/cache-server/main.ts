@@ -3,7 +3,7 @@ import { KlpError } from '@klp-split/core';
 import { tokensProblem, type AccessTokens } from './access.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, startCacheServer } from './server.js';
 
-export const CACHE_SERVER_HELP = `Usage: klp-split-cache-server --dir <directory> [--port <n>] [--host <address>]
+const CACHE_SERVER_HELP = `Usage: klp-split-cache-server --dir <directory> [--port <n>] [--host <address>]
                               [--max-body <size>] [--max-connections <n>]
                               [--idle-timeout <seconds>] [--verbose]
                               [--insecure-no-auth]

@@ -16,7 +16,7 @@ import { CacheStore, isCacheHash, type OpenRecord } from './store.js';
  * that cannot be read), 507 (disk full). The records live in a directory,
  * which is what makes a network share a shared Nx cache.
  */
-export interface CacheServerOptions {
+interface CacheServerOptions {
   dir: string;
   host?: string;
   port?: number;

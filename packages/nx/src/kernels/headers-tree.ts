@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { lockDir, writeDir } from '@klp-split/core';
+import { withWriteTransaction, writeDir } from '@klp-split/core';
 import { UsageError } from '../cli/exit-codes.js';
 
 /**
@@ -37,20 +37,20 @@ function removeDeadStages(root: string): void {
  * directory remains.
  */
 export function replaceTreeFromStage(root: string, fill: (stage: string) => void): void {
-  mkdirSync(dirname(root), { recursive: true });
-  const lock = lockDir(dirname(root));
-  const stage = `${root}.tmp-${process.pid}`;
-  try {
-    removeDeadStages(root);
-    rmSync(stage, { recursive: true, force: true });
-    mkdirSync(stage);
-    fill(stage);
-    rmSync(root, { recursive: true, force: true });
-    renameSync(join(stage, 'root'), root);
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
-    lock.release();
-  }
+  // The write layer's lock of the release's directory; the tree itself is moved into place whole, not committed file by file.
+  withWriteTransaction(dirname(root), () => {
+    const stage = `${root}.tmp-${process.pid}`;
+    try {
+      removeDeadStages(root);
+      rmSync(stage, { recursive: true, force: true });
+      mkdirSync(stage);
+      fill(stage);
+      rmSync(root, { recursive: true, force: true });
+      renameSync(join(stage, 'root'), root);
+    } finally {
+      rmSync(stage, { recursive: true, force: true });
+    }
+  });
 }
 
 /**
