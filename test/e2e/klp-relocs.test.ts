@@ -196,6 +196,17 @@ describe('bad input: a diagnostic at the C line, nothing written', () => {
     expect(sections).not.toContain('.klp.rela');
   });
 
+  it('an annotation whose object is neither vmlinux, an object of the patch nor a --target (issue 20: built with exit 0, could not load)', async () => {
+    const { b, lines, sections } = await attempt((t) => t.replace('extern int max_threads;', 'extern int max_threads KLP_RELOC_SYMBOL(vmlinux, vm.linux, max_threads);'));
+    expect(b.code, b.stderr).toBe(1);
+    const d = at(b.stderr, 'klp-annotation-unknown-object');
+    // The compiler sees object 'vm' and symbol 'linux.max_threads', with gcc's predefined macro linux (1) expanded.
+    expect(lines[d.line - 1]).toContain('KLP_RELOC_SYMBOL(vmlinux, vm.linux, max_threads)');
+    expect(d.message).toContain("names object 'vm' for '1.max_threads', which is neither vmlinux, an object this patch fixes ('vmlinux', 'klpr_mod') nor a module given with --target");
+    expect(d.message).toContain("an object name cannot contain '.'");
+    expect(sections).not.toContain('.klp.rela');
+  });
+
   it('a position out of range', async () => {
     const { b, lines, sections } = await attempt((t) => t.replace('extern int max_threads;', 'extern int max_threads KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, max_threads, 2);'));
     expect(b.code).toBe(1);

@@ -4,6 +4,7 @@ import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.js';
 import { klpRelocRuleProblems } from './klp-reloc-rules.js';
+import { loaderRefusals } from './loader-refusals.js';
 import { locateInSource } from './locate.js';
 
 export interface PartImage {
@@ -18,6 +19,8 @@ export interface PartImage {
  */
 export class SplitChecks {
   readonly diagnostics: Diagnostic[] = [];
+  /** `<code>:<module>` of the loader's refusals found here, which the simulated load then reports again. */
+  readonly refused = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -50,6 +53,10 @@ export class SplitChecks {
     if (!image.isLivepatch) this.report(part, 'missing-livepatch-modinfo', `module '${image.name}' lacks MODULE_INFO(livepatch, "Y")`, 'MODULE_LICENSE');
     if (image.name !== part.module) this.report(part, 'module-name-mismatch', `module is named '${image.name}', the manifest says '${part.module}'`);
     for (const p of klpRelocRuleProblems(image.elf)) this.report(part, p.code, p.message, p.symbol);
+    for (const r of loaderRefusals(image)) {
+      this.refused.add(`${r.code}:${image.name}`);
+      this.report(part, r.code, `the split kernel refuses to load '${image.name}': ${r.lines.map((l) => `"${l}"`).join(', ')}`, r.needle);
+    }
   }
 
   private checkMain({ part, image }: PartImage, targets: ModuleImage[]): string[] {

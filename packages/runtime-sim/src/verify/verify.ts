@@ -114,7 +114,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   }
   const kernel = newKernel(sys);
   runLoadScenario(kernel, manifest, targets, diagnostics);
-  diagnostics.push(...eventDiagnostics(kernel.events, manifest));
+  diagnostics.push(...eventDiagnostics(kernel.events.filter((e) => !checks.refused.has(`${e.code}:${e.module}`)), manifest));
   let exploration: VerifyReport['exploration'];
   if (!opts.noExplore && !diagnostics.some((d) => d.severity === 'error')) {
     exploration = modelCheckSplit(sys, manifest, patches, targets, opts, diagnostics);
