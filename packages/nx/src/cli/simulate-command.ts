@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { KlpError } from '@klp-split/core';
+import type { Diagnostic } from '@klp-split/splitter';
 import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
 import {
   defaultKallsymsFile,
@@ -21,7 +23,7 @@ import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';
 import { checkRealScenario, compareOnRealKernel, formatComparison } from './simulate-real.js';
-import type { Io } from './output.js';
+import { printDiagnostics, type Io } from './output.js';
 
 export const SIMULATE_HELP = `Usage: klp-split simulate <dir> --target <module.ko>... (--scenario <file> | --explore) [--json]
        klp-split simulate --upstream --module <module.ko>... --scenario <file> [--json]
@@ -150,11 +152,18 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
     }
     const loaded = loadSplitSystem(dir!, list(args, 'target'));
+    const unreadable = loaded.diagnostics.filter(isUnreadableModule);
     const alsoPatches: string[] = [];
     for (const other of list(args, 'also')) {
       const more = loadSplitSystem(other, []);
+      unreadable.push(...more.diagnostics.filter(isUnreadableModule));
       alsoPatches.push(more.manifest.patch);
       loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
+    }
+    // Simulating without a module that is there but cannot be read would show a kernel that never met it.
+    if (unreadable.length) {
+      printDiagnostics(io, unreadable);
+      throw new KlpError(`simulate: ${unreadable.length} module${unreadable.length === 1 ? '' : 's'} cannot be read (above); nothing simulated`, { code: 'module-unreadable', file: dir });
     }
     if (flag(args, 'explore')) {
       const budgetText = str(args, 'budget');
@@ -187,4 +196,9 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     if (e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
     throw e;
   }
+}
+
+/** A module loadSplitSystem() found but could not read (invalid ELF, or one the loader cannot place). */
+function isUnreadableModule(d: Diagnostic): boolean {
+  return d.severity === 'error' && (d.code === 'elf-invalid' || d.code === 'module-unloadable');
 }

@@ -187,6 +187,7 @@ function readSymbols(buf: Buffer, sections: ElfSection[], symtab: ElfSection, fa
   for (let i = 0; i < count; i++) {
     const o = symtab.offset + i * C.SYM_SIZE;
     const info = buf[o + 4]!;
+    const name = i === 0 ? '' : stringAt(buf, strtab!, buf.readUInt32LE(o), `name of symbol ${i}`, fail);
     let shndx = buf.readUInt16LE(o + 6);
     const xindex = shndx === C.SHN_XINDEX;
     if (xindex) {
@@ -194,11 +195,12 @@ function readSymbols(buf: Buffer, sections: ElfSection[], symtab: ElfSection, fa
       shndx = buf.readUInt32LE(shndxSec!.offset + i * 4);
       if (shndx >= sections.length) fail(`symbol ${i}: extended section index ${shndx} is out of range (${sections.length} sections)`);
     } else if (shndx !== C.SHN_UNDEF && shndx < C.SHN_LORESERVE && shndx >= sections.length) {
-      fail(`symbol ${i}: section index ${shndx} is out of range (${sections.length} sections)`);
+      // The module loader's words (simplify_symbols()), with the symbol's index for a nameless one.
+      fail(`Symbol ${name || `${i}`} has an invalid section index ${shndx} (max ${sections.length - 1})`);
     }
     symbols.push({
       index: i,
-      name: i === 0 ? '' : stringAt(buf, strtab!, buf.readUInt32LE(o), `name of symbol ${i}`, fail),
+      name,
       value: u64(buf, o + 8, `symbol ${i} st_value`, fail),
       size: u64(buf, o + 16, `symbol ${i} st_size`, fail),
       type: info & 0xf,
