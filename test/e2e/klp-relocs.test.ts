@@ -207,6 +207,16 @@ describe('bad input: a diagnostic at the C line, nothing written', () => {
     expect(sections).not.toContain('.klp.rela');
   });
 
+  it("KLP_SYMPOS naming a static variable of the module itself is named in the message (issue 20: it said 'KLP_SYMPOS(, ...)')", async () => {
+    const { b, lines } = await attempt((t) =>
+      t.replace('extern int klpr_mod_base;', 'extern int klpr_mod_base;\nstatic int klpr_local_counter;\nKLP_MODULE_RELOC(klpr_mod) klpr_relocs[] = {\n\tKLP_SYMPOS(klpr_local_counter, 1),\n};'),
+    );
+    expect(b.code, b.stderr).toBe(1);
+    const d = at(b.stderr, 'klp-annotation-defined-symbol');
+    expect(d.message).toBe('KLP_SYMPOS(klpr_local_counter, ...) names a symbol this module defines; only undefined symbols are resolved by the livepatch core');
+    expect(lines[d.line - 1]).toContain('KLP_SYMPOS(klpr_local_counter, 1)');
+  });
+
   it('a position out of range', async () => {
     const { b, lines, sections } = await attempt((t) => t.replace('extern int max_threads;', 'extern int max_threads KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, max_threads, 2);'));
     expect(b.code).toBe(1);

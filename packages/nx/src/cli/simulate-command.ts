@@ -7,6 +7,7 @@ import {
   checkSplit,
   counterexampleScenario,
   parseBudget,
+  DEFAULT_VERIFY_BUDGET,
   loadModuleImage,
   loadSplitSystem,
   loadSymvers,
@@ -54,7 +55,8 @@ targets in the upstream livepatch core instead.
                      (request_module(), the coming handler, module init, the
                      asynchronous removal of per-object modules); prints each
                      violation's shortest counterexample as a scenario
-  --budget <b>       with --explore: stop after a time (90s) and/or states (200000)
+  --budget <b>       with --explore: stop after a time (90s) and/or states (200000);
+                     default 2m,1000000, 'unlimited' for no bound
   --target <ko>      a target module (repeatable)
   --also <dir>       another built split livepatch whose modules modprobe can load
                      too, e.g. v1 of a patch whose cumulative v2 is <dir> (repeatable);
@@ -169,7 +171,7 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
       const budgetText = str(args, 'budget');
       const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
       if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
-      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
+      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget: budget ?? DEFAULT_VERIFY_BUDGET, onProgress: io.progress });
       if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
       else {
         const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;
