@@ -91,6 +91,8 @@ export const SPLIT_FAULT_MODULES: SplitModuleSpec[] = [
   target('klpsf_ec'),
   target('klpsf_eu'),
   target('klpsf_ez'),
+  main('klpsf_mn', [TA], { notMarked: true }),
+  main('klpsf_vn', [TA], { objName: TA }),
 ];
 
 /** The first call of a module's .text (__fentry__'s, a PLT32): where the relocation edits below strike. */
@@ -371,6 +373,22 @@ export const SPLIT_FAULT_CASES: SplitFaultCase[] = [
     modules: ['klpsf_cr', 'klpsf_cr__klpsf_tx', 'klpsf_tx'],
     steps: ['modprobe klpsf_tx', 'modprobe klpsf_cr', 'rmmod klpsf_tx'],
     reaction: "livepatch: section .klp.rela.klpsf_ta.text of module 'klpsf_cr__klpsf_tx': only the per-object module '<patch>__klpsf_ta' may relocate against 'klpsf_ta'",
+  },
+  {
+    id: 'main-not-marked-livepatch',
+    what: 'a main module without MODULE_INFO(livepatch, "Y") (klp_enable_patch())',
+    splits: ['klpsf_a'],
+    modules: ['klpsf_mn'],
+    steps: ['modprobe klpsf_mn'],
+    reaction: 'livepatch: module klpsf_mn is not marked as a livepatch module',
+  },
+  {
+    id: 'vmlinux-object-named',
+    what: "a main module whose vmlinux object has a name: klp_enable_patch() refuses it without a word",
+    splits: ['klpsf_a'],
+    modules: ['klpsf_vn'],
+    steps: ['modprobe klpsf_vn'],
+    reaction: "modprobe: ERROR: could not insert 'klpsf_vn': Invalid argument",
   },
   {
     id: 'symbol-reserved-section-index',

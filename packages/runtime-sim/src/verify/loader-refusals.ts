@@ -21,7 +21,7 @@ export interface LoaderRefusal {
 }
 
 /** Codes of the dry run that depend on nothing but the module. */
-const STATIC_CODES = new Set(['unknown-relocation-type', 'relocation-target-nonzero', 'klp-rela-not-carried', 'klp-rela-name', 'klp-sym-not-livepatch', 'klp-sym-name', 'klp-vmlinux-sym-in-module-section']);
+const STATIC_CODES = new Set(['unknown-relocation-type', 'relocation-target-nonzero', 'klp-rela-not-carried', 'klp-rela-name', 'klp-sym-not-livepatch', 'klp-sym-name', 'klp-vmlinux-sym-in-module-section', 'klp-sym-outside-klp-rela']);
 
 const MODULE_AREA = 0xffffffffc0000000n;
 const KERNEL_TEXT = 0xffffffff81000000n;
