@@ -1,4 +1,4 @@
-import { elfConstants as C, type ElfFile } from '@klp-split/runtime-sim';
+import { elfConstants as C, type ElfFile } from '@klp-split/kernel-facts';
 import type { RelocEdit } from './reloc-edit.js';
 import type { ClassicSplitSpec, SplitMainSpec, SplitModuleSpec, SplitPartSpec, SplitTargetSpec } from './split-module-source.js';
 

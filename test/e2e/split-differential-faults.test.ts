@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readElf } from '@klp-split/runtime-sim';
+import { readElf } from '@klp-split/kernel-facts';
 import { applyRelocEdit } from '../differential/reloc-edit.js';
 import { SPLIT_FAULT_CASES, SPLIT_FAULT_EDITS, SPLIT_FAULT_MODULES } from '../differential/split-catalogue.js';
 import { failures } from '../differential/split-compare.js';

@@ -1,7 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { elfConstants as C, readElf } from '@klp-split/runtime-sim';
+import { elfConstants as C, readElf } from '@klp-split/kernel-facts';
 import { applyRelocEdit, type RelocEdit } from '../differential/reloc-edit.js';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 

@@ -52,7 +52,7 @@ function rawSections(buf: Buffer): RawSection[] {
  * section while loading it; empty when neither. Read from the raw bytes
  * with nothing of the project's.
  */
-export function kernelRefusals(buf: Buffer): string[] {
+function kernelRefusals(buf: Buffer): string[] {
   const secs = rawSections(buf);
   const out: string[] = [];
   for (const s of secs) if (s.type !== 8 && s.type !== 0 && s.offset + s.size > buf.length) out.push(`section ${s.index} lies past the end of the file`);

@@ -21,9 +21,9 @@ export type BudgetStop = 'time' | 'states' | 'memory';
  * of a level are kept whole, and running out of heap would end the process
  * with nothing reported.
  */
-export const DEFAULT_HEAP_SHARE = 0.6;
+const DEFAULT_HEAP_SHARE = 0.6;
 
-export function defaultHeapBytes(): number {
+function defaultHeapBytes(): number {
   return Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_HEAP_SHARE);
 }
 

@@ -3,10 +3,9 @@ import { applyKlpObjectRelocations, applyRelocations, klpRelaObjects, relocation
 import { klpOf } from '../klp/structures.js';
 import { symposProblem } from './object-symbols.js';
 import { symbolRefusal } from './symbol-checks.js';
-import { SHN_UNDEF, STB_WEAK } from '../elf/constants.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { EBUSY, EEXIST, EINTR, EINVAL, ENOENT, ENOEXEC, ENOMEM, strerror } from './errno.js';
-import type { ExportedSymbol } from './symvers.js';
+import { elfConstants as C, type ExportedSymbol } from '@klp-split/kernel-facts';
 import type { SymbolSource } from './object-symbols.js';
 import { imageSize, ModuleSpace } from './module-space.js';
 import type { Continuation, StepResult, Task } from './tasks.js';
@@ -24,7 +23,7 @@ export function pins(user: { image: ModuleImage }, owner: { image: ModuleImage }
   return !(user.image.isLivepatch && owner.image.isLivepatch);
 }
 
-export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
+type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
 
 export interface LoadedModule {
   name: string;
@@ -409,13 +408,13 @@ export class ModuleLoader {
         symbolsErr = -ENOEXEC;
         continue;
       }
-      if (s.index === 0 || s.shndx !== SHN_UNDEF || !s.name) continue;
+      if (s.index === 0 || s.shndx !== C.SHN_UNDEF || !s.name) continue;
       const sym = s.name;
       if (this.isVmlinuxExport(sym)) continue;
       const owner = [...this.modules.values()].find((m) => m.image.exports.has(sym) && m.state !== 'GOING' && m.state !== 'UNFORMED');
       if (!owner) {
         // An unresolved weak symbol is fine (its value stays 0).
-        if (s.bind === STB_WEAK) continue;
+        if (s.bind === C.STB_WEAK) continue;
         this.printk(`${image.name}: Unknown symbol ${sym} (err -${ENOENT})`);
         this.event('unresolved-symbol', `'${sym}' is neither exported by vmlinux nor by a loaded module`, image.name);
         symbolsErr = -ENOENT;

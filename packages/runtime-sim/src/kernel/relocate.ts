@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import { sectionData, type ElfRela, type ElfRelocSection, type ElfSection } from '../elf/reader.js';
+import { elfConstants as C, scanKlpRelaName, scanKlpSymName, sectionData } from '@klp-split/kernel-facts';
+import type { ElfRela, ElfRelocSection, ElfSection } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
 
@@ -29,7 +29,7 @@ export interface SymbolResolver {
   objectSymbol(obj: string, name: string, pos: number): bigint | RelocationFinding;
 }
 
-export interface RelocationResult {
+interface RelocationResult {
   applied: number;
   findings: RelocationFinding[];
   /** Where each SHF_ALLOC section was placed. */
@@ -43,16 +43,6 @@ export interface RelocationResult {
    */
   truncated: RelocationFinding[];
 }
-
-/**
- * The kernel's sscanf() formats: `.klp.sym.%55[^.].%511[^,],%lu` for a
- * symbol (what follows the number is ignored; %lu's leading blanks and '+'
- * are taken, a '-' is not modelled and reads as malformed here) and
- * `.klp.rela.%55[^.]` for a section, whose object is the first 55
- * characters up to a '.', whatever follows.
- */
-const KLP_SYM = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),\s*\+?(\d+)/;
-const KLP_RELA = /^\.klp\.rela\.([^.]{1,55})/;
 
 const S32_MIN = -(2n ** 31n);
 const S32_MAX = 2n ** 31n - 1n;
@@ -72,7 +62,7 @@ export function layoutSections(image: ModuleImage, base: bigint): Map<number, bi
   return addresses;
 }
 
-export interface ApplyOptions {
+interface ApplyOptions {
   /**
    * Which objects' `.klp.rela.<obj>.*` sections to apply now (default: all,
    * as a split kernel does when the per-object module loads). The stock
@@ -94,19 +84,15 @@ export function relocationLines(module: string, f: RelocationFinding): string[] 
 }
 
 /** klp_module_carries(): is `module` named `<patch>__<obj>` (a non-empty patch name before the `__`)? */
-export function moduleCarries(module: string, obj: string): boolean {
+function moduleCarries(module: string, obj: string): boolean {
   return module.length > obj.length + 2 && module.endsWith(`__${obj}`);
 }
 
 /** The line the split kernel refuses a `.klp.rela.<obj>.*` section with in a module that does not carry `<obj>`. */
-export function notCarriedMessage(section: string, module: string, obj: string): string {
+function notCarriedMessage(section: string, module: string, obj: string): string {
   return `section ${section} of module '${module}': only the per-object module '<patch>__${obj}' may relocate against '${obj}'`;
 }
 
-/** The object of a `.klp.rela.<obj>.<section>` name as the kernel's `%55[^.]` reads it. */
-export function klpRelaObject(sectionName: string): string | undefined {
-  return KLP_RELA.exec(sectionName)?.[1];
-}
 
 export function applyRelocations(image: ModuleImage, base: bigint, resolver: SymbolResolver, opts: ApplyOptions = {}): RelocationResult {
   const sectionAddress = layoutSections(image, base);
@@ -123,7 +109,7 @@ export function applyKlpObjectRelocations(image: ModuleImage, sectionAddress: Ma
 export function klpRelaObjects(image: ModuleImage): Set<string> {
   const out = new Set<string>();
   for (const rs of image.elf.relocations) {
-    const obj = rs.section.flags & C.SHF_RELA_LIVEPATCH ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
+    const obj = rs.section.flags & C.SHF_RELA_LIVEPATCH ? scanKlpRelaName(rs.section.name) : undefined;
     if (obj) out.add(obj);
   }
   return out;
@@ -157,7 +143,7 @@ function applySections(
   for (const rs of image.elf.relocations) {
     const target = rs.target;
     const klpSection = (rs.section.flags & C.SHF_RELA_LIVEPATCH) !== 0;
-    const klpObj = klpSection ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
+    const klpObj = klpSection ? scanKlpRelaName(rs.section.name) : undefined;
     if (!select(klpObj, klpSection)) continue;
     const targetAddress = sectionAddress.get(target.index);
     if (targetAddress === undefined) continue; // debug info and other unloaded sections (apply_relocations() skips them too)
@@ -213,13 +199,13 @@ function resolveKlpSymbols(image: ModuleImage, relocs: readonly ElfRela[], secOb
   for (const r of relocs) {
     const sym = image.elf.symbols[r.symIndex]!;
     if (sym.shndx !== C.SHN_LIVEPATCH) return { code: 'klp-sym-not-livepatch', message: `symbol ${sym.name} is not marked as a livepatch symbol` };
-    const m = KLP_SYM.exec(sym.name);
+    const m = scanKlpSymName(sym.name);
     if (!m) return { code: 'klp-sym-name', message: `symbol ${sym.name} has an incorrectly formatted name` };
     // Since 5.8 a module's section may not reach vmlinux: a normal relocation to an export does (ordering of special sections).
-    if (m[1] === 'vmlinux' && secObj !== 'vmlinux') {
-      return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m[2]}' from module-specific livepatch relocation section` };
+    if (m.object === 'vmlinux' && secObj !== 'vmlinux') {
+      return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m.symbol}' from module-specific livepatch relocation section` };
     }
-    const v = resolver.objectSymbol(m[1]!, m[2]!, Number(m[3]));
+    const v = resolver.objectSymbol(m.object, m.symbol, m.sympos);
     if (typeof v !== 'bigint') return v;
     values.push(v);
   }

@@ -1,5 +1,4 @@
-import * as C from '../elf/constants.js';
-import type { ElfSymbol } from '../elf/reader.js';
+import { elfConstants as C, type ElfSymbol } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 
 /**
@@ -19,7 +18,7 @@ export interface SymbolRefusal {
 }
 
 /** st_shndx as the file holds it (the reader resolves SHN_XINDEX; the loader does not). */
-export function rawSectionIndex(sym: ElfSymbol): number {
+function rawSectionIndex(sym: ElfSymbol): number {
   return sym.xindex ? C.SHN_XINDEX : sym.shndx;
 }
 
