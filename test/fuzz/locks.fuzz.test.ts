@@ -38,7 +38,7 @@ interface Attempt {
 }
 
 const CHILD = `
-import { lockDir } from ${JSON.stringify(join(ROOT, 'packages/core/dist/index.js'))};
+import { lockDir } from ${JSON.stringify(join(ROOT, 'packages/core/dist/write/lock.js'))};
 const [dir, waitMs] = process.argv.slice(1);
 const c0 = process.cpuUsage();
 const t0 = performance.now();
