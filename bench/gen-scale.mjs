@@ -1,79 +1,28 @@
 // Livepatch sources of a given size in several shapes, for bench/split-scale.bench.mjs: each a real
-// livepatch of vmlinux and one module whose bulk is the shape's items (the split keeps them all).
+// livepatch whose bulk is the shape's items (the split keeps them all).
 import { generateLivepatch } from './gen-livepatch.mjs';
 
-const HEAD = '// SPDX-License-Identifier: GPL-2.0\n#include <linux/module.h>\n#include <linux/kernel.h>\n#include <linux/livepatch.h>\n#include <linux/seq_file.h>\n\n';
-
-/** The livepatch around the bulk: its replacement reads `use` so that the bulk is needed by the main part. */
-function tail(use) {
-  return `
-static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "%d\\n", ${use});
-	return 0;
-}
-
-static int livepatch_klp_scale_work(int v)
-{
-	return v + 1;
-}
-
-static struct klp_func funcs[] = {
-	{
-		.old_name = "cmdline_proc_show",
-		.new_func = livepatch_cmdline_proc_show,
-	}, { }
-};
-
-static struct klp_func mod_funcs[] = {
-	{
-		.old_name = "klp_scale_work",
-		.new_func = livepatch_klp_scale_work,
-	}, { }
-};
-
-static struct klp_object objs[] = {
-	{
-		.funcs = funcs,
-	}, {
-		.name = "klp_scale_mod",
-		.funcs = mod_funcs,
-	}, { }
-};
-
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int livepatch_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void livepatch_exit(void)
-{
-}
-
-module_init(livepatch_init);
-module_exit(livepatch_exit);
-MODULE_LICENSE("GPL");
-MODULE_INFO(livepatch, "Y");
-`;
+/**
+ * The bench's usual livepatch (20 patched modules, bench/gen-livepatch.mjs) with `bulk` after its
+ * #includes; its shared helper reads `use`, so the main part needs what the bulk defines.
+ */
+function around(bulk, use) {
+  const lp = generateLivepatch(2, 2);
+  const at = lp.indexOf('#define BENCH_LIMIT');
+  return `${lp.slice(0, at)}${bulk}${lp.slice(at).replace('return v > BENCH_LIMIT ? BENCH_LIMIT : v;', `return (v > BENCH_LIMIT ? BENCH_LIMIT : v) + 0 * (${use});`)}`;
 }
 
 /** Items of `make(i)` until the source reaches `bytes`; `use(n)` names what the patch reads of n items. */
 function fill(bytes, make, use) {
-  const parts = [HEAD];
-  let size = HEAD.length + 1200;
+  const parts = [];
+  let size = around('', '0').length;
   let n = 0;
   while (size < bytes) {
     const item = make(n++);
     parts.push(item);
     size += item.length;
   }
-  parts.push(tail(use(n)));
-  return parts.join('');
+  return around(parts.join(''), use(n));
 }
 
 export const SHAPES = {

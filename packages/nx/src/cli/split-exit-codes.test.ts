@@ -6,6 +6,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { main } from './main.js';
 import type { Io } from './output.js';
 import splitExecutor from '../executors/split/executor.js';
+import { samples } from '../../../../test/helpers/env.js';
 
 /**
  * Issue 20: every exception of the splitter became exit 2 "cannot read
@@ -36,58 +37,25 @@ function capture(): { io: Io; out: string[]; err: string[] } {
   return { io: { out: (t) => out.push(t), err: (t) => err.push(t), progress: () => {} }, out, err };
 }
 
-const LIVEPATCH_TAIL = `
-static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "%s\\n", "this has been live patched");
-	return 0;
+/** The kernel's livepatch-sample.c with `lines` inserted after its #includes, and the line number the first of them gets. */
+function sample(lines: string): { text: string; first: number } {
+  const text = readFileSync(samples('livepatch-sample.c'), 'latin1');
+  const at = text.indexOf('\n', text.lastIndexOf('#include')) + 1;
+  return { text: `${text.slice(0, at)}${lines}${text.slice(at)}`, first: text.slice(0, at).split('\n').length };
 }
 
-static struct klp_func funcs[] = {
-	{
-		.old_name = "cmdline_proc_show",
-		.new_func = livepatch_cmdline_proc_show,
-	}, { }
-};
-
-static struct klp_object objs[] = {
-	{
-		.funcs = funcs,
-	}, { }
-};
-
-static struct klp_patch patch = {
-	.mod = THIS_MODULE,
-	.objs = objs,
-};
-
-static int livepatch_init(void)
-{
-	return klp_enable_patch(&patch);
-}
-
-static void livepatch_exit(void)
-{
-}
-
-module_init(livepatch_init);
-module_exit(livepatch_exit);
-MODULE_LICENSE("GPL");
-MODULE_INFO(livepatch, "Y");
-`;
-const HEAD = '#include <linux/module.h>\n#include <linux/livepatch.h>\n#include <linux/seq_file.h>\n';
-
-/** A livepatch whose one global nests `depth` #ifdefs deep. */
-function nested(name: string, depth: number): string {
+/** A livepatch with one global nesting `depth` #ifdefs deep; the line of its first #ifdef. */
+function nested(name: string, depth: number, extra = ''): { file: string; first: number } {
   const file = join(dir, name);
-  writeFileSync(file, `${HEAD}${Array.from({ length: depth }, (_, i) => `#ifdef KLP_N${i}\n`).join('')}int deep;\n${'#endif\n'.repeat(depth)}${LIVEPATCH_TAIL}`);
-  return file;
+  const { text, first } = sample(`${extra}${Array.from({ length: depth }, (_, i) => `#ifdef KLP_N${i}\n`).join('')}int deep;\n${'#endif\n'.repeat(depth)}`);
+  writeFileSync(file, text, 'latin1');
+  return { file, first: first + extra.split('\n').length - 1 };
 }
 
 describe('split: a defect of the splitter is exit 3, bad input exit 2 (issue 20)', () => {
   it('a defect: exit 3, one line saying it is a defect of klp-split, no stack trace', async () => {
     const file = join(dir, 'defect.c');
-    writeFileSync(file, `${HEAD}${LIVEPATCH_TAIL}`);
+    writeFileSync(file, sample('').text, 'latin1');
     const c = capture();
     expect(await main(['split', file, '--out', join(dir, 'out-defect')], c.io)).toBe(3);
     const text = c.err.join('\n');
@@ -122,17 +90,16 @@ describe('split: a defect of the splitter is exit 3, bad input exit 2 (issue 20)
   });
 
   it('5,000 nested #ifdefs: exit 2 at the line past the limit, no stack overflow (it was "Maximum call stack size exceeded", exit 2 "cannot read")', async () => {
-    const file = nested('nested5k.c', 5000);
+    const { file, first } = nested('nested5k.c', 5000);
     const c = capture();
     expect(await main(['split', file, '--out', join(dir, 'out-5k'), '--all-includes'], c.io)).toBe(2);
-    // Three header lines, then #ifdef number 257 is on line 260.
-    expect(c.err.join('\n')).toBe(`klp-split: ${file}:260:1: error: conditionals nest more than 256 deep here; klp-split does not split such a source [conditionals-too-deep]`);
-    expect(readFileSync(file, 'latin1').split('\n')[259]).toBe('#ifdef KLP_N256');
+    // #ifdef number 257.
+    expect(c.err.join('\n')).toBe(`klp-split: ${file}:${first + 256}:1: error: conditionals nest more than 256 deep here; klp-split does not split such a source [conditionals-too-deep]`);
+    expect(readFileSync(file, 'latin1').split('\n')[first + 255]).toBe('#ifdef KLP_N256');
   });
 
   it('256 nested #ifdefs split (the limit), and directives in comments and strings do not count', async () => {
-    const file = nested('nested256.c', 256);
-    writeFileSync(file, readFileSync(file, 'latin1').replace(HEAD, `${HEAD}/*\n${'#ifdef IN_COMMENT\n'.repeat(300)}*/\nstatic const char s[] = "\\\n#ifdef IN_STRING";\n`));
+    const { file } = nested('nested256.c', 256, `/*\n${'#ifdef IN_COMMENT\n'.repeat(300)}*/\nstatic const char s[] = "\\\n#ifdef IN_STRING";\n`);
     const c = capture();
     expect(await main(['split', file, '--out', join(dir, 'out-256'), '--all-includes'], c.io), c.err.join('\n')).toBe(0);
   });
