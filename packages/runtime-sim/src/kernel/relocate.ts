@@ -93,7 +93,6 @@ function notCarriedMessage(section: string, module: string, obj: string): string
   return `section ${section} of module '${module}': only the per-object module '<patch>__${obj}' may relocate against '${obj}'`;
 }
 
-
 export function applyRelocations(image: ModuleImage, base: bigint, resolver: SymbolResolver, opts: ApplyOptions = {}): RelocationResult {
   const sectionAddress = layoutSections(image, base);
   const select = (klpObj: string | undefined): boolean => klpObj === undefined || !opts.klpObject || opts.klpObject(klpObj);
