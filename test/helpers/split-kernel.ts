@@ -60,11 +60,14 @@ function shown(l: GuestLine): string {
  * The guest's report (parseGuestReport()) as lines of a transcript: the
  * guest's own lines without their 'klp-guest: ' prefix ('% cmd', 'out ...',
  * 'rc N', 'lsmod ...', 'objects ...'); of the kernel's lines those of the
- * livepatch core and of the case's modules (their names start with
- * `modulePrefix`), without timestamps and taint notices.
+ * livepatch core, of the case's modules (their names start with
+ * `modulePrefix`) and of the x86 module loader, without timestamps and
+ * taint notices.
  */
 export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun['cases'] {
-  const report = parseGuestReport(dmesg, (line) => line.startsWith('livepatch: ') || line.startsWith(modulePrefix));
+  // The x86 module loader's lines (arch/x86/kernel/module.c, prefix 'module: ') about the case's modules too.
+  const keep = (line: string): boolean => line.startsWith('livepatch: ') || line.startsWith(modulePrefix) || line.startsWith('module: x86/modules: ') || line.startsWith(`module: ${modulePrefix}`);
+  const report = parseGuestReport(dmesg, keep);
   return new Map([...report.cases].map(([id, lines]) => [id, lines.map(shown)]));
 }
 

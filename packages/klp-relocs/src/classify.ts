@@ -69,6 +69,10 @@ export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annot
         problem(s.index, s.name, 'klp-annotation-object', `${a.form} names '${lpObject}' for '${a.symbol}', an object this patch does not fix (it fixes ${objects.map((o) => `'${o}'`).join(', ') || 'no object'})`, a);
         continue;
       }
+      if (a.symObject !== VMLINUX && !objects.includes(a.symObject) && !facts.tables.has(a.symObject)) {
+        problem(s.index, s.name, 'klp-annotation-unknown-object', unknownObjectMessage(a, objects), a);
+        continue;
+      }
       out.push({ kind: 'livepatch', symIndex: s.index, name: s.name, symbol: a.symbol, object: a.symObject, lpObject, annotation: a, reason: `annotated with ${a.form}` });
       continue;
     }
@@ -109,6 +113,18 @@ export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annot
     }
   }
   return out;
+}
+
+/**
+ * An annotation's symbol object that is neither vmlinux, an object of the
+ * patch nor a module given to the build: nothing tells that a module of
+ * that name exists, and the livepatch core would look the symbol up there
+ * when the module loads and fail.
+ */
+function unknownObjectMessage(a: Annotation, objects: readonly string[]): string {
+  const dotted = a.form === 'KLP_RELOC_SYMBOL' && a.symbol.includes('.') ? ` (an object name cannot contain '.': the rest of it was read as part of the symbol)` : '';
+  const fixes = objects.map((o) => `'${o}'`).join(', ') || 'no object';
+  return `${a.form} names object '${a.symObject}' for '${a.symbol}', which is neither vmlinux, an object this patch fixes (${fixes}) nor a module given with --target: the kernel would not find it${dotted}`;
 }
 
 export { VMLINUX };

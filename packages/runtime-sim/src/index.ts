@@ -1,5 +1,5 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
-export { parseBudget } from './check/budget.js';
+export { DEFAULT_VERIFY_BUDGET, parseBudget } from './check/budget.js';
 export { commandOrders, CommandWalk } from './check/commands.js';
 export { counterexampleScenario } from './check/counterexample.js';
 export { checkSplit } from './check/decompose.js';

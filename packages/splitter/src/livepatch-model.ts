@@ -63,6 +63,8 @@ type ModelResult =
 
 const KLP_PATCH_FIELDS = ['mod', 'objs', 'states', 'replace'];
 const KLP_OBJECT_FIELDS = ['name', 'funcs', 'callbacks'];
+/** Every member of 6.1's struct klp_object, the kernel's own included: what a designator may name. */
+const KLP_OBJECT_MEMBERS = new Set([...KLP_OBJECT_FIELDS, 'kobj', 'func_list', 'node', 'mod', 'dynamic', 'patched']);
 const KLP_FUNC_FIELDS = ['old_name', 'new_func', 'old_sympos'];
 const KLP_CALLBACK_FIELDS = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch', 'post_unpatch_enabled'];
 
@@ -205,6 +207,12 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, com
     return undefined;
   }
   const fields = initElements(el.value, unit.source, KLP_OBJECT_FIELDS);
+  // A designator struct klp_object does not have (`.fucns`): the compiler refuses it; read as nothing, it would split into no functions.
+  const unknown = fields.find((f) => f.designated && !KLP_OBJECT_MEMBERS.has(f.field ?? ''));
+  if (unknown) {
+    sink.error(position(unknown.node), 'unsupported-initializer', `'.${unknown.field ?? unknown.node.text}' is not a member of struct klp_object (${KLP_OBJECT_FIELDS.join(', ')})`);
+    return undefined;
+  }
   const nameEl = fields.find((f) => f.field === 'name');
   if (condition && nameEl && !isNullValue(nameEl.value) && stringValue(unit, nameEl.value) === undefined) {
     // The compiler's array holds the names of the entries it keeps; which of them this one is, only its own name would say.

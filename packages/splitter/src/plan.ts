@@ -199,17 +199,21 @@ class DependencyGraph {
     for (;;) {
       const needers = new Map<Item, Set<PartPlan>>();
       const sharedFromOthers: Item[] = [];
-      const visit = (item: Item, part: PartPlan): void => {
-        let set = needers.get(item);
-        if (!set) needers.set(item, (set = new Set()));
-        if (set.has(part)) return;
-        set.add(part);
-        if (shared.has(item) && part !== main) {
-          sharedFromOthers.push(item);
-          for (const dep of this.depsOf(item)) if (this.roles.get(dep) === 'decl') visit(dep, part);
-          return;
+      // Depth first with a stack of its own, in the order recursion would take: a chain of thousands of functions is no stack overflow.
+      const visit = (root: Item, part: PartPlan): void => {
+        const stack = [root];
+        for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+          let set = needers.get(item);
+          if (!set) needers.set(item, (set = new Set()));
+          if (set.has(part)) continue;
+          set.add(part);
+          let deps = this.depsOf(item);
+          if (shared.has(item) && part !== main) {
+            sharedFromOthers.push(item);
+            deps = deps.filter((dep) => this.roles.get(dep) === 'decl');
+          }
+          for (let i = deps.length - 1; i >= 0; i--) stack.push(deps[i]!);
         }
-        for (const dep of this.depsOf(item)) visit(dep, part);
       };
       for (const part of parts) {
         if (part === main) continue;

@@ -29,45 +29,49 @@ function sameBlock(a: Cond | undefined, b: Cond | undefined): boolean {
  * in whatever file it lands. Blank lines around a block follow the original.
  */
 export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefined)[]): string {
-  let out = '';
+  // Pieces joined once, newlines counted as they are added: re-reading a growing string is quadratic.
+  const out: string[] = [];
+  let newlines = 0;
+  const put = (text: string): void => {
+    out.push(text);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) newlines++;
+  };
   let open: Cond[] = [];
   let prevGap: string | undefined;
-  // Newlines in out[0, counted): the line an entry starts on, counted once.
-  let counted = 0;
-  let newlines = 0;
   for (const entry of entries) {
     let common = 0;
     while (common < open.length && common < entry.conds.length && sameCond(open[common], entry.conds[common])) common++;
     const changes = common !== open.length || common !== entry.conds.length;
-    if (prevGap !== undefined) out += changes ? '\n' : prevGap;
+    if (prevGap !== undefined) put(changes ? '\n' : prevGap);
     if (changes) {
       const switchesBranch = common === open.length - 1 && common < entry.conds.length && sameBlock(open[common], entry.conds[common]);
       if (switchesBranch) {
-        out += `${entry.conds[common]!.elseText}\n`;
+        put(`${entry.conds[common]!.elseText}\n`);
         common++;
       } else {
-        for (let i = open.length - 1; i >= common; i--) out += '#endif\n';
-        if (prevGap === '\n\n' && (open.length > common || entry.conds.length > common)) out += '\n';
+        for (let i = open.length - 1; i >= common; i--) put('#endif\n');
+        if (prevGap === '\n\n' && (open.length > common || entry.conds.length > common)) put('\n');
       }
       for (let i = common; i < entry.conds.length; i++) {
         const c = entry.conds[i]!;
-        out += `${c.open}\n`;
-        if (c.branch === 'else') out += `${c.elseText}\n`;
+        put(`${c.open}\n`);
+        if (c.branch === 'else') put(`${c.elseText}\n`);
       }
     }
     open = entry.conds;
     if (map && entry.origin) {
-      for (let i = out.indexOf('\n', counted); i >= 0; i = out.indexOf('\n', i + 1)) newlines++;
-      counted = out.length;
       const first = newlines;
       const n = (entry.text.match(/\n/g) ?? []).length + 1;
       const o = entry.origin;
       for (let k = 0; k < n; k++) map[first + k] = o.exact ? { line: o.line + Math.min(k, o.lines - 1), exact: k < o.lines } : { line: o.line, exact: false };
     }
-    out += entry.text;
+    put(entry.text);
     prevGap = entry.gap;
   }
-  if (open.length) out += '\n';
-  for (let i = open.length - 1; i >= 0; i--) out += '#endif\n';
-  return out.replace(/\n*$/, '\n');
+  if (open.length) put('\n');
+  for (let i = open.length - 1; i >= 0; i--) put('#endif\n');
+  const text = out.join('');
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '\n') end--;
+  return `${text.slice(0, end)}\n`;
 }

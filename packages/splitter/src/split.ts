@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { confinePath, KlpError, readSourceText, type ManifestSourceMap, DiagnosticSink, formatDiagnostic, type Diagnostic, buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest, encodeLines, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
+import { MAX_CONDITIONAL_DEPTH, tooDeepConditional } from './conditional-depth.js';
 import { emitSplit, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { readUnit } from './items.js';
@@ -57,6 +58,10 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   const fileBase = basename(path).replace(/\.c$/, '');
   const result = (kind: SplitKind): SplitResult => ({ kind, source: path, files: new Map(), diagnostics: sink.items });
 
+  const deep = tooDeepConditional(source);
+  if (deep !== undefined) {
+    throw new KlpError(`conditionals nest more than ${MAX_CONDITIONAL_DEPTH} deep here; klp-split does not split such a source`, { code: 'conditionals-too-deep', file, line: deep, col: 1 });
+  }
   const unit = readUnit(source);
   if (reportSyntaxErrors(unit.tree, sink) > 0) return result('invalid');
   const preprocess = opts.preprocess;

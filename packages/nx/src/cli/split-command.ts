@@ -76,12 +76,9 @@ export function splitCommand(argv: string[], io: Io): number {
   if (!file) throw new UsageError('split: give the livepatch .c file (or the files of one livepatch module)');
   if (!out) throw new UsageError('split: --out <dir> is required');
   const tree = splitKernelTree({ kdir: str(args, 'kdir') });
-  let result;
-  try {
-    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree), sourceRelativeTo: resolve(out) });
-  } catch (e) {
-    throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
-  }
+  // A file that cannot be read, or input over a limit, is a KlpError naming it (exit 2); anything else thrown is
+  // a defect of the splitter, which main() reports as one (exit 3), never as bad input.
+  const result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree), sourceRelativeTo: resolve(out) });
   let written: string[] = [];
   let removed: string[] = [];
   let status = result.kind === 'split' || result.kind === 'already-split' ? EXIT_OK : EXIT_FINDINGS;
