@@ -4,7 +4,8 @@ import { isCallbackKind } from '@klp-split/core';
 import type { CallbackKind } from '@klp-split/core';
 import type { DiagnosticSink } from './diagnostics.js';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
-import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import { identifiersIn } from './c-identifiers.js';
+import type { Item, SourceUnit } from './items.js';
 import { readSimpleFuncArray } from './klp-func-text.js';
 import { parseC, position, type SyntaxNode } from './parse.js';
 

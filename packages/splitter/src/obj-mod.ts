@@ -1,5 +1,6 @@
 import type { DiagnosticSink } from './diagnostics.js';
-import { declaredName, type SourceUnit } from './items.js';
+import { declaredName } from './declarators.js';
+import type { SourceUnit } from './items.js';
 import type { SyntaxNode } from './parse.js';
 import type { LivepatchModel } from './livepatch-model.js';
 

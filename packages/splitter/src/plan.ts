@@ -1,7 +1,8 @@
 import type { DiagnosticSink } from './diagnostics.js';
 import { ExportNames } from './export-names.js';
 import { warnObjModReads } from './obj-mod.js';
-import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import { identifiersIn } from './c-identifiers.js';
+import type { Item, SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
 import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from '@klp-split/core';
 import { partUses, type IncludeFilter } from './include-filter.js';
