@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { readFileSync } from 'node:fs';
 import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX } from '@klp-split/runtime-sim';
+import type { SymbolFacts } from '@klp-split/splitter';
 import type { RelocFacts } from './classify.js';
 import { moduleName } from './names.js';
 import { moduleTable, ObjectSymbolTable, vmlinuxTable } from './symbol-table.js';
@@ -56,4 +57,25 @@ export function loadFacts(src: FactSources): RelocFacts & { targetModules: strin
     has: (o: string) => (o === VMLINUX ? !!kallsyms : modules.has(o)),
   };
   return { vmlinuxExports, moduleExports, tables, targetModules };
+}
+
+/**
+ * The facts as the splitter asks them (placement by object, @klp-split/splitter's
+ * SymbolFacts): the objects that have a symbol, counting the compiler's
+ * suffixed clones (`name.constprop.0`) as the symbol.
+ */
+export function splitterFacts(facts: RelocFacts & { targetModules: string[] }): SymbolFacts {
+  const objects = [VMLINUX, ...facts.targetModules];
+  return {
+    objectsOf: (name) => {
+      const out = objects.filter((o) => {
+        const t = facts.tables.get(o);
+        return !!t && (t.count(name) > 0 || t.suffixedVariants(name).length > 0);
+      });
+      const exporter = facts.moduleExports.get(name);
+      return exporter && !out.includes(exporter) ? [...out, exporter] : out;
+    },
+    isVmlinuxExport: (name) => facts.vmlinuxExports.has(name),
+    knows: (o) => facts.tables.has(o),
+  };
 }

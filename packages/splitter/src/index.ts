@@ -7,3 +7,4 @@ export { parseC, reportSyntaxErrors } from './parse.js';
 export { maskAnnotations } from './mask.js';
 export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
 export * from './source-map.js';
+export type { SymbolFacts } from './symbol-objects.js';

@@ -3,7 +3,6 @@ import { declaredName } from './declarators.js';
 import type { Item } from './item.js';
 import type { SyntaxNode } from './parse.js';
 
-/** A function's parameters and locals hide top-level items of the same name: those are not uses. */
 /**
  * A parameter or local variable named like a top-level item hides it. The
  * text test is cheap and only a possible declaration sends the function

@@ -1,0 +1,60 @@
+import type { RelocAnnotations } from './reloc-annotations.js';
+
+/**
+ * What the kernel and the target modules say about the symbols a livepatch
+ * uses but does not define: the splitter's view of Module.symvers, a
+ * kallsyms dump of vmlinux and the targets' .ko symbol tables (the CLI
+ * builds it from those files; without it only annotations say anything).
+ */
+export interface SymbolFacts {
+  /** The objects ('vmlinux' or module names, kbuild's '_' form) whose symbols or exports hold `name`. */
+  objectsOf(name: string): readonly string[];
+  /** `name` is exported by vmlinux: the loader resolves it wherever the code is. */
+  isVmlinuxExport(name: string): boolean;
+  /** The facts hold the object's symbols (vmlinux: a kallsyms dump; a module: its .ko). */
+  knows(object: string): boolean;
+}
+
+/** Where a symbol is, as far as the splitter can tell. */
+export type SymbolOwner =
+  /** In this object for sure (an annotation, or the only object that has it). */
+  | { kind: 'object'; object: string; how: string }
+  /** In vmlinux, or exported by vmlinux: no constraint on where the code goes. */
+  | { kind: 'vmlinux' }
+  /** In several objects: only an annotation can say which is meant. */
+  | { kind: 'ambiguous'; objects: string[] }
+  /** No facts about it: the build, which knows, checks it. */
+  | { kind: 'unknown' };
+
+/**
+ * The owner of a symbol the livepatch declares or uses without defining:
+ * an annotation says it; else the one object (vmlinux or a module) whose
+ * symbols hold it; else, when vmlinux's symbols are known and lack it, the
+ * one module object nothing is known about.
+ */
+export class SymbolObjects {
+  constructor(
+    private readonly annotations: RelocAnnotations,
+    /** The modules the livepatch patches (its klp_object names). */
+    readonly modules: readonly string[],
+    private readonly facts?: SymbolFacts,
+  ) {}
+
+  ownerOf(name: string): SymbolOwner | undefined {
+    const a = this.annotations.symbols.get(name);
+    if (a) return a.object === 'vmlinux' ? { kind: 'vmlinux' } : { kind: 'object', object: a.object, how: `${a.form} names '${a.object}'` };
+    const facts = this.facts;
+    if (!facts) return undefined;
+    if (facts.isVmlinuxExport(name)) return { kind: 'vmlinux' };
+    const all = [...new Set(facts.objectsOf(name))];
+    // A module the patch does not fix counts only where nothing else has the name.
+    const relevant = all.filter((o) => o === 'vmlinux' || this.modules.includes(o));
+    const found = relevant.length ? relevant : all;
+    if (found.length === 1) return found[0] === 'vmlinux' ? { kind: 'vmlinux' } : { kind: 'object', object: found[0]!, how: `'${found[0]}' has it` };
+    if (found.length > 1) return { kind: 'ambiguous', objects: found };
+    if (!facts.knows('vmlinux')) return undefined;
+    const unknown = this.modules.filter((m) => !facts.knows(m));
+    if (unknown.length === 1) return { kind: 'object', object: unknown[0]!, how: `vmlinux has no symbol of that name and '${unknown[0]}' is the one object whose symbols were not given` };
+    return undefined;
+  }
+}
