@@ -61,21 +61,22 @@ export function loadFacts(src: FactSources): RelocFacts & { targetModules: strin
 
 /**
  * The facts as the splitter asks them (placement by object, @klp-split/splitter's
- * SymbolFacts): the objects that have a symbol, counting the compiler's
- * suffixed clones (`name.constprop.0`) as the symbol.
+ * SymbolFacts), a compiler's suffixed clone (`name.constprop.0`) counting as
+ * the name. vmlinux's table (a kallsyms dump) is read only when asked for.
  */
 export function splitterFacts(facts: RelocFacts & { targetModules: string[] }): SymbolFacts {
-  const objects = [VMLINUX, ...facts.targetModules];
+  const has = (o: string, name: string): boolean => {
+    const t = facts.tables.get(o);
+    return !!t && (t.count(name) > 0 || t.suffixedVariants(name).length > 0);
+  };
   return {
-    objectsOf: (name) => {
-      const out = objects.filter((o) => {
-        const t = facts.tables.get(o);
-        return !!t && (t.count(name) > 0 || t.suffixedVariants(name).length > 0);
-      });
+    modulesWith: (name) => {
+      const out = facts.targetModules.filter((m) => has(m, name));
       const exporter = facts.moduleExports.get(name);
       return exporter && !out.includes(exporter) ? [...out, exporter] : out;
     },
     isVmlinuxExport: (name) => facts.vmlinuxExports.has(name),
-    knows: (o) => facts.tables.has(o),
+    inVmlinux: (name) => (facts.tables.has(VMLINUX) ? has(VMLINUX, name) : undefined),
+    knows: (m) => facts.tables.has(m),
   };
 }

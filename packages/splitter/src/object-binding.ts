@@ -104,8 +104,8 @@ export class ObjectBinding {
       const defs = unit.byName.get(name) ?? [];
       // Defined here: its own code is bound on its own (a prototype only declares).
       if (defs.some((d) => d.kind !== 'prototype')) continue;
-      const owner = this.symbols.ownerOf(name);
       const declared = defs.length > 0;
+      const owner = this.symbols.ownerOf(name, declared);
       if (!owner) {
         if (declared && this.symbols.modules.length) unknown.push({ symbol: name, pos: this.position(name, item, at) });
         continue;

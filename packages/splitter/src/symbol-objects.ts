@@ -7,12 +7,14 @@ import type { RelocAnnotations } from './reloc-annotations.js';
  * builds it from those files; without it only annotations say anything).
  */
 export interface SymbolFacts {
-  /** The objects ('vmlinux' or module names, kbuild's '_' form) whose symbols or exports hold `name`. */
-  objectsOf(name: string): readonly string[];
+  /** The modules (kbuild's '_' form) whose symbols or exports hold `name`. */
+  modulesWith(name: string): readonly string[];
   /** `name` is exported by vmlinux: the loader resolves it wherever the code is. */
   isVmlinuxExport(name: string): boolean;
-  /** The facts hold the object's symbols (vmlinux: a kallsyms dump; a module: its .ko). */
-  knows(object: string): boolean;
+  /** `name` is one of vmlinux's symbols; undefined when they are not known (no kallsyms dump). */
+  inVmlinux(name: string): boolean | undefined;
+  /** The facts hold the module's symbols (its .ko). */
+  knows(module: string): boolean;
 }
 
 /** Where a symbol is, as far as the splitter can tell. */
@@ -40,19 +42,24 @@ export class SymbolObjects {
     private readonly facts?: SymbolFacts,
   ) {}
 
-  ownerOf(name: string): SymbolOwner | undefined {
+  /** `declared`: the livepatch declares the name itself (an extern or a prototype), so it is a symbol. */
+  ownerOf(name: string, declared: boolean): SymbolOwner | undefined {
     const a = this.annotations.symbols.get(name);
     if (a) return a.object === 'vmlinux' ? { kind: 'vmlinux' } : { kind: 'object', object: a.object, how: `${a.form} names '${a.object}'` };
     const facts = this.facts;
-    if (!facts) return undefined;
-    if (facts.isVmlinuxExport(name)) return { kind: 'vmlinux' };
-    const all = [...new Set(facts.objectsOf(name))];
+    if (!facts || facts.isVmlinuxExport(name)) return facts ? { kind: 'vmlinux' } : undefined;
+    const all = [...new Set(facts.modulesWith(name))];
     // A module the patch does not fix counts only where nothing else has the name.
-    const relevant = all.filter((o) => o === 'vmlinux' || this.modules.includes(o));
-    const found = relevant.length ? relevant : all;
+    const patched = all.filter((m) => this.modules.includes(m));
+    const modules = patched.length ? patched : all;
+    // A name the livepatch neither declares nor finds in a module is a macro, a keyword or a local.
+    if (!declared && !modules.length) return undefined;
+    const vmlinux = facts.inVmlinux(name);
+    if (vmlinux && !patched.length) return { kind: 'vmlinux' };
+    const found = [...(vmlinux ? ['vmlinux'] : []), ...modules];
     if (found.length === 1) return found[0] === 'vmlinux' ? { kind: 'vmlinux' } : { kind: 'object', object: found[0]!, how: `'${found[0]}' has it` };
     if (found.length > 1) return { kind: 'ambiguous', objects: found };
-    if (!facts.knows('vmlinux')) return undefined;
+    if (!declared || vmlinux === undefined) return undefined;
     const unknown = this.modules.filter((m) => !facts.knows(m));
     if (unknown.length === 1) return { kind: 'object', object: unknown[0]!, how: `vmlinux has no symbol of that name and '${unknown[0]}' is the one object whose symbols were not given` };
     return undefined;
