@@ -1,3 +1,4 @@
+export * from './build-freshness.js';
 export * from './build-record.js';
 export * from './cache-dir.js';
 export * from './callbacks.js';
