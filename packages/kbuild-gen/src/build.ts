@@ -81,7 +81,8 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
     inputs: buildInputs(dir),
   };
   const files = new Map<string, Buffer>();
-  const probe = overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : hasSplitApi(tree) ? await nativeSplitLayoutProbe(tree) : undefined;
+  // A tree with the split API has its own layout, whatever overlay adds the annotations.
+  const probe = hasSplitApi(tree) ? await nativeSplitLayoutProbe(tree) : overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : undefined;
   if (probe) {
     // A copy next to the modules, so a build restored from a cache is complete.
     files.set(LAYOUT_MODULE, readFileSync(probe));

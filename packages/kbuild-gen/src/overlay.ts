@@ -22,6 +22,11 @@ export function headersHaveSplitApi(headerText: string): boolean {
   return /\bklp_add_object\s*\(/.test(headerText);
 }
 
+/** The header defines the relocation annotations (the split kernel's own, since kernel/patches/0007). */
+export function headersHaveAnnotations(headerText: string): boolean {
+  return /#\s*define\s+KLP_RELOC_SYMBOL_POS\b/.test(headerText) && /#\s*define\s+KLP_MODULE_RELOC\b/.test(headerText);
+}
+
 interface Edit {
   what: string;
   find: RegExp;
@@ -90,7 +95,8 @@ export const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_S
 /** Writes (once per header content) the overlay for `tree` under `cacheDir`. */
 export function prepareOverlay(tree: KernelTree, cacheDir: string): Overlay {
   const original = readFileSync(tree.livepatchHeader, 'utf8');
-  if (headersHaveSplitApi(original)) return {};
+  // A split kernel's tree has the API; one without the annotations (kernel/patches/0007) gets them added.
+  if (headersHaveSplitApi(original)) return headersHaveAnnotations(original) ? {} : prepareAnnotationsOverlay(cacheDir);
   // The annotations are part of the key: a cached overlay without them is not reused.
   const key = createHash('sha256').update(original).update(TOOL_VERSION).update(RELOC_ANNOTATIONS).digest('hex').slice(0, 16);
   const dir = join(cacheDir, `overlay-${key}`);

@@ -52,6 +52,13 @@ export interface LoadedModule {
 
 /** Where vmlinux's text starts; stands in for exports the kallsyms dump does not place. */
 const KERNEL_TEXT = 0xffffffff81000000n;
+
+/**
+ * Refusals of a split livepatch module that one classic module would not
+ * see: a module's symbols used while that module is absent, and a module's
+ * relocation section outside its per-object module.
+ */
+const SPLIT_ONLY_REFUSALS = new Set(['klp-object-not-loaded', 'klp-rela-not-per-object']);
 export { ENOEXEC };
 
 export interface KernelOptions {
@@ -427,12 +434,16 @@ export class ModuleLoader {
       mod.klpDeferred = new Set([...klpRelaObjects(image)].filter((o) => o !== 'vmlinux'));
       this.unmatchedKlpObjects(mod);
     }
-    const relocated = applyRelocations(image, base, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : {});
+    const relocated = applyRelocations(image, base, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : { perObjectOnly: image.isLivepatch });
     if (relocated.findings.length) {
       // The kernel stops at the first failing relocation (apply_relocations()); the rest are the simulator's own findings.
       const f = relocated.findings[0]!;
       this.printk(f.errno === EINVAL ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
       for (const g of relocated.findings) this.event(g.code, g.message, image.name);
+      // One classic livepatch module writes a module's relocations when that module comes: it would load here.
+      if (!classic && image.isLivepatch && SPLIT_ONLY_REFUSALS.has(f.code)) {
+        this.event('split-refused-classic-loads', `loading '${image.name}' is refused (${f.message}) where the same livepatch as one classic module would load: only a module's per-object module may use its symbols`, image.name);
+      }
       return fail(-(f.errno ?? ENOEXEC));
     }
     mod.sectionAddress = relocated.sectionAddress;

@@ -72,16 +72,26 @@ export interface ApplyOptions {
    * comes (klp_init_object_loaded()): see applyKlpObjectRelocations().
    */
   klpObject?: (obj: string) => boolean;
+  /**
+   * The split kernel's rule (kernel/patches/0005): a `.klp.rela.<obj>.*`
+   * section other than vmlinux's only in the per-object module `<patch>__<obj>`.
+   */
+  perObjectOnly?: boolean;
 }
 
 export function applyRelocations(image: ModuleImage, base: bigint, resolver: SymbolResolver, opts: ApplyOptions = {}): RelocationResult {
   const sectionAddress = layoutSections(image, base);
-  return { ...applySections(image, sectionAddress, resolver, (klpObj) => klpObj === undefined || !opts.klpObject || opts.klpObject(klpObj)), sectionAddress };
+  return { ...applySections(image, sectionAddress, resolver, (klpObj) => klpObj === undefined || !opts.klpObject || opts.klpObject(klpObj), opts.perObjectOnly), sectionAddress };
 }
 
 /** The livepatch relocations of one object, into a module already placed (upstream klp_apply_object_relocs()). */
 export function applyKlpObjectRelocations(image: ModuleImage, sectionAddress: Map<number, bigint>, obj: string, resolver: SymbolResolver): Omit<RelocationResult, 'sectionAddress'> {
   return applySections(image, sectionAddress, resolver, (klpObj, klpSection) => klpSection && klpObj === obj);
+}
+
+/** klp_module_carries(): is `module` named `<patch>__<obj>`? */
+function carries(module: string, obj: string): boolean {
+  return module.length > obj.length + 2 && module.endsWith(`__${obj}`);
 }
 
 /** Names of the objects whose `.klp.rela` sections a module has. */
@@ -99,6 +109,7 @@ function applySections(
   sectionAddress: Map<number, bigint>,
   resolver: SymbolResolver,
   select: (klpObj: string | undefined, klpSection: boolean) => boolean,
+  perObjectOnly = false,
 ): Omit<RelocationResult, 'sectionAddress'> {
   const findings: RelocationFinding[] = [];
   const seen = new Set<string>();
@@ -121,6 +132,10 @@ function applySections(
       // klp_apply_section_relocs(): the name, then every symbol (klp_resolve_symbols()), then the writes; the first error ends the load.
       if (!klpObj) {
         find('klp-rela-name', `section ${rs.section.name} has an incorrectly formatted name`, EINVAL);
+        return { applied, findings, first };
+      }
+      if (perObjectOnly && klpObj !== 'vmlinux' && !carries(image.name, klpObj)) {
+        find('klp-rela-not-per-object', `section ${rs.section.name} of module '${image.name}': only the per-object module '<patch>__${klpObj}' may relocate against '${klpObj}'`, EINVAL);
         return { applied, findings, first };
       }
       const resolved = resolveKlpSymbols(image, rs.relocs, klpObj, resolver);

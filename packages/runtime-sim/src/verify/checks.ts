@@ -4,6 +4,7 @@ import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.js';
 import { klpRelocRuleProblems } from './klp-reloc-rules.js';
+import { placementRuleProblems } from './placement-rule.js';
 import { locateInSource } from './locate.js';
 
 export interface PartImage {
@@ -50,6 +51,7 @@ export class SplitChecks {
     if (!image.isLivepatch) this.report(part, 'missing-livepatch-modinfo', `module '${image.name}' lacks MODULE_INFO(livepatch, "Y")`, 'MODULE_LICENSE');
     if (image.name !== part.module) this.report(part, 'module-name-mismatch', `module is named '${image.name}', the manifest says '${part.module}'`);
     for (const p of klpRelocRuleProblems(image.elf)) this.report(part, p.code, p.message, p.symbol);
+    for (const p of placementRuleProblems(image.elf, image.name, part.object, this.manifest.patch)) this.report(part, p.code, p.message, p.symbol);
   }
 
   private checkMain({ part, image }: PartImage, targets: ModuleImage[]): string[] {
