@@ -3,6 +3,7 @@ import { builtParts, withWriteTransaction } from '@klp-split/core';
 import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
 import { kernelIncludeDirs } from '../../cli/split-command.js';
+import { symbolFacts } from '../../cli/split-facts.js';
 import { installedKernel } from '../../kernels/installed-kernels.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
@@ -13,6 +14,8 @@ export interface SplitExecutorOptions {
   kdir?: string;
   kernel?: string;
   allIncludes?: boolean;
+  targets?: string[];
+  kallsyms?: string;
 }
 
 /** One livepatch into its per-object modules, written through the write layer: what `klp-split split` does. */
@@ -21,7 +24,8 @@ export default async function splitExecutor(options: SplitExecutorOptions, conte
     const source = workspacePath(context, options.source);
     const out = workspacePath(context, options.outputPath);
     const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
-    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir) });
+    const facts = symbolFacts('split', kdir, (options.targets ?? []).map((t) => workspacePath(context, t)), options.kallsyms && workspacePath(context, options.kallsyms));
+    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir), facts });
     const ok = (result.kind === 'split' || result.kind === 'already-split') && !hasErrors(result.diagnostics);
     if (result.kind === 'split' && ok) {
       const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);
