@@ -9,6 +9,7 @@ export * from './kernel/livepatch.js';
 export * from './kernel/symvers.js';
 export * from './verify/verify.js';
 export { STATIC_KEY_SECTIONS, klpRelocRuleProblems, type KlpRelocRuleProblem } from './verify/klp-reloc-rules.js';
+export { placementRuleProblems, type PlacementRuleProblem } from './verify/placement-rule.js';
 export { loadSplitSystem, type LoadedSplit } from './verify/load-system.js';
 export * from './verify/report-text.js';
 export * from './kernel/system.js';

@@ -8,3 +8,4 @@ export { maskAnnotations } from './mask.js';
 export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
 export * from './source-map.js';
 export type { SymbolFacts } from './symbol-objects.js';
+export { placementViolations, type PlacementViolation } from './placement-check.js';

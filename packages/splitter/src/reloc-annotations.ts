@@ -25,7 +25,7 @@ export interface RelocAnnotations {
 }
 
 /** The annotations of a unit's items. */
-export function readRelocAnnotations(unit: SourceUnit): RelocAnnotations {
+export function readRelocAnnotations(unit: Pick<SourceUnit, 'source' | 'items'>): RelocAnnotations {
   const symbols = new Map<string, AnnotatedSymbol>();
   const moduleRelocs: RelocAnnotations['moduleRelocs'] = [];
   if (!unit.source.includes('KLP_')) return { symbols, moduleRelocs };
