@@ -22,6 +22,8 @@ export interface InitPlan {
   keptUses: Set<string>;
   /** Per module object, the work moved into its per-object init. */
   moved: Map<string, MovedInit>;
+  /** Statements refused at their line (already reported). */
+  refused: Set<BodyStatement>;
 }
 
 export interface MovedInit {
@@ -40,7 +42,7 @@ const ENABLE = 'klp_enable_patch';
 export function planInit(unit: SourceUnit, model: LivepatchModel, binding: ObjectBinding, sink: DiagnosticSink): InitPlan {
   const statements = bodyStatements(model.initItem);
   const all = new Set(statements.flatMap((s) => [...s.uses]));
-  const plan: InitPlan = { kept: statements, keptUses: all, moved: new Map() };
+  const plan: InitPlan = { kept: statements, keptUses: all, moved: new Map(), refused: new Set() };
   if (!model.initItem) return plan;
   const enable = statements.findIndex((s) => s.uses.has(ENABLE));
   const locals = new Map<string, BodyStatement>();
@@ -53,19 +55,23 @@ export function planInit(unit: SourceUnit, model: LivepatchModel, binding: Objec
     const { objects } = binding.objectsOfCode(s.uses, textAt(unit, s));
     if (objects.size === 0) return;
     const chain = (o: string) => binding.chain(s.uses, o, textAt(unit, s));
+    const refuse = (code: string, message: string): void => {
+      plan.refused.add(s);
+      sink.error(pos(s), code, message);
+    };
     if (objects.size > 1) {
       const [a, b] = [...objects];
-      sink.error(pos(s), 'init-touches-several-modules', `this statement of the ${init} uses ${chain(a!)} and ${chain(b!)}: work for two modules cannot move into one per-object init; split it into one statement per module`);
+      refuse('init-touches-several-modules', `this statement of the ${init} uses ${chain(a!)} and ${chain(b!)}: work for two modules cannot move into one per-object init; split it into one statement per module`);
       return;
     }
     const object = [...objects][0]!;
     if (i === enable || enable < 0) {
       const why = i === enable ? 'it also enables the patch' : `the init does not call ${ENABLE}() itself`;
-      sink.error(pos(s), 'init-touches-module', `this statement of the ${init} uses ${chain(object)}, but ${why}, so it cannot move into '${object}''s per-object init; call ${ENABLE}() in the init and do the work for '${object}' in its own statement`);
+      refuse('init-touches-module', `this statement of the ${init} uses ${chain(object)}, but ${why}, so it cannot move into '${object}''s per-object init; call ${ENABLE}() in the init and do the work for '${object}' in its own statement`);
       return;
     }
     if (i > enable && /\b(?:return|goto)\b/.test(s.node.text)) {
-      sink.error(pos(s), 'init-work-returns', `this statement of the ${init} uses ${chain(object)} and may leave the init (return or goto): in '${object}''s per-object init it would run after klp_add_object() linked the object, and a failing init there would leave a freed module linked; do that work before ${ENABLE}() or without leaving the init`);
+      refuse('init-work-returns', `this statement of the ${init} uses ${chain(object)} and may leave the init (return or goto): in '${object}''s per-object init it would run after klp_add_object() linked the object, and a failing init there would leave a freed module linked; do that work before ${ENABLE}() or without leaving the init`);
       return;
     }
     target.set(s, object);
@@ -83,8 +89,10 @@ export function planInit(unit: SourceUnit, model: LivepatchModel, binding: Objec
       const set = ownersOf.get(decl) ?? new Set<string>();
       set.add(owner);
       ownersOf.set(decl, set);
-      if (set.size === 2) {
+      if (set.size === 2 && !plan.refused.has(decl)) {
+        plan.refused.add(decl);
         const mover = statements.find((x) => target.has(x) && x.uses.has(n))!;
+        plan.refused.add(mover);
         const parts = [...set].map((w) => (w === 'main' ? 'the main module' : `'${w}'`)).join(' and ');
         sink.error(pos(mover), 'init-local-shared', `local '${n}' of the ${init} is used by work of ${parts}: the split puts that work in different modules' inits, which cannot share a local; give the work for '${target.get(mover)}' a variable of its own`);
       }
@@ -107,7 +115,7 @@ export function planInit(unit: SourceUnit, model: LivepatchModel, binding: Objec
     else (i < enable ? m.before : m.after).push(s);
     for (const n of s.uses) m.uses.add(n);
   });
-  return { kept, keptUses: new Set(kept.flatMap((s) => [...s.uses])), moved: plan.moved };
+  return { ...plan, kept, keptUses: new Set(kept.flatMap((s) => [...s.uses])) };
 }
 
 function textAt(unit: SourceUnit, s: BodyStatement): { text: string; start: number } {

@@ -138,7 +138,7 @@ function checkRoots(unit: SourceUnit, model: LivepatchModel, graph: DependencyGr
     for (const st of part.exitStatements) roots.push(statementRoot(part, st, `a statement of module_exit function '${model.exitItem?.defines[0]}'`));
     for (const st of [...(part.initWork?.before ?? []), ...(part.initWork?.after ?? [])]) roots.push(statementRoot(part, st, `init work moved into '${part.module}'`));
   }
-  for (const st of init.kept) roots.push(statementRoot(main, st, `a statement of module_init function '${model.initItem?.defines[0]}'`));
+  for (const st of init.kept) if (!init.refused.has(st)) roots.push(statementRoot(main, st, `a statement of module_init function '${model.initItem?.defines[0]}'`));
   for (const item of graph.forcedMain) if (item !== model.patchItem) roots.push(itemRoot(graph, main, item, `module parameter '${item.defines[0]}'`));
   for (const item of placement.shared) {
     const users = [...(placement.needers.get(item) ?? [])].filter((p) => p !== main).map((p) => `'${p.module}'`).join(', ');
