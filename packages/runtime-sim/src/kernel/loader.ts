@@ -56,7 +56,10 @@ const KERNEL_TEXT = 0xffffffff81000000n;
 /**
  * Refusals of a split livepatch module that one classic module would not
  * see: a module's symbols used while that module is absent, and a module's
- * relocation section outside its per-object module.
+ * relocation section outside its per-object module; each when the module
+ * is not the refused one's own target (a per-object module whose target
+ * goes away while it loads is the design's race, and fails the same way
+ * for every placement).
  */
 const SPLIT_ONLY_REFUSALS = new Set(['klp-object-not-loaded', 'klp-rela-not-per-object']);
 export { ENOEXEC };
@@ -441,7 +444,7 @@ export class ModuleLoader {
       this.printk(f.errno === EINVAL ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
       for (const g of relocated.findings) this.event(g.code, g.message, image.name);
       // One classic livepatch module writes a module's relocations when that module comes: it would load here.
-      if (!classic && image.isLivepatch && SPLIT_ONLY_REFUSALS.has(f.code)) {
+      if (!classic && image.isLivepatch && SPLIT_ONLY_REFUSALS.has(f.code) && f.object !== undefined && !image.name.endsWith(`__${f.object}`)) {
         this.event('split-refused-classic-loads', `loading '${image.name}' is refused (${f.message}) where the same livepatch as one classic module would load: only a module's per-object module may use its symbols`, image.name);
       }
       return fail(-(f.errno ?? ENOEXEC));

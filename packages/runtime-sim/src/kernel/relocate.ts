@@ -15,6 +15,8 @@ export interface RelocationFinding {
   message: string;
   /** The errno the kernel's loader fails with (klp_apply_section_relocs(): -EINVAL; apply_relocate_add(): -ENOEXEC). */
   errno?: number;
+  /** The object a livepatch relocation names (section or symbol), when the finding is about one. */
+  object?: string;
 }
 
 export interface SymbolResolver {
@@ -135,12 +137,12 @@ function applySections(
         return { applied, findings, first };
       }
       if (perObjectOnly && klpObj !== 'vmlinux' && !carries(image.name, klpObj)) {
-        find('klp-rela-not-per-object', `section ${rs.section.name} of module '${image.name}': only the per-object module '<patch>__${klpObj}' may relocate against '${klpObj}'`, EINVAL);
+        findings.push({ code: 'klp-rela-not-per-object', message: `section ${rs.section.name} of module '${image.name}': only the per-object module '<patch>__${klpObj}' may relocate against '${klpObj}'`, errno: EINVAL, object: klpObj });
         return { applied, findings, first };
       }
       const resolved = resolveKlpSymbols(image, rs.relocs, klpObj, resolver);
       if (!Array.isArray(resolved)) {
-        find(resolved.code, resolved.message, EINVAL);
+        findings.push({ ...resolved, errno: EINVAL });
         return { applied, findings, first };
       }
       values = resolved;
@@ -176,7 +178,7 @@ function resolveKlpSymbols(image: ModuleImage, relocs: readonly ElfRela[], secOb
       return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m[2]}' from module-specific livepatch relocation section` };
     }
     const v = resolver.objectSymbol(m[1]!, m[2]!, Number(m[3]));
-    if (typeof v !== 'bigint') return v;
+    if (typeof v !== 'bigint') return { ...v, object: m[1]! };
     values.push(v);
   }
   return values;
