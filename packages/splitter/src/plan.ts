@@ -79,7 +79,9 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   for (const part of objects) for (const n of part.initWork?.uses ?? []) roots.get(part)!.add(n);
   let placement = place(graph, binding, parts, main, roots);
   for (const st of bodyStatements(model.exitItem)) {
-    const owner = statementOwner(unit, st, placement, objects, graph, binding, sink) ?? main;
+    const found = statementOwner(unit, st, placement, objects, graph, binding, sink);
+    if (found === null) continue;
+    const owner = found ?? main;
     owner.exitStatements.push(st);
     for (const n of st.uses) roots.get(owner)!.add(n);
   }
@@ -243,19 +245,21 @@ function relocListParts(item: Item, placement: Placement, graph: DependencyGraph
 }
 
 /**
- * The per-object part an exit statement belongs to: the module whose
- * symbols it touches; else the one whose code or data it uses or, failing
- * that, whose own macros and types it uses (`klp_shadow_free_all(SV_ID,
- * dtor)` goes with the shadow variable's user).
+ * The per-object part an exit statement belongs to: the one whose code or
+ * data it uses or, failing that, whose own macros and types it uses
+ * (`klp_shadow_free_all(SV_ID, dtor)` goes with the shadow variable's
+ * user); null when it touches a module's symbols, which is refused.
  */
-function statementOwner(unit: SourceUnit, st: ExitStatement, placement: Placement, objects: PartPlan[], graph: DependencyGraph, binding: ObjectBinding, sink: DiagnosticSink): PartPlan | undefined {
+function statementOwner(unit: SourceUnit, st: ExitStatement, placement: Placement, objects: PartPlan[], graph: DependencyGraph, binding: ObjectBinding, sink: DiagnosticSink): PartPlan | undefined | null {
   const pos = unit.positionAt(st.node.startIndex);
   const touched = [...binding.objectsOfCode(st.uses, { text: unit.source.slice(st.node.startIndex, st.node.endIndex), start: st.node.startIndex }).objects];
-  if (touched.length > 1) {
-    sink.error(pos, 'exit-touches-several-modules', `this module_exit statement uses symbols of ${touched.map((o) => `'${o}'`).join(' and ')}: it can go into one per-object module's exit only; split it into one statement per module`);
-    return undefined;
+  if (touched.length) {
+    // A per-object module is removed after its target's exit, asynchronously: by then the target may be freed.
+    const o = touched[0]!;
+    const chain = binding.chain(st.uses, o, { text: unit.source.slice(st.node.startIndex, st.node.endIndex), start: st.node.startIndex });
+    sink.error(pos, 'exit-touches-module', `this module_exit statement uses ${chain}: in the split it would run in '${objects.find((p) => p.object === o)?.module ?? o}''s exit, which also runs when '${o}' is removed, after '${o}' is freed; undo work for '${o}' in a post_unpatch callback of its klp_object, which runs while '${o}' is still there`);
+    return null;
   }
-  if (touched.length === 1) return objects.find((p) => p.object === touched[0]);
   const defs = graph.resolve(st.uses).filter((d) => !placement.shared.has(d));
   const ownersOf = (roles: Role[]): Set<PartPlan> => {
     const owners = new Set<PartPlan>();
