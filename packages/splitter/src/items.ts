@@ -113,14 +113,15 @@ export function readUnit(source: string): SourceUnit {
     const elseText = alt ? alt.text.split('\n')[0]!.trimEnd() : '#else';
     const thenConds = [...conds, { open, branch: 'then' as const, elseText, at: node.startIndex }];
     const elseConds = [...conds, { open, branch: 'else' as const, elseText, at: node.startIndex }];
-    for (const child of node.namedChildren) {
+    // The ';' after a struct definition is an anonymous node: it stays with the struct.
+    for (const child of node.children.filter((c) => c.isNamed || c.type === ';')) {
       if (child === alt || child.startIndex === alt?.startIndex) continue;
       if (child === node.childForFieldName('name') || child === node.childForFieldName('condition')) continue;
       if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, thenConds);
       else addItem(childOf(child), thenConds);
     }
     if (alt) {
-      for (const child of alt.namedChildren) {
+      for (const child of alt.children.filter((c) => c.isNamed || c.type === ';')) {
         if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, elseConds);
         else addItem(childOf(child), elseConds);
       }

@@ -1,4 +1,5 @@
 import { bodyStatements, type BodyStatement } from './body-statements.js';
+import { identifiersInText } from './c-identifiers.js';
 import { DependencyGraph } from './dependency-graph.js';
 import type { DiagnosticSink } from './diagnostics.js';
 import { ExportNames } from './export-names.js';
@@ -186,6 +187,8 @@ function warnUnknownObjects(binding: ObjectBinding, placement: Placement, module
 function dropUnusedIncludes(parts: PartPlan[], header: Item[], includes: IncludeFilter): void {
   for (const part of parts) {
     const uses = partUses(part.usesHeader ? [...part.items, ...header] : part.items);
+    // `#if LINUX_VERSION_CODE >= KERNEL_VERSION(...)` around an item uses <linux/version.h>'s macros.
+    for (const item of part.items) for (const c of item.conds) for (const n of identifiersInText(c.open)) uses.add(n);
     for (const st of part.exitStatements) for (const n of st.uses) uses.add(n);
     for (const n of part.initWork?.uses ?? []) uses.add(n);
     for (const n of part.entry?.roots ?? []) uses.add(n);
