@@ -1,6 +1,6 @@
 import { bodyStatements, type BodyStatement } from './body-statements.js';
 import { declaredName } from './declarators.js';
-import type { DiagnosticSink } from './diagnostics.js';
+import type { DiagnosticSink } from '@klp-split/core';
 import type { Item, SourceUnit } from './items.js';
 import type { LivepatchModel } from './livepatch-model.js';
 import type { ObjectBinding } from './object-binding.js';

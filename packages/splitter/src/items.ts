@@ -4,7 +4,7 @@ import { describe } from './item-kinds.js';
 import { parseC, type SyntaxNode, type Tree } from './parse.js';
 import { dropShadowedNames } from './shadowing.js';
 
-export type { Cond, Item, ItemKind } from './item.js';
+export type { Cond, Item } from './item.js';
 
 export interface SourceUnit {
   source: string;

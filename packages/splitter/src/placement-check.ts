@@ -3,7 +3,8 @@ import { firstUse } from './c-identifiers.js';
 import { readUnit, type SourceUnit } from './items.js';
 import { readRelocAnnotations } from './reloc-annotations.js';
 import { isModuleRelocList } from './roles.js';
-import { SymbolObjects, type SymbolFacts } from './symbol-objects.js';
+import type { SymbolFacts } from '@klp-split/core';
+import { SymbolObjects } from './symbol-objects.js';
 
 /** Code of one part that uses a symbol of a module other than the part's own object. */
 export interface PlacementViolation {

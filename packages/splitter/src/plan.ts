@@ -1,7 +1,7 @@
 import { bodyStatements, type BodyStatement } from './body-statements.js';
 import { identifiersInText } from './c-identifiers.js';
 import { DependencyGraph } from './dependency-graph.js';
-import type { DiagnosticSink } from './diagnostics.js';
+import type { DiagnosticSink } from '@klp-split/core';
 import { ExportNames } from './export-names.js';
 import { planInit, type InitPlan } from './init-split.js';
 import { warnObjModReads } from './obj-mod.js';
@@ -13,7 +13,8 @@ import { ObjectBinding } from './object-binding.js';
 import { itemRoot, place, placementProblems, type Placement, type Root } from './placement.js';
 import { readRelocAnnotations, type RelocAnnotations } from './reloc-annotations.js';
 import { roleOf, type Role } from './roles.js';
-import { SymbolObjects, type SymbolFacts } from './symbol-objects.js';
+import type { SymbolFacts } from '@klp-split/core';
+import { SymbolObjects } from './symbol-objects.js';
 
 /** A statement of the original module_exit, with the comments above it. */
 export type ExitStatement = BodyStatement;

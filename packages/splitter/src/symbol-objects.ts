@@ -1,21 +1,5 @@
+import type { SymbolFacts } from '@klp-split/core';
 import type { RelocAnnotations } from './reloc-annotations.js';
-
-/**
- * What the kernel and the target modules say about the symbols a livepatch
- * uses but does not define: the splitter's view of Module.symvers, a
- * kallsyms dump of vmlinux and the targets' .ko symbol tables (the CLI
- * builds it from those files; without it only annotations say anything).
- */
-export interface SymbolFacts {
-  /** The modules (kbuild's '_' form) whose symbols or exports hold `name`. */
-  modulesWith(name: string): readonly string[];
-  /** `name` is exported by vmlinux: the loader resolves it wherever the code is. */
-  isVmlinuxExport(name: string): boolean;
-  /** `name` is one of vmlinux's symbols; undefined when they are not known (no kallsyms dump). */
-  inVmlinux(name: string): boolean | undefined;
-  /** The facts hold the module's symbols (its .ko). */
-  knows(module: string): boolean;
-}
 
 /** Where a symbol is, as far as the splitter can tell. */
 export type SymbolOwner =

@@ -65,7 +65,7 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
  * where the same livepatch as one classic module would load (the patch
  * loaded before its target, a target loaded again: the placement rule).
  */
-export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown', 'split-refused-classic-loads']);
+const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown', 'split-refused-classic-loads']);
 
 export function eventViolations(events: { code: string; message: string }[]): Violation[] {
   return events.filter((e) => VIOLATION_EVENTS.has(e.code)).map((e) => ({ code: e.code, message: e.message }));

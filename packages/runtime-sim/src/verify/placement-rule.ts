@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import type { ElfFile } from '../elf/reader.js';
+import { elfConstants as C, parseKlpSymName, scanKlpRelaName } from '@klp-split/kernel-facts';
+import type { ElfFile } from '@klp-split/kernel-facts';
 
 /**
  * The split design's placement rule on a built part, read from its ELF
@@ -22,9 +22,6 @@ export interface PlacementRuleProblem {
   symbol: string;
 }
 
-const KLP_RELA = /^\.klp\.rela\.([^.]{1,55})\./;
-const KLP_SYM = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),\d+$/;
-
 /** Problems of module `module` of patch `patch`, which carries object `object` ('vmlinux' for the main module). */
 export function placementRuleProblems(elf: ElfFile, module: string, object: string, patch: string): PlacementRuleProblem[] {
   const out: PlacementRuleProblem[] = [];
@@ -32,12 +29,12 @@ export function placementRuleProblems(elf: ElfFile, module: string, object: stri
   const where = object === 'vmlinux' ? 'the main module' : `the per-object module of '${object}'`;
   for (const rs of elf.relocations) {
     if (!(rs.section.flags & C.SHF_RELA_LIVEPATCH)) continue;
-    const secObj = KLP_RELA.exec(rs.section.name)?.[1];
+    const secObj = scanKlpRelaName(rs.section.name);
     if (!secObj) continue;
     for (const r of rs.relocs) {
       const sym = elf.symbols[r.symIndex];
-      const m = sym ? KLP_SYM.exec(sym.name) : null;
-      const [symObj, symbol] = m ? [m[1]!, m[2]!] : [secObj, sym?.name ?? ''];
+      const m = sym ? parseKlpSymName(sym.name) : undefined;
+      const [symObj, symbol] = m ? [m.object, m.symbol] : [secObj, sym?.name ?? ''];
       if (secObj !== 'vmlinux' && secObj !== object) {
         const key = `rela:${rs.section.name}`;
         if (seen.has(key)) continue;

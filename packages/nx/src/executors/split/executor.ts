@@ -1,14 +1,13 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { builtParts, withWriteTransaction, hasErrors, MANIFEST_FILE } from '@klp-split/core';
+import { previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
-import { kernelIncludeDirs } from '../../cli/split-command.js';
+import { kernelIncludeDirs, splitKernelTree } from '../../cli/split-command.js';
 import { symbolFacts } from '../../cli/split-facts.js';
-import { installedKernel } from '../../kernels/installed-kernels.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:split (documented in schema.json). */
-export interface SplitExecutorOptions {
+interface SplitExecutorOptions {
   source: string;
   outputPath: string;
   kdir?: string;
@@ -23,9 +22,9 @@ export default async function splitExecutor(options: SplitExecutorOptions, conte
   return runExecutor('split', (io) => {
     const source = workspacePath(context, options.source);
     const out = workspacePath(context, options.outputPath);
-    const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
-    const facts = symbolFacts('split', kdir, (options.targets ?? []).map((t) => workspacePath(context, t)), options.kallsyms && workspacePath(context, options.kallsyms));
-    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir), facts });
+    const tree = splitKernelTree({ kernel: options.kernel, kdir: options.kdir && workspacePath(context, options.kdir) });
+    const facts = symbolFacts('split', tree, (options.targets ?? []).map((t) => workspacePath(context, t)), options.kallsyms && workspacePath(context, options.kallsyms));
+    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(tree), facts });
     const ok = (result.kind === 'split' || result.kind === 'already-split') && !hasErrors(result.diagnostics);
     if (result.kind === 'split' && ok) {
       const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);
