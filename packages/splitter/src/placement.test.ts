@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic } from './diagnostics.js';
+import { formatDiagnostic } from '@klp-split/core';
 import { placementViolations } from './placement-check.js';
 import { splitSource, type SplitResult } from './split.js';
 
