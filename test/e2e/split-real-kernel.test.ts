@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kbuildModuleName } from '@klp-split/core';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
-import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
+import { realLsmod, simulateOnSplitKernel, splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 import { SPLIT_REAL, splitRealFixtures, splitRealTargets, type SplitRealFixture } from '../helpers/split-real.js';
 
 /**
@@ -63,18 +63,11 @@ describe('klp-convert-style livepatches, split, on the real split kernel', () =>
       expect(b.code, `${f.name}: ${b.stdout}${b.stderr}`).toBe(0);
     }
     writeFileSync(join(dir, 'steps.scenario'), ['# test/fixtures/split-real on the split kernel', ...fixtures.flatMap(scenario), ''].join('\n'));
-    const r = await klpSplit([
-      'simulate',
-      join(dir, fixtures[0]!.name),
-      ...fixtures.slice(1).flatMap((f) => ['--also', join(dir, f.name)]),
-      ...['klpc_mod', 'klpd_mod'].flatMap((t) => ['--target', targetKo(t)]),
-      '--scenario',
+    ({ code, out } = await simulateOnSplitKernel(
+      fixtures.map((f) => join(dir, f.name)),
+      ['klpc_mod', 'klpd_mod'].map(targetKo),
       join(dir, 'steps.scenario'),
-      '--real-kernel',
-      'split',
-    ]);
-    out = `${r.stdout}\n${r.stderr}`;
-    code = r.code;
+    ));
   }, 90 * 60_000);
   afterAll(() => {
     if (dir) removeDir(dir);
@@ -87,10 +80,7 @@ describe('klp-convert-style livepatches, split, on the real split kernel', () =>
   });
 
   it('loads every patch before and after its targets: per-object modules come and go with the targets', () => {
-    const lsmod = out
-      .split('\n')
-      .map((l) => /\| (lsmod.*)$/.exec(l)?.[1])
-      .filter((l): l is string => l !== undefined);
+    const lsmod = realLsmod(out);
     expect(lsmod).toHaveLength(fixtures.length * 3);
     fixtures.forEach((f, i) => {
       const patch = kbuildModuleName(f.name);
