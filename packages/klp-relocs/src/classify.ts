@@ -105,7 +105,7 @@ export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annot
     }
     // Classic: the object that has it, which must be unique among the patch's objects.
     const known = objects.filter((o) => facts.tables.has(o));
-    const found = known.filter((o) => facts.tables.get(o)!.count(s.name) > 0 || facts.tables.get(o)!.suffixedVariants(s.name).length > 0);
+    const found = known.filter((o) => facts.tables.get(o)!.holds(s.name));
     const unknown = objects.filter((o) => !facts.tables.has(o));
     if (found.length === 1) {
       out.push({ kind: 'livepatch', symIndex: s.index, name: s.name, symbol: s.name, object: found[0]!, lpObject: found[0]!, reason: 'not exported' });
@@ -130,10 +130,7 @@ export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annot
  * Undefined: the target's, as far as the facts tell.
  */
 function partSymbol(symIndex: number, name: string, target: string, facts: RelocFacts): Classification | undefined {
-  const has = (o: string): boolean => {
-    const t = facts.tables.get(o);
-    return !!t && (t.count(name) > 0 || t.suffixedVariants(name).length > 0);
-  };
+  const has = (o: string): boolean => !!facts.tables.get(o)?.holds(name);
   if (target !== VMLINUX && (!facts.tables.has(target) || has(target))) return undefined;
   if (has(VMLINUX) || (target === VMLINUX && !facts.tables.has(VMLINUX))) {
     return { kind: 'livepatch', symIndex, name, symbol: name, object: VMLINUX, lpObject: VMLINUX, reason: target === VMLINUX ? 'not exported' : 'not exported, in vmlinux' };

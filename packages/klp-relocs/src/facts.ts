@@ -64,10 +64,7 @@ export function loadFacts(src: FactSources): RelocFacts & { targetModules: strin
  * the name. vmlinux's table (a kallsyms dump) is read only when asked for.
  */
 export function splitterFacts(facts: RelocFacts & { targetModules: string[] }): SymbolFacts {
-  const has = (o: string, name: string): boolean => {
-    const t = facts.tables.get(o);
-    return !!t && (t.count(name) > 0 || t.suffixedVariants(name).length > 0);
-  };
+  const has = (o: string, name: string): boolean => !!facts.tables.get(o)?.holds(name);
   return {
     modulesWith: (name) => {
       const out = facts.targetModules.filter((m) => has(m, name));

@@ -1,19 +1,17 @@
 import { bodyStatements, type BodyStatement } from './body-statements.js';
 import { identifiersInText } from './c-identifiers.js';
 import { DependencyGraph } from './dependency-graph.js';
-import type { DiagnosticSink } from '@klp-split/core';
 import { ExportNames } from './export-names.js';
-import { planInit, type InitPlan } from './init-split.js';
+import { planInit, type InitPlan, type MovedInit } from './init-split.js';
 import { warnObjModReads } from './obj-mod.js';
 import type { Item, SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
-import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from '@klp-split/core';
+import { kbuildModuleName, perObjectFileBase, perObjectModuleName, type DiagnosticSink, type SymbolFacts } from '@klp-split/core';
 import { partUses, type IncludeFilter } from './include-filter.js';
 import { ObjectBinding } from './object-binding.js';
 import { itemRoot, place, placementProblems, type Placement, type Root } from './placement.js';
 import { readRelocAnnotations, type RelocAnnotations } from './reloc-annotations.js';
 import { roleOf, type Role } from './roles.js';
-import type { SymbolFacts } from '@klp-split/core';
 import { SymbolObjects } from './symbol-objects.js';
 
 /** A statement of the original module_exit, with the comments above it. */
@@ -28,7 +26,7 @@ export interface PartPlan {
   items: Item[];
   exitStatements: ExitStatement[];
   /** A per-object part: the module init's work for its object (init-split.ts). */
-  initWork?: InitPlan['moved'] extends Map<string, infer M> ? M : never;
+  initWork?: MovedInit;
   usesHeader: boolean;
 }
 
@@ -55,8 +53,10 @@ export interface SplitPlan {
 /**
  * Assigns every top-level item to the parts that need it ("What moves where",
  * spec §3): each part gets the closure of its object's functions and
- * callbacks; what several parts need is shared through the header or, when it
- * must exist once, exported by the main module.
+ * callbacks, code that touches a module goes with that module and the init
+ * work for it into its init (docs/split-design.md §8); what several parts
+ * need is shared through the header or, when it must exist once, exported by
+ * the main module. What breaks the placement rule is refused at its line.
  */
 export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: string, sink: DiagnosticSink, includes?: IncludeFilter, headerFile = `${fileBase}.h`, facts?: SymbolFacts): SplitPlan {
   const patch = kbuildModuleName(fileBase);
