@@ -13,6 +13,7 @@ export { readLayout } from './klp/layout.js';
 export { parseScenario, readScenario, type Step } from './scenario/parse.js';
 export { runScenario, type ScenarioResult } from './scenario/run.js';
 export { loadSplitSystem } from './verify/load-system.js';
+export { placementRuleProblems, type PlacementRuleProblem } from './verify/placement-rule.js';
 export { formatVerifyJunit } from './verify/report-junit.js';
 export { formatVerifySarif } from './verify/report-sarif.js';
 export { formatVerifyText } from './verify/report-text.js';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { identifiersInText, type Item } from './items.js';
+import { identifiersInText } from './c-identifiers.js';
+import type { Item } from './items.js';
 
 /**
  * Which of the original #includes a part needs: a kernel header is kept

@@ -3,7 +3,8 @@ import { conditionAt, evaluatedFuncArray, evaluatedObjectNames, type Preprocesso
 import { isCallbackKind } from '@klp-split/core';
 import type { CallbackKind, DiagnosticSink } from '@klp-split/core';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
-import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import { blankStringsAndComments, identifiersIn } from './c-identifiers.js';
+import type { Item, SourceUnit } from './items.js';
 import { readSimpleFuncArray } from './klp-func-text.js';
 import { parseC, position, type SyntaxNode } from './parse.js';
 
@@ -71,7 +72,8 @@ const KLP_CALLBACK_FIELDS = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unp
 export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess?: Preprocessor): ModelResult {
   const compiler = onceOnly(preprocess);
   const patches = unit.items.filter((i) => i.kind === 'variable' && i.structTag === 'klp_patch' && initializerOf(i));
-  if (/\bklp_add_object\s*\(/.test(unit.source)) return { kind: 'already-split' };
+  // A comment that names klp_add_object() (explaining the split) is no call of it.
+  if (/\bklp_add_object\s*\(/.test(unit.source) && /\bklp_add_object\s*\(/.test(blankStringsAndComments(unit.source))) return { kind: 'already-split' };
   if (patches.length === 0) return { kind: 'not-livepatch' };
   if (patches.length > 1) {
     sink.error(patches[1]!.pos, 'multiple-patches', `a second klp_patch '${patches[1]!.defines[0]}'; one livepatch module has one patch`);

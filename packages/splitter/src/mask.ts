@@ -1,4 +1,5 @@
 import { maskInitializerPreprocessor } from './initializer-mask.js';
+import { maskRelocAnnotations } from './reloc-annotation-mask.js';
 
 /**
  * Kernel idioms the C grammar does not know, hidden before parsing. Every
@@ -27,7 +28,7 @@ const DEFINE_MACRO_RE = /^([ \t]*(?:static[ \t]+)?(?:DEFINE|DECLARE)_[A-Z0-9_]+\
 const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
 
 export function maskAnnotations(source: string): string {
-  return maskInitializerPreprocessor(source)
+  return maskInitializerPreprocessor(maskRelocAnnotations(source))
     .replace(ANNOTATION_RE, (m) => ' '.repeat(m.length))
     .replace(LOOP_MACRO_RE, (m) => 'while'.padEnd(m.length, ' '))
     .replace(DEFINE_MACRO_RE, (_m, head: string, args: string, tail: string) => head + blank(args) + tail);

@@ -11,6 +11,7 @@ import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
 import { planSplit, type SplitPlan } from './plan.js';
+import type { SymbolFacts } from '@klp-split/core';
 
 export type SplitKind = 'split' | 'not-livepatch' | 'already-split' | 'invalid';
 
@@ -42,6 +43,8 @@ export interface SplitOptions {
   originals?: UnitFiles;
   /** convert: the main part of a module built from several files keeps the originals' names. */
   inPlace?: boolean;
+  /** Which object each symbol the livepatch uses is in (kernel and target symbols): placement by object. */
+  facts?: SymbolFacts;
 }
 
 /** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
@@ -92,7 +95,8 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   }
   if (sink.failed) return result('invalid');
 
-  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
+  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile, opts.facts);
+  if (sink.failed) return result('invalid');
   const emitted = emitSplit(unit, found.model, plan, opts.originals);
   // Only with the output directory known can the map name the original: by its base name it
   // would be the generated main file (same name) and point findings at the wrong text.

@@ -53,6 +53,16 @@ export interface LoadedModule {
 
 /** Where vmlinux's text starts; stands in for exports the kallsyms dump does not place. */
 const KERNEL_TEXT = 0xffffffff81000000n;
+
+/**
+ * Refusals of a split livepatch module that one classic module would not
+ * see: a module's symbols used while that module is absent, and a module's
+ * relocation section outside its per-object module; each when the module
+ * is not the refused one's own target (a per-object module whose target
+ * goes away while it loads is the design's race, and fails the same way
+ * for every placement).
+ */
+const SPLIT_ONLY_REFUSALS = new Set(['klp-object-not-loaded', 'klp-rela-not-carried']);
 export { ENOEXEC };
 
 export interface KernelOptions {
@@ -445,7 +455,14 @@ export class ModuleLoader {
       this.unmatchedKlpObjects(mod);
     }
     const relocated = applyRelocations(image, base, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : { carriesOnly: true });
-    if (relocated.findings.length) return fail(this.relocationFailure(image.name, relocated.findings));
+    if (relocated.findings.length) {
+      const f = relocated.findings[0]!;
+      // One classic livepatch module writes a module's relocations when that module comes: it would load here.
+      if (!classic && image.isLivepatch && SPLIT_ONLY_REFUSALS.has(f.code) && f.object !== undefined && !image.name.endsWith(`__${f.object}`)) {
+        this.event('split-refused-classic-loads', `loading '${image.name}' is refused (${f.message}) where the same livepatch as one classic module would load: only a module's per-object module may use its symbols`, image.name);
+      }
+      return fail(this.relocationFailure(image.name, relocated.findings));
+    }
     for (const t of relocated.truncated) this.event(t.code, t.message, image.name);
     mod.sectionAddress = relocated.sectionAddress;
     // complete_formation() -> verify_exported_symbols(): one owner per exported name.

@@ -17,6 +17,8 @@ export interface RelocationFinding {
   errno?: number;
   /** The kernel's log lines, whole, when they are not `livepatch: <message>` or `<module>: <message>`. */
   lines?: string[];
+  /** The object a livepatch relocation names (section or symbol), when the finding is about one. */
+  object?: string;
 }
 
 export interface SymbolResolver {
@@ -155,11 +157,13 @@ function applySections(
       }
       if (carriesOnly && klpObj !== 'vmlinux' && !moduleCarries(image.name, klpObj)) {
         find('klp-rela-not-carried', notCarriedMessage(rs.section.name, image.name, klpObj), EINVAL);
+        findings[findings.length - 1]!.object = klpObj;
         return done();
       }
       const resolved = resolveKlpSymbols(image, rs.relocs, klpObj, resolver);
       if (!Array.isArray(resolved)) {
         find(resolved.code, resolved.message, EINVAL);
+        if (resolved.object !== undefined) findings[findings.length - 1]!.object = resolved.object;
         return done();
       }
       values = resolved;
@@ -205,7 +209,7 @@ function resolveKlpSymbols(image: ModuleImage, relocs: readonly ElfRela[], secOb
       return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m.symbol}' from module-specific livepatch relocation section` };
     }
     const v = resolver.objectSymbol(m.object, m.symbol, m.sympos);
-    if (typeof v !== 'bigint') return v;
+    if (typeof v !== 'bigint') return { ...v, object: m.object };
     values.push(v);
   }
   return values;

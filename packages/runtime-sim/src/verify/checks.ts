@@ -6,6 +6,7 @@ import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.j
 import { klpRelocRuleProblems } from './klp-reloc-rules.js';
 import { patchNameProblem } from '../kernel/livepatch/split.js';
 import { loaderRefusals } from './loader-refusals.js';
+import { placementRuleProblems } from './placement-rule.js';
 import { locateInSource } from './locate.js';
 
 export interface PartImage {
@@ -56,8 +57,11 @@ export class SplitChecks {
     for (const p of klpRelocRuleProblems(image.elf)) this.report(part, p.code, p.message, p.symbol);
     for (const r of loaderRefusals(image)) {
       this.refused.add(`${r.code}:${image.name}`);
+      // The placement rule below says the same with where the code belongs.
+      if (r.code === 'klp-rela-not-carried') continue;
       this.report(part, r.code, `the split kernel refuses to load '${image.name}': ${r.lines.map((l) => `"${l}"`).join(', ')}`, r.needle);
     }
+    for (const p of placementRuleProblems(image.elf, image.name, part.object, this.manifest.patch)) this.report(part, p.code, p.message, p.symbol);
   }
 
   private checkMain({ part, image }: PartImage, targets: ModuleImage[]): string[] {
