@@ -4,7 +4,7 @@ import { cellText, collectMatrix, formatMatrixMarkdown, formatMatrixSarif, forma
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
-import { writeReportFile } from './report-file.js';
+import { writeReportFile } from '@klp-split/core';
 
 export const REPORT_HELP = `Usage: klp-split report [<dir>...] [--markdown <file>] [--sarif <file>] [--json]
 

@@ -1,3 +1,4 @@
+import { KlpError } from '@klp-split/core';
 import { readNxJson, updateNxJson, type Tree } from '@nx/devkit';
 import { RELEASE } from '@klp-split/kernel-facts';
 
@@ -15,7 +16,7 @@ const PLUGIN = '@klp-split/nx';
  * registration keeps its other options.
  */
 export default async function initGenerator(tree: Tree, options: InitGeneratorOptions): Promise<void> {
-  for (const k of options.kernels ?? []) if (!RELEASE.test(k)) throw new Error(`init: '${k}' is not a kernel release (like 6.1.0-57-amd64)`);
+  for (const k of options.kernels ?? []) if (!RELEASE.test(k)) throw new KlpError(`init: '${k}' is not a kernel release (like 6.1.0-57-amd64)`, { code: 'not-a-release' });
   const nxJson = readNxJson(tree) ?? {};
   const plugins = nxJson.plugins ?? [];
   const at = plugins.findIndex((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN);

@@ -1,3 +1,4 @@
+import { KlpError } from '@klp-split/core';
 import { basename } from 'node:path';
 import { joinPathFragments, logger, writeJson, type Tree } from '@nx/devkit';
 import { LIVEPATCH_MARKER, MODULE_MARKER } from '../../plugin/markers.js';
@@ -20,16 +21,16 @@ export default async function livepatchGenerator(tree: Tree, options: LivepatchG
   const dir = workspaceDir(tree, options.directory);
   const name = basename(dir);
   const targets = options.targets ?? [];
-  if (!PROJECT_NAME.test(name)) throw new Error(`livepatch: '${name}' is not a valid project name (letters, digits, '_', '.', '-')`);
-  if (!SOURCE_NAME.test(options.source)) throw new Error(`livepatch: source '${options.source}' must be a .c file name in ${dir} (letters, digits, '_', '-')`);
+  if (!PROJECT_NAME.test(name)) throw new KlpError(`livepatch: '${name}' is not a valid project name (letters, digits, '_', '.', '-')`, { code: 'project-name-invalid' });
+  if (!SOURCE_NAME.test(options.source)) throw new KlpError(`livepatch: source '${options.source}' must be a .c file name in ${dir} (letters, digits, '_', '-')`, { code: 'source-name-invalid' });
   const marker = joinPathFragments(dir, LIVEPATCH_MARKER);
-  if (tree.exists(marker)) throw new Error(`livepatch: ${marker} already exists`);
+  if (tree.exists(marker)) throw new KlpError(`livepatch: ${marker} already exists`, { code: 'marker-exists', file: marker });
 
   const known = knownProjects(tree);
-  if (known.all.has(name)) throw new Error(`livepatch: a project named '${name}' already exists`);
+  if (known.all.has(name)) throw new KlpError(`livepatch: a project named '${name}' already exists`, { code: 'project-exists' });
   // The verify target depends on each target's build: an unknown name would break the project graph.
   for (const t of targets) {
-    if (!known.modules.has(t)) throw new Error(`livepatch: target '${t}' is not a module project (no ${MODULE_MARKER} names it)`);
+    if (!known.modules.has(t)) throw new KlpError(`livepatch: target '${t}' is not a module project (no ${MODULE_MARKER} names it)`, { code: 'target-not-a-module' });
   }
 
   writeJson(tree, marker, { name, source: options.source, targets });
