@@ -3,6 +3,7 @@ import { checkOptions, defaultIo, isCi, KlpError } from '@klp-split/core';
 import { COMMANDS } from '../../commands/registry.js';
 import type { ConvertCommandOptions } from '../../commands/convert-options.js';
 import { workspaceDir } from '../workspace-dir.js';
+import { generator } from '../run-generator.js';
 
 /**
  * `klp-split convert` as a generator: the command's one function with its
@@ -11,7 +12,7 @@ import { workspaceDir } from '../workspace-dir.js';
  * line does (locked, all or nothing, edited files refused without --force),
  * not through Nx's Tree; Nx's --dry-run prints the diff and writes nothing.
  */
-export default async function convertGenerator(tree: Tree, options: ConvertCommandOptions): Promise<void> {
+export default generator(async function convertGenerator(tree: Tree, options: ConvertCommandOptions): Promise<void> {
   const directory = workspaceDir(tree, options.directory);
   if (!tree.exists(directory) || tree.isFile(directory)) throw new KlpError(`convert: ${directory} is not a directory`, { code: 'no-such-directory' });
   // The converter reads its sources from disk, so it must not follow another
@@ -24,4 +25,4 @@ export default async function convertGenerator(tree: Tree, options: ConvertComma
   const r = await run(checked, { io: defaultIo(isCi()), base: tree.root });
   // Each livepatch stands alone: the ones that split are written, the errors of the others are printed above.
   if (r.exitCode !== 0) throw new KlpError(`convert ${directory}: some livepatches were not converted (errors above)`, { code: 'convert-findings', exit: 1 });
-}
+});

@@ -4,6 +4,7 @@ import { joinPathFragments, logger, writeJson, type Tree } from '@nx/devkit';
 import { LIVEPATCH_MARKER, MODULE_MARKER } from '../../plugin/markers.js';
 import { knownProjects, PROJECT_NAME, SOURCE_NAME } from '../known-projects.js';
 import { workspaceDir } from '../workspace-dir.js';
+import { generator } from '../run-generator.js';
 
 /** Options of @klp-split/nx:livepatch (documented in schema.json). */
 interface LivepatchGeneratorOptions {
@@ -17,7 +18,7 @@ interface LivepatchGeneratorOptions {
  * plugin turns into split/build/verify targets. The source is not created:
  * a livepatch is written by hand against the kernel it fixes.
  */
-export default async function livepatchGenerator(tree: Tree, options: LivepatchGeneratorOptions): Promise<void> {
+export default generator(async function livepatchGenerator(tree: Tree, options: LivepatchGeneratorOptions): Promise<void> {
   const dir = workspaceDir(tree, options.directory);
   const name = basename(dir);
   const targets = options.targets ?? [];
@@ -36,4 +37,4 @@ export default async function livepatchGenerator(tree: Tree, options: LivepatchG
   writeJson(tree, marker, { name, source: options.source, targets });
   const source = joinPathFragments(dir, options.source);
   if (!tree.exists(source)) logger.warn(`livepatch: ${source} does not exist yet; write the livepatch there before running split`);
-}
+});

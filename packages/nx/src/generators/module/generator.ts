@@ -4,6 +4,7 @@ import { joinPathFragments, logger, writeJson, type Tree } from '@nx/devkit';
 import { MODULE_MARKER } from '../../plugin/markers.js';
 import { knownProjects, PROJECT_NAME, SOURCE_NAME } from '../known-projects.js';
 import { workspaceDir } from '../workspace-dir.js';
+import { generator } from '../run-generator.js';
 
 /** Options of @klp-split/nx:module (documented in schema.json). */
 interface ModuleGeneratorOptions {
@@ -17,7 +18,7 @@ interface ModuleGeneratorOptions {
  * which the plugin infers a kbuild build target (one per kernel when the
  * plugin lists kernels). Livepatch projects name it in their targets.
  */
-export default async function moduleGenerator(tree: Tree, options: ModuleGeneratorOptions): Promise<void> {
+export default generator(async function moduleGenerator(tree: Tree, options: ModuleGeneratorOptions): Promise<void> {
   const dir = workspaceDir(tree, options.directory);
   const name = options.name ?? basename(dir);
   if (!PROJECT_NAME.test(name)) throw new KlpError(`module: '${name}' is not a valid project name (letters, digits, '_', '.', '-')`, { code: 'project-name-invalid' });
@@ -34,4 +35,4 @@ export default async function moduleGenerator(tree: Tree, options: ModuleGenerat
     if (!tree.exists(joinPathFragments(dir, s))) logger.warn(`module: ${joinPathFragments(dir, s)} does not exist yet; write it before running build`);
   }
   writeJson(tree, marker, { name, sources });
-}
+});
