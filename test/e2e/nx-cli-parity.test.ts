@@ -1,7 +1,7 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT } from '../helpers/env.js';
+import { klpSplit, removeDir, ROOT, snapshot } from '../helpers/env.js';
 import { linkedNxWorkspace } from '../helpers/linked-workspace.js';
 
 /**
@@ -72,15 +72,6 @@ const FIXTURES: Fixture[] = [
   },
 ];
 
-/** Every file under dir, by its name relative to dir. */
-function snapshot(dir: string, base = dir, into = new Map<string, Buffer>()): Map<string, Buffer> {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) snapshot(path, base, into);
-    else into.set(relative(base, path), readFileSync(path));
-  }
-  return into;
-}
 
 /** The model check's wall-clock time and heap size are the only things two runs may differ in. */
 function comparable(name: string, bytes: Buffer): string {

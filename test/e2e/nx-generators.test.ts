@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT, samples } from '../helpers/env.js';
+import { klpSplit, removeDir, ROOT, samples, snapshot } from '../helpers/env.js';
 
 const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 
@@ -12,15 +12,6 @@ async function nx(args: string[], cwd = ROOT) {
   return { code: r.exitCode, output: String(r.all) };
 }
 
-/** Every file under dir (relative name to bytes). */
-function snapshot(dir: string, base = dir, into = new Map<string, Buffer>()): Map<string, Buffer> {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) snapshot(path, base, into);
-    else into.set(relative(base, path), readFileSync(path));
-  }
-  return into;
-}
 
 /**
  * Nx generators only work on directories inside the workspace, so the
