@@ -1,6 +1,6 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
 export { checkOptions } from './command/check-options.js';
-export { type CommandContext, type CommandResult, defaultIo, type Io, isCi, pathIn, printDiagnostics, shownPath } from './command/context.js';
+export { type CommandContext, type CommandResult, defaultIo, type Io, isCi, pathIn, printDiagnostics } from './command/context.js';
 export { requireRegularFile, requireRegularFileIfPresent } from './command/input-files.js';
 export { type CommandSpec, flagOf, type OptionSpec, type OptionsOf, type OptionType } from './command/spec.js';
 export { confinePath } from './confine.js';

@@ -1,4 +1,4 @@
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { EXIT_FINDINGS, EXIT_OK } from '../errors.js';
 
@@ -50,11 +50,4 @@ export interface CommandResult {
  */
 export function pathIn(ctx: CommandContext, path: string): string {
   return isAbsolute(path) || resolve(ctx.base) === process.cwd() ? path : resolve(ctx.base, path);
-}
-
-/** A path as messages show it: relative to the base when inside it. */
-export function shownPath(ctx: CommandContext, path: string): string {
-  const abs = resolve(ctx.base, path);
-  const rel = relative(ctx.base, abs);
-  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
 }
