@@ -1,6 +1,7 @@
 import { type CommandSpec, EXIT_OK, type Io } from '@klp-split/core';
 import type { Command } from '../commands/registry.js';
-import { commandHelp, parseCommandLine } from './args.js';
+import { parseCommandLine } from './args.js';
+import { commandHelp } from './command-help.js';
 
 /** A command on the command line: its arguments parsed by its one definition, its function run from the current directory. */
 export async function runCommandLine<S extends CommandSpec>(command: Command<S>, argv: string[], io: Io): Promise<number> {

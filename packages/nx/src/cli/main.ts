@@ -1,6 +1,6 @@
 import { exitCodeFor, formatThrown, TOOL_VERSION } from '@klp-split/core';
 import { COMMANDS } from '../commands/registry.js';
-import { commandHelp } from './args.js';
+import { commandHelp } from './command-help.js';
 import { runCommandLine } from './command-line.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
