@@ -51,7 +51,9 @@ export function runVerify(options: VerifyCommandOptions, ctx: CommandContext): V
   const budget = options.budget === undefined ? undefined : parseBudget(options.budget);
   if (typeof budget === 'string') throw new UsageError(`verify: ${budget}`);
   const also = (options.also ?? []).map((a) => pathIn(ctx, a));
-  for (const a of also) if (!existsSync(join(a, MANIFEST_FILE))) throw new UsageError(`verify: --also ${a} is not a split livepatch directory (no ${MANIFEST_FILE})`);
+  also.forEach((a, i) => {
+    if (!existsSync(join(a, MANIFEST_FILE))) throw new UsageError(`verify: --also ${options.also![i]} is not a split livepatch directory (no ${MANIFEST_FILE})`);
+  });
   const sleeping = options.sleeping ?? [];
   for (const s of sleeping) if (!/^[A-Za-z0-9_-]+:[A-Za-z_]\w*$/.test(s)) throw new UsageError(`verify: --sleeping '${s}' is not <object>:<function> (vmlinux:cmdline_proc_show)`);
   const replayCommand = ['klp-split simulate', options.path, ...(options.targets ?? []).flatMap((t) => ['--target', t]), ...(options.also ?? []).flatMap((a) => ['--also', a])].join(' ');
