@@ -5,7 +5,6 @@ import { runCommandLine } from './command-line.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
-import { reportCommand, REPORT_HELP } from './report-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
 import { relocsCommand, RELOCS_HELP } from './relocs-command.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
@@ -35,7 +34,7 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
+const HELP: Record<string, string> = { simulate: SIMULATE_HELP, kernel: KERNEL_HELP, relocs: RELOCS_HELP };
 
 function helpText(command: string | undefined): string {
   if (command && Object.hasOwn(COMMANDS, command)) return commandHelp(COMMANDS[command as keyof typeof COMMANDS].spec);
@@ -73,7 +72,7 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
       case 'relocs':
         return await relocsCommand(rest, io);
       case 'report':
-        return reportCommand(rest, io);
+        return await runCommandLine(COMMANDS.report, rest, io);
       case 'kernel':
         return kernelCommand(rest, io);
       case 'kernel-id':

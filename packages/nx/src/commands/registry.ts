@@ -2,6 +2,8 @@ import type { CommandContext, CommandResult, CommandSpec, OptionsOf } from '@klp
 import { BUILD_COMMAND, runBuild } from '@klp-split/kbuild-gen';
 import { runVerify, VERIFY_COMMAND } from '@klp-split/runtime-sim';
 import { CONVERT_COMMAND } from './convert-options.js';
+import { REPORT_COMMAND } from './report-options.js';
+import { runReport } from './report.js';
 import { SPLIT_COMMAND } from './split-options.js';
 
 /** A command's one function, as the command line and the Nx executor (or generator) call it. */
@@ -26,4 +28,5 @@ export const COMMANDS = {
   convert: command(CONVERT_COMMAND, 'generator', async () => (await import('./convert.js')).runConvert),
   build: command(BUILD_COMMAND, 'executor', async () => runBuild),
   verify: command(VERIFY_COMMAND, 'executor', async () => runVerify),
+  report: command(REPORT_COMMAND, 'executor', async () => runReport),
 } as const;
