@@ -8,8 +8,8 @@ import { CLI } from './helpers/env.js';
 /**
  * The built command line, run under a probe that lists the CommonJS modules
  * Node loaded (tree-sitter and its C grammar are CommonJS with native
- * bindings): verify and build of a directory start without the C parser;
- * split loads it (the probe sees it when it is there).
+ * bindings): verify and build of a directory, and split --help, start
+ * without the C parser; a split loads it (the probe sees it when it is there).
  */
 const scratch = mkdtempSync(join(tmpdir(), 'klp-split-startup-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -51,9 +51,16 @@ describe('what a command loads', () => {
     expect(r.treeSitter).toEqual([]);
   });
 
-  it('split loads it (the probe sees the parser when it is loaded)', async () => {
+  it('split --help does not load it: the help comes from the definition of its options', async () => {
     const r = await loadedBy(['split', '--help']);
     expect(r.code).toBe(0);
+    expect(r.treeSitter).toEqual([]);
+  });
+
+  it('a split loads it (the probe sees the parser when it is loaded)', async () => {
+    const r = await loadedBy(['split', join(empty, 'missing.c'), '--out', join(scratch, 'out')]);
+    expect(r.stderr).toContain('missing.c');
+    expect(r.code).toBe(2);
     expect(r.treeSitter.length).toBeGreaterThan(0);
   });
 });

@@ -30,14 +30,14 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 
 /** The options the brief fixes for each executor and generator (names and which are required). */
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
-  'executor split': { options: ['source', 'outputPath', 'kdir', 'targets', 'kallsyms', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
-  'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath'], required: ['path'] },
-  'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
-  'executor report': { options: ['paths', 'markdown', 'sarif', 'json'], required: ['paths'] },
+  'executor split': { options: ['sources', 'outputPath', 'kdir', 'targets', 'kallsyms', 'allIncludes', 'kernel', 'force', 'json'], required: ['sources', 'outputPath'] },
+  'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath', 'symbols', 'targets', 'kallsyms', 'klpRelocs', 'force', 'json', 'quiet'], required: ['path'] },
+  'executor verify': { options: ['path', 'targets', 'format', 'json', 'report', 'explore', 'allowUnchecked', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms', 'quiet'], required: ['path'] },
+  'executor report': { options: ['paths', 'markdown', 'sarif', 'json'], required: [] },
   'generator init': { options: ['kernels'], required: [] },
   'generator livepatch': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
   'generator module': { options: ['directory', 'sources', 'name'], required: ['directory'] },
-  'generator convert': { options: ['directory', 'dryRun', 'kdir', 'targets', 'kallsyms', 'allIncludes'], required: ['directory'] },
+  'generator convert': { options: ['directory', 'dryRun', 'kdir', 'targets', 'kallsyms', 'allIncludes', 'force', 'json'], required: ['directory'] },
 };
 
 interface Entry {
@@ -88,7 +88,7 @@ describe('the Nx plugin package', () => {
 
 describe('the inferred targets', () => {
   const modules = new Map([['mod-a', { name: 'mod-a', markerFile: 'mods/mod-a/klp-module.json', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
-  const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', source: 'fix.c', targets: ['mod-a'], kdir: '/kernel' };
+  const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', sources: ['fix.c'], targets: ['mod-a'], kdir: '/kernel' };
   const tool = toolContext(ROOT);
   const targets = { ...livepatchTargets(lp, modules, targetNames(), tool), 'module build': moduleTargets(modules.get('mod-a')!, targetNames(), tool).build! };
 
@@ -103,7 +103,7 @@ describe('the inferred targets', () => {
   });
 
   it('passes the marker paths to the executors', () => {
-    expect(targets.split.options).toEqual({ source: 'lps/fix/fix.c', outputPath: 'lps/fix/out', kdir: '/kernel' });
+    expect(targets.split.options).toEqual({ sources: ['lps/fix/fix.c'], outputPath: 'lps/fix/out', kdir: '/kernel' });
     expect(targets.build.options).toEqual({ path: 'lps/fix/out', kdir: '/kernel' });
     expect(targets.verify.options).toEqual({ path: 'lps/fix/out', targets: ['mods/mod-a/mod-a.ko'], report: 'lps/fix/out/verify.json' });
     expect(targets['module build'].options).toEqual({ path: 'mods/mod-a' });
@@ -119,7 +119,7 @@ describe('the inferred targets', () => {
 
 describe('the inferred targets with the option kernels (issue 16)', () => {
   const modules = new Map([['mod-a', { name: 'mod-a', markerFile: 'mods/mod-a/klp-module.json', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
-  const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', source: 'fix.c', targets: ['mod-a'] };
+  const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', sources: ['fix.c'], targets: ['mod-a'] };
   const kernels = ['6.1.0-57-amd64', '6.12.117+deb12-amd64'];
   const tool = toolContext(ROOT);
   const lpTargets = livepatchTargets(lp, modules, targetNames(), tool, kernels);

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT, samples } from '../helpers/env.js';
+import { klpSplit, removeDir, ROOT, samples, snapshot } from '../helpers/env.js';
 
 const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 
@@ -12,15 +12,6 @@ async function nx(args: string[], cwd = ROOT) {
   return { code: r.exitCode, output: String(r.all) };
 }
 
-/** Every file under dir (relative name to bytes). */
-function snapshot(dir: string, base = dir, into = new Map<string, Buffer>()): Map<string, Buffer> {
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) snapshot(path, base, into);
-    else into.set(relative(base, path), readFileSync(path));
-  }
-  return into;
-}
 
 /**
  * Nx generators only work on directories inside the workspace, so the
@@ -68,7 +59,7 @@ describe('nx g @klp-split/nx:convert', () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
-  it('converts the livepatches it can, reports the others with their diagnostics, and fails with the summary only', async () => {
+  it('converts the livepatches it can, reports the others with their diagnostics, prints what the command prints, and fails', async () => {
     const setUp = (dir: string): string => {
       mkdirSync(dir, { recursive: true });
       cpSync(samples('livepatch-sample.c'), join(dir, 'livepatch-sample.c'));
@@ -86,14 +77,17 @@ describe('nx g @klp-split/nx:convert', () => {
     const before = snapshot(viaNx);
     const dry = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`, '--dry-run']);
     expect(dry.code).not.toBe(0);
-    expect(dry.output).toContain(`convert ${rel}: not converted (errors above): livepatch-broken.c`);
+    expect(dry.output).toContain('not converted (errors above): livepatch-broken.c');
     expect(snapshot(viaNx)).toEqual(before);
 
     const g = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`]);
     g.output = g.output.replace(/\x1b\[[0-9;]*m/g, '');
     expect(g.code, g.output).not.toBe(0);
     expect(g.output).toContain(`${rel}/livepatch-broken.c:40:2: error: klp_func 'cmdline_proc_show': new_func 'livepatch_missing' is not defined in this file [new-func-undefined]`);
-    expect(g.output).toContain(`convert ${rel}: not converted (errors above): livepatch-broken.c`);
+    expect(g.output).toMatch(new RegExp(`convert ${rel}: 1 livepatch split, \\d+ files? written\n  livepatch-sample.c: livepatch_sample\nnot converted \\(errors above\\): livepatch-broken.c`));
+    // Nx's error line is the generator's diagnostic, without a stack trace to offer.
+    expect(g.output).toContain(`error: convert ${rel}: some livepatches were not converted (errors above) [convert-findings]`);
+    expect(g.output).not.toContain('--verbose');
     expect(g.output).not.toContain('nothing written');
     // The one it could split is written, exactly as the CLI writes it; the other is left as it was.
     expect(readFileSync(join(viaNx, 'livepatch-sample.c'), 'latin1')).toContain('klp_enable_patch');
@@ -139,7 +133,7 @@ describe('a nested Nx workspace using the plugin', () => {
     expect(r.code, r.output).toBe(0);
     const project = JSON.parse(r.output.slice(r.output.indexOf('{')));
     expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['split', 'build', 'verify']));
-    expect(project.targets.split).toMatchObject({ executor: '@klp-split/nx:split', options: { source: 'livepatches/new-fix/new-fix.c' } });
+    expect(project.targets.split).toMatchObject({ executor: '@klp-split/nx:split', options: { sources: ['livepatches/new-fix/new-fix.c'] } });
     expect(project.targets.verify.dependsOn).toEqual(['build', { projects: ['klpd-counter'], target: 'build' }]);
   });
 

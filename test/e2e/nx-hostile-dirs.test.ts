@@ -123,9 +123,11 @@ describe('project directories named like shell syntax, under real Nx', () => {
         expect(t.command, `${p.data.root} ${name}`).toBeUndefined();
         expect(t.options?.command, `${p.data.root} ${name}`).toBeUndefined();
         // Nx replaced no {token} inside a path: every path option is the project's directory as written.
-        for (const key of ['source', 'path', 'outputPath', 'report', 'markdown', 'sarif']) {
-          const v = t.options?.[key];
-          if (typeof v === 'string') expect(v.startsWith(`${p.data.root}/`) || v === p.data.root, `${p.data.root} ${name} ${key}: ${v}`).toBe(true);
+        for (const key of ['sources', 'paths', 'path', 'outputPath', 'report', 'markdown', 'sarif']) {
+          const given = t.options?.[key];
+          for (const v of Array.isArray(given) ? given : [given]) {
+            if (typeof v === 'string') expect(v.startsWith(`${p.data.root}/`) || v === p.data.root, `${p.data.root} ${name} ${key}: ${v}`).toBe(true);
+          }
         }
       }
     }

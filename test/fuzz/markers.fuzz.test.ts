@@ -53,6 +53,11 @@ function livepatchMarker(rng: Rng): { text: string; what: string } {
   if (rng.chance(0.5)) base.kdir = rng.chance(0.7) ? rng.pick(HOSTILE_STRINGS) : '/usr/src/linux-headers-6.1.0-57-amd64';
   if (rng.chance(0.2)) base.name = rng.pick(HOSTILE_STRINGS);
   if (rng.chance(0.2)) base.targets = [rng.pick(HOSTILE_STRINGS)];
+  // A livepatch module of several files: "sources" instead of "source".
+  if (rng.chance(0.3)) {
+    delete base.source;
+    base.sources = ['fix.c', rng.chance(0.5) ? 'funcs.c' : rng.pick(HOSTILE_STRINGS)];
+  }
   const what = `livepatch marker ${JSON.stringify(base).slice(0, 160)}`;
   if (rng.chance(0.4)) return { text: JSON.stringify(base), what };
   const m = mutateJson(rng, base);

@@ -136,9 +136,11 @@ async function targetsCase(sandbox: Sandbox, rng: Rng, shimDir: string): Promise
           if (t.command !== undefined || t.options?.command !== undefined || !/^(@klp-split\/nx:(split|build|verify|report)|nx:noop)$/.test(t.executor ?? '')) {
             v.push({ kind: 'write-outside', detail: `${p.root} ${name}: a command line (${t.executor}) in a target` });
           }
-          for (const key of ['source', 'path', 'outputPath', 'report', 'markdown', 'sarif']) {
-            const val = t.options?.[key];
-            if (typeof val === 'string' && !val.startsWith(`${p.root}/`) && val !== p.root) v.push({ kind: 'content', detail: `${p.root} ${name} ${key} ${JSON.stringify(val)} is not in the project's directory as written` });
+          for (const key of ['sources', 'paths', 'path', 'outputPath', 'report', 'markdown', 'sarif']) {
+            const given = t.options?.[key];
+            for (const val of Array.isArray(given) ? given : [given]) {
+              if (typeof val === 'string' && !val.startsWith(`${p.root}/`) && val !== p.root) v.push({ kind: 'content', detail: `${p.root} ${name} ${key} ${JSON.stringify(val)} is not in the project's directory as written` });
+            }
           }
           for (const i of t.inputs ?? []) {
             if (typeof i !== 'object' || typeof i.runtime !== 'string') continue;

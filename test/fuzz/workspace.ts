@@ -71,17 +71,19 @@ function inside(base: string, p: string): boolean {
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }
 
-/** Every project's options.source / path / outputPath stays in its project root. */
+/** Every project's options.sources / path / outputPath stays in its project root. */
 export function targetPathViolations(results: unknown, ws: MarkerWorkspace): Violation[] {
   const v: Violation[] = [];
   for (const [, r] of results as [string, { projects?: Record<string, { root: string; targets?: Record<string, { options?: Record<string, unknown> }> }> }][]) {
     for (const project of Object.values(r.projects ?? {})) {
       const root = resolve(ws.root, project.root);
       for (const [name, t] of Object.entries(project.targets ?? {})) {
-        for (const key of ['source', 'outputPath', 'path']) {
-          const val = t.options?.[key];
-          if (typeof val === 'string' && (val.includes('\0') || !inside(root, resolve(ws.root, val)))) {
-            v.push({ kind: 'write-outside', detail: `target ${name} option ${key} '${val.slice(0, 120)}' leaves the project root ${project.root}` });
+        for (const key of ['sources', 'outputPath', 'path']) {
+          const given = t.options?.[key];
+          for (const val of Array.isArray(given) ? given : [given]) {
+            if (typeof val === 'string' && (val.includes('\0') || !inside(root, resolve(ws.root, val)))) {
+              v.push({ kind: 'write-outside', detail: `target ${name} option ${key} '${val.slice(0, 120)}' leaves the project root ${project.root}` });
+            }
           }
         }
       }

@@ -1,6 +1,6 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import { discoverKernelTree, includeDirs, kernelEnv } from '@klp-split/kernel-facts';
 
@@ -27,6 +27,16 @@ export function tempDir(prefix: string): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every file under dir (its name relative to dir, in sorted order) with its bytes. */
+export function snapshot(dir: string, base = dir, into = new Map<string, Buffer>()): Map<string, Buffer> {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) snapshot(path, base, into);
+    else into.set(relative(base, path), readFileSync(path));
+  }
+  return into;
 }
 
 /** Runs the real command line; never throws on a non-zero exit. */

@@ -1,4 +1,8 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
+export { checkOptions } from './command/check-options.js';
+export { type CommandContext, type CommandResult, defaultIo, type Io, isCi, pathIn, printDiagnostics } from './command/context.js';
+export { requireRegularFile, requireRegularFileIfPresent } from './command/input-files.js';
+export { type CommandSpec, flagOf, type OptionSpec, type OptionsOf, type OptionType } from './command/spec.js';
 export { confinePath } from './confine.js';
 export { buildInputs, staleness } from './contracts/build-freshness.js';
 export { BUILD_RECORD, type BuildRecord, buildRecordText, type BuiltModule, LAYOUT_MODULE, readBuildRecord } from './contracts/build-record.js';
@@ -16,4 +20,5 @@ export { decodeLines, encodeLines, type LineOrigin, originalLine } from './sourc
 export { TOOL_NAME, TOOL_VERSION } from './version.js';
 export { contentHash } from './write/hash.js';
 export { JOURNAL_FILE } from './write/names.js';
+export { writeReportFile } from './write/report-file.js';
 export { withWriteTransaction, writeDir, type WriteReport } from './write/transaction.js';

@@ -1,5 +1,7 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
 export { buildModules, type BuildResult, buildSplit, buildTree, stockLayoutProbe } from './build.js';
+export { type BuildCommandResult, runBuild } from './command/build-command.js';
+export { BUILD_COMMAND, type BuildCommandOptions } from './command/build-options.js';
 export { dropFromComposite } from './composite-edit.js';
 export { modulesOfParts } from './kbuild-file.js';
 export { classicObjects, type ModuleRelocs, undefinedReports } from './livepatch-relocs.js';

@@ -1,6 +1,8 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
 export { DEFAULT_VERIFY_BUDGET, parseBudget } from './check/budget.js';
 export { commandOrders, CommandWalk } from './check/commands.js';
+export { runVerify, type VerifyCommandResult } from './command/verify-command.js';
+export { VERIFY_COMMAND, type VerifyCommandOptions } from './command/verify-options.js';
 export { counterexampleScenario } from './check/counterexample.js';
 export { checkSplit } from './check/decompose.js';
 export { type Entity } from './check/model.js';

@@ -1,13 +1,13 @@
 import { exitCodeFor, formatThrown, TOOL_VERSION } from '@klp-split/core';
-import { buildCommand, BUILD_HELP } from './build-command.js';
+import { COMMANDS } from '../commands/registry.js';
+import { commandHelp } from './command-help.js';
+import { runCommandLine } from './command-line.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
-import { reportCommand, REPORT_HELP } from './report-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
 import { relocsCommand, RELOCS_HELP } from './relocs-command.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
-import { verifyCommand, VERIFY_HELP } from './verify-command.js';
 
 const MAIN_HELP = `Usage: klp-split <command> [options]
 
@@ -34,16 +34,10 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
+const HELP: Record<string, string> = { simulate: SIMULATE_HELP, kernel: KERNEL_HELP, relocs: RELOCS_HELP };
 
-// split and convert load the C parser (tree-sitter and its grammar): imported when one of them runs, so the
-// other commands (verify, build, ...) start without it.
-const splitModule = () => import('./split-command.js');
-const convertModule = () => import('./convert-command.js');
-
-async function helpText(command: string | undefined): Promise<string> {
-  if (command === 'split') return (await splitModule()).SPLIT_HELP;
-  if (command === 'convert') return (await convertModule()).CONVERT_HELP;
+function helpText(command: string | undefined): string {
+  if (command && Object.hasOwn(COMMANDS, command)) return commandHelp(COMMANDS[command as keyof typeof COMMANDS].spec);
   return HELP[command ?? ''] ?? MAIN_HELP;
 }
 
@@ -63,22 +57,22 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
         io.out(TOOL_VERSION);
         return EXIT_OK;
       case 'help':
-        io.out(await helpText(rest[0]));
+        io.out(helpText(rest[0]));
         return EXIT_OK;
       case 'split':
-        return await (await splitModule()).splitCommand(rest, io);
+        return await runCommandLine(COMMANDS.split, rest, io);
       case 'convert':
-        return await (await convertModule()).convertCommand(rest, io);
+        return await runCommandLine(COMMANDS.convert, rest, io);
       case 'build':
-        return await buildCommand(rest, io);
+        return await runCommandLine(COMMANDS.build, rest, io);
       case 'verify':
-        return await verifyCommand(rest, io);
+        return await runCommandLine(COMMANDS.verify, rest, io);
       case 'simulate':
         return await simulateCommand(rest, io);
       case 'relocs':
         return await relocsCommand(rest, io);
       case 'report':
-        return reportCommand(rest, io);
+        return await runCommandLine(COMMANDS.report, rest, io);
       case 'kernel':
         return kernelCommand(rest, io);
       case 'kernel-id':

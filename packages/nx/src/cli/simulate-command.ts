@@ -5,7 +5,7 @@ import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
 import { checkSplit, counterexampleScenario, DEFAULT_VERIFY_BUDGET, parseBudget, loadModuleImage, loadSplitSystem, readLayout, vmlinuxSymbolSource, type SimSystem, type ScenarioResult, type Step, newKernel, readScenario, runScenario } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
-import { requireRegularFile } from './input-files.js';
+import { requireRegularFile } from '@klp-split/core';
 import { checkRealScenario, compareOnRealKernel, formatComparison } from './simulate-real.js';
 import { printDiagnostics, type Io } from './output.js';
 

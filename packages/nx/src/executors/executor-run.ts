@@ -1,7 +1,6 @@
-import { isAbsolute, relative, resolve } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { formatThrown } from '@klp-split/core';
-import { defaultIo, isCi, type Io } from '../cli/output.js';
+import { checkOptions, type CommandSpec, defaultIo, formatThrown, type Io, isCi, type OptionsOf } from '@klp-split/core';
+import type { Command } from '../commands/registry.js';
 
 export interface ExecutorResult {
   success: boolean;
@@ -12,8 +11,8 @@ export interface ExecutorResult {
  * between) and Nx's verdict from its result. Every failure is one diagnostic
  * in the task's output, never an exception Nx would print as a stack.
  */
-export async function runExecutor(command: string, work: (io: Io) => Promise<boolean> | boolean): Promise<ExecutorResult> {
-  const io = defaultIo(isCi());
+export async function runExecutor(work: (io: Io) => Promise<boolean> | boolean, quiet = false): Promise<ExecutorResult> {
+  const io = defaultIo(quiet || isCi());
   try {
     return { success: await work(io) };
   } catch (e) {
@@ -23,14 +22,15 @@ export async function runExecutor(command: string, work: (io: Io) => Promise<boo
 }
 
 /**
- * A workspace-relative option as an absolute path (right whatever Nx's cwd
- * is), and the same path as messages show it: relative to the cwd when inside it.
+ * A command as an Nx executor: the options Nx checked against the schema
+ * made from the command's one definition, the command's function run from
+ * the workspace root, printing what the command line prints.
  */
-export function workspacePath(context: ExecutorContext, path: string): string {
-  return resolve(context.root, path);
-}
-
-export function shownPath(abs: string): string {
-  const rel = relative(process.cwd(), abs);
-  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
+export function commandExecutor<S extends CommandSpec>(command: Command<S>): (options: OptionsOf<S>, context: ExecutorContext) => Promise<ExecutorResult> {
+  return (options, context) =>
+    runExecutor(async (io) => {
+      const checked = checkOptions(command.spec, options as Record<string, unknown>);
+      const run = await command.load();
+      return (await run(checked, { io, base: context.root })).exitCode === 0;
+    }, (options as { quiet?: boolean }).quiet === true);
 }

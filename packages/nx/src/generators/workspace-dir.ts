@@ -1,3 +1,4 @@
+import { KlpError } from '@klp-split/core';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { normalizePath, type Tree } from '@nx/devkit';
 
@@ -9,7 +10,7 @@ import { normalizePath, type Tree } from '@nx/devkit';
 export function workspaceDir(tree: Tree, directory: string): string {
   const rel = normalizePath(relative(tree.root, resolve(tree.root, directory)));
   if (rel === '' || rel.startsWith('../') || rel === '..' || isAbsolute(rel)) {
-    throw new Error(`'${directory}' is not a directory inside the workspace (${tree.root})`);
+    throw new KlpError(`'${directory}' is not a directory inside the workspace (${tree.root})`, { code: 'outside-workspace' });
   }
   return rel;
 }

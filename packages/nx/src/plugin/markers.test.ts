@@ -33,7 +33,9 @@ function refusal(read: () => unknown): KlpError {
 describe('klp-livepatch.json', () => {
   it('reads a valid marker, name defaulting to the directory', () => {
     const m = readLivepatchMarker(write('klp-livepatch.json', { source: 'fix.c', targets: ['mod'], kdir: '/usr/src/linux' }), ws);
-    expect(m).toEqual({ name: 'lp', markerFile: 'lp/klp-livepatch.json', root: 'lp', source: 'fix.c', targets: ['mod'], kdir: '/usr/src/linux' });
+    expect(m).toEqual({ name: 'lp', markerFile: 'lp/klp-livepatch.json', root: 'lp', sources: ['fix.c'], targets: ['mod'], kdir: '/usr/src/linux' });
+    // A livepatch module built from several files: "sources", read as one unit by the split.
+    expect(readLivepatchMarker(write('klp-livepatch.json', { sources: ['main.c', 'funcs.c'] }), ws).sources).toEqual(['main.c', 'funcs.c']);
   });
 
   it('keeps a kdir with shell syntax as one path: it is never given to a shell', () => {
@@ -41,7 +43,10 @@ describe('klp-livepatch.json', () => {
   });
 
   it.each([
-    ['no source', {}, /"source" is required/],
+    ['no source', {}, /needs exactly one of "source" .* and "sources"/],
+    ['both source and sources', { source: 'fix.c', sources: ['fix.c'] }, /needs exactly one of "source"/],
+    ['empty sources', { sources: [] }, /"sources" must be a non-empty list/],
+    ['a livepatch source leaving the project', { sources: ['fix.c', '../outside/b.c'] }, /leaves/],
     ['a source that is not .c', { source: 'fix.h' }, /"source" must name a \.c file/],
     ['a source leaving the project', { source: '../outside/fix.c' }, /leaves/],
     ['an absolute source', { source: '/etc/fix.c' }, /absolute/],

@@ -5,8 +5,10 @@ import { confinePath, KlpError, parseJsonInput, readInputText } from '@klp-split
  * The marker files that make a directory a klp-split project.
  *
  * `klp-livepatch.json` (a livepatch to split, build and verify):
- *   { "name"?: string, "source": "fix.c", "targets"?: ["<module project>", ...],
- *     "kdir"?: "<kernel tree>" }
+ *   { "name"?: string, "source": "fix.c" | "sources": ["a.c", "b.c"],
+ *     "targets"?: ["<module project>", ...], "kdir"?: "<kernel tree>" }
+ *   ("sources": the files of one livepatch module built from several, read
+ *   as one unit; exactly one of "source" and "sources")
  * `klp-module.json` (a kernel module the livepatch fixes, built with kbuild):
  *   { "name"?: string, "sources": ["mod.c", ...], "kdir"?: "<kernel tree>" }
  *
@@ -22,7 +24,8 @@ export interface LivepatchMarker {
   /** The marker's path as Nx listed it (relative to the workspace root). */
   markerFile: string;
   root: string;
-  source: string;
+  /** The livepatch's .c files ("source", or "sources" for a module built from several). */
+  sources: string[];
   targets: string[];
   kdir?: string;
 }
@@ -82,7 +85,9 @@ const targetName = (v: unknown, file: string): void => {
 
 const LIVEPATCH_FIELDS: Record<string, { required: boolean; check: FieldCheck }> = {
   name: { required: false, check: nameCheck },
-  source: { required: true, check: (v, f, d) => sourceFile('source', v, f, d) },
+  // One of the two: checked in readLivepatchMarker.
+  source: { required: false, check: (v, f, d) => sourceFile('source', v, f, d) },
+  sources: { required: false, check: stringListCheck('sources', (v, f, d) => sourceFile('sources', v, f, d), true) },
   targets: { required: false, check: stringListCheck('targets', targetName, false) },
   kdir: { required: false, check: kdirCheck },
 };
@@ -151,12 +156,13 @@ function readMarker(path: string, workspaceRoot: string, fields: Record<string, 
 
 export function readLivepatchMarker(path: string, workspaceRoot: string): LivepatchMarker {
   const j = readMarker(path, workspaceRoot, LIVEPATCH_FIELDS);
+  if ((j.source === undefined) === (j.sources === undefined)) throw new MarkerError(path, 'needs exactly one of "source" (the livepatch\'s .c file) and "sources" (the .c files of one livepatch module)');
   const root = dirname(path);
   return {
     name: (j.name as string | undefined) ?? basename(root),
     markerFile: path,
     root,
-    source: j.source as string,
+    sources: (j.sources as string[] | undefined) ?? [j.source as string],
     targets: (j.targets as string[] | undefined) ?? [],
     kdir: j.kdir as string | undefined,
   };

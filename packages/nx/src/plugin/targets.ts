@@ -128,7 +128,7 @@ function livepatchTargetsFor(m: LivepatchMarker, modules: Map<string, ModuleMark
   const split = suffixed(names.split, kernel);
   const build = suffixed(names.build, kernel);
   const verify = suffixed(names.verify, kernel);
-  const splitOptions = { source: `${m.root}/${m.source}`, outputPath: outDir, ...kernelOption };
+  const splitOptions = { sources: m.sources.map((s) => `${m.root}/${s}`), outputPath: outDir, ...kernelOption };
   const buildOptions = { path: outDir, ...kernelOption };
   const verifyOptions = { path: outDir, targets: targetKos, report: `${outDir}/verify.json`, ...(kernel ? { kernel } : {}) };
   const on = kernel ? ` on ${kernel}` : '';

@@ -1,5 +1,7 @@
+import { KlpError } from '@klp-split/core';
 import { readNxJson, updateNxJson, type Tree } from '@nx/devkit';
 import { RELEASE } from '@klp-split/kernel-facts';
+import { generator } from '../run-generator.js';
 
 /** Options of @klp-split/nx:init (documented in schema.json). */
 interface InitGeneratorOptions {
@@ -14,8 +16,8 @@ const PLUGIN = '@klp-split/nx';
  * with --kernels it sets the kernels the targets are built for; an existing
  * registration keeps its other options.
  */
-export default async function initGenerator(tree: Tree, options: InitGeneratorOptions): Promise<void> {
-  for (const k of options.kernels ?? []) if (!RELEASE.test(k)) throw new Error(`init: '${k}' is not a kernel release (like 6.1.0-57-amd64)`);
+export default generator(async function initGenerator(tree: Tree, options: InitGeneratorOptions): Promise<void> {
+  for (const k of options.kernels ?? []) if (!RELEASE.test(k)) throw new KlpError(`init: '${k}' is not a kernel release (like 6.1.0-57-amd64)`, { code: 'not-a-release' });
   const nxJson = readNxJson(tree) ?? {};
   const plugins = nxJson.plugins ?? [];
   const at = plugins.findIndex((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN);
@@ -25,4 +27,4 @@ export default async function initGenerator(tree: Tree, options: InitGeneratorOp
   const entry = Object.keys(newOptions).length ? { ...(existing && typeof existing !== 'string' ? existing : {}), plugin: PLUGIN, options: newOptions } : PLUGIN;
   nxJson.plugins = at < 0 ? [...plugins, entry] : plugins.map((p, i) => (i === at ? entry : p));
   updateNxJson(tree, nxJson);
-}
+});

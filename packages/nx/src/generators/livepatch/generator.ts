@@ -1,8 +1,10 @@
+import { KlpError } from '@klp-split/core';
 import { basename } from 'node:path';
 import { joinPathFragments, logger, writeJson, type Tree } from '@nx/devkit';
 import { LIVEPATCH_MARKER, MODULE_MARKER } from '../../plugin/markers.js';
 import { knownProjects, PROJECT_NAME, SOURCE_NAME } from '../known-projects.js';
 import { workspaceDir } from '../workspace-dir.js';
+import { generator } from '../run-generator.js';
 
 /** Options of @klp-split/nx:livepatch (documented in schema.json). */
 interface LivepatchGeneratorOptions {
@@ -16,23 +18,23 @@ interface LivepatchGeneratorOptions {
  * plugin turns into split/build/verify targets. The source is not created:
  * a livepatch is written by hand against the kernel it fixes.
  */
-export default async function livepatchGenerator(tree: Tree, options: LivepatchGeneratorOptions): Promise<void> {
+export default generator(async function livepatchGenerator(tree: Tree, options: LivepatchGeneratorOptions): Promise<void> {
   const dir = workspaceDir(tree, options.directory);
   const name = basename(dir);
   const targets = options.targets ?? [];
-  if (!PROJECT_NAME.test(name)) throw new Error(`livepatch: '${name}' is not a valid project name (letters, digits, '_', '.', '-')`);
-  if (!SOURCE_NAME.test(options.source)) throw new Error(`livepatch: source '${options.source}' must be a .c file name in ${dir} (letters, digits, '_', '-')`);
+  if (!PROJECT_NAME.test(name)) throw new KlpError(`livepatch: '${name}' is not a valid project name (letters, digits, '_', '.', '-')`, { code: 'project-name-invalid' });
+  if (!SOURCE_NAME.test(options.source)) throw new KlpError(`livepatch: source '${options.source}' must be a .c file name in ${dir} (letters, digits, '_', '-')`, { code: 'source-name-invalid' });
   const marker = joinPathFragments(dir, LIVEPATCH_MARKER);
-  if (tree.exists(marker)) throw new Error(`livepatch: ${marker} already exists`);
+  if (tree.exists(marker)) throw new KlpError(`livepatch: ${marker} already exists`, { code: 'marker-exists', file: marker });
 
   const known = knownProjects(tree);
-  if (known.all.has(name)) throw new Error(`livepatch: a project named '${name}' already exists`);
+  if (known.all.has(name)) throw new KlpError(`livepatch: a project named '${name}' already exists`, { code: 'project-exists' });
   // The verify target depends on each target's build: an unknown name would break the project graph.
   for (const t of targets) {
-    if (!known.modules.has(t)) throw new Error(`livepatch: target '${t}' is not a module project (no ${MODULE_MARKER} names it)`);
+    if (!known.modules.has(t)) throw new KlpError(`livepatch: target '${t}' is not a module project (no ${MODULE_MARKER} names it)`, { code: 'target-not-a-module' });
   }
 
   writeJson(tree, marker, { name, source: options.source, targets });
   const source = joinPathFragments(dir, options.source);
   if (!tree.exists(source)) logger.warn(`livepatch: ${source} does not exist yet; write the livepatch there before running split`);
-}
+});

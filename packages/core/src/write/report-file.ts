@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { KlpError } from '@klp-split/core';
+import { KlpError } from '../errors.js';
 
 function writeAll(fd: number, data: Buffer): void {
   for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { KernelTree, SymbolFacts } from '@klp-split/core';
+import { type KernelTree, requireRegularFile, type SymbolFacts } from '@klp-split/core';
 import { loadFacts, splitterFacts } from '@klp-split/klp-relocs';
-import { requireRegularFile } from './input-files.js';
 
 /**
  * What split and convert know about the symbols a livepatch uses, for

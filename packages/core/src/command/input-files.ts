@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { EXIT_USAGE, KlpError } from '@klp-split/core';
+import { EXIT_USAGE, KlpError } from '../errors.js';
 
 /**
  * Checks a file named on the command line before any reader sees it: a
