@@ -75,7 +75,7 @@ describe('split: a defect of the splitter is exit 3, bad input exit 2 (issue 20)
     const err: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((t) => (err.push(String(t)), true));
     try {
-      const r = await splitExecutor({ source: 'defect.c', outputPath: 'out-nx', allIncludes: true }, { root: dir } as ExecutorContext);
+      const r = await splitExecutor({ sources: ['defect.c'], outputPath: 'out-nx', allIncludes: true }, { root: dir } as ExecutorContext);
       expect(r.success).toBe(false);
     } finally {
       spy.mockRestore();
