@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { discoverKernelTree, stockLayoutProbe } from '@klp-split/kbuild-gen';
-import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers/env.js';
+import { corpusModules } from '../../../../test/helpers/corpus.js';
 import { loadModuleImage } from '../image/module-image.js';
 import { readLayout } from '../klp/layout.js';
 import { vmlinuxSymbolSource } from './object-symbols.js';
@@ -9,16 +9,13 @@ import { newKernel, type SimSystem } from './system.js';
 import { ModuleSpace, MODULES_VADDR } from './module-space.js';
 
 describe('the module area', () => {
-  let dir: string;
   let sys: SimSystem;
 
   beforeAll(async () => {
-    const built = await buildCorpusModules([samples('livepatch-shadow-mod.c')]);
-    dir = built.dir;
+    const built = await corpusModules();
     const vmlinux = loadSymvers(discoverKernelTree().symvers).vmlinux;
     sys = { layout: readLayout(await stockLayoutProbe()), vmlinuxExports: vmlinux, vmlinuxSymbols: vmlinuxSymbolSource(vmlinux), images: [loadModuleImage(built.ko('livepatch-shadow-mod'))] };
   });
-  afterAll(() => removeDir(dir));
 
   it('survives 500 load/unload cycles of a module, reusing its addresses', () => {
     const kernel = newKernel(sys);
