@@ -1,7 +1,8 @@
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
+import { corpusSplits, corpusTargets } from '../helpers/corpus.js';
+import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 
 /**
@@ -61,22 +62,15 @@ describe('the kernel samples, split by klp-split, on the real split kernel', () 
   beforeAll(async () => {
     kernel = await splitKernel();
     dir = tempDir('split-corpus-real');
-    mkdirSync(join(dir, 'targets'));
-    for (const t of TARGETS) cpSync(samples(`${t}.c`), join(dir, 'targets', `${t}.c`));
-    const t = await klpSplit(['build', join(dir, 'targets'), '--kdir', kernel.kdir]);
-    expect(t.code, t.stderr).toBe(0);
-    for (const lp of LIVEPATCHES) {
-      const s = await klpSplit(['split', samples(`${lp}.c`), '--out', join(dir, lp)]);
-      expect(s.code, s.stderr).toBe(0);
-      const b = await klpSplit(['build', join(dir, lp), '--kdir', kernel.kdir]);
-      expect(b.code, b.stderr).toBe(0);
-    }
+    // The samples split and built for the split kernel's tree, their targets too (shared fixtures).
+    const [splits, targets] = await Promise.all([corpusSplits(kernel.kdir), corpusTargets(kernel.kdir)]);
+    for (const lp of LIVEPATCHES) expect(splits.build(lp).code, splits.build(lp).stderr).toBe(0);
     writeFileSync(join(dir, 'steps.scenario'), SCENARIO);
     const r = await klpSplit([
       'simulate',
-      join(dir, LIVEPATCHES[0]!),
-      ...LIVEPATCHES.slice(1).flatMap((lp) => ['--also', join(dir, lp)]),
-      ...TARGETS.flatMap((tg) => ['--target', join(dir, 'targets', `${tg}.ko`)]),
+      splits.dir(LIVEPATCHES[0]!),
+      ...LIVEPATCHES.slice(1).flatMap((lp) => ['--also', splits.dir(lp)]),
+      ...TARGETS.flatMap((tg) => ['--target', targets.ko(tg)]),
       '--scenario',
       join(dir, 'steps.scenario'),
       '--real-kernel',

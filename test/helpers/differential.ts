@@ -7,7 +7,7 @@ import { callbackCall } from './selftests.js';
 
 /**
  * The comparison the differential suites share: the same commands run on the
- * real kernel (runOnRealKernel) and in the simulator's upstream mode through
+ * real kernel (a real-kernel batch, test/real/batch.ts) and in the simulator's upstream mode through
  * `klp-split simulate --upstream`, which must agree on every command's
  * success or failure and on every line the kernel and the tools print.
  */

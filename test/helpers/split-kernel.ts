@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { guestPrograms, runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
+import { QUICK } from '../tiers.js';
 import { ROOT } from './env.js';
 
 /**
  * The split livepatch kernel (scripts/split-kernel.sh: Debian's 6.1 with the
- * project's kernel/patches) and runs of a guest script on it under qemu
- * (qemu-kernel.sh with KLP_QEMU_KERNEL=split).
+ * project's kernel/patches, built once and cached); its runs under qemu are
+ * real-kernel batches (test/real/batch.ts) with kernel 'split'.
  */
-
-/** Programs the guest scripts can use: the initramfs's one list (packages/nx/scripts/guest/programs). */
-export const SPLIT_GUEST_BINS = guestPrograms().join(' ');
 
 export interface SplitKernel {
   /** The build tree: kbuild's -C for modules, with the split API in include/linux/livepatch.h. */
@@ -24,60 +20,11 @@ export interface SplitKernel {
 
 /** Builds the split kernel unless it is cached (a cold build takes minutes). */
 export async function splitKernel(): Promise<SplitKernel> {
+  if (QUICK) throw new Error('this suite needs the split kernel: list it in REAL_KERNEL of test/tiers.ts (the quick tier builds no kernel)');
   const t0 = performance.now();
   const r = await execa('bash', ['scripts/split-kernel.sh', 'kdir'], { cwd: ROOT, reject: false, timeout: 60 * 60_000 });
   if (r.exitCode !== 0) throw new Error(`scripts/split-kernel.sh failed (exit ${r.exitCode}):\n${String(r.stderr).slice(-4000)}`);
   const kdir = String(r.stdout).trim();
   const release = readFileSync(join(kdir, 'include/config/kernel.release'), 'utf8').trim();
   return { kdir, release, ms: performance.now() - t0 };
-}
-
-export interface GuestRun {
-  /** Lines of each case ('klp-guest: case <id>' .. 'end <id>'), see guestTranscripts(). */
-  cases: Map<string, string[]>;
-  /** 'problem:' lines: a wait that ran out or a guest command that failed unexpectedly. */
-  problems: string[];
-  dmesg: string;
-  /** The qemu run, boot included. */
-  ms: number;
-}
-
-/** A line of the guest's report as the split-kernel suites read it. */
-function shown(l: GuestLine): string {
-  switch (l.kind) {
-    case 'cmd':
-      return `% ${l.text}`;
-    case 'out':
-      return `out ${l.text}`;
-    case 'rc':
-      return `rc ${l.status}`;
-    default:
-      return l.text;
-  }
-}
-
-/**
- * The guest's report (parseGuestReport()) as lines of a transcript: the
- * guest's own lines without their 'klp-guest: ' prefix ('% cmd', 'out ...',
- * 'rc N', 'lsmod ...', 'objects ...'); of the kernel's lines those of the
- * livepatch core and of the case's modules (their names start with
- * `modulePrefix`), without timestamps and taint notices.
- */
-export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun['cases'] {
-  const report = parseGuestReport(dmesg, (line) => line.startsWith('livepatch: ') || line.startsWith(modulePrefix));
-  return new Map([...report.cases].map(([id, lines]) => [id, lines.map(shown)]));
-}
-
-/**
- * Boots the split kernel once with `kos` in /lib/modules/<release>/extra
- * (indexed by depmod, so request_module() finds them) and runs `guestScript`
- * (a .sh file of the project) as /work/run.sh.
- */
-export async function runOnSplitKernel(kernel: SplitKernel, kos: string[], guestScript: string, workDir: string, modulePrefix: string): Promise<GuestRun> {
-  const r = await runGuest({ kernel: 'split', kos, script: guestScript, workDir, append: 'log_buf_len=4M', timeoutS: 600 });
-  if (r.release !== kernel.release) throw new Error(`the split kernel booted is ${r.release}, not ${kernel.release}`);
-  if (r.exitCode !== 0 || !r.dmesg || !guestDone(r.output)) {
-    throw new Error(`the split-kernel run failed (exit ${r.exitCode}):\n${r.output.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-  }
-  return { cases: guestTranscripts(r.dmesg, modulePrefix), problems: parseGuestReport(r.dmesg, () => false).problems, dmesg: r.dmesg, ms: r.ms };
 }
