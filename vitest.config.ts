@@ -11,8 +11,9 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // The quick tier (npm run test:quick, test/tiers.ts): no qemu, no kernel build, nothing slow.
     exclude: [...configDefaults.exclude, ...(QUICK ? [...REAL_KERNEL, ...SLOW] : [])],
-    // The real-kernel batches of the suites in the run, one boot per kernel beside the suites (test/real/).
-    globalSetup: QUICK ? [] : ['test/real/global-setup.ts'],
+    // No test writes into the checkout (test/checkout-guard.ts); the real-kernel batches of the suites in the run,
+    // one boot per kernel beside the suites (test/real/).
+    globalSetup: ['test/checkout-guard.ts', ...(QUICK ? [] : ['test/real/global-setup.ts'])],
     testTimeout: 120_000,
     // A suite's beforeAll may wait for a shared fixture another suite is building (test/helpers/fixtures.ts).
     hookTimeout: 20 * 60_000,

@@ -45,7 +45,7 @@ describe('dependent targets: the real kernel allows what the model explores and 
       simulated.set(c.id, { code: r.code, transcript: r.code === 0 ? JSON.parse(r.stdout).transcript : [r.stdout, r.stderr] });
     }
     real = realRun(await result, () => [PATCH, BASE, USER]);
-  }, 20 * 60_000);
+  }, 60 * 60_000);
 
   afterAll(() => {
     if (real) console.log(`dependent targets: ${orders.length} complete command orders in the model, ${explored.length} run on the real kernel; real-kernel run ${(real.ms / 1000).toFixed(1)} s (boot included)`);

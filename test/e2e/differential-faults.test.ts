@@ -30,7 +30,7 @@ describe('differential faults: the real kernel and the simulator agree', () => {
     simulated = await simulateUpstream(CASES.map((c) => ({ ...c, modules: c.modules.map((m) => m.name) })), (name) => join(modules, `${name}.ko`), dir);
     const caseModules = new Map(CASES.map((c) => [c.id, c.modules.map((m) => m.name)]));
     real = realRun(await result, (id) => caseModules.get(id) ?? []);
-  }, 20 * 60_000);
+  }, 60 * 60_000);
 
   afterAll(() => {
     reportDifferential('differential faults', CASES, real, simulated, agreed);

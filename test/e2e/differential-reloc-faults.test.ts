@@ -31,7 +31,7 @@ describe('differential relocation faults: the real kernel and the simulator agre
     simulated = await simulateUpstream(CASES.map((c) => ({ ...c, modules: c.modules.map((m) => m.name) })), (name) => join(modules, `${name}.ko`), dir);
     const caseModules = new Map(CASES.map((c) => [c.id, c.modules.map((m) => m.name)]));
     real = realRun(await result, (id) => caseModules.get(id) ?? []);
-  }, 20 * 60_000);
+  }, 60 * 60_000);
 
   afterAll(() => {
     reportDifferential('differential relocation faults', CASES, real, simulated, agreed);

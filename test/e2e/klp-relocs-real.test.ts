@@ -32,7 +32,7 @@ beforeAll(async () => {
   a = blocks('A');
   b = blocks('B');
   dmesg = kernelLog(r);
-}, 900_000);
+}, 60 * 60_000);
 
 describe('classic livepatch relocations on Debian 6.1', () => {
   it('reaches the static vmlinux function and variable, and the second console_show', () => {

@@ -61,7 +61,7 @@ describe('split differential faults: the real split kernel and the simulator agr
       results.set(id, { transcript: t.lines, status: t.status, left: r.left.get(id) ?? [] });
     }
     real = { results, problems: r.problems, ms: r.ms };
-  }, 40 * 60_000);
+  }, 60 * 60_000);
 
   afterAll(() => {
     // KLP_SPLIT_FAULTS_REPORT=<file> keeps both sides' transcripts of every case.

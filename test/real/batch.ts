@@ -96,16 +96,20 @@ function moduleSet(prepared: Prepared[]): string[] {
  * error; the others still run.
  */
 export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDir: string): Promise<void> {
-  const prepared: Prepared[] = [];
-  for (const batch of batches) {
-    try {
-      const dir = join(runDir, batch.name);
-      mkdirSync(dir, { recursive: true });
-      prepared.push({ batch, input: await batch.prepare(dir) });
-    } catch (e) {
-      writeAtomic(errorFile(runDir, batch.name), `preparing the real-kernel batch '${batch.name}' failed: ${(e as Error).stack ?? e}`);
-    }
-  }
+  // All at once: much of a build is waiting for make, and the boot waits for the last.
+  const inputs = await Promise.all(
+    batches.map(async (batch) => {
+      try {
+        const dir = join(runDir, batch.name);
+        mkdirSync(dir, { recursive: true });
+        return await batch.prepare(dir);
+      } catch (e) {
+        writeAtomic(errorFile(runDir, batch.name), `preparing the real-kernel batch '${batch.name}' failed: ${(e as Error).stack ?? e}`);
+        return undefined;
+      }
+    }),
+  );
+  const prepared: Prepared[] = batches.flatMap((batch, i) => (inputs[i] ? [{ batch, input: inputs[i] }] : []));
   if (!prepared.length) return;
   const fail = (why: string): void => {
     for (const { batch } of prepared) writeAtomic(errorFile(runDir, batch.name), why);
