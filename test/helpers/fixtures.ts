@@ -184,3 +184,34 @@ export async function builtSources(name: string, sources: Record<string, string>
     opts.edit?.apply(dir);
   });
 }
+
+/** What `klp-split build --json` of one directory did. */
+export interface BuildOutcome {
+  code: number;
+  /** Its stdout (the JSON result) and stderr. */
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Split outputs (name -> file name -> text) written out and each built by
+ * `klp-split build --json -q` with `args`, two at a time: a shared fixture
+ * keyed by the texts. Every build's outcome is kept (a failure too), for the
+ * suite whose subject the build is.
+ */
+export async function builtSplits(name: string, splits: Map<string, Map<string, string>>, args: string[] = []): Promise<{ dir: (split: string) => string; build: (split: string) => BuildOutcome }> {
+  const facts = [...splits].sort(([a], [b]) => a.localeCompare(b)).flatMap(([n, files]) => [...files].sort(([a], [b]) => a.localeCompare(b)).map(([f, text]) => `${n}/${f}\0${text}`));
+  const top = await sharedFixture(name, { facts: [...facts, `args ${args.join(' ')}`] }, async (d) => {
+    const queue = [...splits.keys()];
+    const worker = async (): Promise<void> => {
+      for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+        mkdirSync(join(d, n), { recursive: true });
+        for (const [f, text] of splits.get(n)!) writeFileSync(join(d, n, f), text);
+        const b = await klpSplit(['build', join(d, n), '--json', '-q', ...args]);
+        writeFileSync(join(d, `${n}.build.json`), JSON.stringify({ code: b.code, stdout: b.stdout, stderr: b.stderr }));
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  });
+  return { dir: (n) => join(top, n), build: (n) => JSON.parse(readFileSync(join(top, `${n}.build.json`), 'utf8')) as BuildOutcome };
+}
