@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverKernelTree } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
 import { linkedWorkspace, nx as nxIn } from '../helpers/nx-workspace.js';
 

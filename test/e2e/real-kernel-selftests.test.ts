@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultKallsymsFile } from '@klp-split/runtime-sim';
+import { defaultKallsymsFile } from '@klp-split/kernel-facts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, ROOT } from '../helpers/env.js';
 import { kernelLog } from '../helpers/real-kernel.js';

@@ -4,7 +4,7 @@ import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFi
 import { basename, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cacheDir } from '@klp-split/core';
-import { kernelEnv } from '@klp-split/kbuild-gen';
+import { kernelEnv } from '@klp-split/kernel-facts';
 import { klpSplit, ROOT } from './env.js';
 
 /**

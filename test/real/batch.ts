@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { runGuest, STEPS_SCRIPT, type KernelKind } from '../../packages/nx/src/real-kernel/guest-run.js';
+import type { KernelKind } from '@klp-split/core';
+import { runGuest, STEPS_SCRIPT } from '../../packages/nx/src/real-kernel/guest-run.js';
 
 /**
  * Real-kernel batches: what a suite runs on a real kernel under qemu, as

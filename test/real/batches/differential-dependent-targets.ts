@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { stockLayoutProbe, discoverKernelTree } from '@klp-split/kbuild-gen';
-import { commandOrders, defaultKallsymsFile, loadModuleImage, loadSymvers, readLayout, vmlinuxSymbolSource, type Entity, type SimSystem } from '@klp-split/runtime-sim';
+import { stockLayoutProbe } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
+import { commandOrders, loadModuleImage, readLayout, vmlinuxSymbolSource, type Entity, type SimSystem } from '@klp-split/runtime-sim';
 import { exploredCases, REFUSED_CASES } from '../../differential/dependent-cases.js';
 import { BASE, dependentModuleSources, PATCH, USER } from '../../differential/dependent-modules.js';
 import { builtSources } from '../../helpers/fixtures.js';
@@ -31,7 +32,7 @@ export async function dependentModules(): Promise<string[]> {
 export async function dependentModel(kos: string[]): Promise<{ sys: SimSystem; orders: string[][] }> {
   const tree = discoverKernelTree();
   const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
-  const sys: SimSystem = { layout: readLayout(await stockLayoutProbe(undefined)), vmlinuxExports, vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, defaultKallsymsFile(tree.release)), images: kos.map((k) => loadModuleImage(k)) };
+  const sys: SimSystem = { layout: readLayout(await stockLayoutProbe(tree)), vmlinuxExports, vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, tree.kallsyms), images: kos.map((k) => loadModuleImage(k)) };
   return { sys, orders: commandOrders(sys, ENTITIES) };
 }
 

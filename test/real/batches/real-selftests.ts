@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { kernelEnv } from '@klp-split/kbuild-gen';
+import { kernelEnv } from '@klp-split/kernel-facts';
 import { caseCommands } from '../../helpers/real-kernel.js';
 import { sharedFixture } from '../../helpers/fixtures.js';
 import { corpus } from '../../helpers/env.js';

@@ -7,9 +7,9 @@
  */
 
 /** The marker qemu-kernel.sh puts between run.sh's output and the kernel log. */
-export const DMESG_MARKER = '\n### klp-qemu: dmesg\n';
+const DMESG_MARKER = '\n### klp-qemu: dmesg\n';
 /** The line the guest script prints on its output when it ran to its end. */
-export const DONE_MARKER = '### klp-guest: done';
+const DONE_MARKER = '### klp-guest: done';
 
 /** Whether run.sh's output says the guest script ran to its end. */
 export function guestDone(output: string): boolean {
@@ -28,7 +28,7 @@ export type GuestLine =
   /** A kernel line the caller kept, without its timestamp. */
   | { kind: 'kernel'; text: string };
 
-export interface GuestReport {
+interface GuestReport {
   /** Each case's lines ('case <id>' .. 'end <id>'), in case order. */
   cases: Map<string, GuestLine[]>;
   /** The modules a case's cleanup could not remove (pinned for good), by case; cases that left none are absent. */

@@ -2,26 +2,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelEnv } from '@klp-split/kbuild-gen';
-import { KlpError } from '@klp-split/core';
+import { kernelEnv } from '@klp-split/kernel-facts';
+import { KlpError, type KernelKind } from '@klp-split/core';
 import { splitRunOutput } from './guest-report.js';
 
 /** This package's scripts/ (from src/ and dist/ alike): qemu-kernel.sh and the guest's scripts. */
-export const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
-export const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
+const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
+const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
 /** The guest script that runs a scenario file (see its header). */
 export const STEPS_SCRIPT = join(NX_SCRIPTS, 'guest/steps.sh');
-/** The one list of programs the guest's initramfs holds. */
-export const GUEST_PROGRAMS_FILE = join(NX_SCRIPTS, 'guest/programs');
-
-/** The programs of guest/programs, in order. */
-export function guestPrograms(): string[] {
-  return readFileSync(GUEST_PROGRAMS_FILE, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-}
-
 /**
  * The project's scripts/ directory (a checkout of klp-split: split-kernel.sh
  * builds the split kernel from the project's kernel/patches), or undefined
@@ -31,8 +20,6 @@ export function projectScripts(nxScripts = NX_SCRIPTS): string | undefined {
   const dir = resolve(nxScripts, '../../../scripts');
   return existsSync(join(dir, 'split-kernel.sh')) && existsSync(join(dir, 'kernel-env.sh')) && existsSync(resolve(dir, '../kernel/patches')) ? dir : undefined;
 }
-
-export type KernelKind = 'stock' | 'split';
 
 /** A setup problem of the real-kernel run (exit 2). */
 export class GuestSetupError extends KlpError {
@@ -95,7 +82,7 @@ function kernelModules(kind: KernelKind, env: Record<string, string>): { release
   return { release, moddir };
 }
 
-export interface GuestRunOptions {
+interface GuestRunOptions {
   kernel: KernelKind;
   /** Modules installed under /lib/modules/<release>/extra and indexed with depmod. */
   kos: string[];
@@ -111,7 +98,7 @@ export interface GuestRunOptions {
   timeoutS?: number;
 }
 
-export interface GuestRunResult {
+interface GuestRunResult {
   /** qemu-kernel.sh's exit status: run.sh's, 125 when the guest did not finish. */
   exitCode: number;
   /** run.sh's output. */
