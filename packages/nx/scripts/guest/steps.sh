@@ -230,7 +230,10 @@ selftest() {
   settle
 }
 
-snapshot() { kmsg "lsmod $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"; }
+# The loaded modules, sorted ('' when none; /proc/modules has no size to test).
+loaded() { cut -d' ' -f1 /proc/modules | sort | tr '\n' ' '; }
+
+snapshot() { kmsg "lsmod $(loaded)"; }
 
 objects() {
   kmsg "objects $(ls "$lp/$1" 2>/dev/null | grep -vx 'enabled\|transition\|force' | sort | tr '\n' ' ' || true)"
@@ -245,7 +248,7 @@ cleanup() {
   settle
   for ((i = 0; i < 50; i++)); do
     for m in $(cut -d' ' -f1 /proc/modules); do rmmod "$m" 2>/dev/null || true; done
-    [[ -s /proc/modules ]] || return 0
+    [[ -z $(loaded) ]] && return 0
     sleep 0.1
   done
 }
@@ -268,7 +271,8 @@ while IFS= read -r line || [[ -n $line ]]; do
       case_id=
       # What cleaning up makes the kernel print is no case's; what it cannot remove (a module pinned for good) is.
       cleanup
-      if [[ -s /proc/modules ]]; then kmsg "left ${w[1]} $(cut -d' ' -f1 /proc/modules | sort | tr '\n' ' ')"; fi
+      left=$(loaded)
+      if [[ -n $left ]]; then kmsg "left ${w[1]} $left"; fi
       ;;
     @lsmod:1) snapshot ;;
     @objects:2) [[ ${w[1]} =~ ^[A-Za-z0-9_]+$ ]] && objects "${w[1]}" || kmsg "problem: cannot run '$line'" ;;
