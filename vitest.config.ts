@@ -1,5 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
-import { QUICK, REAL_KERNEL, SLOW } from './test/tiers.js';
+import { QUICK, QUICK_E2E, SLOW } from './test/tiers.js';
 import { RealKernelLast } from './test/sequencer.js';
 
 export default defineConfig({
@@ -8,9 +8,9 @@ export default defineConfig({
   // packages' TypeScript sources, not a dist/ that may be older.
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // The quick tier (npm run test:quick, test/tiers.ts): no qemu, no kernel build, nothing slow.
-    exclude: [...configDefaults.exclude, ...(QUICK ? [...REAL_KERNEL, ...SLOW] : [])],
+    include: QUICK ? ['packages/*/src/**/*.test.ts', 'test/*.test.ts', ...QUICK_E2E] : ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...(QUICK ? SLOW : [])],
     // No test writes into the checkout (test/checkout-guard.ts); the real-kernel batches of the suites in the run,
     // one boot per kernel beside the suites (test/real/).
     globalSetup: ['test/checkout-guard.ts', ...(QUICK ? [] : ['test/real/global-setup.ts'])],

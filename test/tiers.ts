@@ -1,10 +1,11 @@
 /**
  * The suites' tiers. `npm test` runs every suite. `npm run test:quick` (the
- * inner loop) leaves out the suites listed here: those that boot a kernel
- * under qemu or need the split kernel (REAL_KERNEL), and those too slow for
- * the inner loop (SLOW: packing and installing the packages, other kernels,
- * the long fuzzers). A new suite that boots qemu, needs the split kernel or
- * takes more than half a minute goes into one of the lists (test/README.md).
+ * inner loop, KLP_TEST_TIER=quick) runs the packages' unit tests, the
+ * project tests of test/*.test.ts and the end-to-end suites of QUICK_E2E
+ * (they run on the shared fixtures and a few commands), but not SLOW: no
+ * qemu, no kernel build, nothing that takes minutes. A new end-to-end suite
+ * runs with `npm test` only until it is listed in QUICK_E2E; a suite that
+ * boots qemu or needs the split kernel goes into REAL_KERNEL (test/README.md).
  */
 
 /** Suites that boot a kernel under qemu or build against the split kernel. */
@@ -21,13 +22,20 @@ export const REAL_KERNEL = [
   'test/e2e/simulate-real-kernel.test.ts',
 ];
 
-/** Suites that need neither, but take minutes. */
-export const SLOW = [
-  'test/e2e/kernel-matrix.test.ts',
-  'test/e2e/nx-user-workspace.test.ts',
-  'test/e2e/nx-shared-cache.test.ts',
-  'test/fuzz/**',
+/** End-to-end suites in the quick tier. */
+export const QUICK_E2E = [
+  'test/e2e/callbacks-golden.test.ts',
+  'test/e2e/split-selftests.test.ts',
+  'test/e2e/upstream-callbacks.test.ts',
+  'test/e2e/upstream-selftests.test.ts',
+  'test/e2e/corpus-verify.test.ts',
+  'test/e2e/module-area.test.ts',
+  'test/e2e/foundation.test.ts',
+  'test/e2e/nx-markers.test.ts',
 ];
+
+/** Unit and project suites left out of the quick tier: they build modules of their own with kbuild. */
+export const SLOW = ['packages/kbuild-gen/src/relocs-convert.test.ts'];
 
 /** The tier of this run: KLP_TEST_TIER=quick is the quick tier; anything else every suite. */
 export const QUICK = process.env.KLP_TEST_TIER === 'quick';
