@@ -27,6 +27,8 @@ export interface FixtureInputs {
   facts?: string[];
   /** Whether the build runs kbuild against the kernel environment's headers (adds them and gcc to the key); default true. */
   kbuild?: boolean;
+  /** Whether the build runs klp-split (adds the tool to the key); default true. */
+  tool?: boolean;
 }
 
 /** A fixture directory unused for this long goes. */
@@ -71,7 +73,8 @@ export function kernelKey(): string {
 
 /** The key of a fixture: what its build reads. */
 export function fixtureKey(inputs: FixtureInputs): string {
-  const h = createHash('sha256').update(`tool ${toolKey()}\0`);
+  const h = createHash('sha256');
+  if (inputs.tool !== false) h.update(`tool ${toolKey()}\0`);
   if (inputs.kbuild !== false) h.update(`kernel ${kernelKey()}\0`);
   for (const f of inputs.facts ?? []) h.update(`fact ${f}\0`);
   for (const f of inputs.files ?? []) {

@@ -38,7 +38,7 @@ export async function selftestModules(): Promise<{ dir: string; modules: string[
   const src = testModulesDir();
   const sources = ['Makefile', ...readFileSync(join(src, 'Makefile'), 'utf8').match(/test_klp_[a-z0-9_]*\.o/g)!.map((o) => o.replace(/\.o$/, '.c'))];
   const modules = sources.slice(1).map((c) => c.replace(/\.c$/, ''));
-  const dir = await sharedFixture('selftest-modules', { files: sources.map((f) => join(src, f)) }, async (d) => {
+  const dir = await sharedFixture('selftest-modules', { files: sources.map((f) => join(src, f)), tool: false }, async (d) => {
     for (const f of sources) copyFileSync(join(src, f), join(d, f));
     const r = await execa('make', ['-C', kernelEnv().KLP_KDIR, `M=${d}`, 'CONFIG_TEST_LIVEPATCH=m', `-j${availableParallelism()}`, 'modules'], { reject: false, all: true, env: { LC_ALL: 'C' } });
     if (r.exitCode !== 0) throw new Error(`building the test modules failed: make -C <headers> M=<copy of lib/livepatch> CONFIG_TEST_LIVEPATCH=m modules\n${String(r.all).slice(-4000)}`);
