@@ -33,8 +33,6 @@ export interface FixtureInputs {
 
 /** A fixture directory unused for this long goes. */
 const KEEP_DAYS = 7;
-/** A build holding the lock this long without its process is a dead one's. */
-const STALE_LOCK_MS = 60 * 60_000;
 
 /** Hashes the files under `path` by their names relative to `base` (so a clone elsewhere has the same key) and contents. */
 function hashTree(h: ReturnType<typeof createHash>, path: string, base: string, skip: (name: string) => boolean = () => false): void {
@@ -90,15 +88,30 @@ export function fixturesDir(): string {
   return join(cacheDir(), 'fixtures');
 }
 
-function holderAlive(lock: string): boolean {
+/** A process's start time (field 22 of /proc/<pid>/stat): tells the holder from a later process with its pid. */
+function startTime(pid: number): string | undefined {
   try {
-    const [pid] = readFileSync(lock, 'utf8').split(' ');
-    process.kill(Number(pid), 0);
-    return Date.now() - statSync(lock).mtimeMs < STALE_LOCK_MS;
-  } catch (e) {
-    // EPERM: alive, someone else's; anything else (no file, no process): not held.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
+}
+
+/** Whether the process that wrote the lock file still runs (a lock being written counts as held). */
+function holderAlive(lock: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(lock, 'utf8');
+  } catch {
+    return false;
+  }
+  const [pid, start] = text.trim().split(' ');
+  if (!pid || !start) {
+    const st = statSync(lock, { throwIfNoEntry: false });
+    return st !== undefined && Date.now() - st.mtimeMs < 10_000;
+  }
+  return startTime(Number(pid)) === start;
 }
 
 /** Takes <path> (O_EXCL); waits while a live process holds it. */
@@ -106,7 +119,7 @@ async function lock(path: string): Promise<void> {
   for (;;) {
     try {
       const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid} ${new Date().toISOString()}\n`);
+      writeSync(fd, `${process.pid} ${startTime(process.pid)}\n`);
       closeSync(fd);
       return;
     } catch (e) {
