@@ -13,26 +13,26 @@
 #
 # Cache: <cache>/split-kernel/ where <cache> is $KLP_SPLIT_CACHE or
 # ~/.cache/klp-split.
-#   base-<bkey>/linux   the stock tree, configured and built; <bkey> hashes the
-#                       source package's version, the config list below and
-#                       gcc's version
-#   <key>/linux         a copy of the base with the patches applied and
-#                       built again; <key> adds the sha256 of every
-#                       patch in order
-#   each with a .complete stamp written last; an unfinished directory is
-#   resumed (make is incremental) or, when the patches did not apply, redone.
-# A cold build (extract, configure, build the base, copy, patch, rebuild)
-# needs about 7 minutes of CPU for the base and about 6 for the patched copy,
-# which kbuild compiles again almost entirely (a copied tree rebuilds
-# objtool, whose build records absolute paths); wall-clock time depends on
-# the machine's load (see docs/split-kernel.md). Builds run under 'nice -n 10' with -j$(nproc); on a
-# busy machine that starves them (KLP_SPLIT_KERNEL_NICE=0 builds at normal
-# priority).
+#   <key>/linux   the source extracted, the patches applied, configured and
+#                 built; <key> hashes the source package's version, the
+#                 config lists below, gcc's version and the sha256 of every
+#                 patch in order
+#   with a .complete stamp written last; an unfinished tree is resumed (make
+#   is incremental) or, when the patches did not apply, redone.
+#   ccache/       the compiler cache, when ccache is installed: a patch
+#                 series that changes recompiles only what it touches
+# A cold build (extract, patch, configure, build) needs about 7 minutes of
+# CPU; wall-clock time depends on the machine's load (see
+# docs/split-kernel.md). While make runs, a progress line every 30 s
+# ($KLP_SPLIT_KERNEL_PROGRESS seconds) says how many files it compiled.
+# Builds run under 'nice -n 10' with -j$(nproc); on a busy machine that
+# starves them (KLP_SPLIT_KERNEL_NICE=0 builds at normal priority).
 #
 # Environment: KLP_SPLIT_CACHE, KLP_SPLIT_KERNEL_NICE (default 10),
-# KLP_SPLIT_KERNEL_PATCHES (directory of the
-# series, default kernel/patches of this project; an empty directory gives
-# the stock kernel with the same config).
+# KLP_SPLIT_KERNEL_PROGRESS (default 30), KLP_SPLIT_KERNEL_PATCHES
+# (directory of the series, default kernel/patches of this project; an
+# empty directory gives the stock kernel with the same config),
+# KLP_SPLIT_KERNEL_CCACHE (auto: when ccache is installed; 0: never).
 # Exit status: 0 ok; 2 setup or build failure (the failing step is named).
 set -euo pipefail -o errtrace
 
@@ -101,14 +101,17 @@ list_patches() {
     < <(find "$patch_dir" -maxdepth 1 -name '*.patch' -type f | LC_ALL=C sort)
 }
 
-base_key() {
+# The configuration's key, then the tree's: the configuration's key and
+# every patch. (Two steps, as when the patched tree was a copy of a stock
+# one: trees built then keep their names.)
+config_key() {
   { echo "source $(src_version)"; echo "yes ${config_yes[*]}"; echo "no ${config_no[*]}"
     echo "localversion $localversion"; echo "gcc $(gcc -dumpfullversion)"; } | sha256sum | cut -c1-16
 }
 
-patched_key() {
+tree_key() {
   local f
-  { echo "base $1"
+  { echo "base $(config_key)"
     for f in "${patches[@]}"; do echo "$(basename "$f") $(sha256sum < "$f" | cut -d' ' -f1)"; done
   } | sha256sum | cut -c1-16
 }
@@ -116,17 +119,27 @@ patched_key() {
 jobs=$(nproc)
 niceness=${KLP_SPLIT_KERNEL_NICE:-10}
 [[ $niceness =~ ^[0-9]+$ ]] || die "KLP_SPLIT_KERNEL_NICE must be a number, got '$niceness'"
-kmake() { nice -n "$niceness" make -s -C "$1" -j"$jobs" "${@:2}"; }
+progress_s=${KLP_SPLIT_KERNEL_PROGRESS:-30}
+[[ $progress_s =~ ^[1-9][0-9]*$ ]] || die "KLP_SPLIT_KERNEL_PROGRESS must be a positive number of seconds, got '$progress_s'"
 
-# ------------------------------------------------------------ base (stock)
+# ccache, when installed: the kernel compiles with relative paths, so with
+# the tree as its base directory a tree of another key hits the same entries.
+cc=gcc
+if [[ ${KLP_SPLIT_KERNEL_CCACHE:-auto} != 0 ]] && command -v ccache >/dev/null; then
+  cc="ccache gcc"
+  export CCACHE_DIR="$top/ccache" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
+fi
+kmake() { CCACHE_BASEDIR=$1 nice -n "$niceness" make -C "$1" -j"$jobs" CC="$cc" "${@:2}"; }
+
+# --------------------------------------------------------------- the tree
 configure() {
   local tree=$1 o bad=()
-  kmake "$tree" tinyconfig >/dev/null
+  kmake "$tree" -s tinyconfig >/dev/null
   for o in "${config_yes[@]}"; do "$tree/scripts/config" --file "$tree/.config" --enable "$o"; done
   for o in "${config_no[@]}"; do "$tree/scripts/config" --file "$tree/.config" --disable "$o"; done
   "$tree/scripts/config" --file "$tree/.config" --set-str LOCALVERSION "$localversion" \
     --disable LOCALVERSION_AUTO
-  kmake "$tree" olddefconfig >/dev/null
+  kmake "$tree" -s olddefconfig >/dev/null
   for o in "${config_yes[@]}"; do
     grep -qx "CONFIG_$o=y" "$tree/.config" || bad+=("$o")
   done
@@ -136,32 +149,31 @@ configure() {
   [[ ${#bad[@]} -eq 0 ]] || die "after olddefconfig these options are not as required: ${bad[*]} (see $tree/.config)"
 }
 
+# Files make compiled so far: kbuild's quiet lines ("  CC      kernel/fork.o").
+compiled() { grep -c '^  CC ' "$1" 2>/dev/null || true; }
+
 build_tree() {
-  local tree=$1 t0
+  local tree=$1 log=$1/../build.log t0 pid rc=0 last total=""
   t0=$(date +%s)
+  last=$t0
+  [[ -f $top/.compiled ]] && total=$(cat "$top/.compiled")
   # bzImage; modules (tinyconfig has next to none) so that Module.symvers
   # lists vmlinux's exports for external modules; modules_prepare.
-  kmake "$tree" bzImage modules modules_prepare >"$tree/../build.log" 2>&1 \
-    || { tail -n 40 "$tree/../build.log" >&2; die "kernel build failed in $tree (log: $tree/../build.log)"; }
+  kmake "$tree" bzImage modules modules_prepare >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( $(date +%s) - last >= progress_s )); then
+      last=$(date +%s)
+      note "building: $(compiled "$log")${total:+ of about $total} files compiled, $(( last - t0 ))s"
+    fi
+  done
+  wait "$pid" || rc=$?
+  if [[ $rc -ne 0 ]]; then tail -n 40 "$log" >&2; die "kernel build failed in $tree (log: $log)"; fi
   [[ -f "$tree/Module.symvers" && -f "$tree/arch/x86/boot/bzImage" ]] || die "build in $tree left no Module.symvers or bzImage"
-  note "built $tree in $(( $(date +%s) - t0 ))s"
-}
-
-ensure_base() {
-  local key=$1 dir="$top/base-$1"
-  base_dir=$dir
-  [[ -f "$dir/.complete" ]] && return 0
-  if [[ ! -f "$dir/.extracted" ]]; then
-    note "extracting $tarball into $dir"
-    rm -rf "$dir"; mkdir -p "$dir"
-    tar -xJf "$tarball" -C "$dir" || die "extracting $tarball failed"
-    mv "$dir/linux-source-6.1" "$dir/linux"
-    touch "$dir/.extracted"
-  fi
-  note "configuring and building the stock tree ($dir/linux)"
-  configure "$dir/linux"
-  build_tree "$dir/linux"
-  echo "$key" > "$dir/.complete"
+  # A full build's count is the next cold build's "of about".
+  [[ -z $total ]] && compiled "$log" > "$top/.compiled"
+  note "built $tree in $(( $(date +%s) - t0 ))s ($(compiled "$log") files compiled)"
 }
 
 apply_patches() {
@@ -171,21 +183,24 @@ apply_patches() {
   done
 }
 
-ensure_patched() {
+# Extract, patch, configure, build: one tree, built once.
+ensure_tree() {
   local key=$1 dir="$top/$1"
   tree_dir="$dir/linux"
   [[ -f "$dir/.complete" ]] && return 0
   if [[ ! -f "$dir/.patched" ]]; then
-    note "copying the base tree and applying ${#patches[@]} patches into $dir"
+    note "extracting $tarball into $dir and applying ${#patches[@]} patches"
     rm -rf "$dir"; mkdir -p "$dir"
-    cp -a "$base_dir/linux" "$dir/linux"
+    tar -xJf "$tarball" -C "$dir" || die "extracting $tarball failed"
+    mv "$dir/linux-source-6.1" "$dir/linux"
     if ! apply_patches "$dir/linux"; then
       rm -rf "$dir"
       die "the patches in $patch_dir do not apply to linux-source-6.1 $(src_version)"
     fi
     touch "$dir/.patched"
   fi
-  note "rebuilding $dir/linux"
+  note "configuring and building $dir/linux$([[ $cc == gcc ]] || echo " (through ccache, $CCACHE_DIR)")"
+  configure "$dir/linux"
   build_tree "$dir/linux"
   echo "$key" > "$dir/.complete"
 }
@@ -194,24 +209,17 @@ ensure_patched() {
 install_packages
 list_patches
 mkdir -p "$top"
-bkey=$(base_key)
-base_dir="$top/base-$bkey"
-if [[ ${#patches[@]} -eq 0 ]]; then want=$base_dir; else want="$top/$(patched_key "$bkey")"; fi
-if [[ -f "$want/.complete" ]]; then
-  tree_dir="$want/linux"          # cached: no lock, so boots do not wait for a build
+key=$(tree_key)
+if [[ -f "$top/$key/.complete" ]]; then
+  tree_dir="$top/$key/linux"      # cached: no lock, so boots do not wait for a build
 else
   exec 9>"$top/.lock"
   flock 9
-  ensure_base "$bkey"
-  if [[ ${#patches[@]} -eq 0 ]]; then
-    tree_dir="$base_dir/linux"
-  else
-    ensure_patched "$(patched_key "$bkey")"
-  fi
+  ensure_tree "$key"
   flock -u 9
 fi
-touch "$tree_dir/../.complete" "$base_dir/.complete"
-# Patched trees not used for a week go (each holds a full source tree).
+touch "$tree_dir/../.complete"
+# Trees not used for a week go (each holds a full source tree).
 find "$top" -mindepth 2 -maxdepth 2 -name .complete -mtime +7 -printf '%h\n' 2>/dev/null \
   | while IFS= read -r old; do rm -rf "$old"; done
 

@@ -1,45 +1,68 @@
 #!/usr/bin/env node
-// The README's test command: sets up the kernel environment (Debian packages,
-// corpus extraction, a kallsyms dump of the real kernel), builds the TypeScript, runs every vitest suite, and
-// closes with "N passed, N failed".
-import { spawnSync } from 'node:child_process';
+// The README's test commands. `npm test` (node scripts/test.mjs): sets up the kernel environment (Debian packages,
+// corpus extraction), a kallsyms dump of the real kernel, the split kernel and the TypeScript build, runs every
+// vitest suite, and closes with "N passed, N failed". `npm run test:quick` (--quick): the fast tier of
+// test/tiers.ts (KLP_TEST_TIER=quick), no qemu run and no kernel build by any test (the kallsyms dump is made once
+// when not cached).
+// Every set-up step prints a line when it starts and when it ends, with its time; the kernel build prints its own
+// progress every 30 s. Arguments after the options go to vitest.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+const args = process.argv.slice(2);
+const quick = args[0] === '--quick';
+const vitestArgs = quick ? args.slice(1) : args;
+const t0 = Date.now();
+const since = (t) => `${((Date.now() - t) / 1000).toFixed(0)} s`;
+const say = (line) => console.log(`test: ${line} (${since(t0)} since start)`);
 
-const env = run('bash', ['scripts/kernel-env.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (env.status !== 0) {
-  console.error('test: the kernel environment could not be set up (see above)');
+/** Runs a step; its stderr (the scripts' notes and progress) goes to ours as it comes, its stdout is kept. */
+function step(name, cmd, argv, env = {}) {
+  const t = Date.now();
+  say(`${name} ...`);
+  return new Promise((done) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('close', (code) => {
+      say(`${name}: ${code === 0 ? 'done' : `failed (exit ${code})`} in ${since(t)}`);
+      done({ code, stdout });
+    });
+  });
+}
+
+function setupFailed(what) {
+  console.error(`test: ${what} (see above)`);
   console.log('0 passed, 1 failed');
   process.exit(2);
 }
-// The real vmlinux symbol table: Debian's 6.1 kernel booted under qemu, /proc/kallsyms cached.
-const kallsyms = run('bash', ['scripts/qemu-kernel.sh', 'kallsyms'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (kallsyms.status !== 0) {
-  console.error('test: no kallsyms dump from the real kernel (see above)');
-  console.log('0 passed, 1 failed');
-  process.exit(2);
-}
-// The split livepatch kernel (Debian's 6.1 with kernel/patches applied), built once per machine and cached by
-// source version and patch hash: about 8 minutes cold on 2 cores, a second when cached.
-const splitKernel = run('bash', ['scripts/split-kernel.sh', 'build'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KLP_SPLIT_KERNEL_NICE: '0' } });
-if (splitKernel.status !== 0) {
-  console.error('test: the split livepatch kernel could not be built (see above)');
-  console.log('0 passed, 1 failed');
-  process.exit(2);
-}
-const tsc = run('npx', ['tsc', '-b']);
-if (tsc.status !== 0) {
+
+if ((await step('kernel environment (scripts/kernel-env.sh)', 'bash', ['scripts/kernel-env.sh'])).code !== 0) setupFailed('the kernel environment could not be set up');
+// The real vmlinux symbol table: Debian's 6.1 kernel booted under qemu, /proc/kallsyms cached. The split livepatch
+// kernel (Debian's 6.1 with kernel/patches applied, cached by source version and patch hash) builds beside it: a
+// cold build is minutes of CPU, a cached one a second.
+const [kallsyms, splitKernel] = await Promise.all([
+  step('kallsyms dump of the real kernel (scripts/qemu-kernel.sh kallsyms)', 'bash', ['scripts/qemu-kernel.sh', 'kallsyms']),
+  quick ? { code: 0 } : step('split livepatch kernel (scripts/split-kernel.sh build)', 'bash', ['scripts/split-kernel.sh', 'build'], { KLP_SPLIT_KERNEL_NICE: '0' }),
+]);
+if (kallsyms.code !== 0) setupFailed('no kallsyms dump from the real kernel');
+if (splitKernel.code !== 0) setupFailed('the split livepatch kernel could not be built');
+if ((await step('TypeScript build (tsc -b)', 'npx', ['tsc', '-b'])).code !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'klp-split-test-'));
 const report = join(dir, 'vitest.json');
-const vitest = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
-  env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
+say(`vitest (${quick ? 'the quick tier' : 'every suite'}) ...`);
+const vitest = await new Promise((done) => {
+  const child = spawn('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...vitestArgs], {
+    stdio: 'inherit',
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', ...(quick ? { KLP_TEST_TIER: 'quick' } : {}) },
+  });
+  child.on('close', (code) => done(code));
 });
 let passed = 0;
 let failed = 0;
@@ -52,5 +75,6 @@ if (existsSync(report)) {
   failed = 1;
 }
 rmSync(dir, { recursive: true, force: true });
+say('vitest: done');
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(vitest.status === 0 && failed === 0 ? 0 : 1);
+process.exit(vitest === 0 && failed === 0 ? 0 : 1);

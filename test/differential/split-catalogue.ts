@@ -6,7 +6,7 @@ import type { ClassicSplitSpec, SplitMainSpec, SplitModuleSpec, SplitPartSpec, S
  * The split differential fault cases: each loads split modules with one
  * fault (or one situation of the split design the kernel must handle) and
  * runs commands in the scenario language of `klp-split simulate`, which the
- * real split kernel runs too (test/differential/split-faults-guest.sh).
+ * real split kernel runs too (the guest script packages/nx/scripts/guest/steps.sh).
  *
  * Modules come from two places: classic livepatches split by `klp-split
  * split` (the natural input), and modules written directly with the split

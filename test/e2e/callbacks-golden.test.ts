@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSplitSystem, newKernel, parseScenario, runScenario, type SimSystem } from '@klp-split/runtime-sim';
-import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { corpusModules, corpusSplits } from '../helpers/corpus.js';
+import { ROOT } from '../helpers/env.js';
 
 /**
  * The scenarios of the 6.1 test-callbacks.sh, rewritten for split modules,
@@ -13,24 +14,18 @@ const GOLDEN = join(ROOT, 'test/golden/split-callbacks');
 const UPDATE = process.env.KLP_SPLIT_UPDATE_GOLDEN === '1';
 
 describe('test-callbacks.sh scenarios on split modules', () => {
-  const dirs: string[] = [];
   let sys: SimSystem;
 
   beforeAll(async () => {
-    const targets = await buildCorpusModules([libLivepatch('test_klp_callbacks_mod.c'), libLivepatch('test_klp_callbacks_busy.c')]);
-    dirs.push(targets.dir);
+    const [targets, splits] = await Promise.all([corpusModules(), corpusSplits()]);
     const systems = [];
     for (const lp of ['test_klp_callbacks_demo', 'test_klp_callbacks_demo2']) {
-      const out = tempDir(lp);
-      dirs.push(out);
-      expect((await klpSplit(['split', libLivepatch(`${lp}.c`), '--out', out])).code).toBe(0);
-      expect((await klpSplit(['build', out])).code).toBe(0);
-      systems.push(loadSplitSystem(out, [targets.ko('test_klp_callbacks_mod'), targets.ko('test_klp_callbacks_busy')]));
+      expect(splits.build(lp).code).toBe(0);
+      systems.push(loadSplitSystem(splits.dir(lp), [targets.ko('test_klp_callbacks_mod'), targets.ko('test_klp_callbacks_busy')]));
     }
     const [demo, demo2] = systems;
     sys = { ...demo!.sys, images: [...demo!.parts.map((p) => p.image), ...demo2!.parts.map((p) => p.image), ...demo!.targets] };
   });
-  afterAll(() => dirs.forEach(removeDir));
 
   const scenarios = readdirSync(GOLDEN).filter((f) => f.endsWith('.scenario')).sort();
   it('covers every test-callbacks.sh case', () => {

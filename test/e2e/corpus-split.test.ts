@@ -4,22 +4,26 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, tempDir } from '../helpers/env.js';
-import { CORPUS_LIVEPATCHES, CORPUS_PER_OBJECT, CORPUS_TARGETS, corpusSources } from '../helpers/corpus.js';
+import { CORPUS_LIVEPATCHES, CORPUS_PER_OBJECT, CORPUS_SPLITS, CORPUS_TARGETS, corpusSources, corpusSplits, type CorpusSplits } from '../helpers/corpus.js';
 
 /** Issue 3: every livepatch-related source of linux-source-6.1 through the splitter. */
 describe('the linux-source-6.1 livepatch corpus', () => {
   let root: string;
   const results = new Map<string, SplitResult>();
   const outDir = (base: string) => join(root, base);
+  let splits: CorpusSplits;
 
   beforeAll(async () => {
     root = tempDir('corpus');
+    // The splits built by the shared fixture (test/helpers/corpus.ts), which ran `klp-split split` and `klp-split build --json` on each.
+    const built = corpusSplits();
     for (const src of corpusSources()) {
       const base = basename(src, '.c');
       // The CLI names the original in the source map relative to its output directory.
       results.set(base, splitFile(src, { includeDirs: kernelIncludeDirs(), sourceRelativeTo: outDir(base) }));
       await klpSplit(['split', src, '--out', outDir(base)]);
     }
+    splits = await built;
   });
   afterAll(() => removeDir(root));
 
@@ -66,14 +70,17 @@ describe('the linux-source-6.1 livepatch corpus', () => {
   });
 
   it('compiles every split without a warning, into modules named as the manifest says', async () => {
+    expect([...results].filter(([, r]) => r.kind === 'split').map(([b]) => b).sort()).toEqual(CORPUS_SPLITS);
     for (const [base, r] of results) {
       if (r.kind !== 'split') continue;
-      const b = await klpSplit(['build', outDir(base), '--json']);
+      // The fixture's split is this suite's, file for file.
+      for (const [name, text] of r.files) if (/\.[ch]$/.test(name)) expect(readFileSync(join(splits.dir(base), name), 'utf8'), `${base}/${name}`).toBe(text);
+      const b = splits.build(base);
       expect(b.code, `${base}: ${b.stdout}${b.stderr}`).toBe(0);
       const built = JSON.parse(b.stdout);
       expect(built.diagnostics, base).toEqual([]);
       for (const part of r.manifest!.parts) {
-        const ko = join(outDir(base), part.file.replace(/\.c$/, '.ko'));
+        const ko = join(splits.dir(base), part.file.replace(/\.c$/, '.ko'));
         const name = await execa('modinfo', ['-F', 'name', ko]);
         expect(name.stdout.trim(), ko).toBe(part.module);
       }

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, klpSplit, libLivepatch, removeDir, samples, tempDir } from '../helpers/env.js';
-import { CORPUS_LIVEPATCHES } from '../helpers/corpus.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { klpSplit } from '../helpers/env.js';
+import { CORPUS_LIVEPATCHES, corpusModules, corpusSplits, type BuiltModules, type CorpusSplits } from '../helpers/corpus.js';
 
 /** The corpus livepatch's targets, as kernel module names. */
 const TARGETS: Record<string, string[]> = {
@@ -10,29 +10,19 @@ const TARGETS: Record<string, string[]> = {
   test_klp_callbacks_demo: ['test_klp_callbacks_mod', 'test_klp_callbacks_busy'],
 };
 
-const source = (base: string) => (base.startsWith('test_') ? libLivepatch(`${base}.c`) : samples(`${base}.c`));
-
-/** Issue 5: verify passes on the split of every corpus livepatch with its real targets. */
+/** Issue 5: verify passes on the split of every corpus livepatch (the shared fixture's splits, built) with its real targets. */
 describe('verify on the ten corpus livepatches', () => {
-  const dirs: string[] = [];
-  let ko: (name: string) => string;
+  let targets: BuiltModules;
+  let splits: CorpusSplits;
 
   beforeAll(async () => {
-    const targets = [...new Set(Object.values(TARGETS).flat())];
-    const built = await buildCorpusModules(targets.map(source));
-    dirs.push(built.dir);
-    ko = built.ko;
+    [targets, splits] = await Promise.all([corpusModules(), corpusSplits()]);
   });
-  afterAll(() => dirs.forEach(removeDir));
 
   for (const base of CORPUS_LIVEPATCHES) {
     it(`verifies the split of ${base}`, async () => {
-      const out = tempDir(base);
-      dirs.push(out);
-      expect((await klpSplit(['split', source(base), '--out', out])).code).toBe(0);
-      expect((await klpSplit(['build', out])).code).toBe(0);
-      const targets = (TARGETS[base] ?? []).flatMap((t) => ['--target', ko(t)]);
-      const r = await klpSplit(['verify', out, ...targets, '--format', 'json']);
+      expect(splits.build(base).code).toBe(0);
+      const r = await klpSplit(['verify', splits.dir(base), ...(TARGETS[base] ?? []).flatMap((t) => ['--target', targets.ko(t)]), '--format', 'json']);
       const report = JSON.parse(r.stdout);
       expect(report.diagnostics.filter((d: { severity: string }) => d.severity === 'error'), base).toEqual([]);
       expect(r.code).toBe(0);

@@ -1,32 +1,24 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stockLayoutProbe } from '@klp-split/kbuild-gen';
-import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
-import { commandOrders, CommandWalk, loadModuleImage, readLayout, vmlinuxSymbolSource, type Entity, type SimSystem } from '@klp-split/runtime-sim';
+import { CommandWalk, type SimSystem } from '@klp-split/runtime-sim';
 import { exploredCases, REFUSED_CASES } from '../differential/dependent-cases.js';
-import { BASE, dependentModuleSources, PATCH, USER } from '../differential/dependent-modules.js';
+import { BASE, PATCH, USER } from '../differential/dependent-modules.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
-import { runOnRealKernel, type RealCase, type RealRun } from '../helpers/real-kernel.js';
+import { realRun, type RealCase, type RealRun } from '../helpers/real-kernel.js';
+import { dependentBatch, dependentModel, dependentModules, ENTITIES, EXPLORED_ON_REAL } from '../real/batches/differential-dependent-targets.js';
+import { realBatch } from '../real/result.js';
 
 /**
  * Issue 14: two targets where one uses the other's export, and a classic
  * livepatch fixing both. What the model checker considers possible (its
  * events, asked through CommandWalk, the checker's own event function run
  * command by command) must be what the real kernel (Debian's 6.1 under
- * qemu, one boot) allows: it refuses the orders the model has no event for,
- * in its own words, and in the orders the model explores it prints what
- * the simulator prints, line for line.
+ * qemu, in the run's one boot of it: test/real/batches/differential-dependent-targets.ts)
+ * allows: it refuses the orders the model has no event for, in its own
+ * words, and in the orders the model explores it prints what the simulator
+ * prints, line for line.
  */
-
-/** How many of the model's complete command orders run on the real kernel too. */
-const EXPLORED_ON_REAL = 8;
-
-const ENTITIES: Entity[] = [
-  { name: PATCH, kind: 'patch', loads: 1 },
-  { name: BASE, kind: 'target', loads: 1 },
-  { name: USER, kind: 'target', loads: 1 },
-];
 
 /** Lines both sides print, without the simulator's markers ('[...]'). */
 const comparable = (lines: string[]): string[] => lines.filter((l) => !l.startsWith('['));
@@ -41,38 +33,28 @@ describe('dependent targets: the real kernel allows what the model explores and 
 
   beforeAll(async () => {
     dir = tempDir('dependent');
-    const src = join(dir, 'modules');
-    mkdirSync(src, { recursive: true });
-    for (const [name, text] of dependentModuleSources()) writeFileSync(join(src, `${name}.c`), text);
-    const built = await klpSplit(['build', src]);
-    if (built.code !== 0) throw new Error(`building the dependent modules failed:\n${built.stdout}\n${built.stderr}`);
-    const kos = [PATCH, BASE, USER].map((m) => join(src, `${m}.ko`));
-
-    // The same modules in the upstream livepatch core, as `klp-split simulate --upstream` sees them.
-    const tree = discoverKernelTree();
-    const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
-    sys = { layout: readLayout(await stockLayoutProbe(tree)), vmlinuxExports, vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, tree.kallsyms), images: kos.map((k) => loadModuleImage(k)) };
-    orders = commandOrders(sys, ENTITIES);
+    const result = realBatch(dependentBatch);
+    const kos = await dependentModules();
+    ({ sys, orders } = await dependentModel(kos));
     explored = exploredCases(orders, EXPLORED_ON_REAL);
-
     const cases: RealCase[] = [...REFUSED_CASES, ...explored];
-    const modules = new Map(cases.map((c) => [c.id, [PATCH, BASE, USER]]));
-    real = await runOnRealKernel(kos, cases, modules, join(dir, 'real'));
     for (const c of cases) {
       const scenario = join(dir, `${c.id}.scenario`);
       writeFileSync(scenario, `${c.steps.join('\n')}\n`);
       const r = await klpSplit(['simulate', '--upstream', ...kos.flatMap((k) => ['--module', k]), '--scenario', scenario, '--json']);
       simulated.set(c.id, { code: r.code, transcript: r.code === 0 ? JSON.parse(r.stdout).transcript : [r.stdout, r.stderr] });
     }
-  }, 20 * 60_000);
+    real = realRun(await result, () => [PATCH, BASE, USER]);
+  }, 60 * 60_000);
 
   afterAll(() => {
     if (real) console.log(`dependent targets: ${orders.length} complete command orders in the model, ${explored.length} run on the real kernel; real-kernel run ${(real.ms / 1000).toFixed(1)} s (boot included)`);
     if (dir) removeDir(dir);
   });
 
-  it('the real run left nothing behind between cases', () => {
+  it('the real run left nothing behind between cases, and ran the cases the model gives', () => {
     expect(real.problems).toEqual([]);
+    expect([...real.results.keys()]).toEqual([...REFUSED_CASES, ...explored].map((c) => c.id));
   });
 
   it('the model: modprobe of the user loads the exporter first, and no order removes the exporter while its user is loaded', () => {

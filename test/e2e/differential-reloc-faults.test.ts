@@ -1,63 +1,13 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetSource } from '../differential/module-source.js';
-import { relocFaultCatalogue } from '../differential/reloc-catalogue.js';
-import { relocKernelFacts } from '../differential/reloc-kernel-facts.js';
-import { applyRelocEdit } from '../differential/reloc-edit.js';
-import { relocLivepatchSource } from '../differential/reloc-module-source.js';
-import { expectAgreement, reportDifferential, simulateUpstream, type Simulated } from '../helpers/differential.js';
-import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
-import { runOnRealKernel, type RealRun } from '../helpers/real-kernel.js';
+import { describeDifferential } from '../helpers/differential.js';
+import { relocCases, relocFaultModules, relocFaultsBatch } from '../real/batches/differential-reloc-faults.js';
 
 /**
  * Differential faults on livepatch relocations: classic livepatches whose
  * `.klp.rela` / `.klp.sym` entries `klp-split build` wrote, some then edited
  * as a broken tool would have written them, loaded on the real kernel
- * (Debian's 6.1 under qemu, one boot for all) and in the simulator's
+ * (Debian's 6.1 under qemu, in the run's one boot of that kernel:
+ * test/real/batches/differential-reloc-faults.ts) and in the simulator's
  * upstream mode. Both must agree on every command's success or failure and
  * on every line the kernel and the tools print.
  */
-
-const CASES = relocFaultCatalogue(relocKernelFacts());
-
-describe('differential relocation faults: the real kernel and the simulator agree', () => {
-  let dir: string;
-  let real: RealRun;
-  let simulated = new Map<string, Simulated>();
-  const agreed = new Set<string>();
-
-  beforeAll(async () => {
-    dir = tempDir('reloc-faults');
-    const src = join(dir, 'modules');
-    const specs = new Map(CASES.flatMap((c) => c.modules).map((m) => [m.name, m]));
-    mkdirSync(src, { recursive: true });
-    for (const m of specs.values()) writeFileSync(join(src, `${m.name}.c`), m.kind === 'target' ? targetSource(m) : relocLivepatchSource(m));
-    const built = await klpSplit(['build', src]);
-    if (built.code !== 0) throw new Error(`building the relocation fault modules failed:\n${built.stdout}\n${built.stderr}`);
-    const ko = (name: string): string => join(src, `${name}.ko`);
-    for (const c of CASES) for (const e of c.edits ?? []) applyRelocEdit(ko(e.module), e.edit);
-
-    const caseModules = new Map(CASES.map((c) => [c.id, c.modules.map((m) => m.name)]));
-    real = await runOnRealKernel([...specs.keys()].map(ko), CASES, caseModules, join(dir, 'real'));
-    simulated = await simulateUpstream(CASES.map((c) => ({ ...c, modules: c.modules.map((m) => m.name) })), ko, dir);
-  }, 20 * 60_000);
-
-  afterAll(() => {
-    reportDifferential('differential relocation faults', CASES, real, simulated, agreed);
-    if (dir) removeDir(dir);
-  });
-
-  it('has at least 12 faults, and the real run left nothing behind between cases', () => {
-    expect(CASES.length).toBeGreaterThanOrEqual(12);
-    expect(new Set(CASES.map((c) => c.id)).size).toBe(CASES.length);
-    expect(real.problems).toEqual([]);
-  });
-
-  for (const c of CASES) {
-    it(`${c.id}: ${c.what}`, () => {
-      expectAgreement(c, real.results.get(c.id), simulated.get(c.id));
-      agreed.add(c.id);
-    });
-  }
-});
+describeDifferential({ label: 'differential relocation faults', cases: relocCases(), batch: relocFaultsBatch, modules: relocFaultModules, atLeast: 12 });

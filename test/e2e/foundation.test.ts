@@ -2,23 +2,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
+import { corpusModules } from '../helpers/corpus.js';
+import { klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
 
 /** Issue 2: livepatch-shadow-fix1.c from the corpus through split, build and verify. */
 describe('livepatch-shadow-fix1 through split, build, verify', () => {
   let out: string;
   let target: string;
-  let targets: { dir: string };
 
   beforeAll(async () => {
     out = tempDir('shadow-fix1');
-    const built = await buildCorpusModules([samples('livepatch-shadow-mod.c')]);
-    targets = built;
+    const built = await corpusModules();
     target = built.ko('livepatch-shadow-mod.c');
   });
   afterAll(() => {
     removeDir(out);
-    removeDir(targets.dir);
   });
 
   it('splits into the main module, the per-object module and the manifest', async () => {

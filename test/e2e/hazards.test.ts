@@ -1,7 +1,8 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+import { corpusModules } from '../helpers/corpus.js';
+import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
 
 /**
  * Issue 5: each hazard of the split design, found by verify or simulate on
@@ -44,8 +45,7 @@ beforeAll(async () => {
   fixtures = scratch('fixtures');
   cpSync(join(ROOT, 'test/fixtures/hazards'), fixtures, { recursive: true });
   for (const m of ['klph-dup', 'klph-keys']) expect((await klpSplit(['build', join(fixtures, m)])).code).toBe(0);
-  const shadow = await buildCorpusModules([samples('livepatch-shadow-mod.c'), samples('livepatch-callbacks-mod.c'), samples('livepatch-callbacks-busymod.c')]);
-  dirs.push(shadow.dir);
+  const shadow = await corpusModules();
   shadowMod = shadow.ko('livepatch-shadow-mod');
   callbacksTargets = shadow;
 });

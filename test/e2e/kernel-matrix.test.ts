@@ -1,6 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installedKernel } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
 
@@ -59,6 +59,10 @@ beforeAll(async () => {
     }
   }
 }, 1_800_000);
+
+afterAll(() => {
+  if (ws) removeDir(ws);
+});
 
 /** How often each text symbol is in a kernel's vmlinux (kallsyms dump lines without a [module] column). */
 function vmlinuxText(kernel: string): Map<string, number> {
@@ -164,11 +168,5 @@ describe('differences between the kernels', () => {
       const inline = /static\s+(__always_)?inline\s+void\s+seq_puts\(/.test(readFileSync(h, 'utf8'));
       expect(inline, k).toBe(!vmlinuxText(k).has('seq_puts'));
     }
-  });
-});
-
-describe('cleanup', () => {
-  it('removes the scratch directory', () => {
-    removeDir(ws);
   });
 });

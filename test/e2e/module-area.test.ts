@@ -1,21 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stockLayoutProbe } from '@klp-split/kbuild-gen';
 import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
 import { loadModuleImage, newKernel, readLayout, vmlinuxSymbolSource, type SimSystem } from '@klp-split/runtime-sim';
-import { buildCorpusModules, removeDir, samples } from '../helpers/env.js';
+import { corpusModules } from '../helpers/corpus.js';
 
 describe('the module area', () => {
-  let dir: string;
   let sys: SimSystem;
 
   beforeAll(async () => {
-    const built = await buildCorpusModules([samples('livepatch-shadow-mod.c')]);
-    dir = built.dir;
+    const built = await corpusModules();
     const tree = discoverKernelTree();
     const vmlinux = loadSymvers(tree.symvers).vmlinux;
     sys = { layout: readLayout(await stockLayoutProbe(tree)), vmlinuxExports: vmlinux, vmlinuxSymbols: vmlinuxSymbolSource(vmlinux), images: [loadModuleImage(built.ko('livepatch-shadow-mod'))] };
   });
-  afterAll(() => removeDir(dir));
 
   it('survives 500 load/unload cycles of a module, reusing its addresses', () => {
     const kernel = newKernel(sys);

@@ -1,27 +1,29 @@
-import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, ROOT, samples, snapshot } from '../helpers/env.js';
+import { linkedWorkspace, nx as nxIn } from '../helpers/nx-workspace.js';
 
-const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
-
-async function nx(args: string[], cwd = ROOT) {
-  const r = await execa('npx', ['nx', ...args], { cwd, reject: false, env: NX_ENV, all: true });
-  return { code: r.exitCode, output: String(r.all) };
-}
+/** The throwaway main workspace (outside the checkout); `nx` runs there unless told otherwise. */
+let MAIN: string;
+const nx = (args: string[], cwd = MAIN) => nxIn(args, cwd);
 
 
 /**
  * Nx generators only work on directories inside the workspace, so the
- * scratch directory is in the repository; /tmp-test-*\/ is git-ignored,
- * which also keeps it out of the main workspace's project graph.
+ * scratch directory is in a throwaway workspace (test/helpers/nx-workspace.ts);
+ * its scratch/ is git-ignored, which keeps it out of that workspace's project graph.
  */
-const SCRATCH = join(ROOT, `tmp-test-${randomBytes(4).toString('hex')}`);
+let SCRATCH: string;
 
-beforeAll(() => mkdirSync(SCRATCH, { recursive: true }));
-afterAll(() => removeDir(SCRATCH));
+beforeAll(() => {
+  MAIN = linkedWorkspace('nx-generators');
+  SCRATCH = join(MAIN, 'scratch');
+  mkdirSync(SCRATCH, { recursive: true });
+});
+afterAll(() => {
+  if (MAIN) removeDir(MAIN);
+});
 
 describe('nx g @klp-split/nx:convert', () => {
   it('writes byte for byte what klp-split convert writes', async () => {
@@ -31,7 +33,7 @@ describe('nx g @klp-split/nx:convert', () => {
     cpSync(samples(), viaCli, { recursive: true });
     const before = snapshot(viaNx);
 
-    const g = await nx(['g', '@klp-split/nx:convert', `--directory=${relative(ROOT, viaNx)}`]);
+    const g = await nx(['g', '@klp-split/nx:convert', `--directory=${relative(MAIN, viaNx)}`]);
     expect(g.code, g.output).toBe(0);
     const cli = await klpSplit(['convert', viaCli]);
     expect(cli.code, cli.stderr).toBe(0);
@@ -49,7 +51,7 @@ describe('nx g @klp-split/nx:convert', () => {
     const dir = join(SCRATCH, 'dry');
     cpSync(samples(), dir, { recursive: true });
     const before = snapshot(dir);
-    const rel = relative(ROOT, dir);
+    const rel = relative(MAIN, dir);
 
     const g = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`, '--dry-run']);
     expect(g.code, g.output).toBe(0);
@@ -72,7 +74,7 @@ describe('nx g @klp-split/nx:convert', () => {
     const viaCli = join(SCRATCH, 'partial-cli');
     const broken = setUp(viaNx);
     setUp(viaCli);
-    const rel = relative(ROOT, viaNx);
+    const rel = relative(MAIN, viaNx);
 
     const before = snapshot(viaNx);
     const dry = await nx(['g', '@klp-split/nx:convert', `--directory=${rel}`, '--dry-run']);
@@ -102,15 +104,15 @@ describe('nx g @klp-split/nx:convert', () => {
 
 /**
  * A workspace of its own for init and the executors: the main workspace
- * ignores /tmp-test-*\/ (so it cannot infer an init-ed marker there), and
- * `nx run` here must not rebuild examples/ while nx-workspace.test.ts, run
- * in parallel, builds it too. Node still resolves nx and @klp-split/nx from
- * the repository's node_modules above it.
+ * ignores scratch/ (so it cannot infer an init-ed marker there). Node still
+ * resolves nx and @klp-split/nx from the node_modules linked into the main
+ * workspace above it.
  */
 describe('a nested Nx workspace using the plugin', () => {
-  const ws = join(SCRATCH, 'ws');
+  let ws: string;
 
   beforeAll(() => {
+    ws = join(SCRATCH, 'ws');
     mkdirSync(ws, { recursive: true });
     writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins: ['@klp-split/nx/plugin'], useDaemonProcess: false }));
     writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'klp-split-nx-test', private: true }));

@@ -1,11 +1,10 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+import { linkedWorkspace, nx as nxIn } from '../helpers/nx-workspace.js';
 
-const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 
 /**
  * Issue 11: a marker is data, not configuration we trust. A throwaway Nx
@@ -16,10 +15,7 @@ const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: '
  */
 let ws: string;
 
-async function nx(args: string[]) {
-  const r = await execa(join(ROOT, 'node_modules/.bin/nx'), args, { cwd: ws, reject: false, env: NX_ENV, all: true });
-  return { code: r.exitCode, output: String(r.all) };
-}
+const nx = (args: string[]) => nxIn(args, ws);
 
 function marker(dir: string, json: unknown): void {
   mkdirSync(join(ws, dir), { recursive: true });
@@ -42,15 +38,9 @@ function pwned(): string[] {
 }
 
 beforeAll(() => {
-  ws = tempDir('nx-markers');
-  symlinkSync(join(ROOT, 'packages'), join(ws, 'packages'));
-  symlinkSync(join(ROOT, 'node_modules'), join(ws, 'node_modules'));
-  // The linked packages are the tool, not projects of this workspace.
-  writeFileSync(join(ws, '.nxignore'), 'packages\n');
-  writeFileSync(join(ws, 'package.json'), JSON.stringify({ name: 'markers-ws', private: true }));
+  ws = linkedWorkspace('markers-ws');
   // As an Nx TypeScript workspace has it: Nx then starts plugin workers with `--conditions @markers-ws/source`.
   writeFileSync(join(ws, 'tsconfig.base.json'), JSON.stringify({ compilerOptions: { customConditions: ['@markers-ws/source'] } }));
-  writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins: ['./packages/nx/dist/plugin/index.js'], useDaemonProcess: false }));
 });
 
 afterAll(() => removeDir(ws));

@@ -1,15 +1,24 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/env.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDir, ROOT } from '../helpers/env.js';
+import { linkedWorkspace, nx as nxIn } from '../helpers/nx-workspace.js';
 
-const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
+/** The repository's nx.json plugin entry, as the example workspace is configured. */
+const PLUGIN = (JSON.parse(readFileSync(join(ROOT, 'nx.json'), 'utf8')) as { plugins: unknown[] }).plugins[0];
 
-async function nx(args: string[]) {
-  const r = await execa('npx', ['nx', ...args], { cwd: ROOT, reject: false, env: NX_ENV, all: true });
-  return { code: r.exitCode, output: String(r.all) };
-}
+let ws: string;
+const nx = (args: string[]) => nxIn(args, ws);
+
+// A copy of the example workspace (examples/, with the repository's plugin configuration): the suite builds and
+// edits it, never the checkout.
+beforeAll(() => {
+  ws = linkedWorkspace('nx-example', PLUGIN);
+  cpSync(join(ROOT, 'examples'), join(ws, 'examples'), { recursive: true, filter: (src) => !/\/(out|\.nx)(\/|$)/.test(src) });
+});
+afterAll(() => {
+  if (ws) removeDir(ws);
+});
 
 /** Issue 2: the Nx plugin infers split/build/verify and a second run comes from the cache. */
 describe('the example workspace under Nx', () => {
@@ -37,18 +46,14 @@ describe('the example workspace under Nx', () => {
   });
 
   it('re-runs only the chain of the project whose source was touched', async () => {
-    const file = join(ROOT, 'examples/modules/klpd-counter/klpd-counter.c');
+    const file = join(ws, 'examples/modules/klpd-counter/klpd-counter.c');
     const original = readFileSync(file, 'utf8');
     const ran = (output: string): string[] =>
       [...output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^> nx run (\S+)(.*)$/gm)].filter((m) => !m[2]!.includes('cache')).map((m) => m[1]!).sort();
-    try {
-      expect((await nx(['run-many', '-t', 'verify', '--output-style=static'])).code).toBe(0);
-      writeFileSync(file, `${original}/* touched by the test suite at ${Date.now()} */\n`);
-      const touched = await nx(['run-many', '-t', 'verify', '--output-style=static']);
-      expect(touched.code, touched.output).toBe(0);
-      expect(ran(touched.output)).toEqual(['klpd-counter:build', 'klpd-fix:verify']);
-    } finally {
-      writeFileSync(file, original);
-    }
+    expect((await nx(['run-many', '-t', 'verify', '--output-style=static'])).code).toBe(0);
+    writeFileSync(file, `${original}/* touched by the test suite */\n`);
+    const touched = await nx(['run-many', '-t', 'verify', '--output-style=static']);
+    expect(touched.code, touched.output).toBe(0);
+    expect(ran(touched.output)).toEqual(['klpd-counter:build', 'klpd-fix:verify']);
   });
 });

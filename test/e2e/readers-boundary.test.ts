@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readElf } from '@klp-split/kernel-facts';
-import { buildCorpusModules, klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
+import { corpusModules, corpusSplits } from '../helpers/corpus.js';
+import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 
 /**
  * Issue 11, the verify/simulate side of the trust boundary: every reader of
@@ -20,7 +21,6 @@ const SHDR = 64;
 let root: string;
 let built: string;
 let target: string;
-let targetsDir: string;
 let scenario: string;
 let copies = 0;
 
@@ -61,13 +61,11 @@ function expectInputError(r: { code: number; stdout: string; stderr: string }, f
 
 beforeAll(async () => {
   root = tempDir('readers');
-  const t = await buildCorpusModules([samples('livepatch-shadow-mod.c')]);
-  targetsDir = t.dir;
+  const [t, splits] = await Promise.all([corpusModules(), corpusSplits()]);
   target = t.ko('livepatch-shadow-mod.c');
-  built = join(root, 'built');
-  const split = await klpSplit(['split', samples(`${PATCH}.c`), '--out', built]);
-  if (split.code !== 0) throw new Error(split.stderr);
-  const build = await klpSplit(['build', built]);
+  // The shared fixture, read only here: every test that changes something works on a copy.
+  built = splits.dir(PATCH);
+  const build = splits.build(PATCH);
   if (build.code !== 0) throw new Error(`${build.stdout}\n${build.stderr}`);
   scenario = join(root, 'load.scenario');
   writeFileSync(scenario, 'modprobe livepatch_shadow_mod\nmodprobe livepatch_shadow_fix1\n');
@@ -75,7 +73,6 @@ beforeAll(async () => {
 
 afterAll(() => {
   removeDir(root);
-  removeDir(targetsDir);
 });
 
 describe('the built split as it is', () => {

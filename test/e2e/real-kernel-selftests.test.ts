@@ -1,62 +1,41 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { defaultKallsymsFile } from '@klp-split/kernel-facts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, ROOT } from '../helpers/env.js';
+import { kernelLog } from '../helpers/real-kernel.js';
 import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
+import { SCRIPT_TIMEOUT_S, selftestModules, selftestReport, selftestsBatch, selftestScripts, type SelftestScript } from '../real/batches/real-selftests.js';
+import { realBatch } from '../real/result.js';
 
 /**
  * The kernel's own livepatch selftests of 6.1, unmodified, on the real
- * kernel: scripts/real-selftests.sh builds the lib/livepatch test modules
- * against Debian's headers, boots Debian's kernel of the same release under
- * qemu once and runs every selftest script there with bash and kmod.
- * Nothing is simulated or mocked.
+ * kernel: the lib/livepatch test modules built against Debian's headers with
+ * their own Makefile, Debian's kernel of the same release booted under qemu
+ * (the run's one boot of it, these scripts first: test/real/batches/real-selftests.ts)
+ * and every selftest script run there with bash and kmod. Nothing is
+ * simulated or mocked.
  */
-
-interface SelftestTest {
-  name: string;
-  ok: boolean;
-  log: string[];
-}
-interface SelftestScript {
-  script: string;
-  exit: number | null;
-  timedOut: boolean;
-  durationMs: number | null;
-  tests: SelftestTest[];
-  output: string;
-}
-interface Report {
-  release: string;
-  durationMs: number;
-  bootMs: number;
-  modulesCache: string;
-  modulesDir: string;
-  kallsyms: { sha256: string; lines: number } | null;
-  scriptTimeoutS: number;
-  scripts: SelftestScript[];
-  dmesg: string;
-}
 
 /** The scripts that must pass (test-ftrace.sh runs too, as TEST_PROGS lists it). */
 const REQUIRED = ['test-livepatch.sh', 'test-callbacks.sh', 'test-shadow-vars.sh', 'test-state.sh', 'test-sysfs.sh'];
 
-/** Hard limits: qemu ends itself after QEMU_LIMIT_S; execa kills the script after RUN_LIMIT_MS. */
-const QEMU_LIMIT_S = 720;
-const RUN_LIMIT_MS = 14 * 60_000;
+interface Report {
+  release: string;
+  modulesDir: string;
+  /** sha256 and count of the "type name" columns of /proc/kallsyms, read before anything loaded. */
+  kallsyms: { sha256: string; lines: number } | null;
+  scripts: SelftestScript[];
+  /** The kernel's lines of the scripts' runs. */
+  dmesg: string;
+}
 
-/** The kernel log of one selftest script, split at start_test()'s "===== TEST: <name> =====" lines; timestamps removed. */
-function kernelLogByTest(dmesg: string, script: string): Map<string, string[]> {
+/** The kernel log of one selftest script, split at start_test()'s "===== TEST: <name> =====" lines. */
+function kernelLogByTest(dmesg: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  let inScript = false;
   let current: string[] | undefined;
-  for (const raw of dmesg.split('\n')) {
-    const line = raw.replace(/^\[[ 0-9.]*\] /, '');
-    if (line === `klp-selftests: begin ${script}`) inScript = true;
-    else if (line.startsWith('klp-selftests: end ')) inScript = false;
-    if (!inScript) continue;
+  for (const line of dmesg.split('\n')) {
     const m = /^===== TEST: (.*) =====$/.exec(line);
     if (m) {
       current = [];
@@ -73,40 +52,56 @@ function inOrder(lines: string[], block: string[]): boolean {
   return i === lines.length;
 }
 
+/** The ported scenarios of every selftest script (test/golden): the script and the scenario file. */
+function portedScenarios(): { script: string; file: string }[] {
+  const cases: { script: string; file: string }[] = [];
+  for (const script of selftestScripts()) {
+    const dir = script === 'test-callbacks.sh' ? join(ROOT, 'test/golden/split-callbacks') : join(ROOT, 'test/golden/upstream', script.replace(/\.sh$/, ''));
+    if (existsSync(dir)) for (const f of readdirSync(dir).filter((x) => x.endsWith('.scenario')).sort()) cases.push({ script, file: join(dir, f) });
+  }
+  return cases;
+}
+
 describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () => {
   let report: Report;
+  let callbacksLog: string;
+  /** The simulator's comparable lines for each ported scenario, on the .ko files the guest loads. */
+  const simulated = new Map<string, string[]>();
+  let selftestModulesDir: string;
 
   beforeAll(async () => {
-    const r = await execa('bash', ['scripts/real-selftests.sh'], {
-      cwd: ROOT,
-      reject: false,
-      timeout: RUN_LIMIT_MS,
-      forceKillAfterDelay: 5_000,
-      env: { KLP_REAL_SELFTESTS_TIMEOUT: String(QEMU_LIMIT_S) },
-    });
-    // 0: all passed, 1: some selftest failed (the JSON says which); else no report.
-    if (r.timedOut) throw new Error(`scripts/real-selftests.sh was killed after ${RUN_LIMIT_MS / 60_000} min:\n${r.stderr}`);
-    if (r.exitCode !== 0 && r.exitCode !== 1) {
-      throw new Error(`scripts/real-selftests.sh failed with exit status ${r.exitCode}:\n${r.stderr}`);
-    }
-    try {
-      report = JSON.parse(String(r.stdout)) as Report;
-    } catch (e) {
-      throw new Error(`scripts/real-selftests.sh printed no JSON report (${(e as Error).message}):\n${String(r.stdout).slice(0, 2000)}\n${r.stderr}`);
-    }
-    for (const s of report.scripts) {
-      const ok = s.tests.filter((t) => t.ok).length;
-      console.log(`${s.script}: exit ${s.exit}, ${ok}/${s.tests.length} tests ok, ${((s.durationMs ?? 0) / 1000).toFixed(1)} s`);
-    }
-    console.log(
-      `real-kernel selftests on ${report.release}: ${(report.durationMs / 1000).toFixed(1)} s in all ` +
-        `(qemu run ${(report.bootMs / 1000).toFixed(1)} s, test modules ${report.modulesCache === 'hit' ? 'cached' : 'built'})`,
-    );
-  }, 15 * 60_000);
+    const result = realBatch(selftestsBatch);
+    // The simulator side meanwhile, two at a time, on the same .ko files (the shared fixture).
+    const { dir, modules } = await selftestModules();
+    selftestModulesDir = dir;
+    const args = modules.flatMap((m) => ['--module', join(dir, `${m}.ko`)]);
+    const queue = portedScenarios();
+    const worker = async (): Promise<void> => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        const sim = await klpSplit(['simulate', '--upstream', ...args, '--scenario', c.file, '--json']);
+        simulated.set(c.file, sim.code === 0 ? comparableLines(JSON.parse(sim.stdout).transcript) : [sim.stderr]);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+    const r = await result;
+    expect(r.problems).toEqual([]);
+    const digest = r.cases.get('kallsyms')?.find((l) => l.kind === 'guest' && l.text.startsWith('kallsyms-digest '));
+    const [, sha256, lines] = digest?.kind === 'guest' ? digest.text.split(' ') : [];
+    report = {
+      release: r.release,
+      modulesDir: r.data.modulesDir,
+      kallsyms: sha256 ? { sha256, lines: Number(lines) } : null,
+      scripts: selftestReport(r),
+      dmesg: kernelLog(r),
+    };
+    callbacksLog = kernelLog(r, 'test-callbacks.sh');
+    for (const s of report.scripts) console.log(`${s.script}: exit ${s.exit}, ${s.tests.filter((t) => t.ok).length}/${s.tests.length} tests ok`);
+    console.log(`real-kernel selftests on ${report.release}: qemu run ${(r.ms / 1000).toFixed(1)} s, shared with ${r.boot.join(', ')}`);
+  }, 60 * 60_000);
 
   it('booted the release the headers belong to', () => {
     expect(report.release).toMatch(/^6\.1\.\d+-\d+-amd64$/);
-    expect(report.dmesg).toContain('klp-selftests: begin test-livepatch.sh');
+    expect(report.dmesg).toContain('===== TEST: basic function patching =====');
   });
 
   it("booted the symbol table the simulator uses: the kallsyms dump's names and types", () => {
@@ -121,7 +116,7 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
     const s = report.scripts.find((x) => x.script === script);
     expect(s, `${script} did not run`).toBeDefined();
     const failed = s!.tests.filter((t) => !t.ok).map((t) => t.name);
-    const why = s!.timedOut ? ` (killed after the guest's ${report.scriptTimeoutS} s limit)` : '';
+    const why = s!.timedOut ? ` (killed after the guest's ${SCRIPT_TIMEOUT_S} s limit)` : '';
     expect({ exit: s!.exit, failed }, `${script}${why} output:\n${s!.output}`).toEqual({ exit: 0, failed: [] });
     expect(s!.tests.length, `${script} reported no TEST: lines:\n${s!.output}`).toBeGreaterThan(0);
   });
@@ -138,7 +133,7 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
       MOD_TARGET: 'test_klp_callbacks_mod',
       MOD_TARGET_BUSY: 'test_klp_callbacks_busy',
     });
-    const logs = kernelLogByTest(report.dmesg, 'test-callbacks.sh');
+    const logs = kernelLogByTest(callbacksLog);
     expect([...logs.keys()]).toEqual([...expected.keys()]);
     for (const [name, block] of expected) {
       const actual = logs.get(name)!.filter((l) => l.startsWith('livepatch: '));
@@ -149,19 +144,14 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
     }
   });
 
-  it("the simulator's upstream mode prints what the real kernel printed, for every selftest case, on the same .ko files", async () => {
-    const modules = readdirSync(report.modulesDir).filter((f) => f.endsWith('.ko')).flatMap((f) => ['--module', join(report.modulesDir, f)]);
-    const cases: { script: string; file: string }[] = [];
-    for (const s of report.scripts) {
-      const dir = s.script === 'test-callbacks.sh' ? join(ROOT, 'test/golden/split-callbacks') : join(ROOT, 'test/golden/upstream', s.script.replace(/\.sh$/, ''));
-      if (existsSync(dir)) for (const f of readdirSync(dir).filter((x) => x.endsWith('.scenario')).sort()) cases.push({ script: s.script, file: join(dir, f) });
-    }
+  it("the simulator's upstream mode prints what the real kernel printed, for every selftest case, on the same .ko files", () => {
+    expect(report.modulesDir).toBe(selftestModulesDir);
+    const cases = portedScenarios();
     const disagree: string[] = [];
     for (const c of cases) {
       const name = new RegExp(`^# ${c.script.replace('.', '\\.')}: (.*)$`, 'm').exec(readFileSync(c.file, 'utf8'))![1]!;
       const real = report.scripts.find((s) => s.script === c.script)!.tests.find((t) => t.name === name);
-      const sim = await klpSplit(['simulate', '--upstream', ...modules, '--scenario', c.file, '--json']);
-      const simLines = sim.code === 0 ? comparableLines(JSON.parse(sim.stdout).transcript) : [sim.stderr];
+      const simLines = simulated.get(c.file)!;
       const realLines = comparableLines(real?.log ?? []);
       if (!real || JSON.stringify(simLines) !== JSON.stringify(realLines)) {
         disagree.push(`${c.script}: ${name}\n  real:      ${realLines.join('\n             ')}\n  simulated: ${simLines.join('\n             ')}`);
@@ -171,5 +161,5 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
     console.log(`selftest cases: ${cases.length - disagree.length}/${cases.length} agree between the real kernel and the simulator (${tests} tests ran on the real kernel)`);
     expect(cases.length).toBe(tests);
     expect(disagree).toEqual([]);
-  }, 5 * 60_000);
+  });
 });

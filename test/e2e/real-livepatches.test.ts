@@ -7,6 +7,7 @@ import { formatDiagnostic } from '@klp-split/core';
 import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtSplits, sharedFixture } from '../helpers/fixtures.js';
 
 /**
  * Issue 13: livepatches in the shapes kernel engineers write (test/fixtures/livepatches),
@@ -47,32 +48,31 @@ function split(f: Fixture): SplitResult {
 
 describe('real livepatch shapes', () => {
   const root = tempDir('real');
-  const out = (name: string) => join(root, name);
-  const targets = join(root, 'targets');
+  /** The splits built, and the targets built: shared fixtures, read only (a test that changes one works on a copy). */
+  let splitDir: (name: string) => string;
+  let targets: string;
+  const out = (name: string) => splitDir(name);
   const ko = (t: string) => join(targets, `${t}.ko`);
   const results = new Map<string, SplitResult>();
   const builds = new Map<string, { code: number; out: string }>();
 
   beforeAll(async () => {
-    cpSync(join(FIXTURES, 'targets'), targets, { recursive: true });
-    const t = await klpSplit(['build', targets, '-q']);
-    if (t.code !== 0) throw new Error(`building the targets failed:\n${t.stdout}${t.stderr}`);
+    const targetsBuilt = sharedFixture('livepatch-targets', { files: [join(FIXTURES, 'targets')] }, async (d) => {
+      cpSync(join(FIXTURES, 'targets'), d, { recursive: true });
+      const t = await klpSplit(['build', d, '-q']);
+      if (t.code !== 0) throw new Error(`building the targets failed:\n${t.stdout}${t.stderr}`);
+    });
     const all = fixtures();
+    for (const f of all) results.set(f.name, split(f));
+    // Each split built by `klp-split build --json`, two at a time (a shared fixture keyed by the split's text).
+    const built = await builtSplits('livepatch-splits', new Map(all.map((f) => [f.name, results.get(f.name)!.files])));
     for (const f of all) {
-      const r = split(f);
-      results.set(f.name, r);
-      mkdirSync(out(f.name), { recursive: true });
-      for (const [file, text] of r.files) writeFileSync(join(out(f.name), file), text);
+      const b = built.build(f.name);
+      builds.set(f.name, { code: b.code, out: b.stdout + b.stderr });
     }
-    for (let i = 0; i < all.length; i += 2) {
-      await Promise.all(
-        all.slice(i, i + 2).map(async (f) => {
-          const b = await klpSplit(['build', out(f.name), '--json', '-q']);
-          builds.set(f.name, { code: b.code, out: b.stdout + b.stderr });
-        }),
-      );
-    }
-  }, 600_000);
+    splitDir = built.dir;
+    targets = await targetsBuilt;
+  }, 20 * 60_000);
   afterAll(() => removeDir(root));
 
   it('has the fixtures', () => {

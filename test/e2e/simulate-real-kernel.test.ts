@@ -1,8 +1,10 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
-import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
+import { corpusModules } from '../helpers/corpus.js';
+import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
+import { exampleBuild, type ExampleBuild } from '../helpers/examples.js';
+import { splitKernel } from '../helpers/split-kernel.js';
 
 /**
  * `klp-split simulate --real-kernel split`: the example workspace's klpd-fix,
@@ -12,9 +14,9 @@ import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
  * the wrong version magic for the split kernel: the simulator (which does
  * not model vermagic) loads them, the kernel refuses them, and the command
  * says the two differ (exit 1). With --upstream, the kernel's
- * livepatch-sample runs on Debian's stock 6.1 image.
+ * livepatch-sample runs on Debian's stock 6.1 image. Each run is a boot of
+ * its own: the command under test boots the kernel itself.
  */
-const TARGETS = ['klpd-counter', 'klpd-parser', 'klpd-ticker'];
 const SCENARIO = [
   '# klpd-fix on the split kernel: per-object modules with their targets',
   'modprobe klpd_counter',
@@ -31,11 +33,12 @@ const SCENARIO = [
 
 describe('klp-split simulate --real-kernel', () => {
   let dir: string;
-  let kernel: SplitKernel;
-  const args = (tree: string): string[] => [
+  /** The example built for the split kernel's tree and for Debian's headers (shared fixtures). */
+  const builds: Record<'split' | 'stock', ExampleBuild> = {} as Record<'split' | 'stock', ExampleBuild>;
+  const args = (tree: 'split' | 'stock'): string[] => [
     'simulate',
-    join(dir, tree, 'klpd-fix'),
-    ...TARGETS.flatMap((t) => ['--target', join(dir, tree, t, `${t}.ko`)]),
+    builds[tree].fix,
+    ...builds[tree].targets.flatMap((t) => ['--target', t]),
     '--scenario',
     join(dir, 'steps.scenario'),
     '--real-kernel',
@@ -43,20 +46,10 @@ describe('klp-split simulate --real-kernel', () => {
   ];
 
   beforeAll(async () => {
-    kernel = await splitKernel();
+    const kernel = await splitKernel();
     dir = tempDir('simulate-real');
     writeFileSync(join(dir, 'steps.scenario'), SCENARIO);
-    for (const [tree, kdir] of [['split', kernel.kdir], ['stock', undefined]] as const) {
-      for (const t of TARGETS) {
-        cpSync(join(ROOT, 'examples/modules', t), join(dir, tree, t), { recursive: true });
-        const r = await klpSplit(['build', join(dir, tree, t), ...(kdir ? ['--kdir', kdir] : [])]);
-        expect(r.code, r.stderr).toBe(0);
-      }
-      const out = join(dir, tree, 'klpd-fix');
-      expect((await klpSplit(['split', join(ROOT, 'examples/livepatches/klpd-fix/klpd-fix.c'), '--out', out])).code).toBe(0);
-      const b = await klpSplit(['build', out, ...(kdir ? ['--kdir', kdir] : [])]);
-      expect(b.code, b.stderr).toBe(0);
-    }
+    [builds.split, builds.stock] = await Promise.all([exampleBuild(kernel.kdir), exampleBuild()]);
   }, 60 * 60_000);
   afterAll(() => {
     if (dir) removeDir(dir);
@@ -88,15 +81,13 @@ describe('klp-split simulate --real-kernel', () => {
   }, 15 * 60_000);
 
   it('runs a classic livepatch on the stock kernel with --upstream --real-kernel stock, and agrees', async () => {
-    const lp = join(dir, 'classic');
-    cpSync(samples('livepatch-sample.c'), join(lp, 'livepatch-sample.c'));
-    const b = await klpSplit(['build', lp]);
-    expect(b.code, b.stderr).toBe(0);
+    // The sample built unmodified, as a classic livepatch (the shared corpus fixture).
+    const sample = (await corpusModules()).ko('livepatch-sample');
     writeFileSync(
       join(dir, 'classic.scenario'),
       ['modprobe livepatch_sample', '@lsmod', 'echo 0 > /sys/kernel/livepatch/livepatch_sample/enabled', 'rmmod livepatch_sample', '@lsmod', ''].join('\n'),
     );
-    const r = await klpSplit(['simulate', '--upstream', '--module', join(lp, 'livepatch-sample.ko'), '--scenario', join(dir, 'classic.scenario'), '--real-kernel', 'stock']);
+    const r = await klpSplit(['simulate', '--upstream', '--module', sample, '--scenario', join(dir, 'classic.scenario'), '--real-kernel', 'stock']);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/\| real kernel \(stock: 6\.1\.0-\d+-amd64\)$/);

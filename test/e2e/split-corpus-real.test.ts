@@ -1,7 +1,8 @@
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
+import { corpusSplits, corpusTargets } from '../helpers/corpus.js';
+import { removeDir, tempDir } from '../helpers/env.js';
 import { realLsmod, simulateOnSplitKernel, splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 
 /**
@@ -61,20 +62,13 @@ describe('the kernel samples, split by klp-split, on the real split kernel', () 
   beforeAll(async () => {
     kernel = await splitKernel();
     dir = tempDir('split-corpus-real');
-    mkdirSync(join(dir, 'targets'));
-    for (const t of TARGETS) cpSync(samples(`${t}.c`), join(dir, 'targets', `${t}.c`));
-    const t = await klpSplit(['build', join(dir, 'targets'), '--kdir', kernel.kdir]);
-    expect(t.code, t.stderr).toBe(0);
-    for (const lp of LIVEPATCHES) {
-      const s = await klpSplit(['split', samples(`${lp}.c`), '--out', join(dir, lp)]);
-      expect(s.code, s.stderr).toBe(0);
-      const b = await klpSplit(['build', join(dir, lp), '--kdir', kernel.kdir]);
-      expect(b.code, b.stderr).toBe(0);
-    }
+    // The samples split and built for the split kernel's tree, their targets too (shared fixtures).
+    const [splits, targets] = await Promise.all([corpusSplits(kernel.kdir), corpusTargets(kernel.kdir)]);
+    for (const lp of LIVEPATCHES) expect(splits.build(lp).code, splits.build(lp).stderr).toBe(0);
     writeFileSync(join(dir, 'steps.scenario'), SCENARIO);
     ({ code, out } = await simulateOnSplitKernel(
-      LIVEPATCHES.map((lp) => join(dir, lp)),
-      TARGETS.map((tg) => join(dir, 'targets', `${tg}.ko`)),
+      LIVEPATCHES.map((lp) => splits.dir(lp)),
+      TARGETS.map((tg) => targets.ko(tg)),
       join(dir, 'steps.scenario'),
     ));
   }, 60 * 60_000);

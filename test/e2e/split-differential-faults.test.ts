@@ -1,71 +1,44 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readElf } from '@klp-split/kernel-facts';
-import { applyRelocEdit } from '../differential/reloc-edit.js';
-import { SPLIT_FAULT_CASES, SPLIT_FAULT_EDITS, SPLIT_FAULT_MODULES } from '../differential/split-catalogue.js';
+import { caseTranscript } from '../../packages/nx/src/real-kernel/guest-report.js';
 import { failures } from '../differential/split-compare.js';
 import { comparable } from '../helpers/differential.js';
-import { classicSource, splitModuleSource } from '../differential/split-module-source.js';
-import { runSplitCases, type SplitRealRun } from '../differential/split-real-run.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
-import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
+import { keptLines } from '../helpers/real-kernel.js';
+import { CASES, splitFaultModules, splitFaultsBatch } from '../real/batches/split-differential-faults.js';
+import { realBatch } from '../real/result.js';
 
 /**
  * Split differential faults: split livepatch modules, each case with one
  * fault or one situation of the split design, loaded on the real split
- * kernel (Debian's 6.1 with kernel/patches, under qemu, one boot for all)
- * and in the simulator's split mode (`klp-split simulate` on the same .ko
- * files). Both must agree on every command's success or failure and on
- * every line the kernel and the tools print.
+ * kernel (Debian's 6.1 with kernel/patches, under qemu, in the run's one
+ * boot of it: test/real/batches/split-differential-faults.ts) and in the
+ * simulator's split mode (`klp-split simulate` on the same .ko files). Both
+ * must agree on every command's success or failure and on every line the
+ * kernel and the tools print.
  */
 
-const CASES = SPLIT_FAULT_CASES;
+interface KernelSide {
+  /** Commands as `% ...`, tool errors, and the kernel's lines of livepatch and of the modules, in kernel-log order. */
+  transcript: string[];
+  status: number[];
+  /** The modules cleaning up could not remove (pinned for good). */
+  left: string[];
+}
 
 describe('split differential faults: the real split kernel and the simulator agree', () => {
   let dir: string;
-  let kernel: SplitKernel;
-  let real: SplitRealRun;
+  let real: { results: Map<string, KernelSide>; problems: string[]; ms: number };
   const simulated = new Map<string, { transcript: string[]; code: number; violations: string[] }>();
   const agreed = new Set<string>();
 
   beforeAll(async () => {
-    kernel = await splitKernel();
+    const result = realBatch(splitFaultsBatch);
     dir = tempDir('split-faults');
-    const kos: string[] = [];
-    const splitDir = (name: string): string => join(dir, 'split', name);
+    const { splitDir, handKo } = await splitFaultModules();
 
-    // The natural input: classic livepatches split by klp-split, built against the split kernel's tree.
-    for (const spec of SPLIT_FAULT_MODULES) {
-      if (spec.kind !== 'classic') continue;
-      const src = join(dir, 'classic', `${spec.name}.c`);
-      mkdirSync(join(dir, 'classic'), { recursive: true });
-      writeFileSync(src, classicSource(spec));
-      const split = await klpSplit(['split', src, '--out', splitDir(spec.name)]);
-      if (split.code !== 0) throw new Error(`splitting ${spec.name} failed:\n${split.stderr}`);
-      const built = await klpSplit(['build', splitDir(spec.name), '--kdir', kernel.kdir]);
-      if (built.code !== 0) throw new Error(`building the split ${spec.name} failed:\n${built.stdout}\n${built.stderr}`);
-      kos.push(...readdirSync(splitDir(spec.name)).filter((f) => f.endsWith('.ko')).map((f) => join(splitDir(spec.name), f)));
-    }
-    // Modules written with the split API and the targets: one build with livepatch relocations, one without.
-    const direct = SPLIT_FAULT_MODULES.filter((m) => m.kind !== 'classic');
-    const handDir = (raw: boolean): string => join(dir, raw ? 'hand-raw' : 'hand');
-    const isRaw = (name: string): boolean => direct.some((m) => m.name === name && m.kind === 'part' && m.noKlpRelocs === true);
-    for (const raw of [false, true]) {
-      const hand = handDir(raw);
-      mkdirSync(hand, { recursive: true });
-      // The raw build has the targets too, so that modpost finds the exports its parts use (the .ko files installed are the other build's).
-      for (const spec of direct) if (isRaw(spec.name) === raw || (raw && spec.kind === 'target')) writeFileSync(join(hand, `${spec.name}.c`), splitModuleSource(spec));
-      const built = await klpSplit(['build', hand, '--kdir', kernel.kdir, ...(raw ? ['--no-klp-relocs'] : [])]);
-      if (built.code !== 0) throw new Error(`building the split-API modules failed:\n${built.stdout}\n${built.stderr}`);
-    }
-    const handKo = (name: string): string => join(handDir(isRaw(name)), `${name}.ko`);
-    for (const e of SPLIT_FAULT_EDITS) for (const edit of e.edits(readElf(readFileSync(handKo(e.module)), handKo(e.module)))) applyRelocEdit(handKo(e.module), edit);
-    kos.push(...direct.map((m) => handKo(m.name)));
-
-    real = await runSplitCases(kernel, kos, CASES.map((c) => ({ id: c.id, steps: c.guestSteps ?? c.steps })), join(dir, 'real'), 'klpsf');
-
-    // The simulator side through the command line users run, two cases at a time.
+    // The simulator side through the command line users run, two cases at a time, while the real kernel runs them.
     const queue = [...CASES];
     const worker = async (): Promise<void> => {
       for (let c = queue.shift(); c; c = queue.shift()) {
@@ -80,7 +53,15 @@ describe('split differential faults: the real split kernel and the simulator agr
       }
     };
     await Promise.all([worker(), worker()]);
-  }, 40 * 60_000);
+
+    const r = await result;
+    const results = new Map<string, KernelSide>();
+    for (const [id, lines] of r.cases) {
+      const t = caseTranscript(keptLines(lines, (l) => l.startsWith('livepatch: ') || l.startsWith('klpsf')));
+      results.set(id, { transcript: t.lines, status: t.status, left: r.left.get(id) ?? [] });
+    }
+    real = { results, problems: r.problems, ms: r.ms };
+  }, 60 * 60_000);
 
   afterAll(() => {
     // KLP_SPLIT_FAULTS_REPORT=<file> keeps both sides' transcripts of every case.

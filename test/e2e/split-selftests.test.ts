@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSplitSystem, newKernel, parseScenario, runScenario, type SimSystem } from '@klp-split/runtime-sim';
-import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { corpusModules, corpusSplits } from '../helpers/corpus.js';
+import { ROOT } from '../helpers/env.js';
 import { comparableLines, SELFTEST_SUITES, selftestExpectations, withoutObjMod } from '../helpers/selftests.js';
 
 /**
@@ -20,28 +21,21 @@ const REWRITES = join(ROOT, 'test/golden/split-selftests');
 for (const [script, suite] of Object.entries(SELFTEST_SUITES)) {
   if (suite.livepatches.length === 0) continue;
   describe(`${script}.sh on split modules`, () => {
-    const dirs: string[] = [];
     let sys: SimSystem;
     let expected: Map<string, string[]>;
     const scenarioDir = join(ROOT, 'test/golden/upstream', script);
 
     beforeAll(async () => {
-      const targets = suite.targets.length ? await buildCorpusModules(suite.targets.map((m) => libLivepatch(`${m}.c`))) : undefined;
-      if (targets) dirs.push(targets.dir);
+      const [targets, splits] = await Promise.all([corpusModules(), corpusSplits()]);
       const systems = [];
       for (const lp of suite.livepatches) {
-        const out = tempDir(lp);
-        dirs.push(out);
-        const split = await klpSplit(['split', libLivepatch(`${lp}.c`), '--out', out]);
-        expect(split.code, split.stderr).toBe(0);
-        const build = await klpSplit(['build', out]);
+        const build = splits.build(lp);
         expect(build.code, build.stderr).toBe(0);
-        systems.push(loadSplitSystem(out, suite.targets.map((t) => targets!.ko(t))));
+        systems.push(loadSplitSystem(splits.dir(lp), suite.targets.map((t) => targets.ko(t))));
       }
       sys = { ...systems[0]!.sys, images: [...systems.flatMap((s) => s.parts.map((p) => p.image)), ...systems[0]!.targets] };
       expected = selftestExpectations(`${script}.sh`, suite.vars);
     });
-    afterAll(() => dirs.forEach(removeDir));
 
     for (const file of readdirSync(scenarioDir).filter((f) => f.endsWith('.scenario')).sort()) {
       const rewrite = join(REWRITES, script, file);

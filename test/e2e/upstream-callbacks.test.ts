@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT } from '../helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpusModules, type BuiltModules } from '../helpers/corpus.js';
+import { klpSplit, ROOT } from '../helpers/env.js';
 import { comparableLines, selftestExpectations, withoutObjMod } from '../helpers/selftests.js';
 
 /**
@@ -13,11 +14,11 @@ const SCENARIOS = join(ROOT, 'test/golden/split-callbacks');
 const MODULES = ['test_klp_callbacks_demo', 'test_klp_callbacks_demo2', 'test_klp_callbacks_mod', 'test_klp_callbacks_busy'];
 
 describe('upstream mode against test-callbacks.sh', () => {
-  let built: Awaited<ReturnType<typeof buildCorpusModules>>;
+  let built: BuiltModules;
   let expected: Map<string, string[]>;
 
   beforeAll(async () => {
-    built = await buildCorpusModules(MODULES.map((m) => libLivepatch(`${m}.c`)));
+    built = await corpusModules();
     expected = selftestExpectations('test-callbacks.sh', {
       MOD_LIVEPATCH: 'test_klp_callbacks_demo',
       MOD_LIVEPATCH2: 'test_klp_callbacks_demo2',
@@ -25,7 +26,6 @@ describe('upstream mode against test-callbacks.sh', () => {
       MOD_TARGET_BUSY: 'test_klp_callbacks_busy',
     });
   });
-  afterAll(() => removeDir(built.dir));
 
   /** docs/split-vs-upstream.md: where the split transcripts may differ from the kernel's. */
   const SPLIT_DIFFERENCES: Record<string, { upstreamOnly: string[]; splitOnly: string[] }> = {

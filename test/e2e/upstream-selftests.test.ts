@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, klpSplit, libLivepatch, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpusModules, type BuiltModules } from '../helpers/corpus.js';
+import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { comparableLines, SELFTEST_SUITES, selftestExpectations } from '../helpers/selftests.js';
 
 /**
@@ -15,16 +16,14 @@ import { comparableLines, SELFTEST_SUITES, selftestExpectations } from '../helpe
 for (const [script, suite] of Object.entries(SELFTEST_SUITES)) {
   const modules = [...suite.livepatches, ...suite.targets];
   describe(`upstream mode against ${script}.sh`, () => {
-    let built: Awaited<ReturnType<typeof buildCorpusModules>>;
+    let built: BuiltModules;
     let expected: Map<string, string[]>;
     const dir = join(ROOT, 'test/golden/upstream', script);
 
     beforeAll(async () => {
-      // test_klp_state3.c includes test_klp_state2.c, so both sources are copied.
-      built = await buildCorpusModules(modules.map((m) => libLivepatch(`${m}.c`)));
+      built = await corpusModules();
       expected = selftestExpectations(`${script}.sh`, suite.vars);
     });
-    afterAll(() => removeDir(built.dir));
 
     it('ports every test of the script', () => {
       const names = readdirSync(dir).map((f) => /^# [\w-]+\.sh: (.*)$/m.exec(readFileSync(join(dir, f), 'utf8'))![1]);

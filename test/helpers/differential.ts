@@ -1,13 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
-import { klpSplit } from './env.js';
-import type { RealCaseResult, RealRun } from './real-kernel.js';
-import { callbackCall } from './selftests.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RealBatch } from '../real/batch.js';
+import { realBatch } from '../real/result.js';
+import { klpSplit, removeDir, tempDir } from './env.js';
+import { realRun, type RealCaseResult, type RealRun } from './real-kernel.js';
+import { callbackCall } from '../../packages/nx/src/real-kernel/compare.js';
 
 /**
  * The comparison the differential suites share: the same commands run on the
- * real kernel (runOnRealKernel) and in the simulator's upstream mode through
+ * real kernel (a real-kernel batch, test/real/batch.ts) and in the simulator's upstream mode through
  * `klp-split simulate --upstream`, which must agree on every command's
  * success or failure and on every line the kernel and the tools print.
  */
@@ -80,5 +82,55 @@ export function reportDifferential(label: string, cases: DifferentialCase[], rea
     const all = cases.map((c) => ({ id: c.id, agrees: agreed.has(c.id), real: real.results.get(c.id), simulated: simulated.get(c.id) }));
     writeFileSync(report, JSON.stringify({ realRunMs: Math.round(real.ms), agreed: agreed.size, total: cases.length, cases: all }, null, 2));
   }
-  console.log(`${label}: ${agreed.size}/${cases.length} agree; real-kernel run ${(real.ms / 1000).toFixed(1)} s (boot included)`);
+  console.log(`${label}: ${agreed.size}/${cases.length} agree; real-kernel run ${(real.ms / 1000).toFixed(1)} s (the boot it shared, boot included)`);
+}
+
+/**
+ * A differential suite of the stock kernel: the cases' modules in the
+ * simulator's upstream mode (`klp-split simulate --upstream`, two at a time)
+ * while the real kernel runs the batch, then one test that the real run is
+ * clean and one per case that both sides agree.
+ */
+export function describeDifferential(o: {
+  label: string;
+  cases: (DifferentialCase & { modules: { name: string }[] })[];
+  batch: RealBatch;
+  /** The directory of the cases' built modules (the same fixture the batch installs). */
+  modules: () => Promise<string>;
+  /** The catalogue has at least this many cases. */
+  atLeast: number;
+}): void {
+  describe(`${o.label}: the real kernel and the simulator agree`, () => {
+    let dir: string;
+    let real: RealRun;
+    let simulated = new Map<string, Simulated>();
+    const agreed = new Set<string>();
+
+    beforeAll(async () => {
+      dir = tempDir(o.batch.name);
+      const result = realBatch(o.batch);
+      const modules = await o.modules();
+      simulated = await simulateUpstream(o.cases.map((c) => ({ ...c, modules: c.modules.map((m) => m.name) })), (name) => join(modules, `${name}.ko`), dir);
+      const caseModules = new Map(o.cases.map((c) => [c.id, c.modules.map((m) => m.name)]));
+      real = realRun(await result, (id) => caseModules.get(id) ?? []);
+    }, 60 * 60_000);
+
+    afterAll(() => {
+      reportDifferential(o.label, o.cases, real, simulated, agreed);
+      if (dir) removeDir(dir);
+    });
+
+    it(`has at least ${o.atLeast} faults, and the real run left nothing behind between cases`, () => {
+      expect(o.cases.length).toBeGreaterThanOrEqual(o.atLeast);
+      expect(new Set(o.cases.map((c) => c.id)).size).toBe(o.cases.length);
+      expect(real.problems).toEqual([]);
+    });
+
+    for (const c of o.cases) {
+      it(`${c.id}: ${c.what}`, () => {
+        expectAgreement(c, real.results.get(c.id), simulated.get(c.id));
+        agreed.add(c.id);
+      });
+    }
+  });
 }

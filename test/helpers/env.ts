@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -43,16 +43,6 @@ export function snapshot(dir: string, base = dir, into = new Map<string, Buffer>
 export async function klpSplit(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
   const r = await execa('node', [CLI, ...args], { cwd: opts.cwd ?? ROOT, reject: false, env: { CI: 'true', ...opts.env } });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
-}
-
-/** Builds unmodified corpus modules (targets) into a fresh directory; returns their .ko paths by file name. */
-export async function buildCorpusModules(sources: string[]): Promise<{ dir: string; ko: (name: string) => string }> {
-  const dir = tempDir('targets');
-  mkdirSync(dir, { recursive: true });
-  for (const s of sources) cpSync(s, join(dir, s.replace(/^.*\//, '')));
-  const r = await klpSplit(['build', dir]);
-  if (r.code !== 0) throw new Error(`building targets failed:\n${r.stdout}\n${r.stderr}`);
-  return { dir, ko: (name) => join(dir, name.replace(/\.c$/, '').concat('.ko')) };
 }
 
 /** The installed kernel headers' include directories (what `klp-split split` uses to choose #includes). */

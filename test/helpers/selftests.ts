@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { callbackCall } from '../../packages/nx/src/real-kernel/compare.js';
 import { corpus } from './env.js';
 
 /** The expected transcripts of a kernel livepatch selftest script, by test name. */
@@ -23,21 +24,6 @@ export function selftestExpectations(script: string, vars: Record<string, string
     }
   }
   return out;
-}
-
-/**
- * A callback's call in the form the kernel's test livepatches print it
- * (`<patch>: <callback>: <object>[ -> [<module state>]]`), from either that
- * print or the simulator's `[callback]` record of the call; undefined for other lines.
- */
-export function callbackCall(line: string): string | undefined {
-  const vmlinux = /^\[callback\] (\S+): \w+ (\w+)\(\) for object 'vmlinux'$/.exec(line);
-  if (vmlinux) return `${vmlinux[1]}: ${vmlinux[2]}: vmlinux`;
-  const module = /^\[callback\] (\S+): \w+ (\w+)\(\) for object '[^']+' \(obj->mod '([^']+)' in (MODULE_STATE_\w+)\)$/.exec(line);
-  if (module) return `${module[1]}: ${module[2]}: ${module[3]} -> [${module[4]}]`;
-  const printed = /^(\S+): (\w+_callback): (\S+)(?: -> \[(MODULE_STATE_\w+)\].*)?$/.exec(line);
-  if (printed) return `${printed[1]}: ${printed[2]}: ${printed[3]}${printed[4] ? ` -> [${printed[4]}]` : ''}`;
-  return undefined;
 }
 
 /** The lines both the kernel and the simulator print: livepatch core messages, commands, tool errors, callback calls. */

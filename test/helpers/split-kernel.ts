@@ -3,16 +3,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
 import { guestPrograms, runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
+import { QUICK } from '../tiers.js';
 import { klpSplit, ROOT } from './env.js';
 
 /**
  * The split livepatch kernel (scripts/split-kernel.sh: Debian's 6.1 with the
- * project's kernel/patches) and runs of a guest script on it under qemu
- * (qemu-kernel.sh with KLP_QEMU_KERNEL=split).
+ * project's kernel/patches, built once and cached); its runs under qemu are
+ * real-kernel batches (test/real/batch.ts) with kernel 'split'.
  */
-
-/** Programs the guest scripts can use: the initramfs's one list (packages/nx/scripts/guest/programs). */
-export const SPLIT_GUEST_BINS = guestPrograms().join(' ');
 
 export interface SplitKernel {
   /** The build tree: kbuild's -C for modules, with the split API in include/linux/livepatch.h. */
@@ -24,6 +22,7 @@ export interface SplitKernel {
 
 /** Builds the split kernel unless it is cached (a cold build takes minutes). */
 export async function splitKernel(): Promise<SplitKernel> {
+  if (QUICK) throw new Error('this suite needs the split kernel: list it in REAL_KERNEL of test/tiers.ts (the quick tier builds no kernel)');
   const t0 = performance.now();
   const r = await execa('bash', ['scripts/split-kernel.sh', 'kdir'], { cwd: ROOT, reject: false, timeout: 60 * 60_000 });
   if (r.exitCode !== 0) throw new Error(`scripts/split-kernel.sh failed (exit ${r.exitCode}):\n${String(r.stderr).slice(-4000)}`);

@@ -1,7 +1,9 @@
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from './env.js';
+import { sharedFixture } from './fixtures.js';
+import { NX_ENV } from './nx-workspace.js';
 
 /**
  * klp-split as a user installs it: every workspace package packed with
@@ -10,7 +12,6 @@ import { ROOT } from './env.js';
  * and livepatch copied in.
  */
 export const PACKAGES = ['core', 'kernel-facts', 'splitter', 'runtime-sim', 'klp-relocs', 'kbuild-gen', 'nx'];
-export const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.nx!;
 
 export async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {
@@ -24,10 +25,13 @@ export async function must(cmd: string, args: string[], cwd: string, env: Record
   return r;
 }
 
-/** The packed tarballs in <dir> (created). */
+/** The packed tarballs (`npm pack` of every package once per version of the tool: a shared fixture), copied into <dir> (created). */
 export async function packAll(dir: string): Promise<string[]> {
+  const packed = await sharedFixture('packed', { kbuild: false }, async (d) => {
+    await must('npm', ['pack', '--silent', '--pack-destination', d, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
+  });
   mkdirSync(dir, { recursive: true });
-  await must('npm', ['pack', '--silent', '--pack-destination', dir, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
+  for (const f of readdirSync(packed).filter((f) => f.endsWith('.tgz'))) copyFileSync(join(packed, f), join(dir, f));
   return readdirSync(dir).map((f) => join(dir, f));
 }
 

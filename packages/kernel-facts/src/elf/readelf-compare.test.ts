@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { elfSampleSources } from '../../../../test/helpers/corpus.js';
-import { buildCorpusModules, removeDir } from '../../../../test/helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpusModules, ELF_SAMPLES, type BuiltModules } from '../../../../test/helpers/corpus.js';
 import * as C from './constants.js';
 import { readModinfo, readThisModuleName, readVersions } from './module-info.js';
 import { readElf, sectionByName, sectionData, type ElfFile } from './reader.js';
@@ -12,8 +11,8 @@ import { readElf, sectionByName, sectionData, type ElfFile } from './reader.js';
  * kernel modules built with kbuild from the unmodified corpus sources.
  */
 
-const SOURCES = elfSampleSources();
-const NAMES = SOURCES.map((s) => s.replace(/^.*\//, ''));
+/** The modules by their sources' file names. */
+const NAMES = ELF_SAMPLES.map((m) => `${m}.c`);
 
 const SECTION_TYPES: Record<string, number> = {
   NULL: C.SHT_NULL,
@@ -209,15 +208,12 @@ function ndxText(shndx: number): string {
 }
 
 describe('the ELF reader against readelf on real kernel modules', () => {
-  let built: { dir: string; ko: (name: string) => string };
+  let built: BuiltModules;
   const elves = new Map<string, ElfFile>();
 
   beforeAll(async () => {
-    built = await buildCorpusModules(SOURCES);
+    built = await corpusModules();
     for (const name of NAMES) elves.set(name, readElf(readFileSync(built.ko(name)), built.ko(name)));
-  });
-  afterAll(() => {
-    if (built) removeDir(built.dir);
   });
 
   describe.each(NAMES)('%s', (name) => {

@@ -59,8 +59,8 @@ targets in the upstream livepatch core instead.
                      'stock' Debian's 6.1 kernel (with --upstream); the modules are
                      installed under /lib/modules/<release>/extra and indexed with
                      depmod. Runs modprobe, insmod, rmmod, echo 0|1 > .../enabled,
-                     @callback, @lsmod, @sysfs and @set_ftrace_enabled; exit 1
-                     when the two differ
+                     echo 1 > .../force, @callback, @sleeping, @lsmod, @sysfs and
+                     @set_ftrace_enabled; exit 1 when the two differ
   --json             machine-readable result
 
 Exit status: 0 no invariant broken (with --real-kernel: and both agree),

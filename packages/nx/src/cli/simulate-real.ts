@@ -4,19 +4,19 @@ import { join } from 'node:path';
 import { readInputText, type KernelKind } from '@klp-split/core';
 import type { Step } from '@klp-split/runtime-sim';
 import { align, comparable, sideBySide, type Row } from '../real-kernel/compare.js';
-import { commandOutput, DONE_MARKER, parseGuestReport } from '../real-kernel/guest-report.js';
+import { caseTranscript, guestDone, parseGuestReport } from '../real-kernel/guest-report.js';
 import { GuestSetupError, runGuest, STEPS_SCRIPT } from '../real-kernel/guest-run.js';
 import { UsageError } from './exit-codes.js';
 
 /** What the guest's steps.sh runs; the other directives steer only the simulator. */
-const REAL_KINDS = new Set<Step['kind']>(['modprobe', 'insmod', 'rmmod', 'enable', 'disable', 'callback', 'lsmod', 'sysfs', 'ftrace-enabled']);
+const REAL_KINDS = new Set<Step['kind']>(['modprobe', 'insmod', 'rmmod', 'enable', 'disable', 'force', 'callback', 'sleeping', 'lsmod', 'sysfs', 'ftrace-enabled']);
 
 /** Refuses a scenario the real kernel cannot run as written (a directive only the simulator knows). */
 export function checkRealScenario(steps: Step[], file: string): void {
   const bad = steps.filter((s) => !REAL_KINDS.has(s.kind) || s.race || s.start);
   if (bad.length) {
     throw new UsageError(
-      `simulate --real-kernel: ${file}: line ${bad.map((s) => s.line).join(', ')}: only the simulator can run this (the real kernel runs modprobe, insmod, rmmod, echo 0|1 > .../enabled, @callback, @lsmod, @sysfs and @set_ftrace_enabled)`,
+      `simulate --real-kernel: ${file}: line ${bad.map((s) => s.line).join(', ')}: only the simulator can run this (the real kernel runs modprobe, insmod, rmmod, echo 0|1 > .../enabled, echo 1 > .../force, @callback, @sleeping, @lsmod, @sysfs and @set_ftrace_enabled)`,
     );
   }
 }
@@ -49,18 +49,13 @@ export async function compareOnRealKernel(kind: KernelKind, kos: string[], modul
     const scenario = join(work, 'scenario');
     writeFileSync(scenario, `@case scenario\n${text}\n@end scenario\n`);
     const r = await runGuest({ kernel: kind, kos, script: STEPS_SCRIPT, files: { scenario }, workDir: work });
-    if (r.exitCode !== 0 || !r.dmesg || !r.output.includes(DONE_MARKER)) {
+    if (r.exitCode !== 0 || !r.dmesg || !guestDone(r.output)) {
       const tail = `${r.output}\n${r.stderr}`.trim().split('\n').slice(-20).join('\n');
       throw new GuestSetupError(`simulate --real-kernel ${kind}: the qemu run did not finish (qemu-kernel.sh exit ${r.exitCode}):\n${tail}`);
     }
     const report = parseGuestReport(r.dmesg, (line) => line.startsWith('livepatch: ') || modules.some((m) => line.startsWith(`${m}: `)));
     if (report.problems.length) throw new GuestSetupError(`simulate --real-kernel ${kind}: the guest's run cannot be trusted: ${report.problems.join('; ')}`);
-    const lines = (report.cases.get('scenario') ?? []).flatMap((l) => {
-      if (l.kind === 'cmd') return [`% ${l.text}`];
-      if (l.kind === 'out') return [commandOutput(l.text)];
-      if (l.kind === 'rc') return [];
-      return [l.text];
-    });
+    const { lines } = caseTranscript(report.cases.get('scenario') ?? []);
     const sim = comparable(simulated, modules).lines;
     const { lines: real, ignored } = comparable(lines, modules);
     const rows = align(sim, real);

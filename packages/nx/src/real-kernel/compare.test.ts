@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { align, comparable, sideBySide } from './compare.js';
-import { commandOutput, parseGuestReport } from './guest-report.js';
+import { caseTranscript, commandOutput, parseGuestReport } from './guest-report.js';
 import { GuestSetupError, harnessEnv, projectScripts } from './guest-run.js';
 
 describe('the guest report and the comparison with the simulator', () => {
@@ -28,9 +28,30 @@ describe('the guest report and the comparison with the simulator', () => {
       { kind: 'guest', text: 'lsmod a b' },
     ]);
     expect(r.problems).toEqual(['a transition did not end']);
-    // The protocol's earlier name is still read.
-    const legacy = parseGuestReport('split-guest: case x\nsplit-guest: % true\nsplit-guest: rc 0\nsplit-guest: end x', () => false);
-    expect(legacy.cases.get('x')).toEqual([{ kind: 'cmd', text: 'true' }, { kind: 'rc', status: 0 }]);
+    expect(r.left).toEqual(new Map());
+  });
+
+  it("reads what a case's cleanup left, the guest's lines outside cases, and a case's transcript", () => {
+    const dmesg = [
+      'klp-guest: kallsyms-digest 0123abcd 94266',
+      'klp-guest: case pinned',
+      'klp-guest: % insmod /lib/modules/6.1.192-klp-split/extra/a__b.ko',
+      'klp-guest: out insmod: ERROR: could not insert module /lib/modules/6.1.192-klp-split/extra/a__b.ko: Unknown symbol in module',
+      'klp-guest: rc 1',
+      'klp-guest: end pinned',
+      'livepatch: a cleanup line, no case\'s',
+      'klp-guest: left pinned a a__b ',
+      'klp-guest: case clean',
+      'klp-guest: end clean',
+    ].join('\n');
+    const r = parseGuestReport(dmesg, () => true);
+    expect(r.outside).toEqual(['kallsyms-digest 0123abcd 94266']);
+    expect(r.left).toEqual(new Map([['pinned', ['a', 'a__b']]]));
+    expect(r.cases.get('clean')).toEqual([]);
+    expect(caseTranscript(r.cases.get('pinned')!)).toEqual({
+      lines: ['% insmod /lib/modules/6.1.192-klp-split/extra/a__b.ko', 'insmod: ERROR: could not insert module a__b: Unknown symbol in module'],
+      status: [1],
+    });
   });
 
   it("words the tools' output as the simulator does", () => {

@@ -11,17 +11,6 @@ const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scrip
 const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
 /** The guest script that runs a scenario file (see its header). */
 export const STEPS_SCRIPT = join(NX_SCRIPTS, 'guest/steps.sh');
-/** The one list of programs the guest's initramfs holds. */
-const GUEST_PROGRAMS_FILE = join(NX_SCRIPTS, 'guest/programs');
-
-/** The programs of guest/programs, in order. */
-export function guestPrograms(): string[] {
-  return readFileSync(GUEST_PROGRAMS_FILE, 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-}
-
 /**
  * The project's scripts/ directory (a checkout of klp-split: split-kernel.sh
  * builds the split kernel from the project's kernel/patches), or undefined

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { elfSampleSources } from '../../../../test/helpers/corpus.js';
-import { buildCorpusModules, removeDir } from '../../../../test/helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpusModules, ELF_SAMPLES, type BuiltModules } from '../../../../test/helpers/corpus.js';
 import { loadModuleImage } from '../image/module-image.js';
 import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfError, readElf, type ElfFile } from '@klp-split/kernel-facts';
 
@@ -12,7 +11,6 @@ import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfEr
  * A failure names the seed and case; rerun it alone, or try others, with FUZZ_SEED=<seed>[,<seed>...].
  */
 
-const SOURCES = elfSampleSources();
 
 const SEEDS = process.env.FUZZ_SEED ? process.env.FUZZ_SEED.split(',').map(Number) : [0x6b6c7001, 0x5eed0002, 0xdecafbad, 0x00c0ffee];
 const CASES_PER_SEED = 1500;
@@ -270,19 +268,16 @@ function exercise(buf: Buffer, path: string): { failure?: string; parsed: boolea
 }
 
 describe('fuzzing the ELF reader with mutated real kernel modules', () => {
-  let built: { dir: string; ko: (name: string) => string };
+  let built: BuiltModules;
   const originals: Original[] = [];
 
   beforeAll(async () => {
-    built = await buildCorpusModules(SOURCES);
-    for (const src of SOURCES) {
-      const path = built.ko(src.replace(/^.*\//, ''));
+    built = await corpusModules();
+    for (const name of ELF_SAMPLES) {
+      const path = built.ko(name);
       const buf = readFileSync(path);
       originals.push({ name: path.replace(/^.*\//, ''), buf, elf: readElf(buf, path) });
     }
-  });
-  afterAll(() => {
-    if (built) removeDir(built.dir);
   });
 
   it('accepts the unmutated modules', () => {

@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers/env.js';
+import { corpusModules, type BuiltModules } from '../../../../test/helpers/corpus.js';
+import { removeDir, tempDir } from '../../../../test/helpers/env.js';
 import { loadModuleImage } from '../image/module-image.js';
 import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfError, readElf, sectionByName, sectionData, type ElfFile, type ElfSection } from '@klp-split/kernel-facts';
 
@@ -14,17 +15,19 @@ import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfEr
 
 const PATH = 'edited/livepatch-shadow-mod.ko';
 
-let built: { dir: string; ko: (name: string) => string };
+let built: BuiltModules;
+let scratch: string;
 let original: Buffer;
 let elf: ElfFile;
 
 beforeAll(async () => {
-  built = await buildCorpusModules([samples('livepatch-shadow-mod.c')]);
+  built = await corpusModules();
+  scratch = tempDir('reader-errors');
   original = readFileSync(built.ko('livepatch-shadow-mod.c'));
   elf = readElf(original, PATH);
 });
 afterAll(() => {
-  if (built) removeDir(built.dir);
+  if (scratch) removeDir(scratch);
 });
 
 const copy = (): Buffer => Buffer.from(original);
@@ -338,7 +341,7 @@ describe('extended section numbering', () => {
     expect(loadModuleImage(PATH, b).name).toBe('livepatch_shadow_mod');
 
     // binutils reads the same file the same way.
-    const file = join(built.dir, 'extended.ko');
+    const file = join(scratch, 'extended.ko');
     writeFileSync(file, b);
     const sh = String((await execa('readelf', ['-S', '-W', file], { env: { LC_ALL: 'C' } })).stdout);
     expect(sh).toContain(`There are ${total} section headers, starting at offset 0x${shoff.toString(16)}:`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpusModules } from '../../../../test/helpers/corpus.js';
 import { discoverKernelTree, parseSymvers } from '@klp-split/kernel-facts';
 import { loadModuleImage, type ModuleImage } from '../image/module-image.js';
 import { applyRelocations, type SymbolResolver } from './relocate.js';
@@ -8,7 +8,6 @@ import { symposProblem } from './object-symbols.js';
 
 describe('relocations at a simulated load address', () => {
   let image: ModuleImage;
-  let dir: string;
   let exports: Set<string>;
   const resolver = (kernelText: bigint): SymbolResolver => ({
     exported: (name) => (exports.has(name) ? kernelText + BigInt(name.length) * 64n : undefined),
@@ -16,13 +15,11 @@ describe('relocations at a simulated load address', () => {
   });
 
   beforeAll(async () => {
-    const built = await buildCorpusModules([samples('livepatch-shadow-mod.c')]);
-    dir = built.dir;
+    const built = await corpusModules();
     image = loadModuleImage(built.ko('livepatch-shadow-mod'));
     const symvers = discoverKernelTree().symvers;
     exports = new Set([...parseSymvers(readFileSync(symvers, 'utf8'), symvers).values()].filter((e) => e.module === 'vmlinux').map((e) => e.name));
   });
-  afterAll(() => removeDir(dir));
 
   it('applies every relocation of a real module in the module area without a finding', () => {
     const r = applyRelocations(image, 0xffffffffc0000000n, resolver(0xffffffff81000000n));

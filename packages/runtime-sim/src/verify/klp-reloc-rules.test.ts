@@ -1,8 +1,9 @@
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRelocEdit, type RelocEdit } from '../../../../test/differential/reloc-edit.js';
-import { klpSplit, removeDir, tempDir } from '../../../../test/helpers/env.js';
+import { removeDir, tempDir } from '../../../../test/helpers/env.js';
+import { builtSources } from '../../../../test/helpers/fixtures.js';
 import { readElf } from '@klp-split/kernel-facts';
 import { klpRelocRuleProblems } from './klp-reloc-rules.js';
 
@@ -71,10 +72,8 @@ describe('livepatch relocation rules on a built module', () => {
 
   beforeAll(async () => {
     dir = tempDir('klp-reloc-rules');
-    writeFileSync(join(dir, 'klprr_lp.c'), SOURCE);
-    const b = await klpSplit(['build', dir]);
-    expect(b.code, b.stderr).toBe(0);
-    ko = join(dir, 'klprr_lp.ko');
+    // Built by `klp-split build` once per text and version of the tool (a shared fixture); edited only as copies.
+    ko = join(await builtSources('klp-reloc-rules', { 'klprr_lp.c': SOURCE }), 'klprr_lp.ko');
     const elf = readElf(readFileSync(ko), ko);
     moduleSection = elf.sections.find((s) => s.name.startsWith('.klp.rela.klprr_tgt.'))!.name;
     // The module has what the edits need.
