@@ -13,6 +13,8 @@ import type { FilePatch, Hunk } from './unified-diff.js';
 export interface PatchOrigin {
   file: string;
   line: number;
+  /** A '+' line (the fix wrote it), not context. */
+  added: boolean;
 }
 
 export interface ApplyResult {
@@ -77,10 +79,10 @@ export function applyFilePatch(fp: FilePatch, oldText: string, shownPath: string
       patchLine++;
       if (l.op === '+') {
         out.push(l.text);
-        origin.push({ file: fp.patchFile, line: patchLine });
+        origin.push({ file: fp.patchFile, line: patchLine, added: true });
       } else if (l.op === ' ') {
         out.push(l.text);
-        origin.push(oldOrigin[oldLine] ?? { file: fp.patchFile, line: patchLine });
+        origin.push(oldOrigin[oldLine] ?? { file: fp.patchFile, line: patchLine, added: false });
       }
       if (l.op !== '+') oldLine++;
     }
