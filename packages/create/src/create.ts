@@ -1,0 +1,189 @@
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { ensureCacheDir, KlpError, readInputText, readSourceText, withWriteTransaction, type WriteReport } from '@klp-split/core';
+import { discoverKernelTree, kernelSourceTree } from '@klp-split/kbuild-gen';
+import { loadSymvers, readKallsyms, VMLINUX } from '@klp-split/runtime-sim';
+import { hasErrors, type Diagnostic } from '@klp-split/splitter';
+import { extractVmlinux, locateKernelBinaries, moduleFile, readModule, type KernelBinaries } from './binary/kernel-binaries.js';
+import { ModuleCode, VmlinuxCode, type ObjectCode } from './binary/object-code.js';
+import { compareFiles } from './diff/file-changes.js';
+import { kbuildText, localIncludeDirs } from './emit/kbuild.js';
+import { livepatchSource, type FileSection } from './emit/livepatch-source.js';
+import { CREATE_RECORD, previousCreated, recordText, type CreateRecordObject } from './emit/record.js';
+import { KernelConfig } from './model/conditions.js';
+import { readKernelFile } from './model/kernel-file.js';
+import { ObjectResolver } from './objects/object-of-file.js';
+import { checkCreateOptions, type CreateOptions } from './options.js';
+import { applyPatches, type PatchedFile } from './patch/patch-set.js';
+import { closeOver } from './plan/closure.js';
+import { planFile } from './plan/patch-plan.js';
+import { splitCreated, type SplitOutcome } from './split-output.js';
+import { changeRefusals, fileRefusal } from './rules/refusals.js';
+import { KernelSource } from './source/kernel-source.js';
+
+/**
+ * `create`: from a fix to a livepatch, in stages, each in its own file:
+ * apply the patches to copies of the kernel source (patch/), compare each
+ * file's definitions before and after (diff/), find each file's object
+ * from kbuild's Makefiles (objects/), refuse what a livepatch cannot do
+ * (rules/), decide what to replace against the kernel's binaries
+ * (binary/, plan/), take what those functions need (plan/closure.ts), and
+ * write a classic livepatch directory (emit/), optionally split (--split).
+ * Nothing is written when an error is found.
+ */
+
+export interface CreateResult {
+  ok: boolean;
+  name: string;
+  outputPath: string;
+  diagnostics: Diagnostic[];
+  /** Files of the livepatch directory, and those this run wrote. */
+  files: string[];
+  write?: WriteReport;
+  objects: CreateRecordObject[];
+  split?: SplitOutcome;
+}
+
+/** `livepatch_` and the first patch file's name, as a module name. */
+export function defaultName(patch: string): string {
+  const base = basename(patch).replace(/\.(patch|diff)$/, '').replace(/^\d{4}-/, '');
+  return `livepatch_${base.replace(/[^A-Za-z0-9_]/g, '_').replace(/_+/g, '_')}`.slice(0, 40).replace(/_$/, '');
+}
+
+interface Environment {
+  source: KernelSource;
+  config: KernelConfig;
+  release: string;
+  exports: Set<string>;
+  binaries: KernelBinaries;
+}
+
+function environment(o: CreateOptions): Environment {
+  const tree = discoverKernelTree({ kdir: o.kdir });
+  const configPath = join(tree.dir, '.config');
+  if (!existsSync(configPath)) throw new KlpError(`kernel tree ${tree.dir} has no .config: its configuration decides which objects are built`, { code: 'kernel-config-missing' });
+  const config = new KernelConfig(configPath, readInputText(configPath, 'source', { what: 'kernel .config' }));
+  const source = new KernelSource(o.src ?? kernelSourceTree());
+  const exports = new Set([...loadSymvers(tree.symvers).vmlinux.keys()]);
+  const binaries = locateKernelBinaries(tree.release, ensureCacheDir(), { kallsyms: o.kallsyms, vmlinuz: o.vmlinuz, modulesDir: o.modulesDir });
+  return { source, config, release: tree.release, exports, binaries };
+}
+
+/** The binary of each object, loaded once. */
+class Binaries {
+  readonly #codes = new Map<string, ObjectCode>();
+  #vmlinux?: VmlinuxCode;
+  constructor(readonly b: KernelBinaries) {}
+
+  vmlinux(): VmlinuxCode {
+    this.#vmlinux ??= new VmlinuxCode(readKallsyms(this.b.kallsyms), extractVmlinux(this.b.vmlinuz));
+    return this.#vmlinux;
+  }
+
+  /** A module's code, or undefined when the release has no such module. */
+  module(object: string, file: string): { code: ObjectCode; path: string } | undefined {
+    const path = moduleFile(this.b.modulesDir, file);
+    if (!path) return undefined;
+    let code = this.#codes.get(path);
+    if (!code) {
+      code = new ModuleCode(object, path, readModule(path));
+      this.#codes.set(path, code);
+    }
+    return { code, path };
+  }
+}
+
+export async function createLivepatch(raw: CreateOptions): Promise<CreateResult> {
+  const o = checkCreateOptions(raw);
+  const name = o.name ?? defaultName(o.patches[0]!);
+  const outputPath = resolve(o.outputPath);
+  const result: CreateResult = { ok: false, name, outputPath, diagnostics: [], files: [], objects: [] };
+  const env = environment(o);
+  const inputs = o.patches.map((p) => ({ file: p, text: readSourceText(p, { what: 'patch' }) }));
+  const applied = applyPatches(inputs, env.source);
+  result.diagnostics.push(...applied.diagnostics);
+  if (hasErrors(applied.diagnostics)) return result;
+
+  const resolver = new ObjectResolver(env.source, env.config);
+  const binaries = new Binaries(env.binaries);
+  const sections: FileSection[] = [];
+  const objects = new Map<string, CreateRecordObject>();
+  for (const file of applied.files) {
+    const refused = fileRefusal(file);
+    if (refused) {
+      result.diagnostics.push(refused);
+      continue;
+    }
+    const section = analyseFile(file, env, resolver, binaries, result.diagnostics, objects);
+    if (section) sections.push(section);
+  }
+  if (hasErrors(result.diagnostics)) return result;
+  if (!sections.some((s) => s.plan.patched.length || s.plan.callbacks.length)) {
+    result.diagnostics.push({ file: o.patches[0]!, line: 0, col: 0, severity: 'error', code: 'create-nothing-to-patch', message: 'the fix changes no function the running kernel has (only comments, layout, or code that is not built)' });
+    return result;
+  }
+  result.objects = [...objects.values()];
+
+  const files = new Map<string, Buffer>();
+  files.set(`${name}.c`, Buffer.from(livepatchSource({ name, patches: o.patches.map((p) => basename(p)), sections }), 'utf8'));
+  files.set('Kbuild', Buffer.from(kbuildText(name, o.patches.map((p) => basename(p)), env.source.root, localIncludeDirs(sections)), 'utf8'));
+  const record = recordText({ patch: name, patches: o.patches.map((p) => resolve(p)), source: env.source.root, release: env.release, objects: result.objects }, files);
+  files.set(CREATE_RECORD, Buffer.from(record, 'utf8'));
+  result.files = [...files.keys()];
+  result.write = withWriteTransaction(outputPath, (tx) =>
+    tx.commit({ files, previous: previousCreated(outputPath), force: o.force, mayReplace: (n, cur) => n === CREATE_RECORD && cur.toString('utf8').includes('"tool": "klp-split') }),
+  );
+  if (o.split) {
+    result.split = splitCreated(join(outputPath, `${name}.c`), join(outputPath, 'split'), localIncludeDirs(sections).map((d) => join(env.source.root, d)), o.force ?? false);
+    result.diagnostics.push(...result.split.diagnostics);
+  }
+  result.ok = !hasErrors(result.diagnostics);
+  return result;
+}
+
+function analyseFile(file: PatchedFile, env: Environment, resolver: ObjectResolver, binaries: Binaries, diagnostics: Diagnostic[], objects: Map<string, CreateRecordObject>): FileSection | undefined {
+  if (!/\.c$/.test(file.path)) {
+    diagnostics.push({ file: file.path, line: 1, col: 1, severity: 'error', code: 'create-header-changed', message: `the fix changes ${file.path}, which is not a C source: changed headers are not supported yet (put the change in the .c files that use it)` });
+    return undefined;
+  }
+  if (file.before === undefined || file.after === undefined) {
+    diagnostics.push({ file: file.path, line: 1, col: 1, severity: 'error', code: 'create-file-added-or-removed', message: `the fix ${file.before === undefined ? 'adds' : 'deletes'} ${file.path}: a livepatch changes functions of objects already built` });
+    return undefined;
+  }
+  const before = readKernelFile(file.path, file.before, env.config);
+  const after = readKernelFile(file.path, file.after, env.config);
+  const changes = compareFiles(file.path, before, after);
+  const refusals = changeRefusals(file, changes);
+  diagnostics.push(...refusals);
+  if (!changes.changes.length) {
+    diagnostics.push({ file: file.path, line: 0, col: 0, severity: 'note', code: 'create-no-change', message: `the fix changes only comments or layout in ${file.path}: nothing to patch there` });
+    return undefined;
+  }
+  const obj = resolver.objectOf(file.path);
+  if (!obj.ok) {
+    diagnostics.push({ file: file.path, line: 0, col: 0, severity: 'error', code: obj.reason === 'not-built' ? 'create-not-built' : 'create-object-unknown', message: `cannot tell which object ${file.path} is built into: ${obj.message}` });
+    return undefined;
+  }
+  if (refusals.some((r) => r.severity === 'error')) return undefined;
+  let code: ObjectCode;
+  let targetModule: string | undefined;
+  if (obj.object === VMLINUX) code = binaries.vmlinux();
+  else {
+    const m = binaries.module(obj.object, obj.moduleFile!);
+    if (!m) {
+      diagnostics.push({ file: file.path, line: 0, col: 0, severity: 'error', code: 'create-module-missing', message: `${file.path} is built into the module ${obj.object} (${obj.via.at(-1)}), which ${env.binaries.modulesDir} does not have` });
+      return undefined;
+    }
+    code = m.code;
+    targetModule = m.path;
+  }
+  const plan = planFile(file, changes, obj.object, code);
+  // Exports of vmlinux are linked normally; everything of a module goes through livepatch relocations (its own exports too).
+  const closure = closeOver(plan, (n) => obj.object === VMLINUX && env.exports.has(n));
+  diagnostics.push(...plan.diagnostics, ...closure.diagnostics);
+  const rec = objects.get(obj.object) ?? { object: obj.object, sources: [], functions: [], ...(targetModule ? { targetModule } : {}) };
+  rec.sources.push(file.path);
+  for (const p of plan.patched) for (const e of p.entries) rec.functions.push({ name: p.name, oldName: e.oldName, sympos: e.sympos, reason: p.reason });
+  objects.set(obj.object, rec);
+  return { plan, closure };
+}
