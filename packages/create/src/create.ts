@@ -1,13 +1,15 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ensureCacheDir, KlpError, readInputText, readSourceText, withWriteTransaction, type WriteReport } from '@klp-split/core';
-import { discoverKernelTree, kernelSourceTree } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, includeDirs, kernelSourceTree } from '@klp-split/kbuild-gen';
 import { loadSymvers, readKallsyms, VMLINUX } from '@klp-split/runtime-sim';
 import { hasErrors, type Diagnostic } from '@klp-split/splitter';
 import { extractVmlinux, locateKernelBinaries, moduleFile, readModule, type KernelBinaries } from './binary/kernel-binaries.js';
 import { ModuleCode, VmlinuxCode, type ObjectCode } from './binary/object-code.js';
 import { compareFiles } from './diff/file-changes.js';
+import { diagnosticAt } from './diff/sites.js';
 import { kbuildText, localIncludeDirs } from './emit/kbuild.js';
+import { HeaderIndex } from './emit/include-choice.js';
 import { livepatchSource, type FileSection } from './emit/livepatch-source.js';
 import { CREATE_RECORD, previousCreated, recordText, type CreateRecordObject } from './emit/record.js';
 import { KernelConfig } from './model/conditions.js';
@@ -56,6 +58,7 @@ interface Environment {
   release: string;
   exports: Set<string>;
   binaries: KernelBinaries;
+  headers: HeaderIndex;
 }
 
 function environment(o: CreateOptions): Environment {
@@ -66,7 +69,7 @@ function environment(o: CreateOptions): Environment {
   const source = new KernelSource(o.src ?? kernelSourceTree());
   const exports = new Set([...loadSymvers(tree.symvers).vmlinux.keys()]);
   const binaries = locateKernelBinaries(tree.release, ensureCacheDir(), { kallsyms: o.kallsyms, vmlinuz: o.vmlinuz, modulesDir: o.modulesDir });
-  return { source, config, release: tree.release, exports, binaries };
+  return { source, config, release: tree.release, exports, binaries, headers: new HeaderIndex(includeDirs(tree)) };
 }
 
 /** The binary of each object, loaded once. */
@@ -125,7 +128,14 @@ export async function createLivepatch(raw: CreateOptions): Promise<CreateResult>
   result.objects = [...objects.values()];
 
   const files = new Map<string, Buffer>();
-  files.set(`${name}.c`, Buffer.from(livepatchSource({ name, patches: o.patches.map((p) => basename(p)), sections }), 'utf8'));
+  files.set(`${name}.c`, Buffer.from(livepatchSource({
+    name,
+    patches: o.patches.map((p) => basename(p)),
+    sections,
+    headers: env.headers,
+    onDroppedInclude: (s, inc, hidden) =>
+      result.diagnostics.push(diagnosticAt(s.plan.file, inc, 'note', 'create-include-left-out', `${inc.text.trim()} is left out: it uses ${hidden}, which the kernel's headers hide from modules, and the livepatch needs nothing it declares`)),
+  }), 'utf8'));
   files.set('Kbuild', Buffer.from(kbuildText(name, o.patches.map((p) => basename(p)), env.source.root, localIncludeDirs(sections)), 'utf8'));
   const record = recordText({ patch: name, patches: o.patches.map((p) => resolve(p)), source: env.source.root, release: env.release, objects: result.objects }, files);
   files.set(CREATE_RECORD, Buffer.from(record, 'utf8'));

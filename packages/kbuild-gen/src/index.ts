@@ -8,3 +8,4 @@ export * from './makefile-convert.js';
 export * from './preprocess.js';
 export * from './livepatch-relocs.js';
 export * from './composite-edit.js';
+export * from './livepatch-helpers.js';

@@ -1,4 +1,5 @@
 import type { Definition } from '../model/kernel-file.js';
+import { DEFINE_TYPES } from '../model/define-macros.js';
 import { tokenize } from '../model/tokens.js';
 
 /** Pieces of C text the emitter rewrites, each by tokens so strings and comments stay as they are. */
@@ -23,27 +24,6 @@ export function renameIdentifiers(text: string, names: Map<string, string>): str
 /** Words a declaration of the kernel's own symbol must not carry. */
 const STORAGE_WORDS = /\b(?:static|inline|__always_inline|noinline|__init|__exit|__initdata|__initconst|__exitdata|__read_mostly|__ro_after_init|__cold|__sched|__visible|__used|__maybe_unused|__latent_entropy|__meminit|__ref|notrace|asmlinkage|__weak)\b\s*/g;
 
-/** The types of variables kernel macros define (`static DEFINE_MUTEX(x);` is a `struct mutex x`). */
-const DEFINE_TYPES: Record<string, (name: string, args: string[]) => string> = {
-  DEFINE_MUTEX: (n) => `struct mutex ${n}`,
-  DEFINE_SPINLOCK: (n) => `spinlock_t ${n}`,
-  DEFINE_RAW_SPINLOCK: (n) => `raw_spinlock_t ${n}`,
-  DEFINE_RWLOCK: (n) => `rwlock_t ${n}`,
-  DEFINE_SEQLOCK: (n) => `seqlock_t ${n}`,
-  DEFINE_SEMAPHORE: (n) => `struct semaphore ${n}`,
-  DECLARE_RWSEM: (n) => `struct rw_semaphore ${n}`,
-  LIST_HEAD: (n) => `struct list_head ${n}`,
-  HLIST_HEAD: (n) => `struct hlist_head ${n}`,
-  DEFINE_IDR: (n) => `struct idr ${n}`,
-  DEFINE_IDA: (n) => `struct ida ${n}`,
-  DEFINE_XARRAY: (n) => `struct xarray ${n}`,
-  DECLARE_WAIT_QUEUE_HEAD: (n) => `wait_queue_head_t ${n}`,
-  DEFINE_RATELIMIT_STATE: (n) => `struct ratelimit_state ${n}`,
-  DEFINE_STATIC_KEY_FALSE: (n) => `struct static_key_false ${n}`,
-  DEFINE_STATIC_KEY_TRUE: (n) => `struct static_key_true ${n}`,
-  DECLARE_BITMAP: (n, a) => `unsigned long ${n}[BITS_TO_LONGS(${a[1] ?? '0'})]`,
-  DEFINE_HASHTABLE: (n, a) => `struct hlist_head ${n}[1 << (${a[1] ?? '0'})]`,
-};
 
 /** The declarator part of a variable definition: up to its initializer or the semicolon. */
 function declarationPart(text: string): string {
@@ -57,6 +37,33 @@ function declarationPart(text: string): string {
   return text;
 }
 
+/** The number of elements of a `{ ... }` initializer; undefined when designated (`[i] = x`) or absent. */
+export function initializerCount(text: string): number | undefined {
+  const eq = declarationPart(text).length;
+  const open = text.indexOf('{', eq);
+  if (text[eq] !== '=' || open < 0) return undefined;
+  let depth = 0;
+  let count = 0;
+  let sawElement = false;
+  for (const t of tokenize(text, open)) {
+    if (t.text === '{' || t.text === '(' || t.text === '[') {
+      if (depth === 1 && t.text === '[' && !sawElement) return undefined;
+      depth++;
+      if (depth > 1) sawElement = true;
+      continue;
+    }
+    if (t.text === '}' || t.text === ')' || t.text === ']') {
+      if (--depth === 0) return count + (sawElement ? 1 : 0);
+      continue;
+    }
+    if (depth === 1 && t.text === ',') {
+      count++;
+      sawElement = false;
+    } else if (depth >= 1) sawElement = true;
+  }
+  return undefined;
+}
+
 /** `extern <declaration of the kernel's symbol>` without storage class or section annotations; undefined when it cannot be written. */
 export function externDeclaration(def: Definition, name: string, macroArgs: string[] = []): string | undefined {
   if (def.kind === 'function') return `extern ${def.head!.replace(STORAGE_WORDS, '').replace(/\s+/g, ' ').trim()}`;
@@ -65,7 +72,11 @@ export function externDeclaration(def: Definition, name: string, macroArgs: stri
     return make ? `extern ${make(name, macroArgs)}` : /PER_CPU/.test(def.definedBy) ? `DECLARE_PER_CPU(${macroArgs[0] ?? 'int'}, ${name})` : undefined;
   }
   if (def.names.length !== 1) return undefined;
-  return `extern ${declarationPart(def.text).replace(STORAGE_WORDS, '').replace(/\s+/g, ' ').trim()}`;
+  let decl = declarationPart(def.text).replace(STORAGE_WORDS, '').replace(/\s+/g, ' ').trim();
+  // `x[] = { a, b }`: the count the initializer gave it, so that ARRAY_SIZE(x) still works.
+  const count = /\[\s*\]/.test(decl) ? initializerCount(def.text) : undefined;
+  if (count !== undefined) decl = decl.replace(/\[\s*\]/, `[${count}]`);
+  return `extern ${decl}`;
 }
 
 /** A top-level `static`-less function head made static, with another name. */

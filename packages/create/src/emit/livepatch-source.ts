@@ -1,7 +1,9 @@
 import { macroArgs, type Definition } from '../model/kernel-file.js';
 import type { FileClosure } from '../plan/closure.js';
 import type { CallbackKind, FilePlan } from '../plan/patch-plan.js';
+import { identifiersUsed } from '../model/tokens.js';
 import { externDeclaration, renamedHead, renameIdentifiers } from './c-text.js';
+import { chooseIncludes, type HeaderIndex } from './include-choice.js';
 
 /**
  * The livepatch a kernel developer would have written for the fix: one
@@ -22,6 +24,10 @@ export interface EmitInput {
   /** The patch files, as the header comment names them. */
   patches: string[];
   sections: FileSection[];
+  /** The kernel's headers, to leave out the #includes only the kernel itself can compile (all are kept without it). */
+  headers?: HeaderIndex;
+  /** Hears about each #include left out, with the name that made it kernel-only. */
+  onDroppedInclude?: (section: FileSection, include: Definition, hidden: string) => void;
 }
 
 /** The prefix of a replacement function's name. */
@@ -73,7 +79,7 @@ function sectionText(section: FileSection, renames: Map<string, string>): { incl
     }
     let text: string | undefined;
     if (closure.copied.has(d)) {
-      text = renameIdentifiers(d.text, renames);
+      text = renameIdentifiers(d.text.trimEnd(), renames);
       if (d.kind === 'macro') text = text.replace(/\bKBUILD_MODNAME\b/g, `"${modnameOf(plan)}"`);
       // A macro defined before the #includes (pr_fmt) must stay before them.
       if (!sawInclude && d.kind === 'macro') {
@@ -91,7 +97,7 @@ function sectionText(section: FileSection, renames: Map<string, string>): { incl
     } else if (d.kind === 'function' && d.name && plan.helpers.has(d.name)) {
       const isNew = !plan.before.byName.has(d.name);
       const why = plan.callbacks.some((c) => c.fn === d.name) ? 'a callback of the fix' : isNew ? 'new in the fix' : 'the kernel has no symbol of it';
-      text = `${functionComment(plan, d, why)}\n${renameIdentifiers(d.text, renames)}`;
+      text = `${functionComment(plan, d, why)}\n${renameIdentifiers(d.text.trimEnd(), renames)}`;
     }
     if (text !== undefined) body.push(wrapUnknown(d, text));
   }
@@ -138,8 +144,11 @@ export function livepatchSource(input: EmitInput): string {
   const preamble = parts.flatMap((p) => p.t.preamble);
   if (preamble.length) out.push(...preamble, '');
   const seen = new Set<string>();
-  for (const { t } of parts) {
-    for (const inc of t.includes) {
+  const used = new Set<string>();
+  for (const { t } of parts) for (const b of [...t.preamble, ...t.body]) for (const n of identifiersUsed(b)) used.add(n);
+  for (const { s, t } of parts) {
+    const kept = input.headers ? chooseIncludes(t.includes, used, input.headers, (inc, hidden) => input.onDroppedInclude?.(s, inc, hidden)) : t.includes;
+    for (const inc of kept) {
       const key = includeKey(inc);
       if (seen.has(key)) continue;
       seen.add(key);

@@ -1,5 +1,6 @@
 import { parseC, type SyntaxNode } from '@klp-split/splitter';
 import { directiveCondition, evalCondition, type KernelConfig } from './conditions.js';
+import { definesVariable } from './define-macros.js';
 import { maskKernelIdioms, syscallDefinitions, type SyscallDefinition } from './kernel-mask.js';
 import { identifiersUsed, normalized } from './tokens.js';
 
@@ -241,6 +242,15 @@ export function readKernelFile(path: string, text: string, config?: KernelConfig
           const fn = call.childForFieldName('function')?.text ?? '';
           const argsNode = call.childForFieldName('arguments');
           d.call = { name: fn, args: argsNode ? macroArgs(text, argsNode.startIndex) : [] };
+          // `DECLARE_RWSEM(uts_sem);` at file scope defines a variable (DECLARE_PER_CPU only declares one).
+          if (definesVariable(fn) || /^DECLARE_(?:PER_CPU|STATIC_KEY)/.test(fn)) {
+            const name = macroDefinedName(fn, d.call.args);
+            d.kind = /^DECLARE_(?:PER_CPU|STATIC_KEY)/.test(fn) ? 'prototype' : 'variable';
+            d.definedBy = fn;
+            d.call = undefined;
+            if (name) d.names.push(name);
+            d.name = name;
+          }
         }
         return d;
       }

@@ -59,11 +59,12 @@ export function applyFilePatch(fp: FilePatch, oldText: string, shownPath: string
   const matchedAt: number[] = [];
   const failed: Diagnostic[] = [];
   let cursor = 0;
-  let delta = 0;
+  // How far the old text has moved from where the headers say (patch's "offset"): it carries to later hunks.
+  let drift = 0;
   let newFinalNewline = finalNewline;
   for (const hunk of fp.hunks) {
     const old = hunk.lines.filter((l) => l.op !== '+').map((l) => l.text);
-    const want = Math.max(0, (hunk.oldCount === 0 ? hunk.oldStart : hunk.oldStart - 1) + delta);
+    const want = Math.max(0, (hunk.oldCount === 0 ? hunk.oldStart : hunk.oldStart - 1) + drift);
     const at = locate(lines, old, want, cursor);
     if (at === undefined) {
       failed.push(hunkFailure(fp, hunk, shownPath, lines));
@@ -87,7 +88,7 @@ export function applyFilePatch(fp: FilePatch, oldText: string, shownPath: string
       if (l.op !== '+') oldLine++;
     }
     cursor = at + old.length;
-    delta += hunk.newCount - hunk.oldCount + (at - want);
+    drift += at - want;
     matchedAt.push(at + 1);
     if (cursor >= lines.length) newFinalNewline = !hunk.newNoNewline;
   }

@@ -77,7 +77,7 @@ function nameOf(c: Change): string {
 }
 
 function kindWord(d: Definition): string {
-  const m = /^\s*(struct|union|enum)\b/.exec(d.text);
+  const m = /^\s*(?:typedef\s+)?(struct|union|enum)\b/.exec(d.text);
   return m ? `${m[1]} ` : d.kind === 'type' ? 'type ' : '';
 }
 
