@@ -125,7 +125,8 @@ export async function createLivepatch(raw: CreateOptions): Promise<CreateResult>
     result.diagnostics.push({ file: o.patches[0]!, line: 0, col: 0, severity: 'error', code: 'create-nothing-to-patch', message: 'the fix changes no function the running kernel has (only comments, layout, or code that is not built)' });
     return result;
   }
-  result.objects = [...objects.values()];
+  // vmlinux first, as livepatches list their objects.
+  result.objects = [...objects.values()].sort((a, b) => (a.object === VMLINUX ? -1 : b.object === VMLINUX ? 1 : 0));
 
   const files = new Map<string, Buffer>();
   files.set(`${name}.c`, Buffer.from(livepatchSource({

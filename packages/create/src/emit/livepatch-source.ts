@@ -165,7 +165,8 @@ export function livepatchSource(input: EmitInput): string {
 
   // One klp_func array per object, then the objects, then the patch.
   const objects = new Map<string, FileSection[]>();
-  for (const s of input.sections) objects.set(s.plan.object, [...(objects.get(s.plan.object) ?? []), s]);
+  const ordered = [...input.sections].sort((a, b) => (a.plan.object === 'vmlinux' ? -1 : b.plan.object === 'vmlinux' ? 1 : 0));
+  for (const s of ordered) objects.set(s.plan.object, [...(objects.get(s.plan.object) ?? []), s]);
   const ident = (o: string): string => o.replace(/[^A-Za-z0-9_]/g, '_');
   for (const [obj, secs] of objects) {
     out.push('', `static struct klp_func ${ident(obj)}_funcs[] = {`);

@@ -2,6 +2,7 @@ import { exitCodeFor, formatThrown } from '@klp-split/core';
 import { TOOL_VERSION } from '@klp-split/splitter';
 import { buildCommand, BUILD_HELP } from './build-command.js';
 import { convertCommand, CONVERT_HELP } from './convert-command.js';
+import { createCommand, CREATE_HELP } from './create-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
@@ -19,6 +20,7 @@ patched kernel module, builds them with kbuild, and verifies them in a
 simulator of the split livepatch kernel.
 
 Commands:
+  create <fix.patch>... --out <dir>  make a livepatch from a fix (a unified diff)
   split <file.c> --out <dir>         split one livepatch source
   convert <dir>                      convert a kernel source directory in place
   build <dir>                        build split modules (or target modules) with kbuild
@@ -37,7 +39,7 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
+const HELP: Record<string, string> = { create: CREATE_HELP, split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
 
 export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
   // --debug is global: stack traces of internal errors, for bug reports.
@@ -57,6 +59,8 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
       case 'help':
         io.out(HELP[rest[0] ?? ''] ?? MAIN_HELP);
         return EXIT_OK;
+      case 'create':
+        return await createCommand(rest, io);
       case 'split':
         return await splitCommand(rest, io);
       case 'convert':
