@@ -30,6 +30,7 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 
 /** The options the brief fixes for each executor and generator (names and which are required). */
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
+  'executor create': { options: ['patches', 'outputPath', 'name', 'src', 'kdir', 'kernel', 'kallsyms', 'vmlinuz', 'modulesDir', 'split', 'force'], required: ['patches', 'outputPath'] },
   'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath'], required: ['path'] },
   'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
@@ -164,7 +165,7 @@ describe('the inferred targets with the option kernels (issue 16)', () => {
       // Without a lock file that has the package, Nx has no external node for it: the bin's version instead.
       expect(toolContext(ws)).toEqual({ cli: 'node node_modules/@klp-split/nx/bin/klp-split.js', inputs: [{ runtime: 'node node_modules/@klp-split/nx/bin/klp-split.js --version' }] });
       writeFileSync(join(ws, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/@klp-split/nx': { version: '0.1.0' } } }));
-      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim', '@klp-split/klp-relocs'] }]);
+      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim', '@klp-split/klp-relocs', '@klp-split/create'] }]);
     } finally {
       removeDir(ws);
     }

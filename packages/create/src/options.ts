@@ -6,7 +6,7 @@ import { KlpError } from '@klp-split/core';
  * the executor both check what they pass.
  */
 export const CREATE_OPTIONS_SCHEMA = {
-  $schema: 'http://json-schema.org/schema',
+  $schema: 'http://json-schema.org/draft-07/schema#',
   version: 2,
   title: 'klp-split create',
   description: 'Make a livepatch from a fix: apply unified diffs to the kernel source, find the changed functions, check them against the kernel binaries, and write a classic livepatch directory.',

@@ -182,6 +182,8 @@ export function livepatchSource(input: EmitInput): string {
     }
     out.push('\t{ }', '};');
   }
+  // kbuild names the module with '_' for '-'; C names must too.
+  const cName = input.name.replace(/-/g, '_');
   out.push('', 'static struct klp_object objs[] = {');
   for (const [obj, secs] of objects) {
     out.push('\t{');
@@ -206,17 +208,17 @@ export function livepatchSource(input: EmitInput): string {
     '\t.objs = objs,',
     '};',
     '',
-    `static int ${input.name}_init(void)`,
+    `static int ${cName}_init(void)`,
     '{',
     '\treturn klp_enable_patch(&patch);',
     '}',
     '',
-    `static void ${input.name}_exit(void)`,
+    `static void ${cName}_exit(void)`,
     '{',
     '}',
     '',
-    `module_init(${input.name}_init);`,
-    `module_exit(${input.name}_exit);`,
+    `module_init(${cName}_init);`,
+    `module_exit(${cName}_exit);`,
     'MODULE_LICENSE("GPL");',
     'MODULE_INFO(livepatch, "Y");',
   );

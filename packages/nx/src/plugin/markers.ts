@@ -7,6 +7,8 @@ import { confinePath, KlpError, parseJsonInput, readInputText } from '@klp-split
  * `klp-livepatch.json` (a livepatch to split, build and verify):
  *   { "name"?: string, "source": "fix.c", "targets"?: ["<module project>", ...],
  *     "kdir"?: "<kernel tree>" }
+ * or, a livepatch made from a fix (klp-split create, then the same):
+ *   { "name"?: string, "patch": ["fix.patch", ...], "targets"?: [...], "kdir"?: ... }
  * `klp-module.json` (a kernel module the livepatch fixes, built with kbuild):
  *   { "name"?: string, "sources": ["mod.c", ...], "kdir"?: "<kernel tree>" }
  *
@@ -22,10 +24,16 @@ export interface LivepatchMarker {
   /** The marker's path as Nx listed it (relative to the workspace root). */
   markerFile: string;
   root: string;
+  /** The livepatch source; for a livepatch made from a fix, the file create writes (relative to the project). */
   source: string;
+  /** The fix's patch files (relative to the project), when the livepatch is made from one. */
+  patch?: string[];
   targets: string[];
   kdir?: string;
 }
+
+/** Where a livepatch made from a fix is created, relative to its project. */
+export const CREATED_DIR = 'out/create';
 
 export interface ModuleMarker {
   name: string;
@@ -76,13 +84,20 @@ function stringListCheck(key: string, item: (v: unknown, file: string, projectDi
   };
 }
 
+function patchFile(v: unknown, file: string, projectDir: string): void {
+  if (typeof v !== 'string' || !/\.(patch|diff)$/.test(v) || CONTROL.test(v)) fail(file, 'patch', 'must list .patch or .diff files of the project');
+  confinePath(projectDir, v, { what: `"patch" ${JSON.stringify(v)}`, file });
+}
+
 const targetName = (v: unknown, file: string): void => {
   if (typeof v !== 'string' || v === '' || CONTROL.test(v)) fail(file, 'targets', 'must be a list of project names (non-empty strings)');
 };
 
 const LIVEPATCH_FIELDS: Record<string, { required: boolean; check: FieldCheck }> = {
   name: { required: false, check: nameCheck },
-  source: { required: true, check: (v, f, d) => sourceFile('source', v, f, d) },
+  // One of source and patch: checked in readLivepatchMarker.
+  source: { required: false, check: (v, f, d) => sourceFile('source', v, f, d) },
+  patch: { required: false, check: stringListCheck('patch', patchFile, true) },
   targets: { required: false, check: stringListCheck('targets', targetName, false) },
   kdir: { required: false, check: kdirCheck },
 };
@@ -132,14 +147,25 @@ function readMarker(path: string, workspaceRoot: string, fields: Record<string, 
 export function readLivepatchMarker(path: string, workspaceRoot: string): LivepatchMarker {
   const j = readMarker(path, workspaceRoot, LIVEPATCH_FIELDS);
   const root = dirname(path);
+  if ((j.source === undefined) === (j.patch === undefined)) {
+    throw new MarkerError(path, j.source === undefined ? '"source" is required (or "patch": the fix to make the livepatch from)' : '"source" and "patch" exclude each other: a livepatch is written by hand or made from a fix');
+  }
+  const name = (j.name as string | undefined) ?? basename(root);
   return {
-    name: (j.name as string | undefined) ?? basename(root),
+    name,
     markerFile: path,
     root,
-    source: j.source as string,
+    source: (j.source as string | undefined) ?? `${CREATED_DIR}/${createdModule(name)}.c`,
+    ...(j.patch ? { patch: j.patch as string[] } : {}),
     targets: (j.targets as string[] | undefined) ?? [],
     kdir: j.kdir as string | undefined,
   };
+}
+
+/** The module create makes for a project: its name as a module name (at most 40 characters). */
+export function createdModule(project: string): string {
+  const m = project.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z_]/, '_$&');
+  return m.slice(0, 40);
 }
 
 export function readModuleMarker(path: string, workspaceRoot: string): ModuleMarker {

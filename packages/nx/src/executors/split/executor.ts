@@ -1,6 +1,7 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { dirname } from 'node:path';
+import { hasErrors, localHeaderDirs, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
 import { kernelIncludeDirs } from '../../cli/split-command.js';
 import { installedKernel } from '../../kernels/installed-kernels.js';
@@ -21,7 +22,7 @@ export default async function splitExecutor(options: SplitExecutorOptions, conte
     const source = workspacePath(context, options.source);
     const out = workspacePath(context, options.outputPath);
     const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
-    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir) });
+    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir), localHeaderDirs: localHeaderDirs(dirname(source)) });
     const ok = (result.kind === 'split' || result.kind === 'already-split') && !hasErrors(result.diagnostics);
     if (result.kind === 'split' && ok) {
       const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);
