@@ -7,13 +7,14 @@ import { hasErrors, type Diagnostic } from '@klp-split/splitter';
 import { extractVmlinux, locateKernelBinaries, moduleFile, readModule, type KernelBinaries } from './binary/kernel-binaries.js';
 import { ModuleCode, VmlinuxCode, type ObjectCode } from './binary/object-code.js';
 import { compareFiles } from './diff/file-changes.js';
-import { diagnosticAt } from './diff/sites.js';
+import { diagnosticAt, siteOf } from './diff/sites.js';
 import { kbuildText, localIncludeDirs } from './emit/kbuild.js';
 import { HeaderIndex } from './emit/include-choice.js';
 import { livepatchSource, type FileSection } from './emit/livepatch-source.js';
 import { CREATE_RECORD, previousCreated, recordText, type CreateRecordObject } from './emit/record.js';
 import { KernelConfig } from './model/conditions.js';
 import { readKernelFile } from './model/kernel-file.js';
+import { headerUsers } from './objects/header-users.js';
 import { ObjectResolver } from './objects/object-of-file.js';
 import { checkCreateOptions, type CreateOptions } from './options.js';
 import { applyPatches, type PatchedFile } from './patch/patch-set.js';
@@ -79,13 +80,13 @@ class Binaries {
   constructor(readonly b: KernelBinaries) {}
 
   vmlinux(): VmlinuxCode {
-    this.#vmlinux ??= new VmlinuxCode(readKallsyms(this.b.kallsyms), extractVmlinux(this.b.vmlinuz));
+    this.#vmlinux ??= new VmlinuxCode(readKallsyms(this.b.kallsyms()), extractVmlinux(this.b.vmlinuz()));
     return this.#vmlinux;
   }
 
   /** A module's code, or undefined when the release has no such module. */
   module(object: string, file: string): { code: ObjectCode; path: string } | undefined {
-    const path = moduleFile(this.b.modulesDir, file);
+    const path = moduleFile(this.b.modulesDir(), file);
     if (!path) return undefined;
     let code = this.#codes.get(path);
     if (!code) {
@@ -152,9 +153,38 @@ export async function createLivepatch(raw: CreateOptions): Promise<CreateResult>
   return result;
 }
 
+/**
+ * A changed header: its layouts and data are refused as in a .c file; a
+ * changed static inline or macro is compiled into every object that uses
+ * it, so it is refused naming them (a livepatch replaces functions of
+ * objects; the change goes into their .c files).
+ */
+function headerRefusals(file: PatchedFile, env: Environment, resolver: ObjectResolver): Diagnostic[] {
+  const changes = compareFiles(file.path, readKernelFile(file.path, file.before!, env.config), readKernelFile(file.path, file.after!, env.config));
+  const out = changeRefusals(file, changes);
+  for (const c of changes.changes) {
+    const d = c.after ?? c.before!;
+    if (out.some((o) => o.line === siteOf(file, d, c.after ? 'after' : 'before').line)) continue;
+    const inline = c.what === 'macro' || (c.what === 'function' && (d.specifiers.has('inline') || d.specifiers.has('__always_inline')));
+    if (c.kind === 'changed' && inline && c.name) {
+      const users = headerUsers(env.source, resolver, file.path, [c.name]);
+      const objects = [...new Set(users.map((u) => u.object))];
+      const list = users.slice(0, 12).map((u) => `${u.file} (${u.object})`).join(', ') + (users.length > 12 ? `, ... ${users.length} files` : '');
+      out.push(diagnosticAt(file, c.after, 'error', 'create-header-inline', `changed ${c.what === 'macro' ? 'macro' : 'static inline'} '${c.name}' of ${file.path} is compiled into ${users.length} file${users.length === 1 ? '' : 's'} of ${objects.length} object${objects.length === 1 ? '' : 's'}${users.length ? `: ${list}` : ''}; a livepatch replaces those objects' functions, not the header (make the change in the .c files whose functions must change)`));
+    } else if (c.what !== 'prototype' && c.what !== 'include') {
+      out.push(diagnosticAt(file, d, 'error', 'create-header-changed', `${c.kind} ${c.what} '${c.name ?? d.text.split('\n')[0]!.trim().slice(0, 40)}' in the header ${file.path}: the livepatch is compiled against the kernel's own headers (put what the fix needs into the .c file)`, c.after ? 'after' : 'before'));
+    }
+  }
+  return out;
+}
+
 function analyseFile(file: PatchedFile, env: Environment, resolver: ObjectResolver, binaries: Binaries, diagnostics: Diagnostic[], objects: Map<string, CreateRecordObject>): FileSection | undefined {
+  if (/\.h$/.test(file.path) && file.before !== undefined && file.after !== undefined) {
+    diagnostics.push(...headerRefusals(file, env, resolver));
+    return undefined;
+  }
   if (!/\.c$/.test(file.path)) {
-    diagnostics.push({ file: file.path, line: 1, col: 1, severity: 'error', code: 'create-header-changed', message: `the fix changes ${file.path}, which is not a C source: changed headers are not supported yet (put the change in the .c files that use it)` });
+    diagnostics.push({ file: file.path, line: 1, col: 1, severity: 'error', code: 'create-not-c', message: `the fix changes ${file.path}, which is neither C source nor header` });
     return undefined;
   }
   if (file.before === undefined || file.after === undefined) {
@@ -182,7 +212,7 @@ function analyseFile(file: PatchedFile, env: Environment, resolver: ObjectResolv
   else {
     const m = binaries.module(obj.object, obj.moduleFile!);
     if (!m) {
-      diagnostics.push({ file: file.path, line: 0, col: 0, severity: 'error', code: 'create-module-missing', message: `${file.path} is built into the module ${obj.object} (${obj.via.at(-1)}), which ${env.binaries.modulesDir} does not have` });
+      diagnostics.push({ file: file.path, line: 0, col: 0, severity: 'error', code: 'create-module-missing', message: `${file.path} is built into the module ${obj.object} (${obj.via.at(-1)}), which ${env.binaries.modulesDir()} does not have` });
       return undefined;
     }
     code = m.code;

@@ -13,12 +13,14 @@ import { ensureCacheDir, KlpError, readInput } from '@klp-split/core';
  * nothing here downloads anything.
  */
 
+/** Each is looked up when first needed: a fix of vmlinux needs no modules, one of a module no vmlinuz. */
 export interface KernelBinaries {
   release: string;
-  kallsyms: string;
-  vmlinuz: string;
+  kallsyms(): string;
+  /** vmlinuz, or an ELF vmlinux (a kernel built here has one). */
+  vmlinuz(): string;
   /** /lib/modules/<release> of the image: modules.dep and kernel/.../*.ko. */
-  modulesDir: string;
+  modulesDir(): string;
 }
 
 export interface BinaryPaths {
@@ -39,10 +41,12 @@ export function locateKernelBinaries(release: string, cache: string, given: Bina
   const image = join(cache, 'qemu', `linux-image-${release}`);
   const pick = (what: string, candidates: string[], ok: (p: string) => boolean): string => candidates.find((p) => ok(p)) ?? missing(what, release, candidates);
   const isFile = (p: string): boolean => existsSync(p) && statSync(p).isFile();
-  const kallsyms = given.kallsyms ?? pick('kallsyms dump', [process.env.KLP_KALLSYMS, join(cache, `kallsyms-${release}.txt`)].filter((p): p is string => !!p), isFile);
-  const vmlinuz = given.vmlinuz ?? pick('vmlinuz', [join(image, 'boot', `vmlinuz-${release}`), `/boot/vmlinuz-${release}`], isFile);
-  const modulesDir = given.modulesDir ?? pick('modules', [join(image, 'lib/modules', release), `/lib/modules/${release}`], (p) => isFile(join(p, 'modules.dep')));
-  return { release, kallsyms, vmlinuz, modulesDir };
+  return {
+    release,
+    kallsyms: () => given.kallsyms ?? pick('kallsyms dump', [process.env.KLP_KALLSYMS, join(cache, `kallsyms-${release}.txt`)].filter((p): p is string => !!p), isFile),
+    vmlinuz: () => given.vmlinuz ?? pick('vmlinuz', [join(image, 'boot', `vmlinuz-${release}`), `/boot/vmlinuz-${release}`], isFile),
+    modulesDir: () => given.modulesDir ?? pick('modules', [join(image, 'lib/modules', release), `/lib/modules/${release}`], (p) => isFile(join(p, 'modules.dep'))),
+  };
 }
 
 /** The module file (`kernel/drivers/block/zram/zram.ko`) of a module by its kbuild name, from modules.dep. */
@@ -79,6 +83,7 @@ const MAGICS: { magic: Buffer; tool: string }[] = [
  */
 export function extractVmlinux(vmlinuz: string): string {
   const image = readInput(vmlinuz, 'elf', { what: 'vmlinuz' });
+  if (image.length > 4 && image.readUInt32BE(0) === 0x7f454c46) return vmlinuz;
   const key = createHash('sha256').update(image).digest('hex').slice(0, 16);
   const dir = join(ensureCacheDir(), 'vmlinux');
   const out = join(dir, `vmlinux-${key}`);
