@@ -22,7 +22,7 @@ export function renameIdentifiers(text: string, names: Map<string, string>): str
 }
 
 /** Words a declaration of the kernel's own symbol must not carry. */
-const STORAGE_WORDS = /\b(?:static|inline|__always_inline|noinline|__init|__exit|__initdata|__initconst|__exitdata|__read_mostly|__ro_after_init|__cold|__sched|__visible|__used|__maybe_unused|__latent_entropy|__meminit|__ref|notrace|asmlinkage|__weak)\b\s*/g;
+const STORAGE_WORDS = /\b(?:static|inline|__always_inline|noinline|__init|__exit|__initdata|__initconst|__exitdata|__read_mostly|__ro_after_init|__cold|__sched|__visible|__used|__maybe_unused|__latent_entropy|__meminit|__ref|notrace|asmlinkage|__weak)\b\s*|__attribute__\s*\(\(\s*(?:__)?weak(?:__)?\s*\)\)\s*/g;
 
 
 /** The declarator part of a variable definition: up to its initializer or the semicolon. */
