@@ -7,3 +7,4 @@ export { parseC, reportSyntaxErrors, type SyntaxNode, type Tree } from './parse.
 export { maskAnnotations } from './mask.js';
 export { compositeModules, compositeOf, localHeaderDirs, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
 export * from './source-map.js';
+export { syscallDefinitions, syscallEntryPoints, syscallFunctionName, type SyscallDefinition } from './syscall-define.js';

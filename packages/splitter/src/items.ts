@@ -1,4 +1,5 @@
 import { parseC, type SyntaxNode, type Tree } from './parse.js';
+import { syscallDefinitions, syscallEntryPoints, syscallFunctionName } from './syscall-define.js';
 
 /**
  * The top-level items of a C file, with what each defines and uses. The
@@ -296,7 +297,10 @@ function describe(source: string, node: SyntaxNode, type: string, start: number,
     }
     case 'function_definition': {
       item.kind = 'function';
-      if (fn!.name) item.defines.push(fn!.name);
+      // KLP_SYSCALL_DEFINEn(name, ...) defines the syscall's entry points, which klp_func entries name.
+      const syscall = syscallDefinitions(source.slice(node.startIndex, fn!.bodyStart))[0];
+      if (syscall) item.defines.push(...syscallEntryPoints(syscall), syscallFunctionName(syscall));
+      else if (fn!.name) item.defines.push(fn!.name);
       item.stateful = /\bstatic\b/.test(stripStringsAndComments(source.slice(fn!.bodyStart, item.end)));
       return item;
     }

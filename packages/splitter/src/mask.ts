@@ -1,4 +1,5 @@
 import { maskInitializerPreprocessor } from './initializer-mask.js';
+import { maskSyscalls } from './syscall-define.js';
 
 /**
  * Kernel idioms the C grammar does not know, hidden before parsing. Every
@@ -26,9 +27,17 @@ const DEFINE_MACRO_RE = /^([ \t]*(?:static[ \t]+)?(?:DEFINE|DECLARE)_[A-Z0-9_]+\
 
 const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
 
+/**
+ * `extern int x KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, x.0, 1);`: the
+ * annotation after a declarator (its symbol may hold a '.') is an assembler
+ * name; blanked, the declaration parses as the extern it is.
+ */
+const RELOC_ANNOTATION_RE = /\bKLP_RELOC_SYMBOL(?:_POS)?\s*\([^;()]*\)/g;
+
 export function maskAnnotations(source: string): string {
-  return maskInitializerPreprocessor(source)
+  return maskInitializerPreprocessor(maskSyscalls(source))
     .replace(ANNOTATION_RE, (m) => ' '.repeat(m.length))
+    .replace(RELOC_ANNOTATION_RE, blank)
     .replace(LOOP_MACRO_RE, (m) => 'while'.padEnd(m.length, ' '))
     .replace(DEFINE_MACRO_RE, (_m, head: string, args: string, tail: string) => head + blank(args) + tail);
 }

@@ -46,6 +46,9 @@ function objdump(args: string[]): string {
   return r.stdout;
 }
 
+/** A kernel text or data address in an instruction's operands. */
+const ADDRESS = /(?:\b0x|\b)(ffffffff[0-9a-f]{8})\b/g;
+
 /** Instruction lines of objdump -d: address and the rest. */
 const INSN = /^\s*([0-9a-f]+):\s+(.*)$/;
 
@@ -119,7 +122,8 @@ export class VmlinuxCode implements ObjectCode {
     this.#firstInsns.set(fn, lines.slice(0, 2).map((l) => INSN.exec(l)![2]!));
     for (const line of lines) {
       const insn = INSN.exec(line)![2]!;
-      for (const m of insn.matchAll(/0x(ffffffff[0-9a-f]{8})\b/g)) {
+      // A stripped vmlinux prints `call 0xffffffff8...`, one with symbols `call ffffffff8... <name>`.
+      for (const m of insn.matchAll(ADDRESS)) {
         const addr = BigInt(`0x${m[1]}`);
         const target = this.#textByAddress.get(addr) ?? this.#containing(addr);
         if (target && target !== fn) refs.add(target);
@@ -133,8 +137,7 @@ export class VmlinuxCode implements ObjectCode {
     if (!this.#firstInsns.has(fn)) this.references(fn);
     const fentry = this.occurrences('__fentry__')[0];
     if (!fentry) return false;
-    const want = `0x${fentry.address.toString(16)}`;
-    return (this.#firstInsns.get(fn) ?? []).some((i) => /^call\s/.test(i) && i.includes(want));
+    return (this.#firstInsns.get(fn) ?? []).some((i) => /^call\s/.test(i) && [...i.matchAll(ADDRESS)].some((m) => BigInt(`0x${m[1]}`) === fentry.address));
   }
 
   addressInData(fn: CodeSymbol): boolean {

@@ -1,7 +1,7 @@
-import { parseC, type SyntaxNode } from '@klp-split/splitter';
+import { parseC, syscallDefinitions, syscallFunctionName, type SyntaxNode, type SyscallDefinition } from '@klp-split/splitter';
 import { directiveCondition, evalCondition, type KernelConfig } from './conditions.js';
 import { definesVariable } from './define-macros.js';
-import { maskKernelIdioms, syscallDefinitions, type SyscallDefinition } from './kernel-mask.js';
+import { maskKernelIdioms } from './kernel-mask.js';
 import { identifiersUsed, normalized } from './tokens.js';
 
 /**
@@ -206,7 +206,7 @@ export function readKernelFile(path: string, text: string, config?: KernelConfig
         const body = node.childForFieldName('body');
         d.name = declaredName(declarator);
         d.syscall = syscalls.find((s) => s.start >= node.startIndex && s.start < (body?.startIndex ?? node.endIndex));
-        if (d.syscall) d.name = `${d.syscall.compat ? 'compat_sys_' : 'sys_'}${d.syscall.name}`;
+        if (d.syscall) d.name = syscallFunctionName(d.syscall);
         if (d.name) d.names.push(d.name);
         d.bodyStart = body?.startIndex ?? node.endIndex;
         d.head = text.slice(node.startIndex, d.bodyStart).trimEnd();

@@ -1,4 +1,4 @@
-import type { Diagnostic } from '@klp-split/splitter';
+import { syscallEntryPoints, type Diagnostic } from '@klp-split/splitter';
 import { clonesOf, symbolOfFile, type FileSymbol } from '../binary/file-symbols.js';
 import type { CodeSymbol, ObjectCode } from '../binary/object-code.js';
 import type { FileChanges } from '../diff/file-changes.js';
@@ -95,8 +95,7 @@ function changedMacros(changes: FileChanges, after: KernelFile): Set<string> {
 
 /** The x86-64 entry points a SYSCALL_DEFINEn defines: livepatch replaces these stubs. */
 function syscallStubs(def: Definition): string[] {
-  const s = def.syscall!;
-  return s.compat ? [`__ia32_compat_sys_${s.name}`, `__x64_compat_sys_${s.name}`] : [`__x64_sys_${s.name}`, `__ia32_sys_${s.name}`];
+  return syscallEntryPoints(def.syscall!);
 }
 
 export function planFile(file: PatchedFile, changes: FileChanges, object: string, code: ObjectCode): FilePlan {
