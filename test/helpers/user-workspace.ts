@@ -9,7 +9,7 @@ import { ROOT } from './env.js';
  * installed and nothing else from this repository, the example's modules
  * and livepatch copied in.
  */
-export const PACKAGES = ['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'klp-relocs', 'nx'];
+export const PACKAGES = ['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'klp-relocs', 'create', 'nx'];
 export const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.nx!;
 
