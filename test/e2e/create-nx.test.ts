@@ -50,7 +50,7 @@ describe('a livepatch made from a fix, from Nx', () => {
     expect(first.output).toContain('vmlinux: cmdline_proc_show');
     const created = readFileSync(join(ws, 'livepatches/cve-cmdline/out/create/cve-cmdline.c'), 'utf8');
     expect(created).toContain('.old_name = "cmdline_proc_show"');
-    expect(existsSync(join(ws, 'livepatches/cve-cmdline/out/cve_cmdline.ko'))).toBe(true);
+    expect(existsSync(join(ws, 'livepatches/cve-cmdline/out/cve-cmdline.ko'))).toBe(true);
     expect(JSON.parse(readFileSync(join(ws, 'livepatches/cve-cmdline/out/verify.json'), 'utf8')).ok).toBe(true);
     const second = await nx(['run', 'cve-cmdline:verify', '--output-style=static']);
     expect(second.code, second.output).toBe(0);

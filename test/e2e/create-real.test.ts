@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import { kernelSourceTree } from '@klp-split/kbuild-gen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DONE_MARKER, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
 import { runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
 import { createFix, createFixtures, inBatches, type CreatedFix } from '../helpers/create-fixtures.js';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { corpus, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**
  * Issue 23 on the real kernel: each fix of test/fixtures/create/ goes through
@@ -60,6 +63,20 @@ describe('create -> build -> Debian 6.1 under qemu', () => {
       expect(out(`${m}-disable`), f.name).toEqual(['rc=0']);
       expect(out(`${m}-rmmod`), f.name).toEqual(['rc=0']);
       expect(dmesg).toContain(`livepatch: '${made.get(f.name)!.module}': patching complete`);
+    }
+  });
+
+  it('each livepatch passes checkpatch.pl but for lines it copied as they are from the kernel or the fix', async () => {
+    const checkpatch = join(corpus(), 'scripts/checkpatch.pl');
+    for (const f of positive) {
+      const c = made.get(f.name)!;
+      const patch = readFileSync(f.patch, 'utf8');
+      const fixed = new Set([...patch.matchAll(/^\+\+\+ b\/(\S+)$/gm)].flatMap((m) => readFileSync(join(kernelSourceTree(), m[1]!), 'utf8').split('\n')));
+      for (const l of patch.split('\n')) if (l.startsWith('+') && !l.startsWith('+++')) fixed.add(l.slice(1));
+      const cp = await execa('perl', [checkpatch, '--no-tree', '--no-summary-file', '--file', join(c.dir, `${c.module}.c`)], { reject: false });
+      const errors = [...cp.stdout.matchAll(/^ERROR: (.*)\n#\d+: FILE: .*\n\+(.*)$/gm)];
+      for (const [, what, text] of errors) expect(fixed.has(text!), `${f.name}: ${what}: ${text}`).toBe(true);
+      expect(cp.stdout, f.name).toMatch(/^total: \d+ errors, \d+ warnings, \d+ lines checked$/m);
     }
   });
 

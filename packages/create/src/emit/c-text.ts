@@ -81,6 +81,9 @@ export function externDeclaration(def: Definition, name: string, macroArgs: stri
 
 /** A top-level `static`-less function head made static, with another name. */
 export function renamedHead(def: Definition, newName: string): string {
-  const head = renameIdentifiers(def.head!, new Map([[def.name!, newName]])).replace(/\b(?:inline|__always_inline|__visible)\b\s*/g, '');
+  // The head is written anew: in the kernel's style (`char *p`, not `char * p`), which checkpatch holds it to.
+  const head = renameIdentifiers(def.head!, new Map([[def.name!, newName]]))
+    .replace(/\b(?:inline|__always_inline|__visible)\b\s*/g, '')
+    .replace(/(\w)[ \t]+(\*+)[ \t]+(?=\w)/g, '$1 $2');
   return /\bstatic\b/.test(head) ? head : `static ${head}`;
 }
