@@ -63,11 +63,13 @@ interface Environment {
 }
 
 function environment(o: CreateOptions): Environment {
+  // First: one kernel-env.sh run then answers the kernel tree's question too.
+  const sourceRoot = o.src ?? kernelSourceTree();
   const tree = discoverKernelTree({ kdir: o.kdir });
   const configPath = join(tree.dir, '.config');
   if (!existsSync(configPath)) throw new KlpError(`kernel tree ${tree.dir} has no .config: its configuration decides which objects are built`, { code: 'kernel-config-missing' });
   const config = new KernelConfig(configPath, readInputText(configPath, 'source', { what: 'kernel .config' }));
-  const source = new KernelSource(o.src ?? kernelSourceTree());
+  const source = new KernelSource(sourceRoot);
   const exports = new Set([...loadSymvers(tree.symvers).vmlinux.keys()]);
   const binaries = locateKernelBinaries(tree.release, ensureCacheDir(), { kallsyms: o.kallsyms, vmlinuz: o.vmlinuz, modulesDir: o.modulesDir });
   return { source, config, release: tree.release, exports, binaries, headers: new HeaderIndex(includeDirs(tree)) };

@@ -60,10 +60,12 @@ export function kernelSourceTree(install = true): string {
     const err = e as { stderr?: string; message: string };
     throw new KernelTreeError((err.stderr || err.message).trim());
   }
-  const source = (JSON.parse(out) as KernelEnv).KLP_SOURCE;
-  if (!source) throw new KernelTreeError(`${KERNEL_ENV_SCRIPT} --source printed no KLP_SOURCE`);
-  cachedSource = source;
-  return source;
+  const env = JSON.parse(out) as KernelEnv;
+  if (!env.KLP_SOURCE) throw new KernelTreeError(`${KERNEL_ENV_SCRIPT} --source printed no KLP_SOURCE`);
+  cachedSource = env.KLP_SOURCE;
+  // The same run answers kernelEnv() too.
+  if (install) cachedEnv ??= env;
+  return cachedSource;
 }
 
 /**

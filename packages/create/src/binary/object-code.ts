@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { KlpError } from '@klp-split/core';
 import { elfConstants as C, readElf, type ElfFile, type Kallsyms } from '@klp-split/runtime-sim';
 
@@ -59,7 +59,7 @@ export class VmlinuxCode implements ObjectCode {
   readonly #byName = new Map<string, CodeSymbol[]>();
   readonly #textByAddress = new Map<bigint, CodeSymbol>();
   readonly #sorted: CodeSymbol[];
-  #image?: { buf: Buffer; data: [number, number][]; text: [bigint, bigint, number] };
+  #data?: Buffer[];
   readonly #refs = new Map<CodeSymbol, Set<CodeSymbol>>();
   readonly #firstInsns = new Map<CodeSymbol, string[]>();
 
@@ -75,7 +75,9 @@ export class VmlinuxCode implements ObjectCode {
       if (!kind) continue;
       this.symbols.push({ name: s.name, index: this.symbols.length, kind, global: s.type === s.type.toUpperCase(), address: s.address, size: 0 });
     }
-    this.#sorted = [...this.symbols].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.index - b.index));
+    // A kallsyms dump lists vmlinux in address order already; sort only when it does not.
+    const ordered = this.symbols.every((s, i) => i === 0 || this.symbols[i - 1]!.address <= s.address);
+    this.#sorted = ordered ? [...this.symbols] : [...this.symbols].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.index - b.index));
     for (let i = 0; i < this.#sorted.length; i++) {
       const s = this.#sorted[i]!;
       let j = i + 1;
@@ -141,37 +143,37 @@ export class VmlinuxCode implements ObjectCode {
   }
 
   addressInData(fn: CodeSymbol): boolean {
-    const img = this.#loadImage();
     const needle = Buffer.alloc(8);
     needle.writeBigUInt64LE(fn.address);
-    for (const [from, to] of img.data) {
-      const at = img.buf.subarray(from, to).indexOf(needle);
-      if (at >= 0) return true;
-    }
-    return false;
+    return this.#dataSections().some((d) => d.indexOf(needle) >= 0);
   }
 
-  /** The decompressed vmlinux's allocated, non-executable sections (file ranges), read once. */
-  #loadImage(): { buf: Buffer; data: [number, number][]; text: [bigint, bigint, number] } {
-    if (this.#image) return this.#image;
-    const buf = readFileSync(this.vmlinuxElf);
-    const shoff = Number(buf.readBigUInt64LE(40));
-    const shnum = buf.readUInt16LE(60);
-    const data: [number, number][] = [];
-    let text: [bigint, bigint, number] = [0n, 0n, 0];
-    for (let i = 0; i < shnum; i++) {
-      const o = shoff + i * 64;
-      const type = buf.readUInt32LE(o + 4);
-      const flags = Number(buf.readBigUInt64LE(o + 8));
-      const addr = buf.readBigUInt64LE(o + 16);
-      const off = Number(buf.readBigUInt64LE(o + 24));
-      const size = Number(buf.readBigUInt64LE(o + 32));
-      if (type === C.SHT_NOBITS || !(flags & C.SHF_ALLOC)) continue;
-      if (flags & C.SHF_EXECINSTR) text = [addr, addr + BigInt(size), off];
-      else data.push([off, off + size]);
+  /** The contents of the decompressed vmlinux's allocated, non-executable sections, read once. */
+  #dataSections(): Buffer[] {
+    if (this.#data) return this.#data;
+    const fd = openSync(this.vmlinuxElf, 'r');
+    try {
+      const read = (at: number, size: number): Buffer => {
+        const b = Buffer.alloc(size);
+        readSync(fd, b, 0, size, at);
+        return b;
+      };
+      const eh = read(0, 64);
+      const shoff = Number(eh.readBigUInt64LE(40));
+      const shnum = eh.readUInt16LE(60);
+      const sh = read(shoff, shnum * 64);
+      this.#data = [];
+      for (let i = 0; i < shnum; i++) {
+        const o = i * 64;
+        const type = sh.readUInt32LE(o + 4);
+        const flags = Number(sh.readBigUInt64LE(o + 8));
+        if (type === C.SHT_NOBITS || !(flags & C.SHF_ALLOC) || flags & C.SHF_EXECINSTR) continue;
+        this.#data.push(read(Number(sh.readBigUInt64LE(o + 24)), Number(sh.readBigUInt64LE(o + 32))));
+      }
+    } finally {
+      closeSync(fd);
     }
-    this.#image = { buf, data, text };
-    return this.#image;
+    return this.#data;
   }
 }
 

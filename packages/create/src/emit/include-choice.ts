@@ -27,17 +27,6 @@ const DECLARED_RE = [
 const INCLUDE_RE = /^\s*#\s*include\s*([<"])([^>"]+)[>"]/gm;
 const ENUM_BODY_RE = /\benum\b[^{;]*\{([^}]*)\}/g;
 
-interface HeaderText {
-  names: Set<string>;
-  includes: string[];
-  /** Names it declares only for the kernel itself (`#ifndef MODULE`). */
-  hidden: Set<string>;
-  /** Names it declares at the start of a line (a stricter reading than `names`). */
-  lineNames: Set<string>;
-  /** Identifiers its own code uses outside such blocks. */
-  uses: Set<string>;
-}
-
 /** The text of `#ifndef MODULE` ... `#endif` blocks (nesting counted), and the rest. */
 function splitModuleBlocks(text: string): { hidden: string; rest: string } {
   let hidden = '';
@@ -80,9 +69,17 @@ function declaredIn(text: string): Set<string> {
   return names;
 }
 
+interface HeaderText {
+  /** The text without comments and line continuations. */
+  text: string;
+  includes: string[];
+  /** Names it declares only for the kernel itself (`#ifndef MODULE`). */
+  hidden: Set<string>;
+}
+
 export class HeaderIndex {
   readonly #own = new Map<string, HeaderText>();
-  readonly #closure = new Map<string, Set<string>>();
+  readonly #details = new Map<string, { names: Set<string>; lineNames: Set<string>; uses: Set<string> }>();
 
   constructor(readonly includeDirs: string[]) {}
 
@@ -96,19 +93,30 @@ export class HeaderIndex {
     return undefined;
   }
 
+  /** What walking the includes needs of every header: read once. */
   #read(path: string): HeaderText {
     let own = this.#own.get(path);
     if (own) return own;
     const text = readFileSync(path, 'latin1').replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\\\n/g, ' ');
-    const blocks = splitModuleBlocks(text);
     const includes: string[] = [];
     for (const m of text.matchAll(INCLUDE_RE)) {
       const p = this.resolve(m[2]!, m[1] === '"', path);
       if (p) includes.push(p);
     }
-    own = { names: declaredIn(text), includes, hidden: declaredAtLineStart(blocks.hidden), lineNames: declaredAtLineStart(text), uses: new Set(identifiersUsed(blocks.rest)) };
+    own = { text, includes, hidden: /\bMODULE\b/.test(text) ? declaredAtLineStart(splitModuleBlocks(text).hidden) : new Set() };
     this.#own.set(path, own);
     return own;
+  }
+
+  /** What judging a header the file includes needs: read only for those. */
+  #detailsOf(path: string): { names: Set<string>; lineNames: Set<string>; uses: Set<string> } {
+    let d = this.#details.get(path);
+    if (!d) {
+      const { text } = this.#read(path);
+      d = { names: declaredIn(text), lineNames: declaredAtLineStart(text), uses: new Set(identifiersUsed(splitModuleBlocks(text).rest)) };
+      this.#details.set(path, d);
+    }
+    return d;
   }
 
   /** Names the header's closure declares only for the kernel itself. */
@@ -130,33 +138,15 @@ export class HeaderIndex {
   /** A name hidden from modules that the header's own code uses, if any. */
   kernelOnlyUse(path: string): string | undefined {
     const hidden = this.hiddenFromModules(path);
-    const own = this.#read(path);
+    if (!hidden.size) return undefined;
+    const own = this.#detailsOf(path);
     for (const n of own.uses) if (hidden.has(n) && !own.lineNames.has(n)) return n;
     return undefined;
   }
 
   /** The names the header itself declares. */
   ownNames(path: string): Set<string> {
-    return this.#read(path).names;
-  }
-
-  /** Every name the header and what it includes declare. */
-  closure(path: string): Set<string> {
-    const known = this.#closure.get(path);
-    if (known) return known;
-    const out = new Set<string>();
-    const seen = new Set<string>();
-    const stack = [path];
-    while (stack.length) {
-      const p = stack.pop()!;
-      if (seen.has(p)) continue;
-      seen.add(p);
-      const own = this.#read(p);
-      for (const n of own.names) out.add(n);
-      stack.push(...own.includes);
-    }
-    this.#closure.set(path, out);
-    return out;
+    return this.#detailsOf(path).names;
   }
 }
 

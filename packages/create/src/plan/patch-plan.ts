@@ -186,10 +186,14 @@ export function planFile(file: PatchedFile, changes: FileChanges, object: string
         if (clone) queue.push({ name: c.name!, reason: `calls ${clone.name}, the compiler's clone of '${name}'` });
         else if (!refs.has(s)) queue.push({ name: c.name!, reason: `inlines '${name}'` });
       }
-      const called = s.global || code.addressInData(s) || callers().some((c) => {
-        const cs = lookup(c.name!);
-        return cs.found && code.references(cs.symbol).has(s);
-      });
+      // Cheapest first: a global is called from other files; then the callers' code; then data holding its address.
+      const called =
+        s.global ||
+        callers().some((c) => {
+          const cs = lookup(c.name!);
+          return cs.found && code.references(cs.symbol).has(s);
+        }) ||
+        code.addressInData(s);
       if (!called) {
         note(def, 'create-symbol-unused', `'${name}' is a symbol of ${object}, but nothing in it calls it or holds its address: it is not patched (the kernel never runs it)`);
         plan.helpers.add(name);
