@@ -3,9 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { kernelSourceTree } from '@klp-split/kbuild-gen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DONE_MARKER, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
-import { createFix, createFixtures, inBatches, type CreatedFix } from '../helpers/create-fixtures.js';
+import { createFix, createFixtures, inBatches, runCreateGuest, type CreatedFix, type CreateGuestRun } from '../helpers/create-fixtures.js';
 import { corpus, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**
@@ -20,7 +18,7 @@ afterAll(() => removeDir(work));
 
 const positive = createFixtures().filter((f) => !f.refused);
 let made: Map<string, CreatedFix>;
-let blocks: Map<string, string[]>;
+let out: CreateGuestRun['out'];
 let dmesg: string;
 
 beforeAll(async () => {
@@ -36,24 +34,10 @@ beforeAll(async () => {
   const targets = [...new Set(created.flatMap((c) => c.targets))];
   // zram needs zsmalloc: Debian's own, from the same modules directory.
   const zsmalloc = targets.find((t) => t.endsWith('/zram.ko'))?.replace(/drivers\/block\/zram\/zram\.ko$/, 'mm/zsmalloc.ko');
-  const r = await runGuest({
-    kernel: 'stock',
-    kos: [...targets, ...(zsmalloc ? [zsmalloc] : [])],
-    script: join(ROOT, 'test/guest/create-real.sh'),
-    files: Object.fromEntries(created.map((c) => [`${c.module}.ko`, join(c.dir, `${c.module}.ko`)])),
-    workDir: join(work, 'guest'),
-    timeoutS: 600,
-  });
-  expect(r.exitCode, `${r.output}\n${r.stderr}`).toBe(0);
-  expect(r.output).toContain(DONE_MARKER);
-  dmesg = r.dmesg;
-  const report = parseGuestReport(dmesg, () => false);
-  expect(report.problems).toEqual([]);
-  blocks = new Map([...report.cases].map(([id, lines]) => [id, lines.flatMap((l) => (l.kind === 'out' ? [l.text] : l.kind === 'rc' ? [`rc=${l.status}`] : []))]));
+  const run = await runCreateGuest('stock', Object.fromEntries(created.map((c) => [`${c.module}.ko`, join(c.dir, `${c.module}.ko`)])), [...targets, ...(zsmalloc ? [zsmalloc] : [])], join(work, 'guest'));
+  out = run.out;
+  dmesg = run.dmesg;
 }, 1_800_000);
-
-/** A case's output lines and status. */
-const out = (id: string): string[] => blocks.get(id) ?? [`(no case ${id})`];
 
 describe('create -> build -> Debian 6.1 under qemu', () => {
   it('every livepatch loads, finishes its transition, disables and unloads', () => {

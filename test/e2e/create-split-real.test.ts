@@ -1,9 +1,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DONE_MARKER, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
-import { createFix, createFixtures, inBatches, type CreatedFix } from '../helpers/create-fixtures.js';
+import { createFix, createFixtures, inBatches, runCreateGuest, type CreatedFix, type CreateGuestRun } from '../helpers/create-fixtures.js';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 
@@ -26,7 +24,7 @@ let kernel: SplitKernel;
 let kallsyms: string;
 let made: Map<string, CreatedFix>;
 let verified: Map<string, { code: number; stdout: string; stderr: string }>;
-let blocks: Map<string, string[]>;
+let out: CreateGuestRun['out'];
 let dmesg: string;
 
 beforeAll(async () => {
@@ -50,23 +48,11 @@ beforeAll(async () => {
   verified = new Map(
     await inBatches(runnable, 2, async (c) => [c.name, await klpSplit(['verify', join(c.dir, 'split'), '--kallsyms', kallsyms])] as const),
   );
-  const r = await runGuest({
-    kernel: 'split',
-    kos: [],
-    script: join(ROOT, 'test/guest/create-real.sh'),
-    files: Object.fromEntries(runnable.map((c) => [`${c.module}.ko`, join(c.dir, 'split', `${c.module}.ko`)])),
-    workDir: join(work, 'guest'),
-    timeoutS: 600,
-  });
-  expect(r.exitCode, `${r.output}\n${r.stderr}`).toBe(0);
-  expect(r.output).toContain(DONE_MARKER);
-  dmesg = r.dmesg;
-  const report = parseGuestReport(dmesg, () => false);
-  expect(report.problems).toEqual([]);
-  blocks = new Map([...report.cases].map(([id, lines]) => [id, lines.flatMap((l) => (l.kind === 'out' ? [l.text] : l.kind === 'rc' ? [`rc=${l.status}`] : []))]));
+  const run = await runCreateGuest('split', Object.fromEntries(runnable.map((c) => [`${c.module}.ko`, join(c.dir, 'split', `${c.module}.ko`)])), [], join(work, 'guest'));
+  out = run.out;
+  dmesg = run.dmesg;
 }, 3_600_000);
 
-const out = (id: string): string[] => blocks.get(id) ?? [`(no case ${id})`];
 
 describe('create --split -> build against the split kernel -> verify -> the split kernel under qemu', () => {
   it('fixes of code the split kernel does not build are refused by create, by file', () => {

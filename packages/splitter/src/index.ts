@@ -8,3 +8,4 @@ export { maskAnnotations } from './mask.js';
 export { compositeModules, compositeOf, localHeaderDirs, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
 export * from './source-map.js';
 export { syscallDefinitions, syscallEntryPoints, syscallFunctionName, type SyscallDefinition } from './syscall-define.js';
+export { declaredName, innermostKind, lineIndex } from './items.js';

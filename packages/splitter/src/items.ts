@@ -56,7 +56,8 @@ export interface SourceUnit {
   positionAt: (offset: number) => { line: number; col: number };
 }
 
-function lineIndex(source: string): (offset: number) => { line: number; col: number } {
+/** 1-based line and column of an offset of `source`. */
+export function lineIndex(source: string): (offset: number) => { line: number; col: number } {
   const starts = [0];
   for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) starts.push(i + 1);
   return (offset) => {
@@ -462,7 +463,7 @@ export function declaredName(d: SyntaxNode | null | undefined): string | undefin
  * The declarator operator nearest the declared name decides what it is:
  * `*f(void)` is a function, `(*hook)(int)` a pointer variable.
  */
-function innermostKind(d: SyntaxNode): string {
+export function innermostKind(d: SyntaxNode): string {
   let node: SyntaxNode | null = d.type === 'init_declarator' ? d.childForFieldName('declarator') : d;
   let kind = '';
   while (node && node.type !== 'identifier') {

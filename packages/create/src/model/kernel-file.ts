@@ -1,4 +1,4 @@
-import { parseC, syscallDefinitions, syscallFunctionName, type SyntaxNode, type SyscallDefinition } from '@klp-split/splitter';
+import { declaredName, innermostKind, lineIndex, parseC, syscallDefinitions, syscallFunctionName, type SyntaxNode, type SyscallDefinition } from '@klp-split/splitter';
 import { directiveCondition, evalCondition, type KernelConfig } from './conditions.js';
 import { definesVariable } from './define-macros.js';
 import { maskKernelIdioms } from './kernel-mask.js';
@@ -77,40 +77,9 @@ const SPECIFIER_WORDS = new Set([
   'asmlinkage', '__noreturn', '__kprobes', 'nokprobe_inline', '__attribute_const__', '__meminit', '__cpuinit', '__sched',
 ]);
 
-function lineIndex(text: string): (offset: number) => { line: number; col: number } {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return (offset) => {
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (starts[mid]! <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return { line: lo + 1, col: offset - starts[lo]! + 1 };
-  };
-}
-
-/** The identifier a declarator declares, through pointers, arrays, calls, parentheses and initializers. */
-function declaredName(d: SyntaxNode | null | undefined): string | undefined {
-  let node = d;
-  while (node) {
-    if (node.type === 'identifier' || node.type === 'type_identifier' || node.type === 'field_identifier') return node.text;
-    node = node.childForFieldName('declarator') ?? node.namedChildren.find((c) => c.type.endsWith('declarator') || c.type === 'identifier') ?? null;
-  }
-  return undefined;
-}
-
-/** The declarator nearest the name decides: `*f(void)` is a function, `(*hook)(int)` a pointer variable. */
+/** A declaration declares a function when the declarator nearest its name is one. */
 function isFunctionDeclarator(d: SyntaxNode): boolean {
-  let node: SyntaxNode | null = d.type === 'init_declarator' ? d.childForFieldName('declarator') : d;
-  let kind = '';
-  while (node && node.type !== 'identifier') {
-    if (node.type !== 'parenthesized_declarator') kind = node.type;
-    node = node.childForFieldName('declarator') ?? node.namedChildren.find((c) => c.type.endsWith('declarator') || c.type === 'identifier') ?? null;
-  }
-  return kind === 'function_declarator';
+  return innermostKind(d) === 'function_declarator';
 }
 
 function specifiersOf(text: string, from: number, to: number): Set<string> {

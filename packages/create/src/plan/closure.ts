@@ -107,6 +107,22 @@ export function closeOver(plan: FilePlan, exported: (name: string) => boolean): 
     work.push(d);
   };
 
+  const ambiguous = new Set<string>();
+  /** The kernel's own symbol of a name the file defines, referenced through its position; false when the object has none. */
+  const reference = (name: string, d: Definition, user: Definition, kind: Reference['kind']): boolean => {
+    const s = symbolOfFile(code, name, kind === 'function' ? 'text' : 'data', plan.fileNames);
+    if (s.found) {
+      if (!referenced.has(name)) closure.references.push({ name, def: d, symbol: name, sympos: s.sympos, kind });
+      referenced.add(name);
+      return true;
+    }
+    if (s.why === 'ambiguous') {
+      ambiguous.add(name);
+      diag(user, 'error', 'create-sympos-ambiguous', `'${name}' (used by '${user.name}') occurs ${code.occurrences(name).length} times in ${object} and klp-split cannot tell which is ${file.path}'s`);
+    }
+    return false;
+  };
+
   const resolve = (name: string, d: Definition, user: Definition): void => {
     if (emitted.has(name) && d.kind === 'function') return;
     switch (d.kind) {
@@ -120,17 +136,8 @@ export function closeOver(plan: FilePlan, exported: (name: string) => boolean): 
       case 'function': {
         // Static inline helpers are code without state: copied.
         if (d.specifiers.has('inline') || d.specifiers.has('__always_inline')) return copy(d);
-        if (exported(name)) return;
-        const s = symbolOfFile(code, name, 'text', plan.fileNames);
-        if (s.found) {
-          if (!referenced.has(name)) closure.references.push({ name, def: d, symbol: name, sympos: s.sympos, kind: 'function' });
-          referenced.add(name);
-          return;
-        }
-        if (!s.found && s.why === 'ambiguous') {
-          diag(user, 'error', 'create-sympos-ambiguous', `'${name}' (used by '${user.name}') occurs ${code.occurrences(name).length} times in ${object} and klp-split cannot tell which is ${file.path}'s`);
-          return;
-        }
+        if (exported(name) || reference(name, d, user, 'function')) return;
+        if (ambiguous.has(name)) return;
         // No symbol (inlined everywhere, or only clones): its code goes into the livepatch.
         if (staticLocalsOf(after.text, d).length) {
           diag(user, 'error', 'create-stateful-copy', `'${user.name}' calls '${name}', which ${object} has no symbol of (inlined or cloned), and '${name}' has static locals a copy would not share`);
@@ -144,17 +151,8 @@ export function closeOver(plan: FilePlan, exported: (name: string) => boolean): 
       case 'variable': {
         const isNew = !before.byName.get(name)?.some((b) => b.kind === 'variable');
         if (isNew) return copy(d);
-        if (exported(name)) return;
-        const s = symbolOfFile(code, name, 'data', plan.fileNames);
-        if (s.found) {
-          if (!referenced.has(name)) closure.references.push({ name, def: d, symbol: name, sympos: s.sympos, kind: 'variable' });
-          referenced.add(name);
-          return;
-        }
-        if (!s.found && s.why === 'ambiguous') {
-          diag(user, 'error', 'create-sympos-ambiguous', `'${name}' (used by '${user.name}') occurs ${code.occurrences(name).length} times in ${object} and klp-split cannot tell which is ${file.path}'s`);
-          return;
-        }
+        if (exported(name) || reference(name, d, user, 'variable')) return;
+        if (ambiguous.has(name)) return;
         // A constant the compiler folded away has no identity to keep: a copy is the same value.
         if (d.specifiers.has('const') && !d.definedBy) return copy(d);
         diag(user, 'error', 'create-variable-missing', `'${user.name}' uses '${name}', which is not a symbol of ${object} (${code.source}): optimized away? write this livepatch by hand`);
