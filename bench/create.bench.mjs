@@ -10,7 +10,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLivepatch } from '../packages/create/dist/index.js';
-import { discoverKernelTree, kernelSourceTree } from '../packages/kbuild-gen/dist/index.js';
+import { discoverKernelTree, kernelSourceTree } from '../packages/kernel-facts/dist/index.js';
 
 const ROUNDS = 3;
 const FIX = 'test/fixtures/create/cmdline-string/fix.patch';

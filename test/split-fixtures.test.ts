@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic, parseC, splitFile, type SplitResult } from '@klp-split/splitter';
+import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
 import { kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from './helpers/env.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { kernelSourceTree } from '@klp-split/kbuild-gen';
+import { kernelSourceTree } from '@klp-split/kernel-facts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFix, createFixtures, inBatches, runCreateGuest, type CreatedFix, type CreateGuestRun } from '../helpers/create-fixtures.js';
 import { corpus, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';

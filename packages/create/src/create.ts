@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { ensureCacheDir, KlpError, readInputText, readSourceText, withWriteTransaction, type WriteReport } from '@klp-split/core';
-import { discoverKernelTree, includeDirs, kernelSourceTree } from '@klp-split/kbuild-gen';
-import { loadSymvers, readKallsyms, VMLINUX } from '@klp-split/runtime-sim';
-import { hasErrors, type Diagnostic } from '@klp-split/splitter';
+import { ensureCacheDir, hasErrors, KlpError, readInputText, readSourceText, withWriteTransaction, type Diagnostic, type WriteReport } from '@klp-split/core';
+import { discoverKernelTree, includeDirs, kernelSourceTree, loadSymvers, readKallsyms, VMLINUX } from '@klp-split/kernel-facts';
 import { extractVmlinux, locateKernelBinaries, moduleFile, readModule, type KernelBinaries } from './binary/kernel-binaries.js';
 import { ModuleCode, VmlinuxCode, type ObjectCode } from './binary/object-code.js';
 import { compareFiles } from './diff/file-changes.js';
@@ -65,13 +63,13 @@ interface Environment {
 function environment(o: CreateOptions): Environment {
   // First: one kernel-env.sh run then answers the kernel tree's question too.
   const sourceRoot = o.src ?? kernelSourceTree();
-  const tree = discoverKernelTree({ kdir: o.kdir });
+  const tree = discoverKernelTree({ kdir: o.kdir, kernel: o.kernel });
   const configPath = join(tree.dir, '.config');
   if (!existsSync(configPath)) throw new KlpError(`kernel tree ${tree.dir} has no .config: its configuration decides which objects are built`, { code: 'kernel-config-missing' });
   const config = new KernelConfig(configPath, readInputText(configPath, 'source', { what: 'kernel .config' }));
   const source = new KernelSource(sourceRoot);
   const exports = new Set([...loadSymvers(tree.symvers).vmlinux.keys()]);
-  const binaries = locateKernelBinaries(tree.release, ensureCacheDir(), { kallsyms: o.kallsyms, vmlinuz: o.vmlinuz, modulesDir: o.modulesDir });
+  const binaries = locateKernelBinaries(tree.release, ensureCacheDir(), { kallsyms: o.kallsyms ?? tree.kallsyms, vmlinuz: o.vmlinuz, modulesDir: o.modulesDir });
   return { source, config, release: tree.release, exports, binaries, headers: new HeaderIndex(includeDirs(tree)) };
 }
 

@@ -1,5 +1,5 @@
-import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes, type Diagnostic } from '@klp-split/splitter';
+import { builtParts, hasErrors, MANIFEST_FILE, withWriteTransaction, type Diagnostic } from '@klp-split/core';
+import { previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 
 /**
  * `create --split`: the livepatch just written, split by the splitter (the

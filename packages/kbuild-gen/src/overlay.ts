@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
-import type { KernelTree } from './kernel-tree.js';
+import { KlpError, TOOL_NAME, TOOL_VERSION, treeCacheDir, type KernelTree } from '@klp-split/core';
 import { LIVEPATCH_HELPERS_HEADER } from './livepatch-helpers.js';
 
 /**
@@ -17,10 +16,11 @@ export interface Overlay {
   extraSymvers?: string;
 }
 
-export class OverlayError extends Error {}
-
-export function headersHaveSplitApi(headerText: string): boolean {
-  return /\bklp_add_object\s*\(/.test(headerText);
+/** A linux/livepatch.h the split API cannot be added to: an environment error (exit 2). */
+export class OverlayError extends KlpError {
+  constructor(message: string) {
+    super(message, { code: 'overlay-header-unexpected' });
+  }
 }
 
 interface Edit {
@@ -56,7 +56,7 @@ const EDITS: Edit[] = [
  * - KLP_MODULE_RELOC(obj) arrays of KLP_SYMPOS(sym, pos) go to
  *   `.klp.module_relocs.<obj>` as packed { void *sym; unsigned int sympos; }.
  */
-export const RELOC_ANNOTATIONS = `
+const RELOC_ANNOTATIONS = `
 /* Livepatch relocation annotations, added by klp-split. */
 #ifndef KLP_RELOC_SYMBOL_POS
 #define KLP_RELOC_SYMBOL_POS(LP_OBJ_NAME, SYM_OBJ_NAME, SYM_NAME, SYM_POS) \\
@@ -86,12 +86,12 @@ export function splitApiHeader(original: string, from: string): string {
   return note + text + RELOC_ANNOTATIONS;
 }
 
-export const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
+const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
 
-/** Writes (once per header content) the overlay for `tree` under `cacheDir`. */
-export function prepareOverlay(tree: KernelTree, cacheDir: string): Overlay {
+/** Writes (once per header content) the overlay for `tree` under `cacheDir`; for a split kernel's tree only what its headers lack. */
+export function prepareOverlay(tree: KernelTree, cacheDir: string = treeCacheDir(tree)): Overlay {
   const original = readFileSync(tree.livepatchHeader, 'utf8');
-  if (headersHaveSplitApi(original)) return prepareNativeOverlay(tree, original, cacheDir);
+  if (tree.kind === 'split') return prepareNativeOverlay(tree, original, cacheDir);
   // The annotations and helpers are part of the key: a cached overlay without them is not reused.
   const key = createHash('sha256').update(original).update(TOOL_VERSION).update(RELOC_ANNOTATIONS).update(LIVEPATCH_HELPERS_HEADER).digest('hex').slice(0, 16);
   const dir = join(cacheDir, `overlay-${key}`);
@@ -141,7 +141,7 @@ export function prepareAnnotationsOverlay(cacheDir: string): Overlay {
   return { includeDir: join(dir, 'include') };
 }
 
-export function atomicWrite(path: string, text: string): void {
+function atomicWrite(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);

@@ -1,11 +1,7 @@
-export * from './diagnostics.js';
-export * from './manifest.js';
-export * from './split.js';
-export * from './write.js';
-export { TOOL_NAME, TOOL_VERSION } from './version.js';
-export { parseC, reportSyntaxErrors, type SyntaxNode, type Tree } from './parse.js';
-export { maskAnnotations } from './mask.js';
-export { compositeModules, compositeOf, localHeaderDirs, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
-export * from './source-map.js';
-export { syscallDefinitions, syscallEntryPoints, syscallFunctionName, type SyscallDefinition } from './syscall-define.js';
+/** The package's public API: what the other packages, the tests and the benchmarks use. */
+export { compositeModules, localHeaderDirs, splitLivepatch, splitModule } from './multi-file.js';
+export { parseC, type SyntaxNode } from './parse.js';
 export { declaredName, innermostKind, lineIndex } from './items.js';
+export { syscallDefinitions, syscallEntryPoints, syscallFunctionName, type SyscallDefinition } from './syscall-define.js';
+export { splitFile, type SplitResult, splitSource } from './split.js';
+export { outputBytes, previousGenerated, splitOutputBytes } from './write.js';

@@ -6,7 +6,7 @@ import { syscallDefinitions, syscallEntryPoints, syscallFunctionName } from './s
  * splitter moves whole items between files, so an item owns its leading
  * comments and a trailing comment on its last line.
  */
-export type ItemKind = 'include' | 'macro' | 'function' | 'variable' | 'prototype' | 'type' | 'call' | 'other';
+type ItemKind = 'include' | 'macro' | 'function' | 'variable' | 'prototype' | 'type' | 'call' | 'other';
 
 /** One enclosing preprocessor conditional: `#ifdef X` and which branch the item is in. */
 export interface Cond {
@@ -498,7 +498,7 @@ function localNames(fn: SyntaxNode): Set<string> {
 
 const IDENT_OR_MEMBER_RE = /(->|\.)?\s*\b([A-Za-z_][A-Za-z0-9_]*)/g;
 
-export function stripStringsAndComments(text: string): string {
+function stripStringsAndComments(text: string): string {
   return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ' ');
 }
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { KlpError } from '@klp-split/core';
-import { elfConstants as C, readElf, type ElfFile, type Kallsyms } from '@klp-split/runtime-sim';
+import { elfConstants as C, readElf, type ElfFile, type Kallsyms } from '@klp-split/kernel-facts';
 
 /**
  * The binary of one object of the running kernel, as livepatch sees it:

@@ -1,4 +1,4 @@
-import type { Diagnostic, Severity } from '@klp-split/splitter';
+import type { Diagnostic, Severity } from '@klp-split/core';
 import type { Definition } from '../model/kernel-file.js';
 import type { PatchedFile } from '../patch/patch-set.js';
 

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { confinePath, contentHash, KlpError, parseJsonInput, readInputText } from '@klp-split/core';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
+import { confinePath, contentHash, KlpError, parseJsonInput, readInputText, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 
 /**
  * `klp-create.json`, written with the livepatch: what it was made from and

@@ -1,4 +1,4 @@
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import type { FilePatch, Hunk } from './unified-diff.js';
 
 /**

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { KlpError } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import type { KernelSource } from '../source/kernel-source.js';
 import { applyFilePatch, type PatchOrigin } from './apply.js';
 import { parseUnifiedDiff, type FilePatch } from './unified-diff.js';

@@ -1,4 +1,4 @@
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import { staticLocalCandidates, symbolOfFile } from '../binary/file-symbols.js';
 import { diagnosticAt } from '../diff/sites.js';
 import type { Definition } from '../model/kernel-file.js';

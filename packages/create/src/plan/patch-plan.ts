@@ -1,4 +1,5 @@
-import { syscallEntryPoints, type Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
+import { syscallEntryPoints } from '@klp-split/splitter';
 import { clonesOf, symbolOfFile, type FileSymbol } from '../binary/file-symbols.js';
 import type { CodeSymbol, ObjectCode } from '../binary/object-code.js';
 import type { FileChanges } from '../diff/file-changes.js';

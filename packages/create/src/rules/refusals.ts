@@ -1,4 +1,4 @@
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import type { Change, FileChanges } from '../diff/file-changes.js';
 import { diagnosticAt } from '../diff/sites.js';
 import type { Definition } from '../model/kernel-file.js';

@@ -4,7 +4,6 @@ import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
-import { installedKernel } from '../kernels/installed-kernels.js';
 
 export const CREATE_HELP = `Usage: klp-split create <fix.patch>... --out <dir> [--name <patch>] [--kernel <release>] [--src <dir>] [--split] [--force] [--json]
 
@@ -69,13 +68,13 @@ export function createOptionsOf(argv: string[]): { options: CreateOptions; json:
     const f = str(args, opt);
     if (f !== undefined) requireRegularFile('create', what, f);
   }
-  const kernel = str(args, 'kernel');
   const options: CreateOptions = {
     patches,
     outputPath: out,
     name: str(args, 'name'),
     src: str(args, 'src'),
-    kdir: kernel ? installedKernel(kernel).kdir : str(args, 'kdir'),
+    kdir: str(args, 'kdir'),
+    kernel: str(args, 'kernel'),
     kallsyms: str(args, 'kallsyms'),
     vmlinuz: str(args, 'vmlinuz'),
     modulesDir: list(args, 'modules')[0],

@@ -19,7 +19,7 @@ export interface KlpSplitPluginOptions {
   kernels?: string[];
 }
 
-export interface TargetNames {
+interface TargetNames {
   create: string;
   split: string;
   build: string;

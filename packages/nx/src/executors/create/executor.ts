@@ -1,7 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { createLivepatch, type CreateOptions } from '@klp-split/create';
 import { printCreated } from '../../cli/create-command.js';
-import { installedKernel } from '../../kernels/installed-kernels.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /**
@@ -17,7 +16,7 @@ export default async function createExecutor(options: CreateOptions, context: Ex
       patches: options.patches.map((p) => workspacePath(context, p)),
       outputPath: workspacePath(context, options.outputPath),
       src: path(options.src),
-      kdir: options.kernel ? installedKernel(options.kernel).kdir : path(options.kdir),
+      kdir: path(options.kdir),
       kallsyms: path(options.kallsyms),
       vmlinuz: path(options.vmlinuz),
       modulesDir: path(options.modulesDir),

@@ -3,24 +3,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir, KlpError, type KernelTree } from '@klp-split/core';
+import { installedKernel } from './installed-kernels.js';
+import { defaultKallsymsFile } from './kallsyms.js';
 
-/** A kernel build tree (full tree or Debian-style headers) usable for `make M=`. */
-export interface KernelTree {
-  dir: string;
-  /** How it was found: '--kdir', 'KDIR', 'kernel-env', '/lib/modules'. */
-  source: string;
-  release: string;
-  symvers: string;
-  /** The installed linux/livepatch.h. */
-  livepatchHeader: string;
+/** No kernel tree, or one modules cannot be built against: an environment error (exit 2). */
+class KernelTreeError extends KlpError {
+  constructor(message: string, code: string) {
+    super(message, { code });
+  }
 }
 
-export class KernelTreeError extends Error {}
-
 /** The kernel environment script, a file of this package (from src/ and dist/ alike). */
-export const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../scripts/kernel-env.sh');
+const KERNEL_ENV_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../scripts/kernel-env.sh');
 
-export interface KernelEnv {
+interface KernelEnv {
   KLP_KDIR: string;
   KLP_KERNEL_RELEASE: string;
   KLP_CORPUS: string;
@@ -39,7 +36,7 @@ export function kernelEnv(install = true): KernelEnv {
     out = execFileSync('bash', [KERNEL_ENV_SCRIPT, '--json', ...(install ? [] : ['--no-install'])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new KernelTreeError((err.stderr || err.message).trim());
+    throw new KernelTreeError((err.stderr || err.message).trim(), 'kernel-env-failed');
   }
   cachedEnv = JSON.parse(out) as KernelEnv;
   return cachedEnv;
@@ -58,22 +55,37 @@ export function kernelSourceTree(install = true): string {
     out = execFileSync('bash', [KERNEL_ENV_SCRIPT, '--json', '--source', ...(install ? [] : ['--no-install'])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new KernelTreeError((err.stderr || err.message).trim());
+    throw new KernelTreeError((err.stderr || err.message).trim(), 'kernel-env-failed');
   }
   const env = JSON.parse(out) as KernelEnv;
-  if (!env.KLP_SOURCE) throw new KernelTreeError(`${KERNEL_ENV_SCRIPT} --source printed no KLP_SOURCE`);
+  if (!env.KLP_SOURCE) throw new KernelTreeError(`${KERNEL_ENV_SCRIPT} --source printed no KLP_SOURCE`, 'kernel-env-failed');
   cachedSource = env.KLP_SOURCE;
   // The same run answers kernelEnv() too.
   if (install) cachedEnv ??= env;
   return cachedSource;
 }
 
+interface KernelTreeOptions {
+  /** --kdir: a kernel tree. */
+  kdir?: string;
+  /** --kernel: a release `klp-split kernel add` installed (its headers and kallsyms dump); takes precedence over kdir. */
+  kernel?: string;
+  /** How kdir was given when not by --kdir (e.g. a marker's "kdir"), for messages. */
+  from?: string;
+  /** false: skip the project's kernel environment. */
+  useKernelEnv?: boolean;
+  /** false: the kernel environment does not install Debian's packages. */
+  install?: boolean;
+}
+
 /**
- * Finds the kernel tree: --kdir, then $KDIR, then the project's kernel
- * environment, then /lib/modules/$(uname -r)/build.
+ * The kernel a command works against, resolved once: --kernel <release>,
+ * else --kdir, then $KDIR, then the project's kernel environment
+ * (scripts/kernel-env.sh), then /lib/modules/$(uname -r)/build.
  */
-export function discoverKernelTree(opts: { kdir?: string; useKernelEnv?: boolean; install?: boolean } = {}): KernelTree {
-  if (opts.kdir) return checkKernelTree(opts.kdir, '--kdir');
+export function discoverKernelTree(opts: KernelTreeOptions = {}): KernelTree {
+  if (opts.kernel !== undefined) return checkKernelTree(installedKernel(opts.kernel).kdir, '--kernel');
+  if (opts.kdir) return checkKernelTree(opts.kdir, opts.from || '--kdir');
   if (process.env.KDIR) return checkKernelTree(process.env.KDIR, 'KDIR');
   if (opts.useKernelEnv !== false) {
     try {
@@ -89,20 +101,48 @@ export function discoverKernelTree(opts: { kdir?: string; useKernelEnv?: boolean
 /** Checks that `dir` is a kernel tree modules can be built against; names what is missing. */
 export function checkKernelTree(dir: string, source: string): KernelTree {
   const abs = resolve(dir);
-  if (!existsSync(abs)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) does not exist`);
+  if (!existsSync(abs)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) does not exist`, 'kernel-tree-missing');
   const makefile = join(abs, 'Makefile');
-  if (!existsSync(makefile)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no top-level Makefile`);
+  if (!existsSync(makefile)) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no top-level Makefile`, 'kernel-tree-no-makefile');
   const symvers = join(abs, 'Module.symvers');
   if (!existsSync(symvers)) {
-    throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no Module.symvers: run 'make modules' there or install the distribution's headers package`);
+    throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no Module.symvers: run 'make modules' there or install the distribution's headers package`, 'kernel-tree-no-symvers');
   }
-  const header = findInclude(abs, 'linux/livepatch.h');
-  if (!header) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no include/linux/livepatch.h`);
-  return { dir: abs, source, release: kernelRelease(abs), symvers, livepatchHeader: header };
+  const sourceDirs = treeSourceDirs(abs);
+  const header = findInclude(sourceDirs, 'linux/livepatch.h');
+  if (!header) throw new KernelTreeError(`kernel tree ${abs} (from ${source}) has no include/linux/livepatch.h`, 'kernel-tree-no-livepatch-header');
+  const rel = kernelRelease(abs);
+  const cache = cacheDirIfAny();
+  const kallsyms = cache === undefined ? undefined : defaultKallsymsFile(rel, cache);
+  return {
+    dir: abs,
+    source,
+    release: rel,
+    symvers,
+    livepatchHeader: header,
+    sourceDirs,
+    kind: headersHaveSplitApi(readFileSync(header, 'utf8')) ? 'split' : 'stock',
+    ...(kallsyms ? { kallsyms } : {}),
+    ...(cache ? { cacheDir: cache } : {}),
+  };
+}
+
+/** The cache directory, or undefined when the environment names none: commands that write there report that (core's createCacheDir). */
+function cacheDirIfAny(): string | undefined {
+  try {
+    return cacheDir();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a linux/livepatch.h declares the split livepatch API (klp_add_object). */
+function headersHaveSplitApi(headerText: string): boolean {
+  return /\bklp_add_object\s*\(/.test(headerText);
 }
 
 /** Debian's per-flavour headers include a common tree from their Makefile; follow that. */
-function sourceDirs(dir: string): string[] {
+function treeSourceDirs(dir: string): string[] {
   const dirs = [dir];
   const makefile = readFileSync(join(dir, 'Makefile'), 'utf8');
   for (const m of makefile.matchAll(/^include\s+(\S+)\/Makefile\s*$/gm)) dirs.push(m[1]!);
@@ -112,7 +152,7 @@ function sourceDirs(dir: string): string[] {
 /** The directories kbuild searches for `#include <...>` (x86), in its order. */
 export function includeDirs(tree: KernelTree): string[] {
   const out: string[] = [];
-  for (const d of sourceDirs(tree.dir)) {
+  for (const d of tree.sourceDirs) {
     for (const sub of ['arch/x86/include', 'arch/x86/include/generated', 'include', 'arch/x86/include/uapi', 'include/uapi', 'include/generated/uapi']) {
       const p = join(d, sub);
       if (existsSync(p)) out.push(p);
@@ -121,8 +161,8 @@ export function includeDirs(tree: KernelTree): string[] {
   return out;
 }
 
-export function findInclude(dir: string, rel: string): string | undefined {
-  for (const d of sourceDirs(dir)) {
+function findInclude(sourceDirs: string[], rel: string): string | undefined {
+  for (const d of sourceDirs) {
     const p = join(d, 'include', rel);
     if (existsSync(p)) return p;
   }
