@@ -138,6 +138,13 @@ describe('create -> build -> Debian 6.1 under qemu', () => {
     expect(out('inlined-undone').at(-1)).not.toBe('rc=0');
   });
 
+  it("a function the kernel only has as a clone (__set_oom_adj.isra.0) is replaced through its callers", () => {
+    expect(made.get('clone')!.json.objects[0]!.functions.map((f) => f.oldName).sort()).toEqual(['oom_adj_write', 'oom_score_adj_write']);
+    expect(made.get('clone')!.json.diagnostics.find((d) => d.code === 'create-clone-callers')?.message).toMatch(/only its clone __set_oom_adj\.isra\.0/);
+    expect(out('clone-after')).toEqual(['999', 'rc=0']);
+    expect(out('clone-undone')).toEqual(['1000', 'rc=0']);
+  });
+
   it("a static local stays the kernel's: 4 written through the livepatch silences the original", () => {
     expect(dmesg).toMatch(/drop_caches \(klp\): 1/);
     expect(dmesg).toMatch(/drop_caches \(klp\): 4/);

@@ -156,6 +156,13 @@ if have inlined; then
   case_of inlined-undone mount -t PROC none /mnt/p
 fi
 
+if have clone; then
+  load clone
+  case_of clone-after sh -c 'echo 1000 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj'
+  unload clone
+  case_of clone-undone sh -c 'echo 1000 > /proc/self/oom_score_adj && cat /proc/self/oom_score_adj'
+fi
+
 # The static local last: writing 4 silences drop_caches for good.
 if have static_local; then
   load static_local

@@ -68,6 +68,12 @@ function environment(o: CreateOptions): Environment {
   if (!existsSync(configPath)) throw new KlpError(`kernel tree ${tree.dir} has no .config: its configuration decides which objects are built`, { code: 'kernel-config-missing' });
   const config = new KernelConfig(configPath, readInputText(configPath, 'source', { what: 'kernel .config' }));
   const source = new KernelSource(sourceRoot);
+  const version = source.version();
+  const release = /^(\d+)\.(\d+)/.exec(tree.release);
+  // The fix is read in one source and checked against another kernel's binaries: only when they are one series.
+  if (version && release && `${release[1]}.${release[2]}` !== version) {
+    throw new KlpError(`the source tree ${source.root} is Linux ${version}, but kernel ${tree.release} is ${release[1]}.${release[2]}: a fix is made into a livepatch against its own kernel's source`, { code: 'create-source-mismatch', hint: `give the source of ${tree.release} with --src` });
+  }
   const exports = new Set([...loadSymvers(tree.symvers).vmlinux.keys()]);
   const binaries = locateKernelBinaries(tree.release, ensureCacheDir(), { kallsyms: o.kallsyms ?? tree.kallsyms, vmlinuz: o.vmlinuz, modulesDir: o.modulesDir });
   return { source, config, release: tree.release, exports, binaries, headers: new HeaderIndex(includeDirs(tree)) };

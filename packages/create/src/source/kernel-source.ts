@@ -50,6 +50,14 @@ export class KernelSource {
     return text;
   }
 
+  /** `6.1` from the top Makefile's VERSION and PATCHLEVEL (undefined when it does not say). */
+  version(): string | undefined {
+    const top = this.read('Makefile') ?? '';
+    const v = /^VERSION\s*=\s*(\d+)/m.exec(top)?.[1];
+    const p = /^PATCHLEVEL\s*=\s*(\d+)/m.exec(top)?.[1];
+    return v && p ? `${v}.${p}` : undefined;
+  }
+
   /** Names in a directory of the tree ([] when there is none). */
   list(rel: string): string[] {
     return this.isDir(rel) ? readdirSync(this.path(rel)) : [];
