@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CREATE_FIXTURES } from '../helpers/create-fixtures.js';
@@ -66,6 +66,16 @@ describe('create refuses what a livepatch cannot do', () => {
     expect(r.stderr).toMatch(/note: the fix changes only comments or layout in fs\/proc\/cmdline\.c/);
     expect(r.stderr).toMatch(/\[create-nothing-to-patch\]/);
     expect(r.code).toBe(1);
+  });
+
+  it('a source tree of another kernel series than the kernel is refused (exit 2)', async () => {
+    const src = join(work, 'linux-6.12');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n');
+    writeFileSync(join(src, 'Kbuild'), '');
+    const r = await klpSplit(['create', join(CREATE_FIXTURES, 'cmdline-string/fix.patch'), '--out', join(work, 'out'), '--src', src]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the source tree .*linux-6\.12 is Linux 6\.12, but kernel 6\.1\.\S+ is 6\.1: .*\[create-source-mismatch\]/);
   });
 
   it('a patch naming a file outside the source tree is refused before anything is read (exit 2)', async () => {
