@@ -15,22 +15,23 @@ export type FileSymbol =
   | { found: false; why: 'absent' }
   | { found: false; why: 'ambiguous'; candidates: CodeSymbol[] };
 
-/** How many symbols next to it (same kind, in kallsyms order) are defined by the file. */
+/**
+ * How much of its kallsyms neighbourhood (symbols of the same kind on
+ * either side) the file defines: each neighbour the file has counts 1/d at
+ * distance d, so the file's own block outweighs a block nearby.
+ */
 function neighbourhood(code: ObjectCode, s: CodeSymbol, fileNames: Set<string>, radius = 12): number {
   let score = 0;
-  let seen = 0;
-  for (let i = s.index - 1; i >= 0 && seen < radius; i--) {
-    const n = code.symbols[i]!;
-    if (n.kind !== s.kind) continue;
-    seen++;
-    if (n.name !== s.name && fileNames.has(baseName(n.name))) score++;
-  }
-  seen = 0;
-  for (let i = s.index + 1; i < code.symbols.length && seen < radius; i++) {
-    const n = code.symbols[i]!;
-    if (n.kind !== s.kind) continue;
-    seen++;
-    if (n.name !== s.name && fileNames.has(baseName(n.name))) score++;
+  const own = baseName(s.name);
+  for (const step of [-1, 1]) {
+    let d = 0;
+    for (let i = s.index + step; i >= 0 && i < code.symbols.length && d < radius; i += step) {
+      const n = code.symbols[i]!;
+      if (n.kind !== s.kind) continue;
+      d++;
+      const base = baseName(n.name);
+      if (base !== own && fileNames.has(base)) score += 1 / d;
+    }
   }
   return score;
 }
@@ -46,7 +47,7 @@ export function pickByNeighbourhood(code: ObjectCode, candidates: CodeSymbol[], 
   if (candidates.length === 1) return candidates[0];
   const scored = candidates.map((c) => ({ c, score: neighbourhood(code, c, fileNames) }));
   const best = Math.max(...scored.map((s) => s.score));
-  const top = scored.filter((s) => s.score === best);
+  const top = scored.filter((s) => best - s.score < 1e-9);
   return best > 0 && top.length === 1 ? top[0]!.c : undefined;
 }
 
@@ -85,5 +86,5 @@ export function staticLocalCandidates(code: ObjectCode, name: string, fileNames:
   if (all.length <= 1) return all;
   const scored = all.map((c) => ({ c, score: neighbourhood(code, c, fileNames) }));
   const best = Math.max(...scored.map((s) => s.score));
-  return best > 0 ? scored.filter((s) => s.score === best).map((s) => s.c) : all;
+  return best > 0 ? scored.filter((s) => best - s.score < 1e-9).map((s) => s.c) : all;
 }
