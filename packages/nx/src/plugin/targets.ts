@@ -161,7 +161,8 @@ function livepatchTargetsFor(m: LivepatchMarker, modules: Map<string, ModuleMark
       options: splitOptions,
       cache: true,
       ...(m.patch ? { dependsOn: [create] } : {}),
-      inputs: m.patch ? [`{projectRoot}/${createdDir}/*.c`, `{projectRoot}/${createdDir}/Kbuild`, '{projectRoot}/klp-livepatch.json', ...tool.inputs, kernelInput(tool, m, kernel)] : inputs,
+      // What create wrote, as Nx knows it: the create task's outputs (a glob on its directory would be hashed before create runs).
+      inputs: m.patch ? [{ dependentTasksOutputFiles: '**/*' }, '{projectRoot}/klp-livepatch.json', ...tool.inputs, kernelInput(tool, m, kernel)] : inputs,
       outputs: [`${out}/*.c`, `${out}/*.h`, `${out}/klp-split.json`],
       metadata: {
         technologies: ['livepatch'],
