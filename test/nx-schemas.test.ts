@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { livepatchTargets, moduleTargets, pluginKernels, targetNames } from '../packages/nx/src/plugin/targets.js';
 import { toolContext } from '../packages/nx/src/plugin/tool-context.js';
+import { CREATE_OPTIONS_SCHEMA } from '@klp-split/create';
 import { removeDir, ROOT, tempDir } from './helpers/env.js';
 
 /**
@@ -57,6 +58,10 @@ describe('the Nx plugin package', () => {
     expect(pkg.executors).toBe('./executors.json');
     expect(pkg.generators).toBe('./generators.json');
     expect(entries.map(([n]) => n).sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  it("checks create's options against create's own schema: the executor's schema.json is CREATE_OPTIONS_SCHEMA", () => {
+    expect(readJson(executors.create!.schema)).toEqual(JSON.parse(JSON.stringify(CREATE_OPTIONS_SCHEMA)));
   });
 
   describe.each(entries)('%s', (name, entry) => {

@@ -1,5 +1,3 @@
-export { createLivepatch, defaultName, type CreateResult } from './create.js';
-export { CREATE_OPTIONS_SCHEMA, checkCreateOptions, type CreateOptions } from './options.js';
-export { CREATE_RECORD, type CreateRecord, type CreateRecordObject } from './emit/record.js';
-export { parseUnifiedDiff, PatchFormatError, type FilePatch, type Hunk } from './patch/unified-diff.js';
-export type { SplitOutcome } from './split-output.js';
+/** The package's public API: what the other packages, the tests and the benchmarks use. */
+export { createLivepatch, type CreateResult } from './create.js';
+export { CREATE_OPTIONS_SCHEMA, type CreateOptions } from './options.js';

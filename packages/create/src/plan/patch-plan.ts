@@ -227,4 +227,3 @@ export function planFile(file: PatchedFile, changes: FileChanges, object: string
   return plan;
 }
 
-export type { CodeSymbol };
