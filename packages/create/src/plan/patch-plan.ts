@@ -1,7 +1,7 @@
 import type { Diagnostic } from '@klp-split/core';
 import { syscallEntryPoints } from '@klp-split/splitter';
 import { clonesOf, symbolOfFile, type FileSymbol } from '../binary/file-symbols.js';
-import type { CodeSymbol, ObjectCode } from '../binary/object-code.js';
+import type { ObjectCode } from '../binary/object-code.js';
 import type { FileChanges } from '../diff/file-changes.js';
 import { diagnosticAt } from '../diff/sites.js';
 import type { Definition, KernelFile } from '../model/kernel-file.js';
