@@ -30,6 +30,7 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 
 /** The options the brief fixes for each executor and generator (names and which are required). */
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
+  'executor create': { options: ['patches', 'outputPath', 'name', 'src', 'kdir', 'kernel', 'kallsyms', 'vmlinuz', 'modulesDir', 'split', 'force', 'json'], required: ['patches', 'outputPath'] },
   'executor split': { options: ['sources', 'outputPath', 'kdir', 'targets', 'kallsyms', 'allIncludes', 'kernel', 'force', 'json'], required: ['sources', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath', 'symbols', 'targets', 'kallsyms', 'klpRelocs', 'force', 'json', 'quiet'], required: ['path'] },
   'executor verify': { options: ['path', 'targets', 'format', 'json', 'report', 'explore', 'allowUnchecked', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms', 'quiet'], required: ['path'] },
@@ -165,7 +166,7 @@ describe('the inferred targets with the option kernels (issue 16)', () => {
       // Without a lock file that has the package, Nx has no external node for it: the bin's version instead.
       expect(toolContext(ws)).toEqual({ cli: 'node node_modules/@klp-split/nx/bin/klp-split.js', inputs: [{ runtime: 'node node_modules/@klp-split/nx/bin/klp-split.js --version' }] });
       writeFileSync(join(ws, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/@klp-split/nx': { version: '0.1.0' } } }));
-      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/kernel-facts', '@klp-split/splitter', '@klp-split/runtime-sim', '@klp-split/klp-relocs', '@klp-split/kbuild-gen'] }]);
+      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/kernel-facts', '@klp-split/splitter', '@klp-split/runtime-sim', '@klp-split/klp-relocs', '@klp-split/kbuild-gen', '@klp-split/create'] }]);
     } finally {
       removeDir(ws);
     }

@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest';
 /**
  * The package graph, read from the sources (tests included): core at the
  * bottom, kernel-facts over it, the splitter, the simulator and the
- * relocation writer side by side, kbuild-gen over the relocation writer, the
- * CLI and Nx plugin on top. A package imports only packages of a lower
+ * relocation writer side by side, kbuild-gen over the relocation writer and
+ * create (a livepatch from a fix) over the splitter, the CLI and Nx plugin
+ * on top. A package imports only packages of a lower
  * layer, so there is no cycle; a test that reaches into test/ helpers
  * carries the helpers' imports.
  */
 const ROOT = resolve(import.meta.dirname, '..');
-const LAYER: Record<string, number> = { core: 0, 'kernel-facts': 1, splitter: 2, 'runtime-sim': 2, 'klp-relocs': 2, 'kbuild-gen': 3, nx: 4 };
+const LAYER: Record<string, number> = { core: 0, 'kernel-facts': 1, splitter: 2, 'runtime-sim': 2, 'klp-relocs': 2, 'kbuild-gen': 3, create: 3, nx: 4 };
 const PACKAGES = Object.keys(LAYER);
 
 function tsFiles(dir: string): string[] {

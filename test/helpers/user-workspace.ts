@@ -11,7 +11,7 @@ import { NX_ENV } from './nx-workspace.js';
  * installed and nothing else from this repository, the example's modules
  * and livepatch copied in.
  */
-export const PACKAGES = ['core', 'kernel-facts', 'splitter', 'runtime-sim', 'klp-relocs', 'kbuild-gen', 'nx'];
+export const PACKAGES = ['core', 'kernel-facts', 'splitter', 'runtime-sim', 'klp-relocs', 'kbuild-gen', 'create', 'nx'];
 const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.nx!;
 
 export async function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) {

@@ -109,7 +109,7 @@ export async function buildSplit(dirArg: string, tree: KernelTree, opts: BuildOp
   const dir = kbuildDir(dirArg);
   const manifest = readSplitManifest(dir);
   const overlay = prepareOverlay(tree);
-  writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build'), opts.force ?? false);
+  writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build', manifest.localHeaderDirs), opts.force ?? false);
   // Every part is a livepatch module: the main part's object is vmlinux, a per-object part's its target.
   const roles = new Map<string, PatchRole>(manifest.parts.map((p) => [p.module.replace(/-/g, '_'), { kind: 'part', target: p.object }]));
   const result = await kbuildWithRelocs(dir, tree, overlay, modulesOfManifest(manifest), opts, { roles });

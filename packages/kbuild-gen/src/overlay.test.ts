@@ -23,19 +23,22 @@ describe('the split-API overlay', () => {
     expect(() => splitApiHeader('struct klp_object {\n};\n', 'x/livepatch.h')).toThrow(/x\/livepatch\.h: cannot add the split livepatch API: struct klp_object's '\/\* external \*\/' fields not found/);
   });
 
-  it('overlays nothing when the headers carry the split API and the annotations (kernel/patches/0007), only the annotations when they lack them', () => {
+  it('overlays only what a split kernel tree lacks: the relocation annotations and livepatch_helpers.h', () => {
     const dir = join(scratch, 'split-kernel');
     mkdirSync(join(dir, 'include/linux'), { recursive: true });
     writeFileSync(join(dir, 'Makefile'), 'all:\n');
     writeFileSync(join(dir, 'Module.symvers'), '0x1\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n');
-    const api = 'int klp_enable_patch(struct klp_patch *);\nint klp_add_object(struct klp_object *obj);\n';
-    writeFileSync(join(dir, 'include/linux/livepatch.h'), api);
-    const without = prepareOverlay(checkKernelTree(dir, '--kdir'), join(scratch, 'cache'));
-    expect(without.extraSymvers).toBeUndefined();
-    const header = readFileSync(join(without.includeDir!, 'linux/livepatch.h'), 'utf8');
+    writeFileSync(join(dir, 'include/linux/livepatch.h'), 'int klp_enable_patch(struct klp_patch *);\nint klp_add_object(struct klp_object *obj);\n');
+    const overlay = prepareOverlay(checkKernelTree(dir, '--kdir'), join(scratch, 'cache'));
+    expect(overlay.extraSymvers).toBeUndefined();
+    const header = readFileSync(join(overlay.includeDir!, 'linux/livepatch.h'), 'utf8');
     expect(header).toContain('#include_next <linux/livepatch.h>');
-    expect(header).toContain('#define KLP_RELOC_SYMBOL_POS(LP_OBJ_NAME, SYM_OBJ_NAME, SYM_NAME, SYM_POS)');
-    writeFileSync(join(dir, 'include/linux/livepatch.h'), `${api}#define KLP_RELOC_SYMBOL_POS(a, b, c, d) asm("")\n#define KLP_MODULE_RELOC(obj) int\n`);
+    expect(header).toContain('#define KLP_RELOC_SYMBOL_POS(');
+    expect(header).not.toContain('klp_add_object');
+    expect(readFileSync(join(overlay.includeDir!, 'linux/livepatch_helpers.h'), 'utf8')).toContain('#define KLP_SYSCALL_DEFINEx(');
+    // A tree that has both needs nothing.
+    writeFileSync(join(dir, 'include/linux/livepatch.h'), 'int klp_add_object(struct klp_object *obj);\n#define KLP_RELOC_SYMBOL_POS(a, b, c, d)\n');
+    writeFileSync(join(dir, 'include/linux/livepatch_helpers.h'), '\n');
     expect(prepareOverlay(checkKernelTree(dir, '--kdir'), join(scratch, 'cache'))).toEqual({});
   });
 });

@@ -7,6 +7,9 @@
 #   KLP_KERNEL_RELEASE  its release string, e.g. 6.1.0-56-amd64
 #   KLP_CORPUS          root of the extracted corpus (samples/livepatch, lib/livepatch, ...)
 #   KLP_CACHE           the cache directory
+#   KLP_SOURCE          with --source: the whole linux-source-6.1 tree, extracted
+#                       once into <cache>/source/ (about 1.3 GB; klp-split create
+#                       applies fixes to copies of its files)
 # Exit status 2 with one message when something cannot be installed here.
 # --no-install only reports what is already there (exit 2 when it is not).
 set -euo pipefail -o errtrace
@@ -20,11 +23,13 @@ fi
 cache="${KLP_SPLIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/klp-split}"
 format=env
 install=yes
+want_source=no
 for arg in "$@"; do
   case "$arg" in
     --json) format=json ;;
     --no-install) install=no ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --source) want_source=yes ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kernel-env: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -86,6 +91,27 @@ extract_corpus() {
   echo "$want" > "$stamp"
 }
 
+# The whole source tree, once per tarball (its size and time name the directory).
+source_root=""
+extract_source() {
+  local tarball=/usr/src/linux-source-6.1.tar.xz key dir tmp
+  [[ -f $tarball ]] || die "no $tarball (apt-get install linux-source-6.1)"
+  key=$(stat -c '%s %Y' "$tarball" | sha256sum | cut -c1-16)
+  dir="$cache/source/linux-source-6.1-$key"
+  if [[ ! -f "$dir/.complete" ]]; then
+    echo "kernel-env: extracting $tarball into $dir (once; about a minute)" >&2
+    tmp="$cache/source/.extract.$$"
+    rm -rf "$tmp"; mkdir -p "$tmp"
+    tar -xJf "$tarball" -C "$tmp" || { rm -rf "$tmp"; die "could not extract $tarball"; }
+    [[ -f "$tmp/linux-source-6.1/Makefile" ]] || { rm -rf "$tmp"; die "$tarball has no linux-source-6.1/Makefile"; }
+    rm -rf "$dir"; mv "$tmp/linux-source-6.1" "$dir"; rm -rf "$tmp"
+    touch "$dir/.complete"
+    # Trees of older tarballs go.
+    find "$cache/source" -mindepth 1 -maxdepth 1 -name 'linux-source-6.1-*' ! -path "$dir" -exec rm -rf {} + 2>/dev/null || true
+  fi
+  source_root=$dir
+}
+
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
@@ -97,11 +123,18 @@ else
   kdir=$(find_headers) || die "no /usr/src/linux-headers-6.1.*-amd64 installed"
 fi
 release=${kdir#/usr/src/linux-headers-}
+if [[ $want_source == yes ]]; then
+  if [[ $install == yes ]]; then extract_source; else
+    for d in "$cache"/source/linux-source-6.1-*; do [[ -f "$d/.complete" ]] && source_root=$d; done
+    [[ -n $source_root ]] || die "the kernel source is not extracted (run kernel-env.sh --source)"
+  fi
+fi
 
 if [[ $format == json ]]; then
-  printf '{"KLP_KDIR":"%s","KLP_KERNEL_RELEASE":"%s","KLP_CORPUS":"%s","KLP_CACHE":"%s"}\n' \
-    "$kdir" "$release" "$cache/linux-source-6.1" "$cache"
+  printf '{"KLP_KDIR":"%s","KLP_KERNEL_RELEASE":"%s","KLP_CORPUS":"%s","KLP_CACHE":"%s"%s}\n' \
+    "$kdir" "$release" "$cache/linux-source-6.1" "$cache" "${source_root:+,\"KLP_SOURCE\":\"$source_root\"}"
 else
   printf 'KLP_KDIR=%s\nKLP_KERNEL_RELEASE=%s\nKLP_CORPUS=%s\nKLP_CACHE=%s\n' \
     "$kdir" "$release" "$cache/linux-source-6.1" "$cache"
+  [[ -z $source_root ]] || printf 'KLP_SOURCE=%s\n' "$source_root"
 fi

@@ -22,6 +22,8 @@ interface KernelEnv {
   KLP_KERNEL_RELEASE: string;
   KLP_CORPUS: string;
   KLP_CACHE: string;
+  /** With --source only: the whole extracted linux-source tree. */
+  KLP_SOURCE?: string;
 }
 
 let cachedEnv: KernelEnv | undefined;
@@ -38,6 +40,29 @@ export function kernelEnv(install = true): KernelEnv {
   }
   cachedEnv = JSON.parse(out) as KernelEnv;
   return cachedEnv;
+}
+
+let cachedSource: string | undefined;
+
+/**
+ * The whole source tree of the kernel at hand (Debian's linux-source-6.1,
+ * extracted once into the cache by scripts/kernel-env.sh --source).
+ */
+export function kernelSourceTree(install = true): string {
+  if (cachedSource) return cachedSource;
+  let out: string;
+  try {
+    out = execFileSync('bash', [KERNEL_ENV_SCRIPT, '--json', '--source', ...(install ? [] : ['--no-install'])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new KernelTreeError((err.stderr || err.message).trim(), 'kernel-env-failed');
+  }
+  const env = JSON.parse(out) as KernelEnv;
+  if (!env.KLP_SOURCE) throw new KernelTreeError(`${KERNEL_ENV_SCRIPT} --source printed no KLP_SOURCE`, 'kernel-env-failed');
+  cachedSource = env.KLP_SOURCE;
+  // The same run answers kernelEnv() too.
+  if (install) cachedEnv ??= env;
+  return cachedSource;
 }
 
 interface KernelTreeOptions {

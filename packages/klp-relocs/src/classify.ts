@@ -63,8 +63,9 @@ export function classify(elf: ElfFile, facts: RelocFacts, role: PatchRole, annot
     out.push({ kind: 'problem', symIndex, name, problem: { severity: 'error', code, message }, annotation });
   };
   for (const s of elf.symbols) {
-    if (s.index === 0 || s.shndx !== C.SHN_UNDEF || !s.name || s.bind === C.STB_WEAK) continue;
     const a = bySym.get(s.index);
+    // A weak reference may stay unresolved (the loader makes it 0), unless an annotation asks the livepatch core for it.
+    if (s.index === 0 || s.shndx !== C.SHN_UNDEF || !s.name || (s.bind === C.STB_WEAK && !a)) continue;
     if (a) {
       if (role.kind === 'part') {
         // In a split part the author's lp_obj (where a classic livepatch puts the relocation) gives way to the

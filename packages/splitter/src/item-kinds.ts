@@ -2,6 +2,7 @@ import { stripStringsAndComments, identifiersInText } from './c-identifiers.js';
 import { declaredName, hasDescendant, innermostKind } from './declarators.js';
 import type { Cond, Item } from './item.js';
 import type { SyntaxNode } from './parse.js';
+import { syscallDefinitions, syscallEntryPoints, syscallFunctionName } from './syscall-define.js';
 
 /**
  * What a top-level item is (function, variable, prototype, type, macro,
@@ -45,7 +46,10 @@ export function describe(source: string, node: SyntaxNode, type: string, start: 
     }
     case 'function_definition': {
       item.kind = 'function';
-      if (fn!.name) item.defines.push(fn!.name);
+      // KLP_SYSCALL_DEFINEn(name, ...) defines the syscall's entry points, which klp_func entries name.
+      const syscall = syscallDefinitions(source.slice(node.startIndex, fn!.bodyStart))[0];
+      if (syscall) item.defines.push(...syscallEntryPoints(syscall), syscallFunctionName(syscall));
+      else if (fn!.name) item.defines.push(fn!.name);
       item.stateful = /\bstatic\b/.test(stripStringsAndComments(source.slice(fn!.bodyStart, item.end)));
       return item;
     }

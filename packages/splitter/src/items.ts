@@ -19,7 +19,8 @@ export interface SourceUnit {
   positionAt: (offset: number) => { line: number; col: number };
 }
 
-function lineIndex(source: string): (offset: number) => { line: number; col: number } {
+/** 1-based line and column of an offset of `source`. */
+export function lineIndex(source: string): (offset: number) => { line: number; col: number } {
   const starts = [0];
   for (let i = source.indexOf('\n'); i >= 0; i = source.indexOf('\n', i + 1)) starts.push(i + 1);
   return (offset) => {

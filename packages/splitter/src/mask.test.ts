@@ -14,4 +14,9 @@ describe('masking kernel idioms', () => {
     const src = 'static DECLARE_DELAYED_WORK(d, fn);\nstatic void __exit f(struct list_head *h)\n{\n\tstruct x *p, *t;\n\n\tlist_for_each_entry_safe(p, t, h, list) {\n\t\tkfree(p);\n\t}\n}\n';
     expect(parseC(src).rootNode.hasError).toBe(false);
   });
+
+  it('reads a livepatch relocation annotation as the extern declaration it is', () => {
+    const src = 'extern int override_release(char *release, size_t len)\n\tKLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, override_release, 0);\nint f(void)\n{\n\textern int stfu KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, stfu.0, 0);\n\treturn stfu;\n}\n';
+    expect(parseC(src).rootNode.hasError).toBe(false);
+  });
 });

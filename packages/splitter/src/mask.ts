@@ -1,5 +1,6 @@
 import { maskInitializerPreprocessor } from './initializer-mask.js';
 import { maskRelocAnnotations } from './reloc-annotation-mask.js';
+import { maskSyscalls } from './syscall-define.js';
 
 /**
  * Kernel idioms the C grammar does not know, hidden before parsing. Every
@@ -28,7 +29,7 @@ const DEFINE_MACRO_RE = /^([ \t]*(?:static[ \t]+)?(?:DEFINE|DECLARE)_[A-Z0-9_]+\
 const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
 
 export function maskAnnotations(source: string): string {
-  return maskInitializerPreprocessor(maskRelocAnnotations(source))
+  return maskInitializerPreprocessor(maskRelocAnnotations(maskSyscalls(source)))
     .replace(ANNOTATION_RE, (m) => ' '.repeat(m.length))
     .replace(LOOP_MACRO_RE, (m) => 'while'.padEnd(m.length, ' '))
     .replace(DEFINE_MACRO_RE, (_m, head: string, args: string, tail: string) => head + blank(args) + tail);

@@ -36,6 +36,25 @@ export function compositeModules(dir: string): Map<string, string[]> {
 
 const NOT_MODULES = new Set(['obj', 'lib', 'ccflags', 'asflags', 'ldflags', 'subdir-ccflags', 'subdir', 'always', 'extra', 'targets', 'hostprogs', 'userprogs', 'clean-files', 'ccflags-remove', 'CFLAGS', 'AFLAGS']);
 
+/**
+ * The kernel source directories a livepatch's Kbuild (or Makefile) adds
+ * with `ccflags-y += -I<absolute dir>` for its local headers (what
+ * `klp-split create` writes): the split's parts are built with them too.
+ */
+export function localHeaderDirs(dir: string): string[] {
+  for (const name of ['Kbuild', 'Makefile']) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue;
+    const text = readFileSync(path, 'latin1').replace(/\\\n/g, ' ');
+    const out: string[] = [];
+    for (const m of text.matchAll(/^\s*ccflags-y\s*(?:\+=|:=|=)\s*(.*)$/gm)) {
+      for (const flag of m[1]!.split(/\s+/)) if (/^-I\/[A-Za-z0-9._+/-]+$/.test(flag)) out.push(flag.slice(2));
+    }
+    return out;
+  }
+  return [];
+}
+
 /** The composite module a source file belongs to, per the Makefile next to it. */
 function compositeOf(path: string): { module: string; sources: string[] } | undefined {
   const file = basename(path);
@@ -153,7 +172,8 @@ function moduleOfFiles(paths: string[]): string {
  * composite module it belongs to, if its Makefile says so) or several files
  * of one module.
  */
-export function splitLivepatch(paths: string[], opts: SplitOptions = {}): SplitResult {
+export function splitLivepatch(paths: string[], optsIn: SplitOptions = {}): SplitResult {
+  const opts = optsIn.localHeaderDirs ? optsIn : { ...optsIn, localHeaderDirs: localHeaderDirs(dirname(paths[0]!)) };
   if (paths.length > 1) return splitModule(moduleOfFiles(paths), paths, opts);
   const composite = compositeOf(paths[0]!);
   if (composite) return splitModule(composite.module, composite.sources, opts);

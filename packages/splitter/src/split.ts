@@ -45,6 +45,8 @@ export interface SplitOptions {
   inPlace?: boolean;
   /** Which object each symbol the livepatch uses is in (kernel and target symbols): placement by object. */
   facts?: SymbolFacts;
+  /** Kernel source directories the livepatch's local headers are in (the `-I` of its Kbuild's ccflags-y): kept for the parts' build. */
+  localHeaderDirs?: string[];
 }
 
 /** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
@@ -103,7 +105,7 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   const sourceMap: ManifestSourceMap | undefined = opts.sourceRelativeTo
     ? { sources: [relative(opts.sourceRelativeTo, resolve(path))], files: Object.fromEntries([...emitted.maps].map(([f, m]) => [f, encodeLines(m.map((o) => (o ? { source: 0, ...o } : undefined)))])) }
     : undefined;
-  const manifest = splitManifest(unit, basename(path), found.model, plan, emitted.partFiles, sink.items, sourceMap);
+  const manifest = splitManifest(unit, basename(path), found.model, plan, emitted.partFiles, sink.items, sourceMap, opts.localHeaderDirs);
   emitted.files.set(MANIFEST_FILE, manifestText(manifest));
   return { kind: 'split', source: path, files: emitted.files, manifest, diagnostics: sink.items };
 }
@@ -228,7 +230,7 @@ function splitWrapper(path: string, source: string, include: WrapperInclude, opt
 }
 
 /** The manifest of a split, through the one builder in @klp-split/core. */
-function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, partFiles: Map<SplitPlan['main'], PartFiles>, diags: Diagnostic[], sourceMap?: ManifestSourceMap): SplitManifest {
+function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, plan: SplitPlan, partFiles: Map<SplitPlan['main'], PartFiles>, diags: Diagnostic[], sourceMap?: ManifestSourceMap, localHeaderDirs?: string[]): SplitManifest {
   const part = (p: SplitPlan['main']) => ({
     object: p.object,
     module: p.module,
@@ -250,6 +252,7 @@ function splitManifest(unit: SourceUnit, source: string, model: LivepatchModel, 
     patch: plan.patch,
     source,
     header: plan.header.length ? plan.headerFile : undefined,
+    localHeaderDirs,
     exports: plan.exported.map((i) => plan.exportNames.name(i.defines[0]!)),
     parts: [part(plan.main), ...plan.objects.map(part)],
     sourceMap,

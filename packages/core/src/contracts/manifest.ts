@@ -93,6 +93,8 @@ export interface SplitManifest {
   header?: string;
   /** Other sources the main file includes (a livepatch built from another's source). */
   includes?: string[];
+  /** Kernel source directories the parts' local headers are in (`#include "internal.h"`): kbuild gets -I for each. */
+  localHeaderDirs?: string[];
   objNames: string[];
   /** klp_patch.replace; absent only when its C text is not a constant (then see replaceText). */
   replace?: boolean;
@@ -118,6 +120,7 @@ export interface ManifestInput {
   sources?: string[];
   header?: string;
   includes?: string[];
+  localHeaderDirs?: string[];
   replace?: boolean;
   replaceText?: string;
   states?: ManifestState[];
@@ -142,6 +145,7 @@ export function buildManifest(input: ManifestInput, file = MANIFEST_FILE): Split
     ...(input.sources?.length ? { sources: [...input.sources] } : {}),
     ...(input.header !== undefined ? { header: input.header } : {}),
     ...(input.includes?.length ? { includes: [...input.includes] } : {}),
+    ...(input.localHeaderDirs?.length ? { localHeaderDirs: [...input.localHeaderDirs] } : {}),
     objNames: builtParts(input).filter((p) => p.object !== 'vmlinux').map((p) => p.object),
     ...(input.replace !== undefined ? { replace: input.replace } : {}),
     ...(input.replaceText !== undefined ? { replaceText: input.replaceText } : {}),
@@ -181,6 +185,8 @@ export function isSymbolName(s: string): boolean {
   return SYMBOL.test(s);
 }
 const MODULE = /^[A-Za-z0-9_-]+$/;
+/** A directory kbuild may search for headers: nothing a shell or make would read twice. */
+export const LOCAL_HEADER_DIR = /^\/[A-Za-z0-9._+/-]{1,1000}$/;
 const SOURCE_MAP_SEGMENTS = /^(?:\d+,\d+,\d+,\d+,[01](?:;\d+,\d+,\d+,\d+,[01])*)?$/;
 
 function show(s: string): string {
@@ -222,6 +228,11 @@ export function checkManifest(data: unknown, file: string): SplitManifest {
       const why = relativePathProblem(v);
       if (why) p.add(`$.includes[${i}]`, why);
     }
+  });
+  // These reach make (an -I flag in the generated Kbuild): absolute paths of plain characters only.
+  const headerDirs = p.array(m, 'localHeaderDirs', '$', { optional: true, max: 16 });
+  headerDirs?.forEach((v, i) => {
+    if (typeof v !== 'string' || !LOCAL_HEADER_DIR.test(v)) p.add(`$.localHeaderDirs[${i}]`, `expected an absolute directory of letters, digits and ._+-/, got ${typeof v === 'string' ? show(v) : kindOf(v)}`);
   });
   const sources = p.array(m, 'sources', '$', { optional: true, max: 1024 });
   sources?.forEach((v, i) => {

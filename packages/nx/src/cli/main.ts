@@ -16,6 +16,7 @@ patched kernel module, builds them with kbuild, and verifies them in a
 simulator of the split livepatch kernel.
 
 Commands:
+  create <fix.patch>... --out <dir>  make a livepatch from a fix (a unified diff)
   split <file.c> --out <dir>         split one livepatch source
   convert <dir>                      convert a kernel source directory in place
   build <dir>                        build split modules (or target modules) with kbuild
@@ -59,6 +60,8 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
       case 'help':
         io.out(helpText(rest[0]));
         return EXIT_OK;
+      case 'create':
+        return await runCommandLine(COMMANDS.create, rest, io);
       case 'split':
         return await runCommandLine(COMMANDS.split, rest, io);
       case 'convert':

@@ -38,6 +38,11 @@ describe('klp-livepatch.json', () => {
     expect(readLivepatchMarker(write('klp-livepatch.json', { sources: ['main.c', 'funcs.c'] }), ws).sources).toEqual(['main.c', 'funcs.c']);
   });
 
+  it('reads a livepatch made from a fix: its source is the file create writes', () => {
+    const m = readLivepatchMarker(write('klp-livepatch.json', { name: 'cve-fix', patch: ['fix.patch'] }), ws);
+    expect(m).toEqual({ name: 'cve-fix', markerFile: 'lp/klp-livepatch.json', root: 'lp', source: 'out/create/cve-fix.c', patch: ['fix.patch'], targets: [] });
+  });
+
   it('keeps a kdir with shell syntax as one path: it is never given to a shell', () => {
     expect(readLivepatchMarker(write('klp-livepatch.json', { source: 'fix.c', kdir: '/x; touch PWNED #' }), ws).kdir).toBe('/x; touch PWNED #');
   });
@@ -50,6 +55,10 @@ describe('klp-livepatch.json', () => {
     ['a source that is not .c', { source: 'fix.h' }, /"source" must name a \.c file/],
     ['a source leaving the project', { source: '../outside/fix.c' }, /leaves/],
     ['an absolute source', { source: '/etc/fix.c' }, /absolute/],
+    ['both a source and a patch', { source: 'fix.c', patch: ['fix.patch'] }, /exclude each other/],
+    ['a patch that is not a .patch file', { patch: ['fix.c'] }, /"patch" must list \.patch or \.diff files/],
+    ['a patch leaving the project', { patch: ['../other/fix.patch'] }, /leaves/],
+    ['an empty patch list', { patch: [] }, /"patch" must be a non-empty list/],
     ['a kdir with NUL', { source: 'fix.c', kdir: '/usr\u0000/src' }, /"kdir" must be the path/],
     ['a kdir with a newline', { source: 'fix.c', kdir: '/usr/src\nrm -rf /' }, /"kdir" must be the path/],
     ['an empty kdir', { source: 'fix.c', kdir: '' }, /"kdir" must be the path/],

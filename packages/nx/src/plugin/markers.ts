@@ -8,7 +8,10 @@ import { confinePath, KlpError, parseJsonInput, readInputText } from '@klp-split
  *   { "name"?: string, "source": "fix.c" | "sources": ["a.c", "b.c"],
  *     "targets"?: ["<module project>", ...], "kdir"?: "<kernel tree>" }
  *   ("sources": the files of one livepatch module built from several, read
- *   as one unit; exactly one of "source" and "sources")
+ *   as one unit)
+ * or, a livepatch made from a fix (klp-split create, then the same):
+ *   { "name"?: string, "patch": ["fix.patch", ...], "targets"?: [...], "kdir"?: ... }
+ *   (exactly one of "source", "sources" and "patch")
  * `klp-module.json` (a kernel module the livepatch fixes, built with kbuild):
  *   { "name"?: string, "sources": ["mod.c", ...], "kdir"?: "<kernel tree>" }
  *
@@ -24,11 +27,16 @@ export interface LivepatchMarker {
   /** The marker's path as Nx listed it (relative to the workspace root). */
   markerFile: string;
   root: string;
-  /** The livepatch's .c files ("source", or "sources" for a module built from several). */
+  /** The livepatch's .c files ("source", or "sources" for a module built from several); for a livepatch made from a fix, the file create writes (relative to the project). */
   sources: string[];
+  /** The fix's patch files (relative to the project), when the livepatch is made from one. */
+  patch?: string[];
   targets: string[];
   kdir?: string;
 }
+
+/** Where a livepatch made from a fix is created, relative to its project. */
+export const CREATED_DIR = 'out/create';
 
 export interface ModuleMarker {
   name: string;
@@ -79,15 +87,21 @@ function stringListCheck(key: string, item: (v: unknown, file: string, projectDi
   };
 }
 
+function patchFile(v: unknown, file: string, projectDir: string): void {
+  if (typeof v !== 'string' || !/\.(patch|diff)$/.test(v) || CONTROL.test(v)) fail(file, 'patch', 'must list .patch or .diff files of the project');
+  confinePath(projectDir, v, { what: `"patch" ${JSON.stringify(v)}`, file });
+}
+
 const targetName = (v: unknown, file: string): void => {
   if (typeof v !== 'string' || v === '' || CONTROL.test(v)) fail(file, 'targets', 'must be a list of project names (non-empty strings)');
 };
 
 const LIVEPATCH_FIELDS: Record<string, { required: boolean; check: FieldCheck }> = {
   name: { required: false, check: nameCheck },
-  // One of the two: checked in readLivepatchMarker.
+  // One of source, sources and patch: checked in readLivepatchMarker.
   source: { required: false, check: (v, f, d) => sourceFile('source', v, f, d) },
   sources: { required: false, check: stringListCheck('sources', (v, f, d) => sourceFile('sources', v, f, d), true) },
+  patch: { required: false, check: stringListCheck('patch', patchFile, true) },
   targets: { required: false, check: stringListCheck('targets', targetName, false) },
   kdir: { required: false, check: kdirCheck },
 };
@@ -156,16 +170,27 @@ function readMarker(path: string, workspaceRoot: string, fields: Record<string, 
 
 export function readLivepatchMarker(path: string, workspaceRoot: string): LivepatchMarker {
   const j = readMarker(path, workspaceRoot, LIVEPATCH_FIELDS);
-  if ((j.source === undefined) === (j.sources === undefined)) throw new MarkerError(path, 'needs exactly one of "source" (the livepatch\'s .c file) and "sources" (the .c files of one livepatch module)');
+  const given = [j.source, j.sources, j.patch].filter((v) => v !== undefined).length;
+  if (given !== 1) {
+    throw new MarkerError(path, given === 0 ? 'needs "source" (the livepatch\'s .c file), "sources" (the .c files of one livepatch module) or "patch" (the fix to make the livepatch from)' : '"source", "sources" and "patch" exclude each other: a livepatch is written by hand (one file or several) or made from a fix');
+  }
   const root = dirname(path);
+  const name = (j.name as string | undefined) ?? basename(root);
   return {
-    name: (j.name as string | undefined) ?? basename(root),
+    name,
     markerFile: path,
     root,
-    sources: (j.sources as string[] | undefined) ?? [j.source as string],
+    sources: (j.sources as string[] | undefined) ?? (j.source !== undefined ? [j.source as string] : [`${CREATED_DIR}/${createdModule(name)}.c`]),
+    ...(j.patch ? { patch: j.patch as string[] } : {}),
     targets: (j.targets as string[] | undefined) ?? [],
     kdir: j.kdir as string | undefined,
   };
+}
+
+/** The module create makes for a project: its name as a module name (at most 40 characters). */
+export function createdModule(project: string): string {
+  const m = project.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[^A-Za-z_]/, '_$&');
+  return m.slice(0, 40);
 }
 
 export function readModuleMarker(path: string, workspaceRoot: string): ModuleMarker {

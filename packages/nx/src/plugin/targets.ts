@@ -1,10 +1,11 @@
 import type { TargetConfiguration } from '@nx/devkit';
-import type { LivepatchMarker, ModuleMarker } from './markers.js';
+import { CREATED_DIR, createdModule, type LivepatchMarker, type ModuleMarker } from './markers.js';
 import { shellQuote, type ToolContext } from './tool-context.js';
 
 export { shellQuote } from './tool-context.js';
 
 export interface KlpSplitPluginOptions {
+  createTargetName?: string;
   splitTargetName?: string;
   buildTargetName?: string;
   verifyTargetName?: string;
@@ -19,6 +20,7 @@ export interface KlpSplitPluginOptions {
 }
 
 interface TargetNames {
+  create: string;
   split: string;
   build: string;
   verify: string;
@@ -27,6 +29,7 @@ interface TargetNames {
 
 export function targetNames(o: KlpSplitPluginOptions = {}): TargetNames {
   return {
+    create: o.createTargetName ?? 'create',
     split: o.splitTargetName ?? 'split',
     build: o.buildTargetName ?? 'build',
     verify: o.verifyTargetName ?? 'verify',
@@ -84,6 +87,7 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
   if (kernels.length === 0) return livepatchTargetsFor(m, modules, names, tool);
   const out: Record<string, TargetConfiguration> = {};
   for (const k of kernels) Object.assign(out, livepatchTargetsFor(m, modules, names, tool, k));
+  if (m.patch) out[names.create] = aggregate(names.create, kernels, 'Make the livepatch from the fix');
   out[names.split] = aggregate(names.split, kernels, 'Split the livepatch');
   out[names.build] = aggregate(names.build, kernels, 'Build the split modules');
   out[names.verify] = aggregate(names.verify, kernels, 'Verify the split modules');
@@ -128,16 +132,39 @@ function livepatchTargetsFor(m: LivepatchMarker, modules: Map<string, ModuleMark
   const split = suffixed(names.split, kernel);
   const build = suffixed(names.build, kernel);
   const verify = suffixed(names.verify, kernel);
-  const splitOptions = { sources: m.sources.map((s) => `${m.root}/${s}`), outputPath: outDir, ...kernelOption };
+  const create = suffixed(names.create, kernel);
+  // A livepatch made from a fix is created (per kernel: its binaries decide) before it is split.
+  const createdDir = kernel ? `${CREATED_DIR}/${kernel}` : CREATED_DIR;
+  const splitSources = m.patch ? [`${m.root}/${createdDir}/${createdModule(m.name)}.c`] : m.sources.map((s) => `${m.root}/${s}`);
+  const splitOptions = { sources: splitSources, outputPath: outDir, ...kernelOption };
   const buildOptions = { path: outDir, ...kernelOption };
   const verifyOptions = { path: outDir, targets: targetKos, report: `${outDir}/verify.json`, ...(kernel ? { kernel } : {}) };
   const on = kernel ? ` on ${kernel}` : '';
+  const createTargets: Record<string, TargetConfiguration> = {};
+  if (m.patch) {
+    const createOptions = { patches: m.patch.map((p) => `${m.root}/${p}`), outputPath: `${m.root}/${createdDir}`, name: createdModule(m.name), ...kernelOption };
+    createTargets[create] = {
+      executor: `${EXECUTOR}:create`,
+      options: createOptions,
+      cache: true,
+      inputs: [...m.patch.map((p) => `{projectRoot}/${p}`), '{projectRoot}/klp-livepatch.json', ...tool.inputs, kernelInput(tool, m, kernel)],
+      outputs: [`{projectRoot}/${createdDir}`],
+      metadata: {
+        technologies: ['livepatch'],
+        description: `Make the livepatch from the fix: apply it to the kernel source, check the changed functions against the kernel's binaries${on}`,
+        help: { command: `${tool.cli} create --help`, example: { options: createOptions } },
+      },
+    };
+  }
   return {
+    ...createTargets,
     [split]: {
       executor: `${EXECUTOR}:split`,
       options: splitOptions,
       cache: true,
-      inputs,
+      ...(m.patch ? { dependsOn: [create] } : {}),
+      // What create wrote, as Nx knows it: the create task's outputs (a glob on its directory would be hashed before create runs).
+      inputs: m.patch ? [{ dependentTasksOutputFiles: '**/*' }, '{projectRoot}/klp-livepatch.json', ...tool.inputs, kernelInput(tool, m, kernel)] : inputs,
       outputs: [`${out}/*.c`, `${out}/*.h`, `${out}/klp-split.json`],
       metadata: {
         technologies: ['livepatch'],
