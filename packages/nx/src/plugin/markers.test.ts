@@ -40,7 +40,7 @@ describe('klp-livepatch.json', () => {
 
   it('reads a livepatch made from a fix: its source is the file create writes', () => {
     const m = readLivepatchMarker(write('klp-livepatch.json', { name: 'cve-fix', patch: ['fix.patch'] }), ws);
-    expect(m).toEqual({ name: 'cve-fix', markerFile: 'lp/klp-livepatch.json', root: 'lp', source: 'out/create/cve-fix.c', patch: ['fix.patch'], targets: [] });
+    expect(m).toEqual({ name: 'cve-fix', markerFile: 'lp/klp-livepatch.json', root: 'lp', sources: ['out/create/cve-fix.c'], patch: ['fix.patch'], targets: [] });
   });
 
   it('keeps a kdir with shell syntax as one path: it is never given to a shell', () => {
@@ -48,8 +48,8 @@ describe('klp-livepatch.json', () => {
   });
 
   it.each([
-    ['no source', {}, /needs exactly one of "source" .* and "sources"/],
-    ['both source and sources', { source: 'fix.c', sources: ['fix.c'] }, /needs exactly one of "source"/],
+    ['no source', {}, /needs exactly one of "source" .*"sources" .*"patch"/],
+    ['both source and sources', { source: 'fix.c', sources: ['fix.c'] }, /needs exactly one of "source".*exclude each other/],
     ['empty sources', { sources: [] }, /"sources" must be a non-empty list/],
     ['a livepatch source leaving the project', { sources: ['fix.c', '../outside/b.c'] }, /leaves/],
     ['a source that is not .c', { source: 'fix.h' }, /"source" must name a \.c file/],

@@ -172,7 +172,8 @@ export function readLivepatchMarker(path: string, workspaceRoot: string): Livepa
   const j = readMarker(path, workspaceRoot, LIVEPATCH_FIELDS);
   const given = [j.source, j.sources, j.patch].filter((v) => v !== undefined).length;
   if (given !== 1) {
-    throw new MarkerError(path, given === 0 ? 'needs "source" (the livepatch\'s .c file), "sources" (the .c files of one livepatch module) or "patch" (the fix to make the livepatch from)' : '"source", "sources" and "patch" exclude each other: a livepatch is written by hand (one file or several) or made from a fix');
+    const which = 'exactly one of "source" (the livepatch\'s .c file), "sources" (the .c files of one livepatch module) and "patch" (the fix to make the livepatch from)';
+    throw new MarkerError(path, given === 0 ? `needs ${which}` : `needs ${which}: they exclude each other`);
   }
   const root = dirname(path);
   const name = (j.name as string | undefined) ?? basename(root);
