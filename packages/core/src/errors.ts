@@ -5,7 +5,7 @@
  * errors to exit codes through exitCodeFor().
  */
 
-/** Exit codes of every command (documented in the README and in --help). */
+/** Exit codes of every command (documented in docs/ci.md and in --help). */
 export const EXIT_OK = 0;
 /** Findings: errors in the sources, the build or the modules. */
 export const EXIT_FINDINGS = 1;

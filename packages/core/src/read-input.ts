@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs';
 import { KlpError, fromSystemError, isSystemError } from './errors.js';
 
-/** The largest input of each kind read, documented in the README ("Limits"). */
+/** The largest input of each kind read, documented in docs/limits.md. */
 const INPUT_LIMITS = {
   /** A C source, header or Makefile. */
   source: 8 << 20,
