@@ -85,7 +85,7 @@ class GeneratedNames {
 
 /** An item's entry, with the split's export names applied (byte for byte otherwise). */
 function entry(unit: SourceUnit, plan: SplitPlan, item: Item, text = item.text): Entry {
-  return { text: plan.exportNames.itemText(item, text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, true) };
+  return { text: plan.exportNames.itemText(item, text), gap: item.gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, true) };
 }
 
 /** The item's first original line (its leading comments included) and how many lines it spans. */
@@ -112,7 +112,7 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   for (const item of unit.items) {
     const role = plan.roles.get(item);
     if (role === 'special' ? !keep(item) : !placed.has(item)) continue;
-    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, exact) });
+    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, exact) });
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
@@ -131,11 +131,14 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   // the module's license is under that condition, so the module is empty where the object is not.
   const under = objectCondition(part);
   // An item under the same `#ifdef` as its object is under it once.
-  const conds = (c: Cond[]): Cond[] => (!under ? c : c[0]?.open.trim() === under.open && c[0].branch === 'then' ? [under, ...c.slice(1)] : [under, ...c]);
+  const merges = (c: Cond[]): boolean => !!under && c[0]?.open.trim() === under.open && c[0].branch === 'then';
+  const conds = (c: Cond[]): Cond[] => (!under ? c : merges(c) ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
   for (const item of items) {
     const e = entry(unit, plan, item, textOf(item));
-    entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds) });
+    // Under the object's condition the item's blocks are one level deeper (unless the first one is that condition).
+    const preambles = under && !merges(e.conds) ? e.preambles?.map((p) => ({ ...p, level: p.level + 1 })) : e.preambles;
+    entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds), preambles });
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
   if (!withGlue) return mapped(prologue.text, entries, prologue.fromSource);
@@ -155,7 +158,9 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
 /** The condition of an object under `#if` in the klp_object array, as a conditional the renderer reopens. */
 function objectCondition(part: PartPlan): Cond | undefined {
   const c = part.entry?.condition;
-  return c ? { open: directiveOf(c), branch: 'then', elseText: '#else', at: -1 } : undefined;
+  if (!c) return undefined;
+  const open = directiveOf(c);
+  return { open, directives: [open], endif: '#endif', branch: 'then', at: -1 };
 }
 
 /** The directive that opens a condition, as a maintainer writes it (`#ifdef X` for `defined(X)`). */
@@ -171,6 +176,7 @@ function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (Re
     text: exported.has(item) ? plan.exportNames.code(externDeclaration(unit, item)) : plan.exportNames.itemText(item, item.text),
     gap: item.gap,
     conds: item.conds,
+    preambles: item.preambles,
     origin: originOf(unit, item, !exported.has(item)),
   }));
   const spdx = headerSpdx(unit.header);

@@ -1,4 +1,5 @@
 import { parseC, type SyntaxNode, type Tree } from './parse.js';
+import { walkTopLevel, type Cond, type Preamble } from './top-level.js';
 
 /**
  * The top-level items of a C file, with what each defines and uses. The
@@ -7,14 +8,7 @@ import { parseC, type SyntaxNode, type Tree } from './parse.js';
  */
 export type ItemKind = 'include' | 'macro' | 'function' | 'variable' | 'prototype' | 'type' | 'call' | 'other';
 
-/** One enclosing preprocessor conditional: `#ifdef X` and which branch the item is in. */
-export interface Cond {
-  open: string;
-  branch: 'then' | 'else';
-  elseText: string;
-  /** Start offset of the conditional, to tell two blocks with the same text apart. */
-  at: number;
-}
+export type { Cond, Preamble } from './top-level.js';
 
 export interface Item {
   index: number;
@@ -28,6 +22,8 @@ export interface Item {
   defines: string[];
   uses: Set<string>;
   conds: Cond[];
+  /** Comments before conditionals this item is the first item of, written before their directives. */
+  preambles: Preamble[];
   pos: { line: number; col: number };
   isStatic: boolean;
   isInline: boolean;
@@ -70,106 +66,17 @@ function lineIndex(source: string): (offset: number) => { line: number; col: num
   };
 }
 
-/** A top-level child as the cursor sees it; the node object is only made for items. */
-interface Child {
-  type: string;
-  start: number;
-  end: number;
-  startRow: number;
-  endRow: number;
-  node: () => SyntaxNode;
-}
-
-function childOf(node: SyntaxNode): Child {
-  return {
-    type: node.type,
-    start: node.startIndex,
-    end: node.endIndex,
-    startRow: node.startPosition.row,
-    endRow: node.endPosition.row,
-    node: () => node,
-  };
-}
-
 export function readUnit(source: string): SourceUnit {
   const tree = parseC(source);
-  const items: Item[] = [];
-  const pendingComments: Child[] = [];
-  let headerEnd = 0;
-  let sawItem = false;
-  let prevEndRow = -1;
-
-  const addItem = (child: Child, conds: Cond[]): void => {
-    const prev = items[items.length - 1];
-    if (child.type === ';' && prev && prev.kind === 'type') {
-      prev.end = child.end;
-      return;
-    }
-    if (child.type === 'comment') {
-      if (prev && prevEndRow === child.startRow && pendingComments.length === 0) {
-        prev.end = child.end;
-      } else {
-        pendingComments.push(child);
-      }
-      return;
-    }
-    if (!sawItem) {
-      sawItem = true;
-      headerEnd = leadingHeaderEnd(source, pendingComments, child.start);
-      while (pendingComments.length && pendingComments[0]!.start < headerEnd) pendingComments.shift();
-    }
-    const start = pendingComments.length ? pendingComments[0]!.start : child.start;
-    pendingComments.length = 0;
-    prevEndRow = child.endRow;
-    items.push(describe(source, child.node(), child.type, start, { line: child.startRow + 1, col: 0 }, conds, items.length));
-  };
-
-  // The translation unit's children through a cursor: most are items or comments.
-  const walk = (root: SyntaxNode): void => {
-    const cursor = root.walk();
-    if (!cursor.gotoFirstChild()) return;
-    do {
-      const type = cursor.nodeType;
-      if (type === 'preproc_ifdef' || type === 'preproc_if') {
-        walkConditional(cursor.currentNode, []);
-        continue;
-      }
-      const start = cursor.startIndex;
-      const end = cursor.endIndex;
-      const startRow = cursor.startPosition.row;
-      const endRow = cursor.endPosition.row;
-      const current = type === 'comment' || type === ';' ? undefined : cursor.currentNode;
-      addItem({ type, start, end, startRow, endRow, node: () => current! }, []);
-    } while (cursor.gotoNextSibling());
-  };
-
-  const walkConditional = (node: SyntaxNode, conds: Cond[]): void => {
-    const open = node.text.split('\n')[0]!.trimEnd();
-    const alt = node.childForFieldName('alternative');
-    const elseText = alt ? alt.text.split('\n')[0]!.trimEnd() : '#else';
-    const thenConds = [...conds, { open, branch: 'then' as const, elseText, at: node.startIndex }];
-    const elseConds = [...conds, { open, branch: 'else' as const, elseText, at: node.startIndex }];
-    for (const child of node.namedChildren) {
-      if (child === alt || child.startIndex === alt?.startIndex) continue;
-      if (child === node.childForFieldName('name') || child === node.childForFieldName('condition')) continue;
-      if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, thenConds);
-      else addItem(childOf(child), thenConds);
-    }
-    if (alt) {
-      for (const child of alt.namedChildren) {
-        if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, elseConds);
-        else addItem(childOf(child), elseConds);
-      }
-    }
-  };
-
-  // Items are only read from a tree without ERROR or MISSING nodes: an error node's children are not the shapes
-  // describe() expects (an unterminated char literal leaves a declaration without a declarator). The caller
-  // reports the syntax errors (reportSyntaxErrors) and stops.
-  if (!tree.rootNode.hasError) walk(tree.rootNode);
-  if (!sawItem) headerEnd = source.length;
-  // Comments after the last item belong to no item: kept as the file's trailer, not dropped.
-  const trailerStart = sawItem && pendingComments.length ? pendingComments[0]!.start : source.length;
+  const found = walkTopLevel(source, tree, tree.rootNode.text);
+  const items: Item[] = found.items.map((f, index) => {
+    const item = describe(source, f.node, f.type, f.start, { line: f.node.startPosition.row + 1, col: 0 }, f.conds, index);
+    item.end = f.end;
+    item.preambles = f.preambles;
+    return item;
+  });
+  const headerEnd = found.headerEnd;
+  const trailerStart = found.trailerStart;
 
   for (const item of items) {
     while (item.end > item.start && /\s/.test(source[item.end - 1]!)) item.end--;
@@ -177,6 +84,9 @@ export function readUnit(source: string): SourceUnit {
     if (item.kind !== 'macro') {
       for (const id of identifiersInText(source.slice(item.node.startIndex, item.end))) if (!item.defines.includes(id)) item.uses.add(id);
     }
+    // The conditions an item is written under are part of its text: `#if LINUX_VERSION_CODE >= ...` needs
+    // <linux/version.h>, `#ifdef HAVE_X` the part's own macro.
+    for (const id of condIdentifiers(item.conds)) item.uses.add(id);
   }
   for (let i = 0; i < items.length; i++) {
     const next = items[i + 1];
@@ -200,6 +110,15 @@ export function readUnit(source: string): SourceUnit {
     trailer = `${(before.match(/\n/g) ?? []).length >= 2 ? '\n' : ''}${source.slice(trailerStart).replace(/\s+$/, '')}\n`;
   }
   return { source, tree, header: source.slice(0, headerEnd), trailer, items, byName, positionAt: lineIndex(source) };
+}
+
+/** Identifiers the directives of conditionals test (`defined` aside). */
+function condIdentifiers(conds: readonly Cond[]): string[] {
+  const out: string[] = [];
+  for (const c of conds) {
+    for (const d of c.directives) for (const id of identifiersInText(d.replace(/^\s*#\s*\w+/, ''))) if (id !== 'defined') out.push(id);
+  }
+  return out;
 }
 
 /**
@@ -236,29 +155,6 @@ function mayDeclare(text: string, name: string): boolean {
   return false;
 }
 
-/**
- * The file header is every comment before the first item, except a comment
- * that sits right above the item (no blank line between): that one documents
- * the item.
- */
-function leadingHeaderEnd(source: string, comments: Child[], firstStart: number): number {
-  let attachedFrom = comments.length;
-  let nextStart = firstStart;
-  for (let i = comments.length - 1; i >= 0; i--) {
-    const between = source.slice(comments[i]!.end, nextStart);
-    if ((between.match(/\n/g) ?? []).length >= 2) break;
-    attachedFrom = i;
-    nextStart = comments[i]!.start;
-  }
-  // The SPDX line always opens every file, whatever follows it.
-  if (attachedFrom === 0 && source.slice(comments[0]?.start ?? 0, comments[0]?.end ?? 0).includes('SPDX-License-Identifier')) attachedFrom = 1;
-  if (attachedFrom === 0) return 0;
-  const last = comments[attachedFrom - 1]!;
-  const rest = source.slice(last.end, attachedFrom < comments.length ? comments[attachedFrom]!.start : firstStart);
-  const blank = rest.match(/^[ \t]*\n(?:[ \t]*\n)?/);
-  return last.end + (blank ? blank[0].length : 0);
-}
-
 function describe(source: string, node: SyntaxNode, type: string, start: number, pos: { line: number; col: number }, conds: Cond[], index: number): Item {
   const fn = type === 'function_definition' ? functionHead(source, node) : undefined;
   const specifiers = fn ? fn.specifiers : specifierText(source, node, type);
@@ -274,6 +170,7 @@ function describe(source: string, node: SyntaxNode, type: string, start: number,
     defines: [],
     uses: new Set(),
     conds,
+    preambles: [],
     pos,
     isStatic: /\bstatic\b/.test(specifiers),
     isInline: /\binline\b/.test(specifiers),
