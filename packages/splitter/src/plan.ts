@@ -4,7 +4,7 @@ import { warnObjModReads } from './obj-mod.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
 import { kbuildModuleName, perObjectFileBase, perObjectModuleName } from '@klp-split/core';
-import { partUses, type IncludeFilter } from './include-filter.js';
+import { pruneIncludes, type IncludeFilter } from './include-filter.js';
 import type { SyntaxNode } from './parse.js';
 import { attachedSubject, isParamCall, roleOf, type Role } from './roles.js';
 
@@ -90,18 +90,8 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   }
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
-  if (includes) dropUnusedIncludes(parts, header, includes);
+  if (includes) pruneIncludes(objects, header, includes);
   return { patch, fileBase, main, objects, header, exported, roles, exportNames, headerFile };
-}
-
-/** Each part keeps the kernel headers its own items (and exit statements) use. */
-function dropUnusedIncludes(parts: PartPlan[], header: Item[], includes: IncludeFilter): void {
-  for (const part of parts) {
-    const uses = partUses(part.usesHeader ? [...part.items, ...header] : part.items);
-    for (const st of part.exitStatements) for (const n of st.uses) uses.add(n);
-    for (const n of part.entry?.roots ?? []) uses.add(n);
-    part.items = part.items.filter((i) => i.kind !== 'include' || includes.needs(i, uses));
-  }
 }
 
 function newPart(object: string, module: string, fileBase: string, entry: KlpObjectEntry | undefined): PartPlan {
