@@ -5,7 +5,8 @@ import { readUnit } from './items.js';
 import { buildManifest, MANIFEST_FILE, manifestText } from './manifest.js';
 import { kbuildModuleName } from '@klp-split/core';
 import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
-import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
+import { splitFile, splitSource, withLocalHeaders, type SplitOptions, type SplitResult } from './split.js';
+import { localHeaders, sharedHeaderName } from './local-headers.js';
 import type { UnitFiles } from './emit.js';
 
 /**
@@ -62,8 +63,9 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   const clashes: Diagnostic[] = [];
   const headers: string[] = [];
   const ownIncludes: Set<string>[] = [];
+  const texts = paths.map((p) => readFileSync(p, 'latin1'));
   for (const [i, path] of paths.entries()) {
-    const text = readFileSync(path, 'latin1');
+    const text = texts[i]!;
     const unit = readUnit(text);
     headers.push(unit.header);
     ownIncludes.push(new Set(text.split('\n').filter((l) => /^#include\s*[<"]/.test(l)).map((l) => l.trim())));
@@ -96,8 +98,9 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (clashes.length) return fail(clashes);
 
   const combined = `${lines.join('\n')}\n`;
+  const local = localHeaders(dir, texts.map((text, i) => ({ file: names[i]!, text })));
   // The livepatch's own `<module>.h` keeps its name; the split's shared header takes another.
-  const headerFile = existsSync(join(dir, `${module}.h`)) ? `${module}-shared.h` : undefined;
+  const headerFile = sharedHeaderName(dir, module, local.files.keys());
   const originals: UnitFiles = {
     bases: names.map((n) => n.replace(/\.c$/, '')),
     fileOfLine: (line) => Math.max(0, names.indexOf(origin[line - 1]?.file ?? names[0]!)),
@@ -113,11 +116,6 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (result.kind !== 'split' || !result.manifest) return { ...result, source: paths[0]!, diagnostics };
 
   const files = new Map(result.files);
-  const local = [...includes].map((i) => /^#include\s*"([^"]+)"/.exec(i)?.[1]).filter((h): h is string => !!h && !h.includes('/') && existsSync(join(dir, h)));
-  for (const h of local) {
-    if (files.has(h)) return fail([...diagnostics, { file: h, line: 0, col: 0, severity: 'error', code: 'header-name-clash', message: `the split's shared header would overwrite '${h}', which the livepatch's files include` }]);
-    files.set(h, readFileSync(join(dir, h), 'latin1'));
-  }
   const sourceMap = result.manifest.sourceMap && {
     sources: paths.map((p) => relative(opts.sourceRelativeTo ?? dir, resolve(p))),
     files: Object.fromEntries(
@@ -136,12 +134,11 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
     ...result.manifest,
     source: names[0]!,
     sources: names,
-    includes: [...(result.manifest.includes ?? []), ...local],
     sourceMap,
     warnings: diagnostics.filter((d) => d.severity !== 'note').map(formatDiagnostic),
   });
   files.set(MANIFEST_FILE, manifestText(manifest));
-  return { kind: 'split', source: paths[0]!, files, manifest, diagnostics };
+  return withLocalHeaders({ kind: 'split', source: paths[0]!, files, manifest, diagnostics }, local);
 }
 
 /** The module name of several files given together: their composite, else the first file's. */

@@ -4,6 +4,7 @@ import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
+import { localHeaders, sharedHeaderName, type LocalHeaders } from './local-headers.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
 import { buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
@@ -111,11 +112,39 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
 export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
   // latin1: one character per byte, so bytes that are not UTF-8 survive and columns count bytes.
   const source = readSourceText(path);
-  const result = splitSource(path, source, opts);
-  if (result.kind !== 'not-livepatch') return result;
-  const include = wrapperInclude(source);
-  if (!include) return result;
-  return splitWrapper(path, source, include, opts, []);
+  const local = localHeaders(dirname(path), [{ file: opts.displayName ?? path, text: source }]);
+  const headerFile = opts.headerFile ?? sharedHeaderName(dirname(path), basename(path).replace(/\.c$/, ''), local.files.keys());
+  let result = splitSource(path, source, { ...opts, headerFile });
+  if (result.kind === 'not-livepatch') {
+    const include = wrapperInclude(source);
+    if (include) result = splitWrapper(path, source, include, opts, []);
+  }
+  return withLocalHeaders(result, local);
+}
+
+/**
+ * The split with the livepatch's own headers beside it (local-headers.ts),
+ * listed in the manifest's `includes`; a header the split would have to
+ * overwrite with a generated file, or one it cannot copy, stops it.
+ */
+export function withLocalHeaders(result: SplitResult, local: LocalHeaders): SplitResult {
+  const diagnostics = [...result.diagnostics, ...local.diagnostics];
+  if (result.kind !== 'split' || !result.manifest) return { ...result, diagnostics };
+  for (const name of local.files.keys()) {
+    if (!result.files.has(name)) continue;
+    diagnostics.push({ file: name, line: 0, col: 0, severity: 'error', code: 'header-name-clash', message: `the split would write its own '${name}' over the livepatch's header of that name` });
+  }
+  if (diagnostics.some((d) => d.severity === 'error')) return { kind: 'invalid', source: result.source, files: new Map(), diagnostics };
+  if (!local.files.size && !local.diagnostics.length) return result;
+  const files = new Map(result.files);
+  for (const [name, text] of local.files) files.set(name, text);
+  const manifest = buildManifest({
+    ...result.manifest,
+    includes: [...(result.manifest.includes ?? []), ...local.files.keys()],
+    warnings: [...(result.manifest.warnings ?? []), ...local.diagnostics.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) }))],
+  });
+  files.set(MANIFEST_FILE, manifestText(manifest));
+  return { ...result, files, manifest, diagnostics };
 }
 
 /** The `#include "<other>.c"` of a wrapper, with the position of the quoted name. */
