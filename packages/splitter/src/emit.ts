@@ -108,6 +108,10 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   const exported = new Set(plan.exported);
   const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
   const lastInclude = lastTopLevelInclude([...placed]);
+  // Without `MODULE_INFO(livepatch, "Y")` the kernel refuses to enable the patch: the file with the patch gets
+  // it, after its MODULE_LICENSE (split.ts warns at that line).
+  const addModinfo = !hasLivepatchModinfo(unit) && keep(model.patchItem);
+  const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE' && keep(i));
   const entries: Entry[] = [];
   for (const item of unit.items) {
     const role = plan.roles.get(item);
@@ -119,9 +123,18 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
     else entries.push(entry(unit, plan, item, textOf(item)));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
+    if (item === license && addModinfo) entries.push({ text: LIVEPATCH_MODINFO, gap: item.gap, conds: item.conds });
   }
+  if (addModinfo && !license) entries.push({ text: LIVEPATCH_MODINFO, gap: '\n', conds: [] });
   // The file's closing comments stay at the end of the file that keeps its identity: the main one.
   return mapped(prologue.text, entries, prologue.fromSource, trailer);
+}
+
+const LIVEPATCH_MODINFO = 'MODULE_INFO(livepatch, "Y");';
+
+/** Does the source mark its module as a livepatch (`MODULE_INFO(livepatch, "Y")`)? */
+export function hasLivepatchModinfo(unit: SourceUnit): boolean {
+  return unit.items.some((i) => i.kind === 'call' && i.call!.name === 'MODULE_INFO' && i.call!.args[0]?.text === 'livepatch');
 }
 
 /** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
@@ -151,7 +164,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   // The glue stands for the object's entry in the original klp_object array.
   const objectLine = part.entry?.pos.line;
   glue.forEach((text, i) => entries.push({ text, gap: i === glue.length - 1 ? '\n' : '\n\n', conds: conds([]), ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
-  entries.push({ text: ['MODULE_LICENSE("GPL");', 'MODULE_INFO(livepatch, "Y");', ...modinfo].join('\n'), gap: '\n\n', conds: [] });
+  entries.push({ text: ['MODULE_LICENSE("GPL");', LIVEPATCH_MODINFO, ...modinfo].join('\n'), gap: '\n\n', conds: [] });
   return mapped(prologue.text, entries, prologue.fromSource);
 }
 

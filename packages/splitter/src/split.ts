@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@klp-split/core';
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
-import { emitSplit, type PartFiles, type UnitFiles } from './emit.js';
+import { emitSplit, hasLivepatchModinfo, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { localHeaders, sharedHeaderName, type LocalHeaders } from './local-headers.js';
 import { readUnit } from './items.js';
@@ -12,6 +12,7 @@ import type { SourceUnit } from './items.js';
 import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
+import { reportRuntimePatch } from './runtime-patch.js';
 import { planSplit, type SplitPlan } from './plan.js';
 import { encodeLines } from './source-map.js';
 import { TOOL_NAME, TOOL_VERSION } from './version.js';
@@ -67,6 +68,7 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   const preprocess = opts.preprocess;
   const found = findLivepatch(unit, sink, preprocess ? () => preprocess(path, source) : undefined);
   if (found.kind === 'not-livepatch') {
+    if (!wrapperInclude(source) && reportRuntimePatch(unit, sink)) return result('invalid');
     sink.note(undefined, 'not-livepatch', 'no struct klp_patch here: not a livepatch, nothing to split');
     return result('not-livepatch');
   }
@@ -92,6 +94,10 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   }
   if (sink.failed) return result('invalid');
 
+  if (!hasLivepatchModinfo(unit)) {
+    const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE');
+    sink.warning((license ?? found.model.patchItem).pos, 'missing-livepatch-modinfo', 'no MODULE_INFO(livepatch, "Y"): the kernel refuses to enable a patch whose module does not carry it; every part of the split carries it');
+  }
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
   const emitted = emitSplit(unit, found.model, plan, opts.originals);
   // Only with the output directory known can the map name the original: by its base name it
