@@ -173,7 +173,7 @@ function objectCondition(part: PartPlan): Cond | undefined {
   const c = part.entry?.condition;
   if (!c) return undefined;
   const open = directiveOf(c);
-  return { open, directives: [open], endif: '#endif', branch: 'then', at: -1 };
+  return { open, directives: [open], endif: '#endif', blankAfter: true, branch: 'then', at: -1 };
 }
 
 /** The directive that opens a condition, as a maintainer writes it (`#ifdef X` for `defined(X)`). */
@@ -251,13 +251,20 @@ function statementsText(unit: SourceUnit, statements: ExitStatement[]): string {
   return statements
     .map((st) => {
       const lineStart = unit.source.lastIndexOf('\n', st.start - 1) + 1;
-      return `${unit.source.slice(lineStart, st.node.endIndex)}\n`;
+      // A comment after the statement on its line goes with it.
+      const lineEnd = unit.source.indexOf('\n', st.node.endIndex);
+      const rest = unit.source.slice(st.node.endIndex, lineEnd < 0 ? undefined : lineEnd);
+      const end = /^[ \t]*(?:\/\*(?:(?!\*\/).)*\*\/|\/\/.*)?[ \t]*$/.test(rest) ? st.node.endIndex + rest.trimEnd().length : st.node.endIndex;
+      return `${unit.source.slice(lineStart, end)}\n`;
     })
     .join('');
 }
 
+/** The original module_exit without the statements that moved to per-object modules; as it was when none did. */
 function prunedExit(unit: SourceUnit, item: Item, kept: ExitStatement[]): string {
   const body = item.node.childForFieldName('body')!;
+  const statements = body.namedChildren.filter((c) => c.type !== 'comment');
+  if (kept.length === statements.length) return unit.source.slice(item.start, item.end);
   return `${unit.source.slice(item.start, body.startIndex)}{\n${statementsText(unit, kept)}}${unit.source.slice(body.endIndex, item.end)}`;
 }
 

@@ -54,8 +54,10 @@ export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefine
         for (const d of next.directives.slice(was.directives.length)) out += `${d}\n`;
         common++;
       } else {
+        // A blank line after the blocks it closes as after the outermost of them in the original; before those it opens as before the entry.
+        const closed = open[common];
         close(common);
-        if (prevGap === '\n\n' && (open.length > common || entry.conds.length > common)) out += '\n';
+        if (closed ? closed.blankAfter : prevGap === '\n\n' && entry.conds.length > common) out += '\n';
       }
       for (let i = common; i < entry.conds.length; i++) {
         for (const p of entry.preambles ?? []) if (p.level === i) out += p.text;

@@ -1,5 +1,5 @@
 import type { DiagnosticSink } from './diagnostics.js';
-import { stripStringsAndComments, type SourceUnit } from './items.js';
+import type { SourceUnit } from './items.js';
 
 /**
  * A livepatch whose `klp_patch` is filled in at run time
@@ -10,14 +10,20 @@ import { stripStringsAndComments, type SourceUnit } from './items.js';
  */
 export function reportRuntimePatch(unit: SourceUnit, sink: DiagnosticSink): boolean {
   const decl = unit.items.find((i) => (i.kind === 'variable' || i.kind === 'prototype') && i.structTag === 'klp_patch');
-  const code = stripStringsAndComments(unit.source);
+  const code = blankStringsAndComments(unit.source);
   const call = /\bklp_enable_patch\s*\(/.exec(code);
   if (!decl && !call) return false;
   const name = decl?.defines[0];
   const fill = name ? new RegExp(`\\b${name}\\s*(?:\\.|->)\\s*(?:objs|mod)\\s*=`).exec(code) : undefined;
+  const objs = name ? new RegExp(`\\b${name}\\s*(?:\\.|->)\\s*objs\\s*=\\s*&?\\s*([A-Za-z_]\\w*)`).exec(code)?.[1] : undefined;
   const where = decl ? decl.pos : unit.positionAt(call!.index);
   const at = fill ? ` (line ${unit.positionAt(fill.index).line} sets its fields)` : '';
   const what = decl ? `struct klp_patch '${name}' is filled in at run time${at}` : 'klp_enable_patch() is called, but no struct klp_patch is defined with an initializer';
   sink.error(where, 'patch-built-at-run-time', `${what}; klp-split reads the patch from its definition: write it as \`static struct klp_patch ${name ?? 'patch'} = { .mod = THIS_MODULE, .objs = objs, };\` with its klp_object array defined the same way`);
   return true;
+}
+
+/** The text with strings and comments blanked, offsets kept. */
+function blankStringsAndComments(text: string): string {
+  return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (m) => m.replace(/[^\n]/g, ' '));
 }

@@ -12,7 +12,8 @@ import type { SyntaxNode, Tree } from './parse.js';
  *   block's first item and are written before the block's directive (a
  *   preamble), never inside it.
  * - A comment at the end of a branch (before `#else`/`#endif`) ends the
- *   branch's last item.
+ *   branch's last item; with no item before it in the branch (or only a
+ *   nested block) it has nothing to describe and is left out.
  * - A comment on a directive's own line (`#endif /* CONFIG_X *\/`) is part of
  *   the directive, which the renderer writes as it was.
  * - The comments that open the file are its header; those after the last
@@ -28,6 +29,8 @@ export interface Cond {
   directives: string[];
   /** The block's `#endif` line as written (with its comment). */
   endif: string;
+  /** A blank line follows the block's `#endif` in the original. */
+  blankAfter: boolean;
   /** The block's first directive (`directives[0]`). */
   open: string;
   /** 'then' for the first branch, 'else' for any later one (`#elif`, `#else`). */
@@ -153,6 +156,8 @@ export function walkTopLevel(source: string, tree: Tree, masked: string): TopLev
     if (isConditional(c.type)) {
       if (scope === top) header(c.start, c.type);
       conditional(c.node(), conds, scope);
+      // Text after the block is no longer next to the item before it.
+      scope.last = undefined;
       return;
     }
     const own = annotatedStart(c.start);
@@ -162,7 +167,8 @@ export function walkTopLevel(source: string, tree: Tree, masked: string): TopLev
     const item: FoundItem = { node: c.node(), type: c.type, start, end: c.end, conds, preambles: open.splice(0).map(({ level, text }) => ({ level, text })) };
     items.push(item);
     scope.last = item;
-    scope.lastEndRow = c.endRow;
+    // A directive's node (`#define`, `#include`) ends past its line's newline: its row is the one before.
+    scope.lastEndRow = source[c.end - 1] === '\n' ? c.endRow - 1 : c.endRow;
     floor = c.end;
   };
 
@@ -183,8 +189,9 @@ export function walkTopLevel(source: string, tree: Tree, masked: string): TopLev
     const endifEnd = endifNode ? directiveEnd(source, endifNode.startIndex) : node.endIndex;
     const endif = endifNode ? source.slice(endifNode.startIndex, endifEnd).trimEnd() : '#endif';
     const directives = branches.map((b) => b.directive);
+    const blankAfter = /^[ \t]*\n[ \t]*\n/.test(source.slice(endifEnd));
     branches.forEach((branch, k) => {
-      const cond: Cond = { directives: directives.slice(0, k + 1), endif, open: directives[0]!, branch: k === 0 ? 'then' : 'else', at: node.startIndex };
+      const cond: Cond = { directives: directives.slice(0, k + 1), endif, blankAfter, open: directives[0]!, branch: k === 0 ? 'then' : 'else', at: node.startIndex };
       const inner: Scope = { pending: [], lastEndRow: -1 };
       floor = branch.end;
       skipUntil = Math.max(skipUntil, branch.end);
