@@ -117,7 +117,11 @@ describe('tricky livepatch fixtures', () => {
       const units: BatchUnit[] = [];
       for (const name of fixtureNames()) {
         const { dir, source } = inputOf(name);
-        units.push({ name: `${name}--original`, files: filesUnder(dir), modules: [{ object: source.replace(/\.c$/, '.o') }], api: 'classic' });
+        // The original under another file name: its module must not clash with the split's main module.
+        const files = filesUnder(dir);
+        files.set(`orig-${source}`, files.get(source)!);
+        files.delete(source);
+        units.push({ name: `${name}--original`, files, modules: [{ object: `orig-${source.replace(/\.c$/, '.o')}` }], api: 'classic' });
         const r = splitFixture(name);
         if (r.kind === 'split') units.push(splitUnit(name, r.files));
       }
