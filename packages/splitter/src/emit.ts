@@ -107,12 +107,13 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   const placed = new Set(main.items.filter(keep));
   const exported = new Set(plan.exported);
   const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
-  const lastInclude = lastTopLevelInclude([...placed]);
+  const lastInclude = headerAnchor([...placed], plan.header);
   // Without `MODULE_INFO(livepatch, "Y")` the kernel refuses to enable the patch: the file with the patch gets
   // it, after its MODULE_LICENSE (split.ts warns at that line).
   const addModinfo = !hasLivepatchModinfo(unit) && keep(model.patchItem);
   const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE' && keep(i));
   const entries: Entry[] = [];
+  if (lastInclude === null && main.usesHeader) entries.push(headerInclude(plan));
   for (const item of unit.items) {
     const role = plan.roles.get(item);
     if (role === 'special' ? !keep(item) : !placed.has(item)) continue;
@@ -139,7 +140,7 @@ export function hasLivepatchModinfo(unit: SourceUnit): boolean {
 
 /** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
 function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue, textOf: (item: Item) => string = (i) => i.text): { text: string; map: (RenderedOrigin | undefined)[] } {
-  const lastInclude = lastTopLevelInclude(items);
+  const lastInclude = headerAnchor(items, plan.header);
   // An object under `#if` in the klp_object array: everything of its module but the includes and
   // the module's license is under that condition, so the module is empty where the object is not.
   const under = objectCondition(part);
@@ -147,6 +148,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   const merges = (c: Cond[]): boolean => !!under && c[0]?.open.trim() === under.open && c[0].branch === 'then';
   const conds = (c: Cond[]): Cond[] => (!under ? c : merges(c) ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
+  if (lastInclude === null && part.usesHeader) entries.push(headerInclude(plan));
   for (const item of items) {
     const e = entry(unit, plan, item, textOf(item));
     // Under the object's condition the item's blocks are one level deeper (unless the first one is that condition).
@@ -202,9 +204,16 @@ function headerSpdx(fileHeader: string): string {
   return m ? `/* ${m[1]!.trim()} */\n` : '';
 }
 
-function lastTopLevelInclude(items: readonly Item[]): Item | undefined {
-  for (let i = items.length - 1; i >= 0; i--) if (items[i]!.kind === 'include' && items[i]!.conds.length === 0) return items[i];
-  return undefined;
+/**
+ * The include after which a part includes the shared header: the last
+ * unconditional one before the header's first item in the original (what
+ * that item could rely on), or null for the file's start.
+ */
+function headerAnchor(items: readonly Item[], header: readonly Item[]): Item | null {
+  const first = header.length ? Math.min(...header.map((i) => i.index)) : Infinity;
+  let anchor: Item | null = null;
+  for (const item of items) if (item.kind === 'include' && item.conds.length === 0 && item.index < first) anchor = item;
+  return anchor;
 }
 
 function vmlinuxObjectText(plan: SplitPlan, names: GeneratedNames): string {

@@ -5,5 +5,6 @@ export * from './write.js';
 export { TOOL_NAME, TOOL_VERSION } from './version.js';
 export { parseC, reportSyntaxErrors } from './parse.js';
 export { maskAnnotations } from './mask.js';
+export { relocAnnotations, type RelocAnnotation } from './reloc-annotations.js';
 export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
 export * from './source-map.js';

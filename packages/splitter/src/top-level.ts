@@ -14,6 +14,7 @@ import type { SyntaxNode, Tree } from './parse.js';
  * - A comment at the end of a branch (before `#else`/`#endif`) ends the
  *   branch's last item; with no item before it in the branch (or only a
  *   nested block) it has nothing to describe and is left out.
+ * - `#undef X` right before `#define X` belongs to the definition.
  * - A comment on a directive's own line (`#endif /* CONFIG_X *\/`) is part of
  *   the directive, which the renderer writes as it was.
  * - The comments that open the file are its header; those after the last
@@ -124,7 +125,10 @@ export function walkTopLevel(source: string, tree: Tree, masked: string): TopLev
 
   const header = (firstStart: number, first: string): void => {
     if (headerEnd !== undefined) return;
-    headerEnd = leadingHeaderEnd(source, top.pending, firstStart, first === 'preproc_include');
+    // Only comments make the header (an `#undef` waiting for its `#define` does not).
+    const firstOther = top.pending.findIndex((p) => p.type !== 'comment');
+    const comments = firstOther < 0 ? top.pending : top.pending.slice(0, firstOther);
+    headerEnd = leadingHeaderEnd(source, comments, firstOther < 0 ? firstStart : top.pending[firstOther]!.start, first === 'preproc_include');
     while (top.pending.length && top.pending[0]!.start < headerEnd) top.pending.shift();
   };
 
@@ -153,6 +157,12 @@ export function walkTopLevel(source: string, tree: Tree, masked: string): TopLev
       return;
     }
     if (!c.named) return;
+    if (c.type === 'preproc_call' && undefinesNext(source, c.node())) {
+      // `#undef X` right before `#define X` is part of the redefinition: it goes where the definition goes.
+      scope.pending.push(c);
+      floor = c.end;
+      return;
+    }
     if (isConditional(c.type)) {
       if (scope === top) header(c.start, c.type);
       conditional(c.node(), conds, scope);
@@ -224,6 +234,13 @@ export function walkTopLevel(source: string, tree: Tree, masked: string): TopLev
   // Comments after the last item belong to no item: kept as the file's trailer, not dropped.
   const trailerStart = items.length && top.pending.length ? top.pending[0]!.start : source.length;
   return { items, headerEnd: items.length ? end : headerEnd ?? source.length, trailerStart };
+}
+
+/** `#undef X` followed by a definition of X. */
+function undefinesNext(source: string, node: SyntaxNode): boolean {
+  const name = /^#[ \t]*undef[ \t]+([A-Za-z_]\w*)/.exec(source.slice(node.startIndex, node.endIndex))?.[1];
+  const next = name ? node.nextNamedSibling : null;
+  return !!next && (next.type === 'preproc_def' || next.type === 'preproc_function_def') && next.childForFieldName('name')?.text === name;
 }
 
 /**
