@@ -182,6 +182,21 @@ export function generateLivepatch(rng: Rng, index: number): GeneratedLivepatch {
     offer(e, (x) => `(${name} ? ${x} : ${x} + 1)`);
   }
 
+  // A function of vmlinux found at init through kallsyms_lookup_name, itself found through a kprobe (5.7+).
+  const resolved = rng.chance(0.2);
+  if (resolved) {
+    includes.add('linux/kprobes.h');
+    add({
+      variable: false,
+      text: () =>
+        `/* kallsyms_lookup_name is not exported: find it with a kprobe */\nstatic unsigned long (*klpg_lookup)(const char *name);\n\nstatic int klpg_find_lookup(void)\n{\n\tstruct kprobe kp = { .symbol_name = "kallsyms_lookup_name" };\n\tint ret = register_kprobe(&kp);\n\n\tif (ret < 0)\n\t\treturn ret;\n\tklpg_lookup = (unsigned long (*)(const char *))kp.addr;\n\tunregister_kprobe(&kp);\n\treturn 0;\n}`,
+    });
+    entities.push({ name: 'klpg_lookup', kind: 'variable', users: new Set() }, { name: 'klpg_find_lookup', kind: 'function', users: new Set() });
+    const e: Entity = { name: 'klpg_resolved', kind: 'variable', users: someObjects() };
+    add({ defines: e.name, variable: false, text: () => 'static int (*klpg_resolved)(int);' });
+    offer(e, (x) => `(klpg_resolved ? klpg_resolved(${x}) : ${x})`);
+  }
+
   // Helpers: each used by the objects of its users, written after what it uses.
   let crossObject = false;
   // Everything defined is used somewhere (an unused static is a compiler warning in the original too).
@@ -225,7 +240,7 @@ export function generateLivepatch(rng: Rng, index: number): GeneratedLivepatch {
     for (const list of picks.get(o)!) for (const p of list) used.add(p.e);
   }
   for (const e of entities) {
-    if (used.has(e) || e.kind === 'type' || e.kind === 'macro' || e.kind === 'param') continue;
+    if (used.has(e) || e.kind === 'type' || e.kind === 'macro' || e.kind === 'param' || !e.users.size) continue;
     const o = [...e.users][0]!;
     const u = usable.get(o)!.find((p) => p.e === e);
     if (u) picks.get(o)![0]!.push(u);
@@ -301,13 +316,21 @@ export function generateLivepatch(rng: Rng, index: number): GeneratedLivepatch {
     lines.push(`static int klpg_init(void)\n{\n\tklpg_patch.mod = THIS_MODULE;\n\tklpg_patch.objs = klpg_objs;\n\treturn klp_enable_patch(&klpg_patch);\n}\n`);
   } else {
     lines.push(`static struct klp_patch klpg_patch = {\n\t.mod = THIS_MODULE,\n\t.objs = klpg_objs,${rng.chance(0.2) ? '\n\t.replace = true,' : ''}\n};\n`);
-    lines.push(`static int klpg_init(void)\n{\n\treturn klp_enable_patch(&klpg_patch);\n}\n`);
+    const resolve = resolved ? '\tint ret = klpg_find_lookup();\n\n\tif (ret)\n\t\treturn ret;\n\tklpg_resolved = (int (*)(int))klpg_lookup("klpg_target_fn");\n' : '';
+    lines.push(`static int klpg_init(void)\n{\n${resolve}\treturn klp_enable_patch(&klpg_patch);\n}\n`);
   }
-  lines.push(`static void klpg_exit(void)\n{\n\t/* nothing to free */\n}\n`);
+  // The exit resets state only one object's code uses: that statement goes to the object's own module.
+  const resets = entities.filter((e) => e.kind === 'variable' && e.users.size === 1 && /^(?:static int \w+ [^=]*= \d+;)$/m.test(pieceText(pieces, e.name)) && rng.chance(0.5));
+  lines.push(`static void klpg_exit(void)\n{\n${resets.map((e) => `\t${e.name} = 0; /* reset ${e.name} */\n`).join('')}\t/* nothing to free */\n}\n`);
   lines.push('module_init(klpg_init);\nmodule_exit(klpg_exit);\nMODULE_LICENSE("GPL");');
   if (modinfo) lines.push('MODULE_INFO(livepatch, "Y");');
   if (rng.chance(0.3)) lines.push('MODULE_DESCRIPTION("generated livepatch");');
-  const source = `${lines.join('\n')}\n`;
+  let source = `${lines.join('\n')}\n`;
+  // Sometimes a CRLF source: its split must come out CRLF throughout.
+  if (rng.chance(0.05)) {
+    source = source.replace(/\n/g, '\r\n');
+    for (const [name, text] of headers) headers.set(name, text.replace(/\n/g, '\r\n'));
+  }
   return { file, source, headers, modules, entities, refusal, warnings, crossObject };
 }
 
@@ -333,4 +356,9 @@ function conditionalText(rng: Rng, run: Piece[], block: number): string {
   }
   out.push(rng.chance(0.5) ? `#endif /* block ${block} */` : '#endif');
   return out.join('\n');
+}
+
+/** The first variant of the piece defining `name`, or ''. */
+function pieceText(pieces: Piece[], name: string): string {
+  return pieces.find((p) => p.defines === name)?.text(1) ?? '';
 }

@@ -95,7 +95,7 @@ export async function compileSample(root: string, seed: number, cases: number[],
     const c = runCase(join(root, 'src'), seed, index, includeDirs);
     const name = `c${index}`;
     // The original under another file name: its module must not clash with the split's main module.
-    units.push({ name: `${name}-orig`, files: new Map([[`orig-${c.gen.file}`, c.gen.source], ...c.gen.headers]), modules: [{ object: `orig-${c.gen.file.replace(/\.c$/, '.o')}` }], api: 'classic' });
+    units.push({ name: `${name}-orig`, files: new Map([[`orig-${c.gen.file}`, c.gen.source], ...c.gen.headers]), modules: [{ object: `orig-${c.gen.file.replace(/\.c$/, '.o')}` }], api: 'classic', compileOnly: true });
     if (c.result.kind === 'split') units.push(splitUnit(name, c.result.files));
   }
   const result = await kbuildBatch(join(root, 'kbuild'), units);

@@ -78,6 +78,12 @@ export function checkSplit(gen: GeneratedLivepatch, r: SplitResult): Finding[] {
   for (const d of r.diagnostics) {
     if (d.severity === 'error' || (d.severity === 'warning' && !ALLOWED_WARNINGS.has(d.code))) findings.push({ rule: 'diagnostics', detail: say(d) });
   }
+  // A CRLF source gives CRLF files throughout; the other rules read them as LF.
+  if (gen.source.includes('\r\n')) {
+    for (const [f, text] of r.files) if (/\.[ch]$/.test(f) && /(?<!\r)\n/.test(text)) findings.push({ rule: 'parse', detail: `${f} mixes LF into a CRLF split` });
+    r = { ...r, files: new Map([...r.files].map(([f, t]) => [f, t.replace(/\r\n/g, '\n')])) };
+    gen = { ...gen, source: gen.source.replace(/\r\n/g, '\n') };
+  }
   const manifest = r.manifest!;
   const objects = manifest.parts.map((p) => p.object);
   const expectObjects = [...new Set(['vmlinux', ...gen.modules])];
@@ -116,6 +122,13 @@ export function checkSplit(gen: GeneratedLivepatch, r: SplitResult): Finding[] {
         // Used where it is not declared: on a line of code that does not declare it.
         const usedAt = codeLines.findIndex((l, i) => re.test(l) && !declares(text.split('\n')[i]!, e.name) && !/KLP_RELOC_SYMBOL|^(?:module_param|MODULE_PARM_DESC)/.test(l));
         if (usedAt >= 0 && !lines.some((l) => declares(l, e.name))) findings.push({ rule: 'declared', detail: `${name} uses '${e.name}' (line ${usedAt + 1}) without declaring it` });
+        // Code or data a per-object part reaches through the shared header is the main part's, exported.
+        // (A header that defines it, static inline, needs no export.)
+        const own = text.split('\n').some((l) => declares(l, e.name)) || lines.some((l) => declares(l, e.name) && /^static\b/.test(l));
+        const mainText = r.files.get(manifest.parts[0]!.file) ?? '';
+        if (object !== 'vmlinux' && usedAt >= 0 && !own && (e.kind === 'function' || e.kind === 'variable' || e.kind === 'param') && !new RegExp(`^EXPORT_SYMBOL(?:_GPL)?\\(${e.name}\\);`, 'm').test(mainText)) {
+          findings.push({ rule: 'declared', detail: `${name} uses '${e.name}' from the shared header, which the main part does not export` });
+        }
         if (e.owner && e.owner !== object && usedAt >= 0 && !gen.crossObject) findings.push({ rule: 'placement', detail: `${name} (part '${object}') uses '${e.name}' of '${e.owner}' (line ${usedAt + 1})` });
         // A comment above a definition goes with it.
         const defines = text.split('\n').findIndex((l) => declares(l, e.name) && !/^extern\b/.test(l) && !l.endsWith(');'));

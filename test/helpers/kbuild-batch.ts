@@ -23,6 +23,8 @@ export interface BatchUnit {
   /** Module object files (`fix.o`), or composite modules (`fix.o` with `composite` sources). */
   modules: KbuildModule[];
   api: 'split' | 'classic';
+  /** Compile the objects only (kbuild's always-y): no module is linked, so no modpost for them either. */
+  compileOnly?: boolean;
 }
 
 export interface BatchResult {
@@ -31,7 +33,7 @@ export interface BatchResult {
   output: string;
   /** The compiler's and modpost's messages, by unit (paths relative to the unit's directory). */
   diagnostics: Map<string, Diagnostic[]>;
-  /** Whether each unit's modules were all linked (.ko present). */
+  /** Whether each unit's modules were all linked (.ko present; .o for a compile-only unit). */
   built: Map<string, boolean>;
   /** Wall time of the make run, ms. */
   ms: number;
@@ -55,7 +57,8 @@ export async function kbuildBatch(root: string, units: BatchUnit[]): Promise<Bat
       // The top Makefile exports NOSTDINC_FLAGS; a directory's own assignment applies to its objects only.
       ...(overlay.includeDir ? [`NOSTDINC_FLAGS := -nostdinc -I${overlay.includeDir}`] : []),
     ];
-    writeFileSync(join(dir, 'Kbuild'), `${lines.join('\n')}\n${kbuildText(u.modules, 'test batch')}`);
+    const objects = u.compileOnly ? `${u.modules.map((m) => `always-y += ${m.object}`).join('\n')}\n` : kbuildText(u.modules, 'test batch');
+    writeFileSync(join(dir, 'Kbuild'), `${lines.join('\n')}\n${objects}`);
   }
   writeFileSync(join(root, 'Kbuild'), `${units.map((u) => `obj-m += ${u.name}/`).join('\n')}\n`);
   const args = ['-C', tree.dir, `M=${root}`, '-k', `-j${availableParallelism()}`, 'KBUILD_MODPOST_WARN=1', 'KCFLAGS=-fdiagnostics-column-unit=byte'];
@@ -72,7 +75,7 @@ export async function kbuildBatch(root: string, units: BatchUnit[]): Promise<Bat
     if (list) list.push({ ...d, file: d.file.slice(unit.length + 1) });
     else diagnostics.set('', [...(diagnostics.get('') ?? []), d]);
   }
-  const built = new Map(units.map((u) => [u.name, u.modules.every((m) => existsSync(join(root, u.name, m.object.replace(/\.o$/, '.ko'))))]));
+  const built = new Map(units.map((u) => [u.name, u.modules.every((m) => existsSync(join(root, u.name, u.compileOnly ? m.object : m.object.replace(/\.o$/, '.ko'))))]));
   return { ok: r.exitCode === 0, output, diagnostics, built, ms };
 }
 

@@ -259,7 +259,14 @@ function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedName
 function statementsText(unit: SourceUnit, statements: ExitStatement[]): string {
   return statements
     .map((st) => {
-      const lineStart = unit.source.lastIndexOf('\n', st.start - 1) + 1;
+      // Leading comments start on their own line; one on the line before ends the statement before (as below).
+      let from = st.start;
+      let lineStart = unit.source.lastIndexOf('\n', from - 1) + 1;
+      if (unit.source.slice(lineStart, from).trim()) {
+        const next = unit.source.indexOf('\n', from) + 1;
+        from = next > 0 && next <= st.node.startIndex ? next : st.node.startIndex;
+        lineStart = unit.source.lastIndexOf('\n', from - 1) + 1;
+      }
       // A comment after the statement on its line goes with it.
       const lineEnd = unit.source.indexOf('\n', st.node.endIndex);
       const rest = unit.source.slice(st.node.endIndex, lineEnd < 0 ? undefined : lineEnd);
@@ -274,7 +281,11 @@ function prunedExit(unit: SourceUnit, item: Item, kept: ExitStatement[]): string
   const body = item.node.childForFieldName('body')!;
   const statements = body.namedChildren.filter((c) => c.type !== 'comment');
   if (kept.length === statements.length) return unit.source.slice(item.start, item.end);
-  return `${unit.source.slice(item.start, body.startIndex)}{\n${statementsText(unit, kept)}}${unit.source.slice(body.endIndex, item.end)}`;
+  // Comments after the last statement close the function: they stay with it.
+  const last = statements[statements.length - 1];
+  const afterLast = last ? unit.source.indexOf('\n', last.endIndex) + 1 : body.startIndex + 1;
+  const closing = afterLast > 0 && afterLast < body.endIndex - 1 ? unit.source.slice(afterLast, body.endIndex - 1).replace(/[ \t]*$/, '') : '';
+  return `${unit.source.slice(item.start, body.startIndex)}{\n${statementsText(unit, kept)}${closing}}${unit.source.slice(body.endIndex, item.end)}`;
 }
 
 /** Drops `static` from a definition's specifiers (not from anything after its name). */
