@@ -84,8 +84,24 @@ class GeneratedNames {
 }
 
 /** An item's entry, with the split's export names applied (byte for byte otherwise). */
-function entry(unit: SourceUnit, plan: SplitPlan, item: Item, text = item.text): Entry {
-  return { text: plan.exportNames.itemText(item, text), gap: item.gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, true) };
+function entry(unit: SourceUnit, plan: SplitPlan, item: Item, text = item.text, gap = item.gap): Entry {
+  return { text: plan.exportNames.itemText(item, text), gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, true) };
+}
+
+/**
+ * The blank lines after each item of a file: as in the original before the
+ * next item when that item follows; otherwise a blank line when the original
+ * has one anywhere between them (the end of an include block whose last
+ * include stayed behind).
+ */
+function spacing(unit: SourceUnit, items: readonly Item[]): Map<Item, string> {
+  const gaps = new Map<Item, string>();
+  items.forEach((item, i) => {
+    const next = items[i + 1];
+    if (!next || next.index === item.index + 1) gaps.set(item, item.gap);
+    else gaps.set(item, unit.items.slice(item.index, next.index).some((i) => i.gap === '\n\n') ? '\n\n' : '\n');
+  });
+  return gaps;
 }
 
 /** The item's first original line (its leading comments included) and how many lines it spans. */
@@ -114,15 +130,16 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE' && keep(i));
   const entries: Entry[] = [];
   if (lastInclude === null && main.usesHeader) entries.push(headerInclude(plan));
-  for (const item of unit.items) {
-    const role = plan.roles.get(item);
-    if (role === 'special' ? !keep(item) : !placed.has(item)) continue;
-    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, exact) });
+  const inFile = unit.items.filter((item) => (plan.roles.get(item) === 'special' ? keep(item) : placed.has(item)));
+  const gaps = spacing(unit, inFile);
+  for (const item of inFile) {
+    const gap = gaps.get(item)!;
+    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, exact) });
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
-    else entries.push(entry(unit, plan, item, textOf(item)));
+    else entries.push(entry(unit, plan, item, textOf(item), gap));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
     if (item === license && addModinfo) entries.push({ text: LIVEPATCH_MODINFO, gap: item.gap, conds: item.conds });
   }
@@ -149,8 +166,9 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   const conds = (c: Cond[]): Cond[] => (!under ? c : merges(c) ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
   if (lastInclude === null && part.usesHeader) entries.push(headerInclude(plan));
+  const gaps = spacing(unit, items);
   for (const item of items) {
-    const e = entry(unit, plan, item, textOf(item));
+    const e = entry(unit, plan, item, textOf(item), gaps.get(item));
     // Under the object's condition the item's blocks are one level deeper (unless the first one is that condition).
     const preambles = under && !merges(e.conds) ? e.preambles?.map((p) => ({ ...p, level: p.level + 1 })) : e.preambles;
     entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds), preambles });
@@ -175,7 +193,7 @@ function objectCondition(part: PartPlan): Cond | undefined {
   const c = part.entry?.condition;
   if (!c) return undefined;
   const open = directiveOf(c);
-  return { open, directives: [open], endif: '#endif', blankAfter: true, branch: 'then', at: -1 };
+  return { open, directives: [open], endif: '#endif', blankAfter: false, branch: 'then', at: -1 };
 }
 
 /** The directive that opens a condition, as a maintainer writes it (`#ifdef X` for `defined(X)`). */
@@ -187,9 +205,10 @@ function directiveOf(condition: string): string {
 function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {
   const guard = `_${plan.headerFile.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
   const exported = new Set(plan.exported);
+  const gaps = spacing(unit, plan.header);
   const entries: Entry[] = plan.header.map((item) => ({
     text: exported.has(item) ? plan.exportNames.code(externDeclaration(unit, item)) : plan.exportNames.itemText(item, item.text),
-    gap: item.gap,
+    gap: gaps.get(item)!,
     conds: item.conds,
     preambles: item.preambles,
     origin: originOf(unit, item, !exported.has(item)),

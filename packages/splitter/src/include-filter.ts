@@ -1,14 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { identifiersInText, type Item } from './items.js';
+import { identifiersInText, localNames, type Item } from './items.js';
 
 /**
- * Which of the original #includes a per-object part keeps. A part is only
- * sure it can do without a kernel header when nothing the header brings in
- * beyond what the part's other headers already bring in mentions a name the
- * part uses; otherwise the header stays. The main module keeps every include
- * of the original (it is the original, less what moved), and so does every
- * part without the kernel's include directories.
+ * Which of the original #includes a per-object part keeps. A part drops a
+ * kernel header only when it is sure not to need it: no name the part uses
+ * (its own functions' parameters and locals aside) is mentioned by what the
+ * header brings in beyond the part's other headers, unless those other
+ * headers declare it. Mentioned rather than declared, and declared by a
+ * plain reading of the headers: each approximation errs on keeping the
+ * header. The main module keeps every include of the original (it is the
+ * original, less what moved), and so does every part without the kernel's
+ * include directories.
  */
 
 /** Headers every livepatch part needs for the split glue (THIS_MODULE, klp_add_object, pr_*). */
@@ -22,8 +25,22 @@ const C_WORDS = new Set(
 interface HeaderFile {
   includes: { name: string; quoted: boolean; conditional: boolean }[];
   text: string;
+  /** Every identifier the header's code mentions. */
   words?: Set<string>;
+  /** What it declares: macros, functions, tags, enumerators, typedefs, extern variables. */
+  declared?: Set<string>;
 }
+
+/** Declarations as kernel headers write them, read plainly (a miss only keeps a header). */
+const DECLARED_RE = [
+  /^\s*#\s*define\s+([A-Za-z_]\w*)/gm,
+  /^[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\([^;{]*\)[^;{]*[;{]/gm,
+  /\b(?:struct|union|enum)\s+([A-Za-z_]\w*)\s*\{/g,
+  /^typedef\b[^;]*?\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*;/gm,
+  /^typedef\b[^;]*?\(\s*\*\s*([A-Za-z_]\w*)\s*\)/gm,
+  /^extern\b[^;(]*?\b([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*;/gm,
+];
+const ENUM_BODY_RE = /\benum\b[^{;]*\{([^}]*)\}/g;
 
 const DIRECTIVE = /^[ \t]*#[ \t]*(include|if|ifdef|ifndef|elif|else|endif|define)\b[ \t]*(?:([<"])([^>"\n]+)[>"]|(\w*))/gm;
 
@@ -134,6 +151,17 @@ export class IncludeFilter {
     return h.words;
   }
 
+  private declared(path: string): Set<string> {
+    const h = this.header(path);
+    if (!h.declared) {
+      const names = new Set<string>();
+      for (const re of DECLARED_RE) for (const m of h.text.matchAll(re)) names.add(m[1]!);
+      for (const m of h.text.matchAll(ENUM_BODY_RE)) for (const e of m[1]!.matchAll(/(?:^|,)\s*([A-Za-z_]\w*)/g)) names.add(e[1]!);
+      h.declared = names;
+    }
+    return h.declared;
+  }
+
   /** The include items (in source order) a part whose code uses `uses` keeps. */
   keep(includes: readonly Item[], uses: ReadonlySet<string>): Set<Item> {
     const kept = new Set<Item>();
@@ -149,18 +177,16 @@ export class IncludeFilter {
         if (path && item.conds.length === 0) for (const p of this.closure(path).sure) available.add(p);
       } else decide.push([item, path]);
     }
+    const declaredElsewhere = (n: string): boolean => [...available].some((p) => this.declared(p).has(n));
     for (const [item, path] of decide) {
       const { all, sure } = this.closure(path);
-      let needed = false;
+      const mentioned = new Set<string>();
       for (const p of all) {
         if (available.has(p)) continue;
         const words = this.words(p);
-        if (names.some((n) => words.has(n))) {
-          needed = true;
-          break;
-        }
+        for (const n of names) if (words.has(n)) mentioned.add(n);
       }
-      if (!needed) continue;
+      if (![...mentioned].some((n) => !declaredElsewhere(n))) continue;
       kept.add(item);
       if (item.conds.length === 0) for (const p of sure) available.add(p);
     }
@@ -180,10 +206,25 @@ export function partUses(items: readonly Item[]): Set<string> {
       for (const c of item.conds) for (const d of c.directives) for (const n of identifiersInText(d.replace(/^\s*#\s*\w+/, ''))) uses.add(n);
       continue;
     }
-    for (const n of item.uses) uses.add(n);
-    if (item.kind === 'macro') for (const n of identifiersInText(item.text)) uses.add(n);
+    if (item.kind === 'macro') {
+      const body = macroUses(item.text);
+      // Its body's names (not its parameters) and the conditions it is under.
+      for (const n of item.uses) if (body.includes(n) || !identifiersInText(item.text).includes(n)) uses.add(n);
+      for (const n of body) uses.add(n);
+    } else for (const n of item.uses) uses.add(n);
   }
   return uses;
+}
+
+/** Names the compiler's command line defines for every kernel object (kbuild's -D and -include). */
+const COMPILER_NAMES = /^(?:KBUILD_MODNAME|KBUILD_BASENAME|KBUILD_MODFILE|MODULE|__KERNEL__|CONFIG_\w+|__FILE__|__LINE__|__func__|__COUNTER__)$/;
+
+/** What a macro's body uses: its identifiers but the directive, its name and its parameters. */
+function macroUses(text: string): string[] {
+  const m = /^\s*#\s*define\s+([A-Za-z_]\w*)(\(([^)]*)\))?/.exec(text);
+  if (!m) return identifiersInText(text);
+  const params = new Set((m[3] ?? '').split(',').map((p) => p.trim()));
+  return identifiersInText(text.slice(m[0].length)).filter((n) => !params.has(n));
 }
 
 /** The parts' includes the filter decides on: what a per-object part keeps; the main part keeps them all. */
@@ -194,10 +235,17 @@ export interface IncludePart {
   usesHeader: boolean;
 }
 
-/** Drops from each per-object part the kernel headers it is sure it does not need. */
-export function pruneIncludes(parts: readonly IncludePart[], header: readonly Item[], filter: IncludeFilter): void {
+/**
+ * Drops from each per-object part the kernel headers it is sure it does not
+ * need. `own` are the names the livepatch defines itself (the split makes
+ * them visible where they are used).
+ */
+export function pruneIncludes(parts: readonly IncludePart[], header: readonly Item[], filter: IncludeFilter, own: ReadonlyMap<string, unknown>): void {
   for (const part of parts) {
     const uses = partUses(part.usesHeader ? [...part.items, ...header] : part.items);
+    // A function's parameters and locals name nothing a header declares; nor does a macro's parameter.
+    for (const item of part.items) if (item.kind === 'function') for (const n of localNames(item.node)) uses.delete(n);
+    for (const n of uses) if (own.has(n) || COMPILER_NAMES.test(n)) uses.delete(n);
     for (const st of part.exitStatements) for (const n of st.uses) uses.add(n);
     for (const n of part.entry?.roots ?? []) uses.add(n);
     const kept = filter.keep(part.items.filter((i) => i.kind === 'include'), uses);

@@ -370,7 +370,7 @@ function hasDescendant(node: SyntaxNode, type: string): boolean {
 }
 
 /** Parameter and local variable names, which shadow top-level names. */
-function localNames(fn: SyntaxNode): Set<string> {
+export function localNames(fn: SyntaxNode): Set<string> {
   const names = new Set<string>();
   for (const p of fn.descendantsOfType('parameter_declaration')) {
     const n = declaredName(p.childForFieldName('declarator'));

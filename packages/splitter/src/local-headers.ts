@@ -16,6 +16,9 @@ export interface LocalHeaders {
   diagnostics: Diagnostic[];
 }
 
+/** None: a split written where the headers already are (convert). */
+export const NO_HEADERS: LocalHeaders = { files: new Map(), diagnostics: [] };
+
 const QUOTED_INCLUDE = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm;
 
 /** `#include "..."` lines of a text, outside block comments, with their 1-based line and the name's column. */

@@ -6,7 +6,7 @@ import { buildManifest, MANIFEST_FILE, manifestText } from './manifest.js';
 import { kbuildModuleName } from '@klp-split/core';
 import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, withLocalHeaders, type SplitOptions, type SplitResult } from './split.js';
-import { localHeaders, sharedHeaderName } from './local-headers.js';
+import { localHeaders, NO_HEADERS, sharedHeaderName } from './local-headers.js';
 import type { UnitFiles } from './emit.js';
 
 /**
@@ -98,7 +98,7 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (clashes.length) return fail(clashes);
 
   const combined = `${lines.join('\n')}\n`;
-  const local = localHeaders(dir, texts.map((text, i) => ({ file: names[i]!, text })));
+  const local = opts.inPlace || opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dir, texts.map((text, i) => ({ file: names[i]!, text })));
   // The livepatch's own `<module>.h` keeps its name; the split's shared header takes another.
   const headerFile = sharedHeaderName(dir, module, local.files.keys());
   const originals: UnitFiles = {

@@ -90,7 +90,7 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   }
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
-  if (includes) pruneIncludes(objects, header, includes);
+  if (includes) pruneIncludes(objects, header, includes, unit.byName);
   return { patch, fileBase, main, objects, header, exported, roles, exportNames, headerFile };
 }
 

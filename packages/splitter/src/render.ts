@@ -54,10 +54,11 @@ export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefine
         for (const d of next.directives.slice(was.directives.length)) out += `${d}\n`;
         common++;
       } else {
-        // A blank line after the blocks it closes as after the outermost of them in the original; before those it opens as before the entry.
+        // A blank line after the blocks it closes when the original has one after the outermost of them or after the
+        // last entry; before the blocks it opens as after the entry before.
         const closed = open[common];
         close(common);
-        if (closed ? closed.blankAfter : prevGap === '\n\n' && entry.conds.length > common) out += '\n';
+        if (closed ? closed.blankAfter || prevGap === '\n\n' : prevGap === '\n\n' && entry.conds.length > common) out += '\n';
       }
       for (let i = common; i < entry.conds.length; i++) {
         for (const p of entry.preambles ?? []) if (p.level === i) out += p.text;

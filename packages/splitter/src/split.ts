@@ -4,7 +4,7 @@ import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@
 import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { emitSplit, hasLivepatchModinfo, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
-import { localHeaders, sharedHeaderName, type LocalHeaders } from './local-headers.js';
+import { localHeaders, NO_HEADERS, sharedHeaderName, type LocalHeaders } from './local-headers.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
 import { buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
@@ -47,6 +47,11 @@ export interface SplitOptions {
   originals?: UnitFiles;
   /** convert: the main part of a module built from several files keeps the originals' names. */
   inPlace?: boolean;
+  /**
+   * Copy the livepatch's own headers beside the split (default). convert
+   * writes the split where the headers already are, and turns it off.
+   */
+  copyLocalHeaders?: boolean;
 }
 
 /** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
@@ -118,7 +123,7 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
 export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
   // latin1: one character per byte, so bytes that are not UTF-8 survive and columns count bytes.
   const source = readSourceText(path);
-  const local = localHeaders(dirname(path), [{ file: opts.displayName ?? path, text: source }]);
+  const local = opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dirname(path), [{ file: opts.displayName ?? path, text: source }]);
   const headerFile = opts.headerFile ?? sharedHeaderName(dirname(path), basename(path).replace(/\.c$/, ''), local.files.keys());
   let result = splitSource(path, source, { ...opts, headerFile });
   if (result.kind === 'not-livepatch') {
