@@ -5,12 +5,14 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSplit } from '../packages/kbuild-gen/dist/index.js';
+import { discoverKernelTree } from '../packages/kernel-facts/dist/index.js';
 import { splitSource } from '../packages/splitter/dist/index.js';
 import { writeSplitFiles } from './write-split.mjs';
 import { generateLivepatch } from './gen-livepatch.mjs';
 
 const OBJECTS = 20;
 const ROUNDS = 3;
+const tree = discoverKernelTree();
 
 async function timed(fn) {
   const t0 = process.hrtime.bigint();
@@ -26,10 +28,10 @@ for (let round = 0; round < ROUNDS; round++) {
     const src = generateLivepatch(OBJECTS, 10);
     const result = splitSource('bench-fix.c', src);
     writeSplitFiles(dir, result.files);
-    const full = await timed(() => buildSplit(dir));
+    const full = await timed(() => buildSplit(dir, tree));
     await new Promise((r) => setTimeout(r, 1100));
     appendFileSync(join(dir, 'bench-fix__bench-mod7.c'), '/* touched */\n');
-    const touched = await timed(() => buildSplit(dir));
+    const touched = await timed(() => buildSplit(dir, tree));
     rows.push({ full, touched });
     console.log(`round ${round + 1}: full build of ${OBJECTS + 1} modules ${(full / 1000).toFixed(2)} s, rebuild after touching one per-object source ${(touched / 1000).toFixed(2)} s, ratio ${(touched / full).toFixed(3)}`);
   } finally {

@@ -13,7 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { buildModules, buildSplit, classicObjects, discoverKernelTree, kernelEnv, undefinedReports } from '../packages/kbuild-gen/dist/index.js';
+import { buildModules, buildSplit, classicObjects, undefinedReports } from '../packages/kbuild-gen/dist/index.js';
+import { discoverKernelTree, kernelEnv } from '../packages/kernel-facts/dist/index.js';
 import { splitSource } from '../packages/splitter/dist/index.js';
 import { writeSplitFiles } from './write-split.mjs';
 
@@ -46,7 +47,7 @@ try {
     const result = splitSource(basename(src), readFileSync(src, 'latin1'));
     writeSplitFiles(dir, result.files);
     const t0 = process.hrtime.bigint();
-    const r = await buildSplit(dir, { relocs: { relocs: false }, makeVars: { KBUILD_MODPOST_WARN: '1' } });
+    const r = await buildSplit(dir, tree, { relocs: { relocs: false }, makeVars: { KBUILD_MODPOST_WARN: '1' } });
     if (!r.ok) throw new Error(`build of ${dir} failed:\n${r.output}`);
     builds.push({ dir, modules: r.modules, kbuildMs: ms(t0), symvers: [tree.symvers, r.overlay.extraSymvers, join(dir, 'Module.symvers')].filter(Boolean), undefinedIn: [...undefinedReports(r.diagnostics, dir)] });
   }
@@ -55,7 +56,7 @@ try {
   for (const f of LIVEPATCHES) cpSync(join(corpus, f), join(classic, basename(f)));
   cpSync(klpr, join(classic, 'klpr-fix.c'));
   const t0 = process.hrtime.bigint();
-  const r = await buildModules(classic, [...LIVEPATCHES.map((f) => basename(f)), 'klpr-fix.c'], { relocs: { relocs: false }, makeVars: { KBUILD_MODPOST_WARN: '1' } });
+  const r = await buildModules(classic, [...LIVEPATCHES.map((f) => basename(f)), 'klpr-fix.c'], tree, { relocs: { relocs: false }, makeVars: { KBUILD_MODPOST_WARN: '1' } });
   if (!r.ok) throw new Error(`build of ${classic} failed:\n${r.output}`);
   builds.push({ dir: classic, modules: r.modules, kbuildMs: ms(t0), symvers: [tree.symvers, join(classic, 'Module.symvers')], objects: [...classicObjects(classic)], undefinedIn: [...undefinedReports(r.diagnostics, classic)] });
   for (const b of builds) for (const m of b.modules) copyFileSync(m.ko, `${m.ko}.linked`);
@@ -68,7 +69,7 @@ try {
     import { runRelocsPass } from ${JSON.stringify(join(import.meta.dirname, '../packages/kbuild-gen/dist/index.js'))};
     const b = JSON.parse(process.argv[1]);
     const t0 = process.hrtime.bigint();
-    const pass = runRelocsPass(b.dir, b.modules, { release: b.release, symvers: b.symvers, objects: b.objects && new Map(b.objects), opts: {}, link: { since: 0, undefinedIn: new Set(b.undefinedIn) } });
+    const pass = runRelocsPass(b.dir, b.modules, { symvers: b.symvers, objects: b.objects && new Map(b.objects), opts: { kallsyms: b.kallsyms }, link: { since: 0, undefinedIn: new Set(b.undefinedIn) } });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (pass.diagnostics.some((d) => d.severity === 'error')) throw new Error(JSON.stringify(pass.diagnostics));
     console.log(JSON.stringify({ ms, written: pass.outcomes.filter((o) => o.written).length }));`;
@@ -78,7 +79,7 @@ try {
     let passMs = 0;
     let converted = 0;
     for (const b of builds) {
-      const arg = JSON.stringify({ dir: b.dir, modules: b.modules, release: tree.release, symvers: b.symvers, objects: b.objects, undefinedIn: b.undefinedIn });
+      const arg = JSON.stringify({ dir: b.dir, modules: b.modules, kallsyms: tree.kallsyms, symvers: b.symvers, objects: b.objects, undefinedIn: b.undefinedIn });
       const r = spawnSync('node', ['--input-type=module', '-e', script, arg], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`pass over ${b.dir} failed:\n${r.stderr}`);
       const { ms: passOne, written } = JSON.parse(r.stdout.trim().split('\n').at(-1));

@@ -30,7 +30,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'klp-split-nx-matrix-bench-'));
 try {
   const packs = join(tmp, 'packs');
   mkdirSync(packs);
-  run('npm', ['pack', '--silent', '--pack-destination', packs, ...['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'klp-relocs', 'nx'].flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
+  run('npm', ['pack', '--silent', '--pack-destination', packs, ...['core', 'kernel-facts', 'splitter', 'runtime-sim', 'klp-relocs', 'kbuild-gen', 'nx'].flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
   const ws = join(tmp, 'ws');
   mkdirSync(ws);
   run('npm', ['init', '-y'], ws);

@@ -9,8 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildModules, buildSplit, discoverKernelTree, kernelEnv, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
-import { defaultKallsymsFile, loadModuleImage, loadSplitSystem, loadSymvers, newKernel, parseScenario, readLayout, runScenario, vmlinuxSymbolSource } from '../packages/runtime-sim/dist/index.js';
+import { buildModules, buildSplit, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
+import { discoverKernelTree, kernelEnv, loadSymvers } from '../packages/kernel-facts/dist/index.js';
+import { loadModuleImage, loadSplitSystem, newKernel, parseScenario, readLayout, runScenario, vmlinuxSymbolSource } from '../packages/runtime-sim/dist/index.js';
 import { writeSplitFiles } from './write-split.mjs';
 import { splitFile } from '../packages/splitter/dist/index.js';
 
@@ -39,15 +40,15 @@ try {
 
   const tree = discoverKernelTree();
   const vmlinux = loadSymvers(tree.symvers).vmlinux;
-  const kallsyms = defaultKallsymsFile(tree.release);
-  const layout = readLayout(await stockLayoutProbe());
+  const kallsyms = tree.kallsyms;
+  const layout = readLayout(await stockLayoutProbe(tree));
   const upstreamSystem = (kos) => ({ layout, vmlinuxExports: vmlinux, vmlinuxSymbols: vmlinuxSymbolSource(vmlinux, kallsyms), images: kos.map((k) => loadModuleImage(k)) });
 
   // Upstream: every lib/livepatch test module, unmodified.
   const testDir = join(root, 'lib-livepatch');
   const testSources = readdirSync(libLivepatch).filter((f) => f.endsWith('.c'));
   for (const f of testSources) cpSync(join(libLivepatch, f), join(testDir, f));
-  if (!(await buildModules(testDir, testSources)).ok) throw new Error('building the test modules failed');
+  if (!(await buildModules(testDir, testSources, tree)).ok) throw new Error('building the test modules failed');
   const upstream = upstreamSystem(testSources.map((f) => join(testDir, f.replace(/\.c$/, '.ko'))));
 
   // Split: every test livepatch split and built, with the unmodified targets.
@@ -59,7 +60,7 @@ try {
     if (r.kind !== 'split') continue;
     const out = join(root, 'split', f.replace(/\.c$/, ''));
     writeSplitFiles(out, r.files);
-    if (!(await buildSplit(out)).ok) throw new Error(`building the split of ${f} failed`);
+    if (!(await buildSplit(out, tree)).ok) throw new Error(`building the split of ${f} failed`);
     const loaded = loadSplitSystem(out, targets);
     splitBase ??= loaded;
     parts.push(...loaded.parts.map((p) => p.image));
@@ -89,7 +90,7 @@ try {
   const cases = faultCatalogue(kernelFacts());
   const specs = new Map(cases.flatMap((c) => c.modules).map((m) => [m.name, m]));
   for (const m of specs.values()) writeFileSync(join(faultDir, `${m.name}.c`), moduleSource(m));
-  const faultBuild = await buildModules(faultDir, [...specs.keys()].map((n) => `${n}.c`));
+  const faultBuild = await buildModules(faultDir, [...specs.keys()].map((n) => `${n}.c`), tree);
   if (!faultBuild.ok) throw new Error(`building the fault modules failed:\n${faultBuild.output}`);
   for (const c of cases) {
     const steps = parseScenario(c.steps.join('\n'), `${c.id}.scenario`);
@@ -104,7 +105,7 @@ try {
   const relocCases = relocFaultCatalogue(relocKernelFacts());
   const relocSpecs = new Map(relocCases.flatMap((c) => c.modules).map((m) => [m.name, m]));
   for (const m of relocSpecs.values()) writeFileSync(join(relocDir, `${m.name}.c`), m.kind === 'target' ? moduleSource(m) : relocLivepatchSource(m));
-  const relocBuild = await buildModules(relocDir, [...relocSpecs.keys()].map((n) => `${n}.c`));
+  const relocBuild = await buildModules(relocDir, [...relocSpecs.keys()].map((n) => `${n}.c`), tree);
   if (!relocBuild.ok) throw new Error(`building the relocation fault modules failed:\n${relocBuild.output}`);
   for (const c of relocCases) for (const e of c.edits ?? []) applyRelocEdit(join(relocDir, `${e.module}.ko`), e.edit);
   for (const c of relocCases) {

@@ -6,14 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { buildModules, buildSplit, kernelEnv } from '../packages/kbuild-gen/dist/index.js';
-import { clearModuleImageCache, explore, loadModuleImage, loadSplitSystem, loadSymvers, newKernel, parseScenario, readLayout, runScenario, verifySplit, vmlinuxSymbolSource, defaultKallsymsFile } from '../packages/runtime-sim/dist/index.js';
-import { discoverKernelTree, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
+import { buildModules, buildSplit, stockLayoutProbe } from '../packages/kbuild-gen/dist/index.js';
+import { discoverKernelTree, kernelEnv, loadSymvers } from '../packages/kernel-facts/dist/index.js';
+import { clearModuleImageCache, explore, loadModuleImage, loadSplitSystem, newKernel, parseScenario, readLayout, runScenario, verifySplit, vmlinuxSymbolSource } from '../packages/runtime-sim/dist/index.js';
 import { readFileSync } from 'node:fs';
 import { splitFile } from '../packages/splitter/dist/index.js';
 import { writeSplitFiles } from './write-split.mjs';
 
 const corpus = kernelEnv().KLP_CORPUS;
+const tree = discoverKernelTree();
 const LIVEPATCHES = {
   'samples/livepatch/livepatch-sample.c': [],
   'samples/livepatch/livepatch-shadow-fix1.c': ['livepatch-shadow-mod'],
@@ -39,13 +40,13 @@ try {
     const sub = t.startsWith('test_') ? 'lib/livepatch' : 'samples/livepatch';
     cpSync(join(corpus, sub, `${t}.c`), join(targetsDir, `${t}.c`));
   }
-  const built = await buildModules(targetsDir, targetSources.map((t) => `${t}.c`));
+  const built = await buildModules(targetsDir, targetSources.map((t) => `${t}.c`), tree);
   if (!built.ok) throw new Error(built.output);
   const jobs = [];
   for (const [src, targets] of Object.entries(LIVEPATCHES)) {
     const out = join(root, basename(src, '.c'));
     writeSplitFiles(out, splitFile(join(corpus, src)).files);
-    const b = await buildSplit(out);
+    const b = await buildSplit(out, tree);
     if (!b.ok) throw new Error(b.output);
     jobs.push({ out, targets: targets.map((t) => join(targetsDir, `${t}.ko`)) });
   }
@@ -70,10 +71,10 @@ try {
   const example = join(root, 'example');
   cpSync('examples', example, { recursive: true });
   const mods = ['klpd-counter', 'klpd-parser', 'klpd-ticker'];
-  for (const m of mods) if (!(await buildModules(join(example, 'modules', m), [`${m}.c`])).ok) throw new Error(m);
+  for (const m of mods) if (!(await buildModules(join(example, 'modules', m), [`${m}.c`], tree)).ok) throw new Error(m);
   const out = join(example, 'out');
   writeSplitFiles(out, splitFile(join(example, 'livepatches/klpd-fix/klpd-fix.c')).files);
-  if (!(await buildSplit(out)).ok) throw new Error('klpd-fix');
+  if (!(await buildSplit(out, tree)).ok) throw new Error('klpd-fix');
   const loaded = loadSplitSystem(out, mods.map((m) => join(example, 'modules', m, `${m}.ko`)));
   const rates = [];
   let count = 0;
@@ -89,10 +90,9 @@ try {
   const testMods = ['test_klp_callbacks_demo', 'test_klp_callbacks_demo2', 'test_klp_callbacks_mod', 'test_klp_callbacks_busy'];
   const upDir = join(root, 'upstream');
   for (const m of testMods) cpSync(join(corpus, 'lib/livepatch', `${m}.c`), join(upDir, `${m}.c`));
-  if (!(await buildModules(upDir, testMods.map((m) => `${m}.c`))).ok) throw new Error('test modules');
-  const tree = discoverKernelTree();
+  if (!(await buildModules(upDir, testMods.map((m) => `${m}.c`), tree)).ok) throw new Error('test modules');
   const vmlinux = loadSymvers(tree.symvers).vmlinux;
-  const upstream = { layout: readLayout(await stockLayoutProbe()), vmlinuxExports: vmlinux, vmlinuxSymbols: vmlinuxSymbolSource(vmlinux, defaultKallsymsFile(tree.release)), images: testMods.map((m) => loadModuleImage(join(upDir, `${m}.ko`))) };
+  const upstream = { layout: readLayout(await stockLayoutProbe(tree)), vmlinuxExports: vmlinux, vmlinuxSymbols: vmlinuxSymbolSource(vmlinux, tree.kallsyms), images: testMods.map((m) => loadModuleImage(join(upDir, `${m}.ko`))) };
   const demo = loadSplitSystem(join(root, 'test_klp_callbacks_demo'), ['test_klp_callbacks_mod', 'test_klp_callbacks_busy'].map((t) => join(targetsDir, `${t}.ko`)));
   const demo2 = loadSplitSystem(join(root, 'test_klp_callbacks_demo2'), []);
   const split = { ...demo.sys, images: [...demo.sys.images, ...demo2.parts.map((p) => p.image)] };
@@ -113,7 +113,7 @@ try {
   console.log(`readelf -sr -W over the same ${kos.length} files: ${re.toFixed(1)} ms`);
   console.log(`verify / readelf: ${(v / re).toFixed(2)} (target < 1) ${v < re ? 'target met' : 'TARGET MISSED'}`);
   console.log(`explorer, klpd-fix with 3 targets: ${count} interleavings per run, ${Math.round(median(rates))} interleavings/s`);
-  console.log(`vmlinux symbols: ${defaultKallsymsFile(tree.release) ?? 'Module.symvers exports only (no kallsyms dump cached)'}`);
+  console.log(`vmlinux symbols: ${tree.kallsyms ?? 'Module.symvers exports only (no kallsyms dump cached)'}`);
   const replay = median(replayTimes);
   console.log(`replaying the ${scenarios.length} test-callbacks.sh scenarios in both modes (${scenarios.length * 2} runs): ${replay.toFixed(1)} ms (target < 1000) ${replay < 1000 ? 'target met' : 'TARGET MISSED'}`);
 } finally {

@@ -164,7 +164,7 @@ describe('the inferred targets with the option kernels (issue 16)', () => {
       // Without a lock file that has the package, Nx has no external node for it: the bin's version instead.
       expect(toolContext(ws)).toEqual({ cli: 'node node_modules/@klp-split/nx/bin/klp-split.js', inputs: [{ runtime: 'node node_modules/@klp-split/nx/bin/klp-split.js --version' }] });
       writeFileSync(join(ws, 'package-lock.json'), JSON.stringify({ packages: { 'node_modules/@klp-split/nx': { version: '0.1.0' } } }));
-      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim', '@klp-split/klp-relocs'] }]);
+      expect(toolContext(ws).inputs).toEqual([{ externalDependencies: ['@klp-split/nx', '@klp-split/core', '@klp-split/kernel-facts', '@klp-split/splitter', '@klp-split/runtime-sim', '@klp-split/klp-relocs', '@klp-split/kbuild-gen'] }]);
     } finally {
       removeDir(ws);
     }

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic, parseC, splitFile, type SplitResult } from '@klp-split/splitter';
+import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
 import { kernelIncludeDirs, removeDir, ROOT, tempDir } from './helpers/env.js';
 import { kbuildBatch, splitUnit, type BatchUnit } from './helpers/kbuild-batch.js';
 

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { discoverKernelTree, kernelEnv } from '@klp-split/kbuild-gen';
-import { defaultKallsymsFile } from '@klp-split/runtime-sim';
+import { discoverKernelTree, kernelEnv, defaultKallsymsFile } from '@klp-split/kernel-facts';
 import type { KernelFacts } from './catalogue.js';
 
 /** A vmlinux name kallsyms lists exactly twice, and an export of a module (no namespace). */

@@ -2,7 +2,7 @@ import type { TargetSpec } from './module-source.js';
 import type { RelocKernelFacts } from './reloc-kernel-facts.js';
 import type { RelocEdit } from './reloc-edit.js';
 import type { RelocLivepatchSpec, RelocRef } from './reloc-module-source.js';
-import { elfConstants as C } from '@klp-split/runtime-sim';
+import { elfConstants as C } from '@klp-split/kernel-facts';
 
 /**
  * The differential fault cases on livepatch relocations: classic livepatches

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { elfConstants as C, readElf, type ElfFile } from '@klp-split/runtime-sim';
+import { elfConstants as C, readElf, type ElfFile } from '@klp-split/kernel-facts';
 
 /**
  * Test-side edits of a `.ko` that `klp-split build` wrote: the faults its

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { kernelEnv } from '@klp-split/kbuild-gen';
-import { defaultKallsymsFile } from '@klp-split/runtime-sim';
+import { kernelEnv, defaultKallsymsFile } from '@klp-split/kernel-facts';
 import type { KernelFacts } from './catalogue.js';
 import { kernelFacts } from './kernel-facts.js';
 

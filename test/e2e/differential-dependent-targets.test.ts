@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverKernelTree, stockLayoutProbe } from '@klp-split/kbuild-gen';
-import { commandOrders, CommandWalk, defaultKallsymsFile, loadModuleImage, loadSymvers, readLayout, vmlinuxSymbolSource, type Entity, type SimSystem } from '@klp-split/runtime-sim';
+import { stockLayoutProbe } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
+import { commandOrders, CommandWalk, loadModuleImage, readLayout, vmlinuxSymbolSource, type Entity, type SimSystem } from '@klp-split/runtime-sim';
 import { exploredCases, REFUSED_CASES } from '../differential/dependent-cases.js';
 import { BASE, dependentModuleSources, PATCH, USER } from '../differential/dependent-modules.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
@@ -50,7 +51,7 @@ describe('dependent targets: the real kernel allows what the model explores and 
     // The same modules in the upstream livepatch core, as `klp-split simulate --upstream` sees them.
     const tree = discoverKernelTree();
     const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
-    sys = { layout: readLayout(await stockLayoutProbe(undefined)), vmlinuxExports, vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, defaultKallsymsFile(tree.release)), images: kos.map((k) => loadModuleImage(k)) };
+    sys = { layout: readLayout(await stockLayoutProbe(tree)), vmlinuxExports, vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, tree.kallsyms), images: kos.map((k) => loadModuleImage(k)) };
     orders = commandOrders(sys, ENTITIES);
     explored = exploredCases(orders, EXPLORED_ON_REAL);
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverKernelTree } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { splitSource } from '@klp-split/splitter';
 import { klpSplit, libLivepatch, removeDir, samples, tempDir } from '../helpers/env.js';
 

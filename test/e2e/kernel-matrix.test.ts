@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installedKernel } from '../../packages/nx/src/kernels/installed-kernels.js';
+import { installedKernel } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
 
 /**

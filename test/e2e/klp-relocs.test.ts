@@ -2,7 +2,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readElf } from '@klp-split/runtime-sim';
+import { readElf } from '@klp-split/kernel-facts';
 import { applyRelocEdit } from '../differential/reloc-edit.js';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 

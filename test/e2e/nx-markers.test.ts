@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync 
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverKernelTree } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
 
 const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };

@@ -48,7 +48,7 @@ describe('klp-split installed from its packed tarballs into a fresh workspace', 
       expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
       expect(files.filter((f) => /\.test\.|tsconfig|\.tsbuildinfo$/.test(f))).toEqual([]);
     }
-    expect(readdirSync(join(ws, 'node_modules/@klp-split/kbuild-gen/scripts'))).toContain('kernel-env.sh');
+    expect(readdirSync(join(ws, 'node_modules/@klp-split/kernel-facts/scripts'))).toContain('kernel-env.sh');
     expect(readdirSync(join(ws, 'node_modules/@klp-split/nx/scripts'))).toContain('qemu-kernel.sh');
   });
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitFile } from '@klp-split/splitter';
-import { discoverKernelTree, preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**

@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readElf } from '@klp-split/runtime-sim';
+import { readElf } from '@klp-split/kernel-facts';
 import { buildCorpusModules, klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
 
 /**

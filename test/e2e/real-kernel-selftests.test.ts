@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { defaultKallsymsFile } from '@klp-split/runtime-sim';
+import { defaultKallsymsFile } from '@klp-split/kernel-facts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, ROOT } from '../helpers/env.js';
 import { comparableLines, selftestExpectations } from '../helpers/selftests.js';

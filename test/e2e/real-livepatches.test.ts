@@ -2,8 +2,10 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDiagnostic, splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
-import { discoverKernelTree, preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
+import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 
 /**

@@ -1,8 +1,7 @@
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samples } from '../helpers/env.js';
-import { appendFileSync } from 'node:fs';
 import { fuzzSeeds, hex, Rng } from './rng.js';
 import { runSubprocess, type RunResult } from './run.js';
 import { diffSnapshots, Sandbox, snapshotTree, type Snapshot } from './sandbox.js';

@@ -1,6 +1,5 @@
-import { isAbsolute, relative, sep } from 'node:path';
+import { isAbsolute, relative, sep, join } from 'node:path';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RunResult } from './run.js';
 import { TIME_BOUND_MS } from './run.js';
 import { diffSnapshots, type Sandbox, type Snapshot } from './sandbox.js';

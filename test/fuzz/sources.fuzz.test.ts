@@ -1,7 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendFileSync } from 'node:fs';
 import { cSeeds, EOF_COMMENT, mixedEndings, mutateC, pureCrlf, REPLACEMENT, type CSeed } from './c-mutations.js';
 import { describeFailure, fuzzSeed, judge, summary, type CaseOutcome } from './driver.js';
 import type { Violation } from './oracles.js';

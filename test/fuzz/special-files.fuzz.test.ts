@@ -1,11 +1,10 @@
-import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samples } from '../helpers/env.js';
 import { builtSplit, copyBuilt, type BuiltSplit } from './built-fixture.js';
 import { describeFailure, judge, noteCase, type Failure } from './driver.js';
-import { appendFileSync } from 'node:fs';
 import { runSubprocess } from './run.js';
 import { Sandbox } from './sandbox.js';
 

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDiagnostic, splitFile, type SplitResult } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
+import { splitFile, type SplitResult } from '@klp-split/splitter';
 import { caseRng, hex } from '../fuzz/rng.js';
 import { kbuildBatch, splitUnit, type BatchUnit } from '../helpers/kbuild-batch.js';
 import { generateLivepatch, type GeneratedLivepatch } from './livepatch-gen.js';

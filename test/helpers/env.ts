@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { discoverKernelTree, includeDirs, kernelEnv } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, includeDirs, kernelEnv } from '@klp-split/kernel-facts';
 
 /** Repository root. */
 export const ROOT = resolve(import.meta.dirname, '../..');

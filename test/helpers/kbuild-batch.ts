@@ -2,10 +2,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { ensureCacheDir } from '@klp-split/core';
-import { discoverKernelTree, kbuildText, modulesOfManifest, parseBuildOutput, prepareAnnotationsOverlay, prepareOverlay, type KbuildModule } from '@klp-split/kbuild-gen';
-import { MANIFEST_FILE, parseManifest } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
+import { type Diagnostic, MANIFEST_FILE, parseManifest, treeCacheDir } from '@klp-split/core';
+import { kbuildText, type KbuildModule, modulesOfManifest, parseBuildOutput, prepareAnnotationsOverlay, prepareOverlay } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 
 /**
  * Many livepatches compiled by one kbuild run: each in its own subdirectory
@@ -41,9 +40,8 @@ export interface BatchResult {
 
 export async function kbuildBatch(root: string, units: BatchUnit[]): Promise<BatchResult> {
   const tree = discoverKernelTree();
-  const cache = ensureCacheDir();
-  const split = prepareOverlay(tree, cache);
-  const classic = prepareAnnotationsOverlay(cache);
+  const split = prepareOverlay(tree);
+  const classic = prepareAnnotationsOverlay(treeCacheDir(tree));
   mkdirSync(root, { recursive: true });
   for (const u of units) {
     const dir = join(root, u.name);

@@ -9,7 +9,7 @@ import { ROOT } from './env.js';
  * installed and nothing else from this repository, the example's modules
  * and livepatch copied in.
  */
-export const PACKAGES = ['core', 'splitter', 'kbuild-gen', 'runtime-sim', 'klp-relocs', 'nx'];
+export const PACKAGES = ['core', 'kernel-facts', 'splitter', 'runtime-sim', 'klp-relocs', 'kbuild-gen', 'nx'];
 export const NX_ENV = { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', CI: 'true' };
 const NX_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.nx!;
 
@@ -46,7 +46,7 @@ export async function createUserWorkspace(ws: string, tarballs: string[]): Promi
 /** Debian's 6.1 release of the kernel environment and the newest 6.12 amd64 release apt offers: discovered, never written down. */
 export async function matrixKernels(ws: string): Promise<string[]> {
   const klp = join(ws, 'node_modules/.bin/klp-split');
-  const env61 = (await must('bash', [join(ws, 'node_modules/@klp-split/kbuild-gen/scripts/kernel-env.sh'), '--json'], ws)).output;
+  const env61 = (await must('bash', [join(ws, 'node_modules/@klp-split/kernel-facts/scripts/kernel-env.sh'), '--json'], ws)).output;
   const available = (await must(klp, ['kernel', 'list', '--available'], ws)).output.split('\n');
   const newest612 = available.filter((r) => /^6\.12\.\d+\+deb12-amd64$/.test(r)).at(-1);
   if (!newest612) throw new Error(`apt offers no 6.12 amd64 headers:\n${available.join('\n')}`);

@@ -2,7 +2,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { KlpError } from './errors.js';
 
-export interface ConfineOptions {
+interface ConfineOptions {
   /** What the path names, for the message ("part file", "#include", "build record's symvers"). */
   what: string;
   /** The data file the path was read from, for the diagnostic. */
@@ -57,11 +57,4 @@ export function confinePath(base: string, path: string, opts: ConfineOptions): s
     throw new KlpError(`${opts.what} '${path}' leaves ${base}`, { code: 'path-escape', ...pos, hint: 'paths in klp-split data files stay inside their directory' });
   }
   return full;
-}
-
-/** True when `path` (resolved, links followed) is inside `base`. */
-export function isInside(base: string, path: string): boolean {
-  const absBase = resolve(base);
-  const full = resolve(absBase, path);
-  return inside(absBase, full) && inside(realOrNearest(absBase), realOrNearest(full));
 }

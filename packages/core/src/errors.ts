@@ -12,11 +12,11 @@ export const EXIT_FINDINGS = 1;
 /** Usage, input or environment error: the tool could not do its job on this input. */
 export const EXIT_USAGE = 2;
 /** A defect of the tool itself. */
-export const EXIT_INTERNAL = 3;
+const EXIT_INTERNAL = 3;
 
-export type ExitCode = typeof EXIT_OK | typeof EXIT_FINDINGS | typeof EXIT_USAGE | typeof EXIT_INTERNAL;
+type ExitCode = typeof EXIT_OK | typeof EXIT_FINDINGS | typeof EXIT_USAGE | typeof EXIT_INTERNAL;
 
-export interface KlpErrorInit {
+interface KlpErrorInit {
   /** Stable kebab-case code, printed as `[code]`. */
   code: string;
   /** The file the problem is in, as the user named it. */
@@ -58,6 +58,16 @@ export class KlpError extends Error {
   }
 }
 
+/** A usage problem (bad arguments, a kernel that is not installed): printed as one line, exit status 2. */
+export class UsageError extends KlpError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: 'usage', hint, exit: EXIT_USAGE });
+  }
+  override format(): string {
+    return `${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;
+  }
+}
+
 /** Node's system errors that mean "this input or this environment", never a defect of the tool. */
 const ENVIRONMENT_ERRNOS: Record<string, string> = {
   ENOENT: 'no such file or directory',
@@ -81,7 +91,7 @@ const ENVIRONMENT_ERRNOS: Record<string, string> = {
   ENOTEMPTY: 'directory not empty',
 };
 
-export interface SystemError extends Error {
+interface SystemError extends Error {
   code?: string;
   path?: string;
   dest?: string;
@@ -101,7 +111,7 @@ export function fromSystemError(e: SystemError, what?: string): KlpError {
 }
 
 /** Turns anything thrown into a KlpError when it is about the input or the environment; undefined for a defect. */
-export function asKlpError(e: unknown): KlpError | undefined {
+function asKlpError(e: unknown): KlpError | undefined {
   if (e instanceof KlpError) return e;
   if (isSystemError(e)) return fromSystemError(e);
   return undefined;

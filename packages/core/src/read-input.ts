@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs';
 import { KlpError, fromSystemError, isSystemError } from './errors.js';
 
 /** The largest input of each kind read, documented in the README ("Limits"). */
-export const INPUT_LIMITS = {
+const INPUT_LIMITS = {
   /** A C source, header or Makefile. */
   source: 8 << 20,
   /** A manifest, build record or marker (JSON). */
@@ -15,7 +15,7 @@ export const INPUT_LIMITS = {
   elf: 512 << 20,
 } as const;
 
-export type InputKind = keyof typeof INPUT_LIMITS;
+type InputKind = keyof typeof INPUT_LIMITS;
 
 const KIND_WORDS: Record<InputKind, string> = {
   source: 'source file',
@@ -78,11 +78,6 @@ export function readInputText(path: string, kind: InputKind, opts: { what?: stri
  */
 export function readSourceText(path: string, opts: { what?: string } = {}): string {
   return readInput(path, 'source', opts).toString('latin1');
-}
-
-/** The bytes of a source text read with readSourceText. */
-export function sourceBytes(text: string): Buffer {
-  return Buffer.from(text, 'latin1');
 }
 
 /** Parses JSON read from a data file; a syntax error is a KlpError at its line and column. */

@@ -1,21 +1,17 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { writeDir } from '@klp-split/core';
+import { KlpError, writeDir, BUILD_RECORD, buildRecordText, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest, type Diagnostic, treeCacheDir, type KernelTree } from '@klp-split/core';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
-import { BUILD_RECORD, buildRecordText, ensureCacheDir, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
 import { parseBuildOutput } from './compiler-output.js';
 import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from './kbuild-file.js';
-import { discoverKernelTree, type KernelTree } from './kernel-tree.js';
 import { layoutProbeSource } from './layout-probe.js';
 import { createHash } from 'node:crypto';
-import { headersHaveSplitApi, prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
+import { prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
 import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, undefinedReports, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
 import type { PatchRole } from '@klp-split/klp-relocs';
 
-export interface BuildOptions {
-  kdir?: string;
+interface BuildOptions {
   /** make variables such as CONFIG_SAMPLE_LIVEPATCH=m. */
   makeVars?: Record<string, string>;
   /** Module.symvers files of other modules (targets) whose exports the modules use. */
@@ -43,14 +39,16 @@ export interface BuildResult {
   relocs?: ModuleRelocs[];
 }
 
-export class BuildSetupError extends Error {}
+/** A directory or kernel tree the build cannot start from: an input or environment error (exit 2). */
+class BuildSetupError extends KlpError {
+  constructor(message: string, code: string) {
+    super(message, { code });
+  }
+}
 
-/** The cache directory (created; an unusable one is an environment error): the contract in @klp-split/core. */
-const cacheDir = ensureCacheDir;
-
-export function readSplitManifest(dir: string): SplitManifest {
+function readSplitManifest(dir: string): SplitManifest {
   const path = join(dir, MANIFEST_FILE);
-  if (!existsSync(path)) throw new BuildSetupError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`);
+  if (!existsSync(path)) throw new BuildSetupError(`${dir}: no ${MANIFEST_FILE}; run 'klp-split split' first`, 'manifest-missing');
   return readManifest(path);
 }
 
@@ -80,7 +78,7 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
     ...(result.relocs?.length ? { relocations: result.relocs } : {}),
   };
   const files = new Map<string, Buffer>();
-  const probe = overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : hasSplitApi(tree) ? await nativeSplitLayoutProbe(tree) : undefined;
+  const probe = overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : tree.kind === 'split' ? await nativeSplitLayoutProbe(tree) : undefined;
   if (probe) {
     // A copy next to the modules, so a build restored from a cache is complete.
     files.set(LAYOUT_MODULE, readFileSync(probe));
@@ -92,11 +90,10 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
 }
 
 /** Builds the split modules of `dir` (its klp-split.json) through the split-API overlay. */
-export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
+export async function buildSplit(dirArg: string, tree: KernelTree, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
   const manifest = readSplitManifest(dir);
-  const tree = discoverKernelTree({ kdir: opts.kdir });
-  const overlay = prepareOverlay(tree, cacheDir());
+  const overlay = prepareOverlay(tree);
   writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build'), opts.force ?? false);
   // Every part is a livepatch module: the main part's object is vmlinux, a per-object part's its target.
   const roles = new Map<string, PatchRole>(manifest.parts.map((p) => [p.module.replace(/-/g, '_'), { kind: 'part', target: p.object }]));
@@ -110,13 +107,12 @@ export async function buildSplit(dirArg: string, opts: BuildOptions = {}): Promi
  * the directory's own Kbuild or Makefile when it has one, else with a
  * generated Kbuild naming each source as a module.
  */
-export async function buildModules(dirArg: string, sources: string[], opts: BuildOptions = {}): Promise<BuildResult> {
+export async function buildModules(dirArg: string, sources: string[], tree: KernelTree, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
-  const tree = discoverKernelTree({ kdir: opts.kdir });
   const modules = sources.map((s) => ({ object: s.replace(/\.c$/, '.o') }));
   // A classic livepatch on stock headers: only the relocation annotations are added to linux/livepatch.h.
   const livepatch = opts.relocs?.relocs !== false && hasLivepatchSources(dir);
-  const overlay = livepatch ? prepareAnnotationsOverlay(cacheDir()) : {};
+  const overlay = livepatch ? prepareAnnotationsOverlay(treeCacheDir(tree)) : {};
   const ctx = { objects: livepatch ? classicObjects(dir) : undefined };
   // The directory's own Kbuild decides the modules (composite ones too): read them from modules.order.
   if (hasOwnKbuild(dir)) return livepatch ? kbuildWithRelocs(dir, tree, overlay, [], opts, ctx) : runKbuild(dir, tree, overlay, [], opts);
@@ -148,7 +144,7 @@ async function kbuildWithRelocs(
   const symvers = [tree.symvers, overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f)), join(dir, 'Module.symvers')].filter((f): f is string => !!f);
   const undefinedIn = undefinedReports(result.diagnostics, dir);
   const link = undefinedIn && { since, undefinedIn };
-  const pass = runRelocsPass(dir, built, { release: tree.release, symvers, roles: ctx.roles, objects: ctx.objects, opts: opts.relocs ?? {}, link });
+  const pass = runRelocsPass(dir, built, { symvers, roles: ctx.roles, objects: ctx.objects, opts: { ...opts.relocs, kallsyms: opts.relocs?.kallsyms ?? tree.kallsyms }, link });
   const livepatchKos = new Set(pass.outcomes.filter((o) => o.livepatch).map((o) => o.ko));
   // KBUILD_MODPOST_WARN=1 from the user accepts unresolved symbols: a module the pass cannot convert is left as
   // linked, with its findings as warnings.
@@ -201,7 +197,7 @@ function modulesOrder(dir: string): string[] {
 }
 
 /** CONFIG symbols that switch objects on in a Makefile (`obj-$(CONFIG_X) += ...`). */
-export function configSymbols(makefileText: string): string[] {
+function configSymbols(makefileText: string): string[] {
   return [...new Set([...makefileText.matchAll(/obj-\$[({](CONFIG_[A-Za-z0-9_]+)[)}]/g)].map((m) => m[1]!))].sort();
 }
 
@@ -210,12 +206,11 @@ export function configSymbols(makefileText: string): string[] {
  * Kbuild through the split-API overlay, every CONFIG symbol of its obj-
  * lines set to m unless given.
  */
-export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promise<BuildResult> {
+export async function buildTree(dirArg: string, tree: KernelTree, opts: BuildOptions = {}): Promise<BuildResult> {
   const dir = resolve(dirArg);
   const makefile = ['Kbuild', 'Makefile'].map((f) => join(dir, f)).find((f) => existsSync(f));
-  if (!makefile) throw new BuildSetupError(`${dir}: no Makefile or Kbuild to build`);
-  const tree = discoverKernelTree({ kdir: opts.kdir });
-  const overlay = prepareOverlay(tree, cacheDir());
+  if (!makefile) throw new BuildSetupError(`${dir}: no Makefile or Kbuild to build`, 'build-file-missing');
+  const overlay = prepareOverlay(tree);
   const makeVars = Object.fromEntries(configSymbols(readFileSync(makefile, 'utf8')).map((c) => [c, 'm']));
   const all = { ...opts, makeVars: { ...makeVars, ...opts.makeVars } };
   const result = hasLivepatchSources(dir) ? await kbuildWithRelocs(dir, tree, overlay, [], all, {}) : await runKbuild(dir, tree, overlay, [], all);
@@ -228,15 +223,9 @@ export async function buildTree(dirArg: string, opts: BuildOptions = {}): Promis
  * The layout probe of the stock livepatch structures (for classic
  * livepatches in the simulator's upstream mode), built once per kernel tree.
  */
-export async function stockLayoutProbe(kdir?: string): Promise<string> {
-  const tree = discoverKernelTree({ kdir });
+export async function stockLayoutProbe(tree: KernelTree): Promise<string> {
   const key = createHash('sha256').update(readFileSync(tree.livepatchHeader)).update(tree.dir).digest('hex').slice(0, 16);
-  return ensureLayoutProbe(tree, {}, join(cacheDir(), `stock-layout-${key}`), STOCK_LAYOUT_FIELDS);
-}
-
-/** A kernel tree whose own linux/livepatch.h has the split API (the split kernel's): no overlay. */
-function hasSplitApi(tree: KernelTree): boolean {
-  return headersHaveSplitApi(readFileSync(tree.livepatchHeader, 'utf8'));
+  return ensureLayoutProbe(tree, {}, join(treeCacheDir(tree), `stock-layout-${key}`), STOCK_LAYOUT_FIELDS);
 }
 
 /**
@@ -245,7 +234,7 @@ function hasSplitApi(tree: KernelTree): boolean {
  */
 async function nativeSplitLayoutProbe(tree: KernelTree): Promise<string> {
   const key = createHash('sha256').update(readFileSync(tree.livepatchHeader)).update(tree.dir).digest('hex').slice(0, 16);
-  return ensureLayoutProbe(tree, {}, join(cacheDir(), `native-split-layout-${key}`));
+  return ensureLayoutProbe(tree, {}, join(treeCacheDir(tree), `native-split-layout-${key}`));
 }
 
 /** Builds a layout probe once (per overlay, or per stock tree); returns its .ko. */
@@ -261,7 +250,7 @@ async function ensureLayoutProbe(tree: KernelTree, overlay: Overlay, baseDir?: s
   writeFileSync(join(tmp, 'klp_split_layout.c'), layoutProbeSource(fields));
   writeFileSync(join(tmp, 'Kbuild'), kbuildText([{ object: 'klp_split_layout.o' }], 'klp-split layout probe'));
   const res = await runKbuild(tmp, tree, overlay, [{ object: 'klp_split_layout.o' }], { jobs: 1 });
-  if (!res.ok) throw new BuildSetupError(`could not build the structure layout probe:\n${res.output}`);
+  if (!res.ok) throw new BuildSetupError(`could not build the structure layout probe:\n${res.output}`, 'layout-probe-failed');
   try {
     renameSync(tmp, final);
   } catch {

@@ -1,5 +1,5 @@
 import { isAbsolute, relative } from 'node:path';
-import type { Diagnostic, Severity } from '@klp-split/splitter';
+import type { Diagnostic, Severity } from '@klp-split/core';
 
 const GCC_RE = /^(\S[^:]*):(\d+):(\d+): (warning|error|fatal error|note): (.*)$/;
 const MODPOST_RE = /^(ERROR|WARNING): modpost: (.*)$/;

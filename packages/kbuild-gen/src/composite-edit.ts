@@ -6,7 +6,7 @@
  * stays. Input is LF text (latin1 for bytes that are not UTF-8).
  */
 
-export interface CompositeEdit {
+interface CompositeEdit {
   text: string;
   /** 1-based lines that lost an object, with the object. */
   removed: { line: number; object: string }[];

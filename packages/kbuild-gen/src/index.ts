@@ -1,10 +1,9 @@
-export * from './build.js';
-export * from './compiler-output.js';
-export * from './kbuild-file.js';
-export * from './kernel-tree.js';
-export * from './layout-probe.js';
-export * from './overlay.js';
-export * from './makefile-convert.js';
-export * from './preprocess.js';
-export * from './livepatch-relocs.js';
-export * from './composite-edit.js';
+/** The package's public API: what the other packages, the tests and the benchmarks use. */
+export { buildModules, type BuildResult, buildSplit, buildTree, stockLayoutProbe } from './build.js';
+export { dropFromComposite } from './composite-edit.js';
+export { parseBuildOutput } from './compiler-output.js';
+export { kbuildText, type KbuildModule, modulesOfManifest, modulesOfParts } from './kbuild-file.js';
+export { classicObjects, type ModuleRelocs, undefinedReports } from './livepatch-relocs.js';
+export { type ConvertedLivepatch, convertMakefile } from './makefile-convert.js';
+export { prepareAnnotationsOverlay, prepareOverlay } from './overlay.js';
+export { preprocessWithKbuild } from './preprocess.js';

@@ -1,8 +1,7 @@
-import { builtParts, type SplitManifest } from '@klp-split/core';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
+import { builtParts, type SplitManifest, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 
 /** The kbuild object name of a source file: `a-b.c` -> `a-b.o`. */
-export function objectFile(file: string): string {
+function objectFile(file: string): string {
   return file.replace(/\.c$/, '.o');
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import { undefinedReports } from './livepatch-relocs.js';
 
 const modpost = (message: string): Diagnostic => ({ file: 'Module.symvers', line: 0, col: 0, severity: 'warning', code: 'modpost', message });

@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { guessRole, listLivepatchRelocations, loadFacts, patchObjects, rewriteModuleFile, SourceIndex, type PatchRole, type RewriteOutcome } from '@klp-split/klp-relocs';
-import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
-import type { BuiltModule, Diagnostic } from '@klp-split/splitter';
+import { readElf } from '@klp-split/kernel-facts';
+import type { BuiltModule, Diagnostic } from '@klp-split/core';
 
 /**
  * The post-link step of `klp-split build`: every livepatch module it built
@@ -17,7 +17,7 @@ import type { BuiltModule, Diagnostic } from '@klp-split/splitter';
 export interface RelocsOptions {
   /** Built target modules (.ko): their symbols give sympos, their exports the dependencies. */
   targets?: string[];
-  /** A kallsyms dump of the booted kernel (default: the cached one for the tree's release). */
+  /** A kallsyms dump of the booted kernel (the build passes the tree's by default). */
   kallsyms?: string;
   /** false: leave the modules as kbuild linked them (and modpost's checks as they are). */
   relocs?: boolean;
@@ -60,7 +60,7 @@ export function classicObjects(dir: string): Map<string, string[]> {
   return out;
 }
 
-export interface RelocsPass {
+interface RelocsPass {
   outcomes: RewriteOutcome[];
   records: ModuleRelocs[];
   diagnostics: Diagnostic[];
@@ -70,7 +70,7 @@ export interface RelocsPass {
  * What the build knows without reading the modules: when kbuild linked
  * them, and which ones modpost reported undefined symbols for.
  */
-export interface LinkFacts {
+interface LinkFacts {
   /** Modules modified at or after this time (ms since the epoch) were linked by this build. */
   since: number;
   /** .ko paths modpost reported an "undefined!" symbol for. */
@@ -80,9 +80,9 @@ export interface LinkFacts {
 export function runRelocsPass(
   dir: string,
   modules: BuiltModule[],
-  ctx: { release: string; symvers: string[]; roles?: Map<string, PatchRole>; objects?: Map<string, string[]>; opts: RelocsOptions; link?: LinkFacts },
+  ctx: { symvers: string[]; roles?: Map<string, PatchRole>; objects?: Map<string, string[]>; opts: RelocsOptions; link?: LinkFacts },
 ): RelocsPass {
-  const kallsyms = ctx.opts.kallsyms ?? defaultKallsymsFile(ctx.release);
+  const kallsyms = ctx.opts.kallsyms;
   // Read only when a module needs them: a build whose modules use nothing but exports pays nothing.
   let facts: ReturnType<typeof loadFacts> | undefined;
   const getFacts = () => (facts ??= loadFacts({ symvers: ctx.symvers.filter((f) => existsSync(f)), targets: ctx.opts.targets ?? [], kallsyms }));

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkKernelTree, discoverKernelTree } from './kernel-tree.js';
+import { checkKernelTree, discoverKernelTree } from '@klp-split/kernel-facts';
 import { OverlayError, prepareOverlay, splitApiHeader } from './overlay.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'klp-split-overlay-'));

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
-import type { KernelTree } from './kernel-tree.js';
+import { KlpError, TOOL_NAME, TOOL_VERSION, treeCacheDir, type KernelTree } from '@klp-split/core';
 
 /**
  * The split livepatch API on stock headers: the installed linux/livepatch.h,
@@ -16,10 +15,11 @@ export interface Overlay {
   extraSymvers?: string;
 }
 
-export class OverlayError extends Error {}
-
-export function headersHaveSplitApi(headerText: string): boolean {
-  return /\bklp_add_object\s*\(/.test(headerText);
+/** A linux/livepatch.h the split API cannot be added to: an environment error (exit 2). */
+export class OverlayError extends KlpError {
+  constructor(message: string) {
+    super(message, { code: 'overlay-header-unexpected' });
+  }
 }
 
 interface Edit {
@@ -55,7 +55,7 @@ const EDITS: Edit[] = [
  * - KLP_MODULE_RELOC(obj) arrays of KLP_SYMPOS(sym, pos) go to
  *   `.klp.module_relocs.<obj>` as packed { void *sym; unsigned int sympos; }.
  */
-export const RELOC_ANNOTATIONS = `
+const RELOC_ANNOTATIONS = `
 /* Livepatch relocation annotations, added by klp-split. */
 #ifndef KLP_RELOC_SYMBOL_POS
 #define KLP_RELOC_SYMBOL_POS(LP_OBJ_NAME, SYM_OBJ_NAME, SYM_NAME, SYM_POS) \\
@@ -85,12 +85,12 @@ export function splitApiHeader(original: string, from: string): string {
   return note + text + RELOC_ANNOTATIONS;
 }
 
-export const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
+const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n';
 
-/** Writes (once per header content) the overlay for `tree` under `cacheDir`. */
-export function prepareOverlay(tree: KernelTree, cacheDir: string): Overlay {
+/** Writes (once per header content) the overlay for `tree` under `cacheDir`; none for a split kernel's tree. */
+export function prepareOverlay(tree: KernelTree, cacheDir: string = treeCacheDir(tree)): Overlay {
+  if (tree.kind === 'split') return {};
   const original = readFileSync(tree.livepatchHeader, 'utf8');
-  if (headersHaveSplitApi(original)) return {};
   // The annotations are part of the key: a cached overlay without them is not reused.
   const key = createHash('sha256').update(original).update(TOOL_VERSION).update(RELOC_ANNOTATIONS).digest('hex').slice(0, 16);
   const dir = join(cacheDir, `overlay-${key}`);
@@ -119,7 +119,7 @@ export function prepareAnnotationsOverlay(cacheDir: string): Overlay {
   return { includeDir: join(dir, 'include') };
 }
 
-export function atomicWrite(path: string, text: string): void {
+function atomicWrite(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);

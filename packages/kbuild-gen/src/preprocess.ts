@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import type { KernelTree } from './kernel-tree.js';
+import type { KernelTree } from '@klp-split/core';
 
 /**
  * The compiler's view of a source: kbuild's own `<file>.i` target, so names

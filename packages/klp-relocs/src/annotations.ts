@@ -1,5 +1,4 @@
-import { elfConstants as C, sectionData, type ElfFile } from '@klp-split/runtime-sim';
-import { KLP_ANNOTATION_PREFIX, KLP_MODULE_RELOCS_PREFIX, parseAnnotationName } from './names.js';
+import { elfConstants as C, sectionData, type ElfFile, KLP_ANNOTATION_PREFIX, KLP_MODULE_RELOCS_PREFIX, parseAnnotationName } from '@klp-split/kernel-facts';
 
 /**
  * What the author said about a symbol's object and position, read back from
@@ -26,9 +25,9 @@ export interface Annotation {
   section?: number;
 }
 
-export const MODULE_RELOC_SIZE = 12;
+const MODULE_RELOC_SIZE = 12;
 
-export interface AnnotationProblem {
+interface AnnotationProblem {
   symbol: string;
   message: string;
   code: string;

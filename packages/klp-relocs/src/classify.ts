@@ -1,4 +1,4 @@
-import { elfConstants as C, VMLINUX, type ElfFile } from '@klp-split/runtime-sim';
+import { elfConstants as C, VMLINUX, type ElfFile } from '@klp-split/kernel-facts';
 import type { Annotation } from './annotations.js';
 import type { ObjectSymbolTable } from './symbol-table.js';
 import type { SymbolProblem } from './sympos.js';
@@ -17,7 +17,7 @@ export interface RelocFacts {
 }
 
 /** Symbol tables by object, possibly read only when first asked for (a kallsyms dump is 100,000 lines). */
-export interface SymbolTables {
+interface SymbolTables {
   get(object: string): ObjectSymbolTable | undefined;
   has(object: string): boolean;
 }

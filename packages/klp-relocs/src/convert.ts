@@ -1,10 +1,9 @@
-import type { Diagnostic } from '@klp-split/splitter';
-import { elfConstants as C, readElf, type ElfFile, type ElfRela } from '@klp-split/runtime-sim';
+import type { Diagnostic } from '@klp-split/core';
+import { elfConstants as C, readElf, type ElfFile, type ElfRela, klpRelaName, klpSymName } from '@klp-split/kernel-facts';
 import { readAnnotations, type Annotation } from './annotations.js';
 import { classify, type Classification, type PatchRole, type RelocFacts } from './classify.js';
 import { applyElfEdits, emptyEdits, SHF_INFO_LINK } from './elf-writer.js';
 import { dropDepends, dropVersions } from './module-info-edit.js';
-import { klpRelaName, klpSymName } from './names.js';
 import { relocationProblems } from './rules.js';
 import type { SourceIndex } from './source-lines.js';
 import { resolveSympos, type SymbolProblem } from './sympos.js';
@@ -33,7 +32,7 @@ export interface ConvertResult {
   diagnostics: Diagnostic[];
 }
 
-export interface ConvertInput {
+interface ConvertInput {
   elf: ElfFile;
   role: PatchRole;
   facts: RelocFacts;

@@ -1,5 +1,5 @@
 import { KlpError } from '@klp-split/core';
-import { elfConstants as C, type ElfFile, type ElfRela } from '@klp-split/runtime-sim';
+import { elfConstants as C, type ElfFile, type ElfRela } from '@klp-split/kernel-facts';
 
 /** SHF_INFO_LINK: sh_info holds a section index (gABI). */
 export const SHF_INFO_LINK = 0x40;

@@ -1,12 +1,11 @@
 import { basename } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { readFileSync } from 'node:fs';
-import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX } from '@klp-split/runtime-sim';
+import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX, moduleName } from '@klp-split/kernel-facts';
 import type { RelocFacts } from './classify.js';
-import { moduleName } from './names.js';
 import { moduleTable, ObjectSymbolTable, vmlinuxTable } from './symbol-table.js';
 
-export interface FactSources {
+interface FactSources {
   /** Module.symvers files: the kernel tree's, the overlay's, other modules'. */
   symvers: readonly string[];
   /** Built target modules (.ko): their symbols (sympos) and exports. */

@@ -1,13 +1,7 @@
-export * from './names.js';
-export * from './symbol-table.js';
-export * from './annotations.js';
-export * from './classify.js';
-export * from './sympos.js';
-export * from './rules.js';
-export * from './elf-writer.js';
-export * from './module-info-edit.js';
-export * from './source-lines.js';
-export * from './convert.js';
-export * from './list.js';
-export * from './facts.js';
-export * from './rewrite-file.js';
+/** The package's public API: what the other packages, the tests and the benchmarks use. */
+export { patchObjects, type PatchRole } from './classify.js';
+export { SHF_INFO_LINK } from './elf-writer.js';
+export { loadFacts } from './facts.js';
+export { listLivepatchRelocations } from './list.js';
+export { guessRole, rewriteModuleFile, type RewriteOutcome } from './rewrite-file.js';
+export { SourceIndex } from './source-lines.js';

@@ -1,8 +1,7 @@
-import { elfConstants as C, type ElfFile } from '@klp-split/runtime-sim';
+import { elfConstants as C, type ElfFile, parseKlpRelaName, parseKlpSymName } from '@klp-split/kernel-facts';
 import type { LivepatchRelocation } from './convert.js';
-import { parseKlpRelaName, parseKlpSymName } from './names.js';
 
-export interface ListedRelocation extends LivepatchRelocation {
+interface ListedRelocation extends LivepatchRelocation {
   /** The `.klp.rela` section it is in. */
   klpSection: string;
   /** Set when the kernel would refuse this entry: why. */

@@ -1,6 +1,5 @@
-import { readVersions, sectionByName, sectionData, type ElfFile } from '@klp-split/runtime-sim';
+import { readVersions, sectionByName, sectionData, type ElfFile, moduleName } from '@klp-split/kernel-facts';
 import type { ElfEdits } from './elf-writer.js';
-import { moduleName } from './names.js';
 
 const VERSION_ENTRY = 64;
 

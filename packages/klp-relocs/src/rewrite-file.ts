@@ -1,7 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { readInput } from '@klp-split/core';
 import { basename } from 'node:path';
-import { readElf, readModinfo, readThisModuleName, VMLINUX } from '@klp-split/runtime-sim';
+import { readElf, readModinfo, readThisModuleName, VMLINUX } from '@klp-split/kernel-facts';
 import type { PatchRole, RelocFacts } from './classify.js';
 import { convertModule, type ConvertResult } from './convert.js';
 import type { SourceIndex } from './source-lines.js';

@@ -1,5 +1,4 @@
-import { STATIC_KEY_SECTIONS, VMLINUX } from '@klp-split/runtime-sim';
-import { objectNameProblem, symbolNameProblem } from './names.js';
+import { STATIC_KEY_SECTIONS, VMLINUX, objectNameProblem, symbolNameProblem } from '@klp-split/kernel-facts';
 import type { SymbolProblem } from './sympos.js';
 
 /**

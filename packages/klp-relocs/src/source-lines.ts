@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readSourceText } from '@klp-split/core';
 
 /** A place in the C sources, for a diagnostic. */
-export interface SourcePlace {
+interface SourcePlace {
   file: string;
   line: number;
   col: number;

@@ -1,4 +1,4 @@
-import { elfConstants as C, VMLINUX, type ElfFile, type Kallsyms } from '@klp-split/runtime-sim';
+import { elfConstants as C, VMLINUX, type ElfFile, type Kallsyms } from '@klp-split/kernel-facts';
 
 /**
  * The symbols of one object in kallsyms order, as klp_find_object_symbol()

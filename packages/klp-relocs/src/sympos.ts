@@ -7,7 +7,7 @@ export interface SymbolProblem {
   severity: 'error' | 'warning';
 }
 
-export type SymposResult = { sympos: number; warning?: SymbolProblem } | { problem: SymbolProblem };
+type SymposResult = { sympos: number; warning?: SymbolProblem } | { problem: SymbolProblem };
 
 /**
  * The sympos to write for `symbol` in `object`: 0 when the name is unique

@@ -5,7 +5,7 @@ import { parseC, type SyntaxNode } from './parse.js';
 /** The unit's text after the compiler's preprocessor; undefined when no compiler is at hand. */
 export type Preprocessor = () => string | undefined;
 
-export interface EvaluatedFunc {
+interface EvaluatedFunc {
   oldName: string | undefined;
   newFunc: string;
   sympos: number;

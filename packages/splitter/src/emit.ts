@@ -10,7 +10,7 @@ import { renderEntries, type Entry, type RenderedOrigin } from './render.js';
 import { COPIED_MODINFO, isExportCall } from './roles.js';
 
 /** Emits the split sources: byte-for-byte original items plus the split API glue (spec §3). */
-export interface EmittedFiles {
+interface EmittedFiles {
   /** File name (relative to the output directory) to content, in a stable order. */
   files: Map<string, string>;
   /** File name to the original line of each of its lines (index 0 is line 1). */

@@ -78,7 +78,7 @@ export class ExportNames {
 const TOKEN_RE = /"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\/\*[\s\S]*?\*\/|\/\/[^\n]*|(->|\.)?(\s*)\b([A-Za-z_]\w*)/g;
 
 /** Renames identifiers outside strings, comments and member accesses (`a.b`, `p->b`); the rest stays byte for byte. */
-export function renameIdentifiers(text: string, renames: ReadonlyMap<string, string>): string {
+function renameIdentifiers(text: string, renames: ReadonlyMap<string, string>): string {
   return text.replace(TOKEN_RE, (whole, member: string | undefined, space: string | undefined, id: string | undefined) => {
     if (!id || member) return whole;
     const to = renames.get(id);

@@ -1,10 +1,6 @@
-export * from './diagnostics.js';
-export * from './manifest.js';
-export * from './split.js';
-export * from './write.js';
-export { TOOL_NAME, TOOL_VERSION } from './version.js';
-export { parseC, reportSyntaxErrors } from './parse.js';
-export { maskAnnotations } from './mask.js';
+/** The package's public API: what the other packages, the tests and the benchmarks use. */
+export { compositeModules, splitLivepatch, splitModule } from './multi-file.js';
+export { parseC } from './parse.js';
+export { splitFile, type SplitResult, splitSource } from './split.js';
+export { outputBytes, previousGenerated, splitOutputBytes } from './write.js';
 export { relocAnnotations, type RelocAnnotation } from './reloc-annotations.js';
-export { compositeModules, compositeOf, moduleOfFiles, splitLivepatch, splitModule } from './multi-file.js';
-export * from './source-map.js';

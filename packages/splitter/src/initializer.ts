@@ -71,7 +71,7 @@ export function isTerminator(node: SyntaxNode): boolean {
  * Re-indents a moved element: its first line goes at `indent`, and later lines
  * keep their depth relative to the element's original indentation.
  */
-export function reindent(text: string, from: string, to: string): string {
+function reindent(text: string, from: string, to: string): string {
   return text
     .split('\n')
     .map((line, i) => (i === 0 ? to + line : line.startsWith(from) ? to + line.slice(from.length) : line))

@@ -6,7 +6,7 @@ import { walkTopLevel, type Cond, type Preamble } from './top-level.js';
  * splitter moves whole items between files, so an item owns its leading
  * comments and a trailing comment on its last line.
  */
-export type ItemKind = 'include' | 'macro' | 'function' | 'variable' | 'prototype' | 'type' | 'call' | 'other';
+type ItemKind = 'include' | 'macro' | 'function' | 'variable' | 'prototype' | 'type' | 'call' | 'other';
 
 export type { Cond, Preamble } from './top-level.js';
 
@@ -390,7 +390,7 @@ export function localNames(fn: SyntaxNode): Set<string> {
 
 const IDENT_OR_MEMBER_RE = /(->|\.)?\s*\b([A-Za-z_][A-Za-z0-9_]*)/g;
 
-export function stripStringsAndComments(text: string): string {
+function stripStringsAndComments(text: string): string {
   return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ' ');
 }
 

@@ -7,7 +7,7 @@ import { decodeCString } from './c-strings.js';
  * the array from the syntax tree. Large generated livepatches are almost
  * entirely such arrays, and walking them node by node dominates the split.
  */
-export interface FuncText {
+interface FuncText {
   oldName: string;
   newFunc: string;
   sympos: number;

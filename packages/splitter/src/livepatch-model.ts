@@ -1,15 +1,14 @@
 import { decodeCString } from './c-strings.js';
 import { conditionAt, evaluatedFuncArray, evaluatedObjectNames, type Preprocessor } from './compiler-names.js';
 import { isCallbackKind } from '@klp-split/core';
-import type { CallbackKind } from '@klp-split/core';
-import type { DiagnosticSink } from './diagnostics.js';
+import type { CallbackKind, DiagnosticSink } from '@klp-split/core';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';
 import { readSimpleFuncArray } from './klp-func-text.js';
 import { parseC, position, type SyntaxNode } from './parse.js';
 
 /** The livepatch structures of one source, as the kernel would read them. */
-export interface KlpFuncEntry {
+interface KlpFuncEntry {
   oldName: string;
   newFunc: string;
   sympos: number;
@@ -20,7 +19,7 @@ export interface KlpFuncEntry {
   evaluated?: boolean;
 }
 
-export interface KlpCallback {
+interface KlpCallback {
   kind: CallbackKind;
   func: string;
 }
@@ -56,7 +55,7 @@ export interface LivepatchModel {
   exitItem?: Item;
 }
 
-export type ModelResult =
+type ModelResult =
   | { kind: 'livepatch'; model: LivepatchModel }
   | { kind: 'not-livepatch' }
   | { kind: 'already-split' }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { confinePath, KlpError, readSourceText } from '@klp-split/core';
-import type { Diagnostic } from './diagnostics.js';
+import type { Diagnostic } from '@klp-split/core';
 
 /**
  * The livepatch's own headers (`#include "fix.h"`), copied beside the split

@@ -1,10 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
+import { formatDiagnostic, type Diagnostic, kbuildModuleName, decodeLines, encodeLines, type LineOrigin, buildManifest, MANIFEST_FILE, manifestText } from '@klp-split/core';
 import { readUnit } from './items.js';
-import { buildManifest, MANIFEST_FILE, manifestText } from './manifest.js';
-import { kbuildModuleName } from '@klp-split/core';
-import { decodeLines, encodeLines, type LineOrigin } from './source-map.js';
 import { splitFile, splitSource, withLocalHeaders, type SplitOptions, type SplitResult } from './split.js';
 import { localHeaders, NO_HEADERS, sharedHeaderName } from './local-headers.js';
 import type { UnitFiles } from './emit.js';
@@ -41,7 +38,7 @@ export function compositeModules(dir: string): Map<string, string[]> {
 const NOT_MODULES = new Set(['obj', 'lib', 'ccflags', 'asflags', 'ldflags', 'subdir-ccflags', 'subdir', 'always', 'extra', 'targets', 'hostprogs', 'userprogs', 'clean-files', 'ccflags-remove', 'CFLAGS', 'AFLAGS']);
 
 /** The composite module a source file belongs to, per the Makefile next to it. */
-export function compositeOf(path: string): { module: string; sources: string[] } | undefined {
+function compositeOf(path: string): { module: string; sources: string[] } | undefined {
   const file = basename(path);
   for (const [module, sources] of compositeModules(dirname(path))) if (sources.includes(file)) return { module, sources: sources.map((s) => join(dirname(path), s)) };
   return undefined;
@@ -142,7 +139,7 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
 }
 
 /** The module name of several files given together: their composite, else the first file's. */
-export function moduleOfFiles(paths: string[]): string {
+function moduleOfFiles(paths: string[]): string {
   const composite = compositeOf(paths[0]!);
   if (composite && paths.every((p) => composite.sources.includes(join(dirname(paths[0]!), basename(p))))) return kbuildModuleName(composite.module);
   return kbuildModuleName(basename(paths[0]!).replace(/\.c$/, ''));

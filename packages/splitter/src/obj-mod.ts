@@ -1,4 +1,4 @@
-import type { DiagnosticSink } from './diagnostics.js';
+import type { DiagnosticSink } from '@klp-split/core';
 import { declaredName, type SourceUnit } from './items.js';
 import type { SyntaxNode } from './parse.js';
 import type { LivepatchModel } from './livepatch-model.js';

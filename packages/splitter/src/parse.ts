@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type ParserType from 'tree-sitter';
 import { maskAnnotations } from './mask.js';
-import type { DiagnosticSink } from './diagnostics.js';
+import type { DiagnosticSink } from '@klp-split/core';
 
 export type SyntaxNode = ParserType.SyntaxNode;
 export type Tree = ParserType.Tree;

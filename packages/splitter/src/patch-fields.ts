@@ -17,7 +17,7 @@ function defines(source: string): Map<string, string> {
 }
 
 /** The value of a constant expression klp-split can read without a preprocessor, or null. */
-export function evalConstant(text: string, macros: Map<string, string>, depth = 0): number | null {
+function evalConstant(text: string, macros: Map<string, string>, depth = 0): number | null {
   const t = text.trim().replace(/^\((.*)\)$/s, '$1').trim();
   if (t === 'true') return 1;
   if (t === 'false') return 0;
@@ -38,7 +38,7 @@ function runtimeAssignment(source: string, patchVar: string | undefined, field: 
   return re.exec(source)?.[0];
 }
 
-export interface PatchFields {
+interface PatchFields {
   replace?: boolean;
   replaceText?: string;
   states?: ManifestState[];

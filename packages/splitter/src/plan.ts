@@ -1,4 +1,4 @@
-import type { DiagnosticSink } from './diagnostics.js';
+import type { DiagnosticSink } from '@klp-split/core';
 import { ExportNames } from './export-names.js';
 import { warnObjModReads } from './obj-mod.js';
 import { identifiersIn, type Item, type SourceUnit } from './items.js';

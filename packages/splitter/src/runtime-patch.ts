@@ -1,4 +1,4 @@
-import type { DiagnosticSink } from './diagnostics.js';
+import type { DiagnosticSink } from '@klp-split/core';
 import type { SourceUnit } from './items.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic } from './diagnostics.js';
+import { formatDiagnostic } from '@klp-split/core';
 import { splitSource } from './split.js';
 
 const HEAD = '// SPDX-License-Identifier: GPL-2.0\n#include <linux/module.h>\n#include <linux/livepatch.h>\n\n';

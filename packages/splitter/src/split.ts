@@ -1,21 +1,17 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { confinePath, KlpError, readSourceText, type ManifestSourceMap } from '@klp-split/core';
-import { DiagnosticSink, formatDiagnostic, type Diagnostic } from './diagnostics.js';
+import { confinePath, KlpError, readSourceText, type ManifestSourceMap, DiagnosticSink, formatDiagnostic, type Diagnostic, buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest, encodeLines, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 import { emitSplit, hasLivepatchModinfo, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { localHeaders, NO_HEADERS, sharedHeaderName, type LocalHeaders } from './local-headers.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
-import { buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest } from '@klp-split/core';
 import type { SourceUnit } from './items.js';
 import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
 import { reportRuntimePatch } from './runtime-patch.js';
 import { planSplit, type SplitPlan } from './plan.js';
-import { encodeLines } from './source-map.js';
-import { TOOL_NAME, TOOL_VERSION } from './version.js';
 
 export type SplitKind = 'split' | 'not-livepatch' | 'already-split' | 'invalid';
 

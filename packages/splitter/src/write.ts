@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { confinePath, contentHash, KlpError, readInputText } from '@klp-split/core';
-import { manifestText, parseManifest, type SplitManifest } from './manifest.js';
+import { confinePath, contentHash, KlpError, readInputText, manifestText, parseManifest, type SplitManifest } from '@klp-split/core';
 
 /**
  * The splitter's side of the write layer (@klp-split/core's write/): output

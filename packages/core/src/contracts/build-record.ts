@@ -18,7 +18,7 @@ export const BUILD_RECORD = '.klp-split/build.json';
 /** The layout probe's copy inside a split build directory. */
 export const LAYOUT_MODULE = '.klp-split/klp_split_layout.ko';
 /** The kernel tree's file of exported symbols and their CRCs. */
-export const SYMVERS_FILE = 'Module.symvers';
+const SYMVERS_FILE = 'Module.symvers';
 
 export interface BuiltModule {
   module: string;
@@ -49,7 +49,7 @@ export function buildRecordText(record: BuildRecord): string {
 }
 
 /** `<kdir>/Module.symvers`: the only symbol versions a record may name. */
-export function kernelSymvers(kdir: string): string {
+function kernelSymvers(kdir: string): string {
   return join(kdir, SYMVERS_FILE);
 }
 

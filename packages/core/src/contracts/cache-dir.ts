@@ -8,7 +8,7 @@ import { KlpError } from '../errors.js';
  * $XDG_CACHE_HOME/klp-split, else $HOME/.cache/klp-split. scripts/kernel-env.sh
  * and scripts/qemu-kernel.sh compute the same directory in shell.
  */
-export const CACHE_DIR_NAME = 'klp-split';
+const CACHE_DIR_NAME = 'klp-split';
 
 type Env = Record<string, string | undefined>;
 
@@ -33,7 +33,11 @@ export function cacheDir(env: Env = process.env): string {
 
 /** The cache directory, created when missing; one that cannot be created or written is an environment error naming it. */
 export function ensureCacheDir(env: Env = process.env): string {
-  const dir = cacheDir(env);
+  return createCacheDir(cacheDir(env));
+}
+
+/** `dir` (a cache directory cacheDir() gave) created when missing and checked writable, as ensureCacheDir() does. */
+export function createCacheDir(dir: string): string {
   const refuse = (why: string, cause?: unknown): never => {
     throw new KlpError(`cache directory ${dir} ${why}`, { code: 'cache-dir-unwritable', file: dir, cause, hint: 'make it writable, or set KLP_SPLIT_CACHE to a writable directory' });
   };

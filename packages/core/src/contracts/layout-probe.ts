@@ -7,7 +7,7 @@
  */
 import { CALLBACK_KINDS } from './callbacks.js';
 
-export const LAYOUT_SYMBOL_PREFIX = 'klp_layout__';
+const LAYOUT_SYMBOL_PREFIX = 'klp_layout__';
 /** The pseudo-field that carries sizeof(struct ...). */
 export const LAYOUT_SIZEOF = 'sizeof';
 

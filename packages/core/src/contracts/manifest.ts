@@ -20,9 +20,9 @@ export const MANIFEST_VERSION = 2;
  */
 export const MAX_MANIFEST_PARTS = 1024;
 /** The most functions one part may replace. */
-export const MAX_PART_FUNCS = 65536;
+const MAX_PART_FUNCS = 65536;
 
-export interface ManifestFunc {
+interface ManifestFunc {
   oldName: string;
   newFunc: string;
   sympos: number;
@@ -42,7 +42,7 @@ export interface ManifestSourceMap {
   files: Record<string, string>;
 }
 
-export interface ManifestCallback {
+interface ManifestCallback {
   kind: CallbackKind;
   func: string;
 }

@@ -28,7 +28,7 @@ export function perObjectFileBase(patchFileBase: string, object: string): string
   return `${patchFileBase}__${objectBase}`;
 }
 
-export type NameProblem = { code: 'path-escape' | 'invalid-module-name' | 'module-name-too-long'; message: string };
+type NameProblem = { code: 'path-escape' | 'invalid-module-name' | 'module-name-too-long'; message: string };
 
 /** Why `name` cannot be used as the object name of a per-object module, if it cannot. */
 export function objectNameProblem(patch: string, name: string): NameProblem | undefined {

@@ -4,7 +4,7 @@ import { KlpError, fromSystemError, isSystemError } from '../errors.js';
 import { LOCK_FILE } from './names.js';
 
 /** How long a run waits for another klp-split writing the same directory before refusing. */
-export const LOCK_WAIT_MS = 10_000;
+const LOCK_WAIT_MS = 10_000;
 /** A lock file without readable content (its writer died between create and write) is taken over after this long. */
 const EMPTY_LOCK_GRACE_MS = 5_000;
 
@@ -77,7 +77,7 @@ function takeOver(path: string, seen: string): void {
   }
 }
 
-export interface DirLock {
+interface DirLock {
   release(): void;
 }
 

@@ -9,7 +9,7 @@ import { applyJournal, recoverDir, writeJournal, type Journal, type Recovery } f
 import { lockDir } from './lock.js';
 import { isWriteLayerEntry, STAGING_DIR } from './names.js';
 
-export interface WritePlan {
+interface WritePlan {
   /** Every file the directory must hold afterwards (name relative to it) with its exact bytes. */
   files: Map<string, Buffer>;
   /**
@@ -33,7 +33,7 @@ export interface WriteReport {
   removed: string[];
 }
 
-export interface Refusal {
+interface Refusal {
   name: string;
   why: 'edited' | 'foreign';
 }
@@ -53,7 +53,7 @@ export class WriteRefused extends KlpError {
   }
 }
 
-export interface WriteTransaction {
+interface WriteTransaction {
   readonly dir: string;
   /** What the lock holder found and repaired before the body ran. */
   readonly recovered: Recovery;

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { KlpError } from '@klp-split/core';
 import { startCacheServer } from './server.js';
 
-export const CACHE_SERVER_HELP = `Usage: klp-split-cache-server --dir <directory> [--port <n>] [--host <address>] [--verbose]
+const CACHE_SERVER_HELP = `Usage: klp-split-cache-server --dir <directory> [--port <n>] [--host <address>] [--verbose]
 
 Serves <directory> as an Nx remote cache (Nx's self-hosted cache protocol,
 NX_SELF_HOSTED_REMOTE_CACHE_SERVER). Point <directory> at a network share

@@ -10,7 +10,7 @@ import { CacheStore, isCacheHash } from './store.js';
  * exists, an optional bearer token. The records live in a directory, which
  * is what makes a network share a shared Nx cache.
  */
-export interface CacheServerOptions {
+interface CacheServerOptions {
   dir: string;
   host?: string;
   port?: number;

@@ -10,7 +10,7 @@ const HASH = /^[A-Za-z0-9_-]{1,128}$/;
 
 export const isCacheHash = (hash: string): boolean => HASH.test(hash);
 
-export type PutResult = 'stored' | 'exists' | 'short-body';
+type PutResult = 'stored' | 'exists' | 'short-body';
 
 /**
  * One file per task hash in a directory that may be a network share used by

@@ -3,7 +3,7 @@ import { UsageError } from './exit-codes.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-export interface Parsed {
+interface Parsed {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }

@@ -1,12 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { buildModules, buildSplit, buildTree, BuildSetupError, KernelTreeError, OverlayError, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
-import { MANIFEST_FILE } from '@klp-split/splitter';
+import { buildModules, buildSplit, buildTree, type BuildResult, type ModuleRelocs } from '@klp-split/kbuild-gen';
+import { MANIFEST_FILE } from '@klp-split/core';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile, requireRegularFileIfPresent } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
-import { installedKernel } from '../kernels/installed-kernels.js';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 
 export const BUILD_HELP = `Usage: klp-split build <dir> [--kdir <dir> | --kernel <release>] [--jobs N] [--target <ko>]... [--force] [--json] [--quiet]
 
@@ -83,7 +83,6 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
     relocs: { targets: list(args, 'target').map((f) => resolve(f)), kallsyms, relocs: !flag(args, 'no-klp-relocs') },
     extraSymbols: list(args, 'symbols'),
     makeVars,
-    kdir: str(args, 'kernel') ? installedKernel(str(args, 'kernel')!).kdir : str(args, 'kdir'),
     jobs,
     force: flag(args, 'force'),
     onLine: (line: string) => {
@@ -91,18 +90,13 @@ export async function buildCommand(argv: string[], io: Io): Promise<number> {
       if (m) io.progress(`built ${m[1]!.replace(/^.*\//, '')}`);
     },
   };
-  let result: BuildResult;
-  try {
-    const entries = readdirSync(dir);
-    const isSplit = entries.includes(MANIFEST_FILE);
-    const isConverted = !isSplit && entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`));
-    const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
-    if (!isSplit && sources.length === 0) throw new UsageError(`build: ${dir} has neither ${MANIFEST_FILE} nor .c files`);
-    result = isSplit ? await buildSplit(dir, opts) : isConverted ? await buildTree(dir, opts) : await buildModules(dir, sources, opts);
-  } catch (e) {
-    if (e instanceof KernelTreeError || e instanceof BuildSetupError || e instanceof OverlayError) throw new UsageError(`build: ${e.message}`);
-    throw e;
-  }
+  const entries = readdirSync(dir);
+  const isSplit = entries.includes(MANIFEST_FILE);
+  const isConverted = !isSplit && entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`));
+  const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
+  if (!isSplit && sources.length === 0) throw new UsageError(`build: ${dir} has neither ${MANIFEST_FILE} nor .c files`);
+  const tree = discoverKernelTree({ kernel: str(args, 'kernel'), kdir: str(args, 'kdir') });
+  let result: BuildResult = isSplit ? await buildSplit(dir, tree, opts) : isConverted ? await buildTree(dir, tree, opts) : await buildModules(dir, sources, tree, opts);
   if (result.ok && result.modules.length === 0) {
     // kbuild builds nothing, silently, for obj-$(CONFIG_X) with X unset.
     result = { ...result, ok: false, diagnostics: [...result.diagnostics, nothingBuilt(dir, makeVars)] };

@@ -1,9 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { discoverKernelTree, includeDirs, KernelTreeError } from '@klp-split/kbuild-gen';
-import { JOURNAL_FILE, withWriteTransaction, type WriteReport } from '@klp-split/core';
-import { hasErrors, type Diagnostic } from '@klp-split/splitter';
-import { kbuildPreprocessor } from './split-command.js';
+import { JOURNAL_FILE, withWriteTransaction, type WriteReport, hasErrors, type Diagnostic } from '@klp-split/core';
+import { kbuildPreprocessor, kernelIncludeDirs, splitKernelTree } from './split-command.js';
 import { planConversion, previousConversion, type ConvertPlan } from '../convert/convert-dir.js';
 import { unifiedDiff } from '../convert/unified-diff.js';
 import { flag, parseCommandArgs, str } from './args.js';
@@ -51,18 +49,11 @@ const OLD_SCHEME_WARNING = (file: string): Diagnostic => ({
 });
 
 export function conversionFor(dir: string, kdir: string | undefined, allIncludes: boolean): ConvertPlan {
-  let dirs: string[] = [];
-  if (!allIncludes) {
-    try {
-      dirs = includeDirs(discoverKernelTree({ kdir, install: false }));
-    } catch (e) {
-      if (kdir && e instanceof KernelTreeError) throw new UsageError(`convert: ${e.message}`);
-    }
-  }
-  return planConversion(dir, { includeDirs: dirs, preprocess: kbuildPreprocessor(kdir) });
+  const tree = splitKernelTree({ kdir });
+  return planConversion(dir, { includeDirs: allIncludes ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree) });
 }
 
-export function renderDiff(plan: ConvertPlan): string {
+function renderDiff(plan: ConvertPlan): string {
   return [...plan.files]
     .map(([name, bytes]) => {
       const path = join(plan.dir, name);

@@ -1,6 +1,6 @@
 import { addKernel } from '../kernels/add-kernel.js';
 import { availableKernels } from '../kernels/available-kernels.js';
-import { installedKernels } from '../kernels/installed-kernels.js';
+import { installedKernels } from '@klp-split/kernel-facts';
 import { flag, parseCommandArgs } from './args.js';
 import { EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';

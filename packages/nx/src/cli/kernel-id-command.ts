@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readInput } from '@klp-split/core';
-import { discoverKernelTree, KernelTreeError } from '@klp-split/kbuild-gen';
+import { checkKernelTree, discoverKernelTree, installedKernel } from '@klp-split/kernel-facts';
 import { readAnyMarker } from '../plugin/markers.js';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
-import { installedKernel } from '../kernels/installed-kernels.js';
 
 /**
  * Prints what identifies the kernel tree builds depend on: its release and
@@ -15,7 +14,7 @@ import { installedKernel } from '../kernels/installed-kernels.js';
  * the Nx plugin passes the marker's path rather than the kdir itself, so
  * no string from a marker ever reaches the shell Nx runs this in.
  */
-export const KERNEL_ID_HELP = `Usage: klp-split kernel-id [--kdir <dir> | --marker <klp-livepatch.json|klp-module.json> | --kernel <release>]
+const KERNEL_ID_HELP = `Usage: klp-split kernel-id [--kdir <dir> | --marker <klp-livepatch.json|klp-module.json> | --kernel <release>]
 
 Prints the kernel tree's release, a hash of its Module.symvers and
 linux/livepatch.h, and its directory: the Nx targets' cache input.
@@ -37,7 +36,7 @@ export function kernelIdCommand(argv: string[], io: Io): number {
   if (release !== undefined) {
     if (str(args, 'marker') !== undefined || str(args, 'kdir') !== undefined) throw new UsageError('kernel-id: give --kernel alone');
     const k = installedKernel(release);
-    const tree = discoverKernelTree({ kdir: k.kdir });
+    const tree = checkKernelTree(k.kdir, '--kernel');
     const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source'));
     hash.update(k.kallsyms ? readInput(k.kallsyms, 'symbols', { what: 'kallsyms dump' }) : 'no kallsyms dump');
     io.out(`${tree.release} ${hash.digest('hex').slice(0, 16)} ${k.kallsyms ? 'kallsyms' : 'no-kallsyms'}`);
@@ -47,13 +46,8 @@ export function kernelIdCommand(argv: string[], io: Io): number {
   if (markerPath !== undefined && str(args, 'kdir') !== undefined) throw new UsageError('kernel-id: give --kdir or --marker, not both');
   const marker = markerPath === undefined ? undefined : readAnyMarker(markerPath, process.cwd());
   const kdir = marker ? marker.kdir : str(args, 'kdir');
-  try {
-    const tree = discoverKernelTree({ kdir });
-    const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source')).digest('hex').slice(0, 16);
-    io.out(`${tree.release} ${hash} ${tree.dir}`);
-    return EXIT_OK;
-  } catch (e) {
-    if (e instanceof KernelTreeError) throw new UsageError(`kernel-id: ${markerPath ? `${markerPath}: "kdir": ` : ''}${e.message}`);
-    throw e;
-  }
+  const tree = discoverKernelTree({ kdir, from: markerPath && `${markerPath}: "kdir"` });
+  const hash = createHash('sha256').update(readInput(tree.symvers, 'symbols', { what: 'Module.symvers' })).update(readInput(tree.livepatchHeader, 'source')).digest('hex').slice(0, 16);
+  io.out(`${tree.release} ${hash} ${tree.dir}`);
+  return EXIT_OK;
 }

@@ -1,7 +1,5 @@
-import { exitCodeFor, formatThrown } from '@klp-split/core';
-import { TOOL_VERSION } from '@klp-split/splitter';
+import { exitCodeFor, formatThrown, TOOL_VERSION } from '@klp-split/core';
 import { buildCommand, BUILD_HELP } from './build-command.js';
-import { convertCommand, CONVERT_HELP } from './convert-command.js';
 import { EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { kernelCommand, KERNEL_HELP } from './kernel-command.js';
 import { kernelIdCommand } from './kernel-id-command.js';
@@ -9,10 +7,9 @@ import { reportCommand, REPORT_HELP } from './report-command.js';
 import { defaultIo, isCi, type Io } from './output.js';
 import { relocsCommand, RELOCS_HELP } from './relocs-command.js';
 import { simulateCommand, SIMULATE_HELP } from './simulate-command.js';
-import { splitCommand, SPLIT_HELP } from './split-command.js';
 import { verifyCommand, VERIFY_HELP } from './verify-command.js';
 
-export const MAIN_HELP = `Usage: klp-split <command> [options]
+const MAIN_HELP = `Usage: klp-split <command> [options]
 
 Splits kernel livepatches into a main module for vmlinux and one module per
 patched kernel module, builds them with kbuild, and verifies them in a
@@ -37,7 +34,18 @@ Exit status: 0 ok, 1 findings (errors in sources, builds or modules),
 2 usage, input or environment error, 3 internal error (a defect of
 klp-split; --debug prints its stack trace).`;
 
-const HELP: Record<string, string> = { split: SPLIT_HELP, convert: CONVERT_HELP, build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
+const HELP: Record<string, string> = { build: BUILD_HELP, verify: VERIFY_HELP, simulate: SIMULATE_HELP, kernel: KERNEL_HELP, report: REPORT_HELP, relocs: RELOCS_HELP };
+
+// split and convert load the C parser (tree-sitter and its grammar): imported when one of them runs, so the
+// other commands (verify, build, ...) start without it.
+const splitModule = () => import('./split-command.js');
+const convertModule = () => import('./convert-command.js');
+
+async function helpText(command: string | undefined): Promise<string> {
+  if (command === 'split') return (await splitModule()).SPLIT_HELP;
+  if (command === 'convert') return (await convertModule()).CONVERT_HELP;
+  return HELP[command ?? ''] ?? MAIN_HELP;
+}
 
 export async function main(args: string[], io: Io = defaultIo(args.includes('--quiet') || args.includes('-q') || isCi())): Promise<number> {
   // --debug is global: stack traces of internal errors, for bug reports.
@@ -55,12 +63,12 @@ export async function main(args: string[], io: Io = defaultIo(args.includes('--q
         io.out(TOOL_VERSION);
         return EXIT_OK;
       case 'help':
-        io.out(HELP[rest[0] ?? ''] ?? MAIN_HELP);
+        io.out(await helpText(rest[0]));
         return EXIT_OK;
       case 'split':
-        return await splitCommand(rest, io);
+        return await (await splitModule()).splitCommand(rest, io);
       case 'convert':
-        return await convertCommand(rest, io);
+        return await (await convertModule()).convertCommand(rest, io);
       case 'build':
         return await buildCommand(rest, io);
       case 'verify':

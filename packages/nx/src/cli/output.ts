@@ -1,4 +1,4 @@
-import { formatDiagnostic, type Diagnostic } from '@klp-split/splitter';
+import { formatDiagnostic, type Diagnostic } from '@klp-split/core';
 
 /** Where commands print: stdout for results, stderr for diagnostics and progress. */
 export interface Io {

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readInput } from '@klp-split/core';
-import { ensureCacheDir } from '@klp-split/core';
-import { discoverKernelTree, KernelTreeError, prepareOverlay } from '@klp-split/kbuild-gen';
+import { prepareOverlay } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, readElf } from '@klp-split/kernel-facts';
 import { listLivepatchRelocations, loadFacts, rewriteModuleFile, SourceIndex } from '@klp-split/klp-relocs';
-import { defaultKallsymsFile, readElf } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
@@ -54,21 +53,15 @@ export async function relocsCommand(argv: string[], io: Io): Promise<number> {
     if (!existsSync(f)) throw new UsageError(`relocs: ${f} does not exist`);
   }
   if (flag(args, 'write')) {
-    let tree;
-    try {
-      tree = discoverKernelTree({ kdir: str(args, 'kdir') });
-    } catch (e) {
-      if (e instanceof KernelTreeError) throw new UsageError(`relocs: ${e.message}`);
-      throw e;
-    }
+    const tree = discoverKernelTree({ kdir: str(args, 'kdir') });
     // The split API's klp_add_object (the overlay declares it a vmlinux export) and the exports of the modules
     // built next to this one (a split's main module exports to its parts) resolve as they did for modpost.
-    const overlay = prepareOverlay(tree, ensureCacheDir());
+    const overlay = prepareOverlay(tree);
     const besides = join(dirname(resolve(ko)), 'Module.symvers');
     const facts = loadFacts({
       symvers: [tree.symvers, ...(overlay.extraSymvers ? [overlay.extraSymvers] : []), ...(existsSync(besides) ? [besides] : []), ...list(args, 'symbols')],
       targets: list(args, 'target'),
-      kallsyms: str(args, 'kallsyms') ?? defaultKallsymsFile(tree.release),
+      kallsyms: str(args, 'kallsyms') ?? tree.kallsyms,
     });
     const outcome = rewriteModuleFile(ko, { objects: [...list(args, 'object'), ...facts.targetModules], facts, sources: SourceIndex.ofDirectory(dirname(resolve(ko))) });
     printDiagnostics(io, outcome.diagnostics);

@@ -1,22 +1,7 @@
 import { existsSync } from 'node:fs';
-import { discoverKernelTree, KernelTreeError, stockLayoutProbe } from '@klp-split/kbuild-gen';
-import {
-  defaultKallsymsFile,
-  checkSplit,
-  counterexampleScenario,
-  parseBudget,
-  loadModuleImage,
-  loadSplitSystem,
-  loadSymvers,
-  readLayout,
-  vmlinuxSymbolSource,
-  type SimSystem,
-  type ScenarioResult,
-  type Step,
-  newKernel,
-  readScenario,
-  runScenario,
-} from '@klp-split/runtime-sim';
+import { stockLayoutProbe } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
+import { checkSplit, counterexampleScenario, parseBudget, loadModuleImage, loadSplitSystem, readLayout, vmlinuxSymbolSource, type SimSystem, type ScenarioResult, type Step, newKernel, readScenario, runScenario } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';
@@ -84,9 +69,9 @@ async function upstreamSystem(modules: string[], kdir: string | undefined, kalls
   const tree = discoverKernelTree({ kdir });
   const vmlinuxExports = loadSymvers(tree.symvers).vmlinux;
   return {
-    layout: readLayout(await stockLayoutProbe(kdir)),
+    layout: readLayout(await stockLayoutProbe(tree)),
     vmlinuxExports,
-    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms ?? defaultKallsymsFile(tree.release)),
+    vmlinuxSymbols: vmlinuxSymbolSource(vmlinuxExports, kallsyms ?? tree.kallsyms),
     images: modules.map((m) => loadModuleImage(m)),
   };
 }
@@ -138,53 +123,47 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
   for (const m of list(args, 'module')) requireRegularFile('simulate', '--module', m);
   for (const t of list(args, 'target')) requireRegularFile('simulate', '--target', t);
   if (str(args, 'kallsyms')) requireRegularFile('simulate', '--kallsyms', str(args, 'kallsyms')!);
-  try {
-    if (upstream) {
-      const steps = readScenario(scenarioFile!);
-      const kallsyms = str(args, 'kallsyms');
-      if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`simulate: kallsyms dump ${kallsyms} does not exist`);
-      const system = await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms);
-      const r = runScenario(newKernel(system), steps);
-      if (realKernel) return await againstRealKernel('stock', system, scenarioFile!, steps, r, flag(args, 'json'), io);
-      io.out(flag(args, 'json') ? JSON.stringify(r, null, 2) : [...r.transcript, ...r.violations.map((v) => `violation [${v.code}] after ${v.after}: ${v.message}`)].join('\n'));
-      return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
-    }
-    const loaded = loadSplitSystem(dir!, list(args, 'target'));
-    const alsoPatches: string[] = [];
-    for (const other of list(args, 'also')) {
-      const more = loadSplitSystem(other, []);
-      alsoPatches.push(more.manifest.patch);
-      loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
-    }
-    if (flag(args, 'explore')) {
-      const budgetText = str(args, 'budget');
-      const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
-      if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
-      const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
-      if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
-      else {
-        const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;
-        io.out(`${r.states} states, ${r.transitions} transitions, ${r.violations.length} distinct violation(s), ${r.complete ? 'complete' : `INCOMPLETE (${r.stoppedBy} budget: ${r.groupsComplete}/${r.groups.length} groups of targets done, every state up to ${r.depthCompleted} events checked in the last)`} in ${Math.round(r.ms)} ms (${rate} states/s)`);
-        for (const v of r.violations) {
-          io.out(`violation [${v.code}]: ${v.message}`);
-          io.out(counterexampleScenario(v).trimEnd().replace(/^/gm, '  '));
-        }
-      }
-      return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
-    }
+  if (upstream) {
     const steps = readScenario(scenarioFile!);
-    if (realKernel) checkRealScenario(steps, scenarioFile!);
-    const r = runScenario(newKernel(loaded.sys), steps);
-    if (realKernel) return await againstRealKernel('split', loaded.sys, scenarioFile!, steps, r, flag(args, 'json'), io);
+    const kallsyms = str(args, 'kallsyms');
+    if (kallsyms && !existsSync(kallsyms)) throw new UsageError(`simulate: kallsyms dump ${kallsyms} does not exist`);
+    const system = await upstreamSystem(list(args, 'module'), str(args, 'kdir'), kallsyms);
+    const r = runScenario(newKernel(system), steps);
+    if (realKernel) return await againstRealKernel('stock', system, scenarioFile!, steps, r, flag(args, 'json'), io);
+    io.out(flag(args, 'json') ? JSON.stringify(r, null, 2) : [...r.transcript, ...r.violations.map((v) => `violation [${v.code}] after ${v.after}: ${v.message}`)].join('\n'));
+    return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
+  }
+  const loaded = loadSplitSystem(dir!, list(args, 'target'));
+  const alsoPatches: string[] = [];
+  for (const other of list(args, 'also')) {
+    const more = loadSplitSystem(other, []);
+    alsoPatches.push(more.manifest.patch);
+    loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
+  }
+  if (flag(args, 'explore')) {
+    const budgetText = str(args, 'budget');
+    const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
+    if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
+    const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
     if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
     else {
-      io.out(r.transcript.join('\n'));
-      for (const v of r.violations) io.out(`violation [${v.code}] after ${v.after}: ${v.message}`);
+      const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;
+      io.out(`${r.states} states, ${r.transitions} transitions, ${r.violations.length} distinct violation(s), ${r.complete ? 'complete' : `INCOMPLETE (${r.stoppedBy} budget: ${r.groupsComplete}/${r.groups.length} groups of targets done, every state up to ${r.depthCompleted} events checked in the last)`} in ${Math.round(r.ms)} ms (${rate} states/s)`);
+      for (const v of r.violations) {
+        io.out(`violation [${v.code}]: ${v.message}`);
+        io.out(counterexampleScenario(v).trimEnd().replace(/^/gm, '  '));
+      }
     }
     return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
-  } catch (e) {
-    // Readers of outside data throw KlpError themselves (main() prints them, exit 2); the kernel tree's error is not one yet.
-    if (e instanceof KernelTreeError) throw new UsageError(`simulate: ${e.message}`);
-    throw e;
   }
+  const steps = readScenario(scenarioFile!);
+  if (realKernel) checkRealScenario(steps, scenarioFile!);
+  const r = runScenario(newKernel(loaded.sys), steps);
+  if (realKernel) return await againstRealKernel('split', loaded.sys, scenarioFile!, steps, r, flag(args, 'json'), io);
+  if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
+  else {
+    io.out(r.transcript.join('\n'));
+    for (const v of r.violations) io.out(`violation [${v.code}] after ${v.after}: ${v.message}`);
+  }
+  return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
 }

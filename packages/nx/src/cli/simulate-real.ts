@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readInputText } from '@klp-split/core';
+import { readInputText, type KernelKind } from '@klp-split/core';
 import type { Step } from '@klp-split/runtime-sim';
 import { align, comparable, sideBySide, type Row } from '../real-kernel/compare.js';
 import { commandOutput, DONE_MARKER, parseGuestReport } from '../real-kernel/guest-report.js';
-import { GuestSetupError, runGuest, STEPS_SCRIPT, type KernelKind } from '../real-kernel/guest-run.js';
+import { GuestSetupError, runGuest, STEPS_SCRIPT } from '../real-kernel/guest-run.js';
 import { UsageError } from './exit-codes.js';
 
 /** What the guest's steps.sh runs; the other directives steer only the simulator. */
@@ -21,7 +21,7 @@ export function checkRealScenario(steps: Step[], file: string): void {
   }
 }
 
-export interface RealComparison {
+interface RealComparison {
   kernel: KernelKind;
   release: string;
   simulated: string[];

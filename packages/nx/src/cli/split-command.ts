@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
-import { discoverKernelTree, includeDirs, KernelTreeError, preprocessWithKbuild } from '@klp-split/kbuild-gen';
-import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
+import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, includeDirs } from '@klp-split/kernel-facts';
+import { builtParts, withWriteTransaction, hasErrors, type KernelTree, MANIFEST_FILE } from '@klp-split/core';
+import { previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
 import { flag, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
@@ -33,27 +34,28 @@ Exit status: 0 split (or already split), 1 errors in the source or not a
 livepatch, 2 usage, input or environment error (also: another klp-split
 is writing <dir>, or edited or foreign files would be replaced).`;
 
-/** The kernel's include directories when a tree is at hand; none (keep all includes) otherwise. */
-export function kernelIncludeDirs(kdir: string | undefined): string[] {
+/**
+ * The kernel tree whose headers a split reads, resolved once: the one
+ * --kdir or --kernel names (an error when it is not a tree), else the
+ * environment's when there is one (none: keep all includes, no preprocessor).
+ */
+export function splitKernelTree(opts: { kdir?: string; kernel?: string }): KernelTree | undefined {
   try {
-    return includeDirs(discoverKernelTree({ kdir, install: false }));
+    return discoverKernelTree({ ...opts, install: false });
   } catch (e) {
-    if (kdir && e instanceof KernelTreeError) throw new UsageError(`split: ${e.message}`);
-    return [];
+    if (opts.kdir || opts.kernel) throw e;
+    return undefined;
   }
 }
 
+/** The kernel's include directories when a tree is at hand; none (keep all includes) otherwise. */
+export function kernelIncludeDirs(tree: KernelTree | undefined): string[] {
+  return tree ? includeDirs(tree) : [];
+}
+
 /** kbuild's preprocessor, for names and conditions only the compiler can evaluate; undefined without a tree. */
-export function kbuildPreprocessor(kdir: string | undefined): ((path: string, source: string) => string | undefined) | undefined {
-  return (path, source) => {
-    let tree;
-    try {
-      tree = discoverKernelTree({ kdir, install: false });
-    } catch {
-      return undefined;
-    }
-    return preprocessWithKbuild(tree, path, source);
-  };
+export function kbuildPreprocessor(tree: KernelTree | undefined): ((path: string, source: string) => string | undefined) | undefined {
+  return tree && ((path, source) => preprocessWithKbuild(tree, path, source));
 }
 
 export function splitCommand(argv: string[], io: Io): number {
@@ -73,9 +75,10 @@ export function splitCommand(argv: string[], io: Io): number {
   const out = str(args, 'out');
   if (!file) throw new UsageError('split: give the livepatch .c file (or the files of one livepatch module)');
   if (!out) throw new UsageError('split: --out <dir> is required');
+  const tree = splitKernelTree({ kdir: str(args, 'kdir') });
   let result;
   try {
-    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(str(args, 'kdir')), preprocess: kbuildPreprocessor(str(args, 'kdir')), sourceRelativeTo: resolve(out) });
+    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree), sourceRelativeTo: resolve(out) });
   } catch (e) {
     throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
   }

@@ -6,7 +6,7 @@ import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import type { Io } from './output.js';
 import { writeReportFile } from './report-file.js';
-import { installedKernel } from '../kernels/installed-kernels.js';
+import { installedKernel } from '@klp-split/kernel-facts';
 
 /** The kallsyms dump `klp-split kernel add` took of a release. */
 function kernelKallsyms(release: string): string {

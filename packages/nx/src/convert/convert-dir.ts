@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kbuildModuleName, readSourceText } from '@klp-split/core';
+import { kbuildModuleName, readSourceText, type Diagnostic, MANIFEST_FILE } from '@klp-split/core';
 import { convertMakefile, dropFromComposite, modulesOfParts, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
-import { compositeModules, MANIFEST_FILE, outputBytes, previousGenerated, splitFile, splitModule, splitOutputBytes, type Diagnostic, type SplitResult } from '@klp-split/splitter';
+import { compositeModules, outputBytes, previousGenerated, splitFile, splitModule, splitOutputBytes, type SplitResult } from '@klp-split/splitter';
 
 /**
  * The one-shot converter: rewrites every livepatch of a kernel source
@@ -22,7 +22,7 @@ export interface ConvertPlan {
 }
 
 /** Manifest of one converted livepatch in a directory that holds several. */
-export function convertedManifestName(fileBase: string): string {
+function convertedManifestName(fileBase: string): string {
   return `${fileBase}.${MANIFEST_FILE}`;
 }
 

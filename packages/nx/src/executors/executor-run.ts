@@ -1,17 +1,11 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { formatThrown } from '@klp-split/core';
-import { BuildSetupError, KernelTreeError, OverlayError } from '@klp-split/kbuild-gen';
-import { ElfError, KallsymsError, LayoutError, SymversError, VerifyError } from '@klp-split/runtime-sim';
-import { UsageError } from '../cli/exit-codes.js';
 import { defaultIo, isCi, type Io } from '../cli/output.js';
 
 export interface ExecutorResult {
   success: boolean;
 }
-
-/** Errors of bad input or environment from the packages: a one-line diagnostic, as the CLI prints them. */
-const INPUT_ERRORS = [KernelTreeError, BuildSetupError, OverlayError, VerifyError, LayoutError, SymversError, ElfError, KallsymsError];
 
 /**
  * Runs one executor's work with the packages' functions (no command line in
@@ -23,8 +17,7 @@ export async function runExecutor(command: string, work: (io: Io) => Promise<boo
   try {
     return { success: await work(io) };
   } catch (e) {
-    const known = INPUT_ERRORS.some((k) => e instanceof k) ? new UsageError(`${command}: ${(e as Error).message}`) : e;
-    io.err(formatThrown(known, { debug: process.env.KLP_SPLIT_DEBUG === '1' }));
+    io.err(formatThrown(e, { debug: process.env.KLP_SPLIT_DEBUG === '1' }));
     return { success: false };
   }
 }

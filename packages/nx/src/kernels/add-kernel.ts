@@ -3,10 +3,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameS
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../cli/exit-codes.js';
-import { checkRelease, headersDir, installedKernel, klpCacheDir, unpackRoot, type InstalledKernel } from './installed-kernels.js';
+import { checkRelease, headersDir, installedKernel, unpackRoot, type InstalledKernel } from '@klp-split/kernel-facts';
+import { cacheDir } from '@klp-split/core';
 
 /** The qemu harness, a file of this package (from src/ and dist/ alike). */
-export const QEMU_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/qemu-kernel.sh');
+const QEMU_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts/qemu-kernel.sh');
 
 function run(cmd: string, args: string[], opts: { cwd?: string; quiet?: boolean } = {}): { ok: boolean; out: string; err: string } {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -106,7 +107,7 @@ export function addKernel(releaseArg: string, log: (s: string) => void): Install
   if (!headersDir(release)) unpackHeaders(release, log, update);
   ensureBtfTool(headersDir(release)!, log, update);
   log(`kernel add: kallsyms of ${release} (boots linux-image-${release} under qemu once; cached)`);
-  const q = spawnSync('bash', [QEMU_SCRIPT, 'kallsyms'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KLP_QEMU_RELEASE: release, KLP_SPLIT_CACHE: klpCacheDir() } });
+  const q = spawnSync('bash', [QEMU_SCRIPT, 'kallsyms'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KLP_QEMU_RELEASE: release, KLP_SPLIT_CACHE: cacheDir() } });
   if (q.status !== 0) throw new UsageError(`kernel add: no kallsyms dump of ${release} (qemu-kernel.sh kallsyms failed, see above)`);
   return installedKernel(release);
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { RELEASE } from './installed-kernels.js';
+import { RELEASE } from '@klp-split/kernel-facts';
 
 /**
  * The kernel releases whose headers apt offers (amd64 flavours), discovered

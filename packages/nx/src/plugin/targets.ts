@@ -18,7 +18,7 @@ export interface KlpSplitPluginOptions {
   kernels?: string[];
 }
 
-export interface TargetNames {
+interface TargetNames {
   split: string;
   build: string;
   verify: string;

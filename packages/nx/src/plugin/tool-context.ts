@@ -11,7 +11,7 @@ const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PACKAGE_NAME = '@klp-split/nx';
 
 /** Every package whose code decides a klp-split result. */
-export const TOOL_PACKAGES = ['@klp-split/nx', '@klp-split/core', '@klp-split/splitter', '@klp-split/kbuild-gen', '@klp-split/runtime-sim', '@klp-split/klp-relocs'];
+const TOOL_PACKAGES = ['@klp-split/nx', '@klp-split/core', '@klp-split/kernel-facts', '@klp-split/splitter', '@klp-split/runtime-sim', '@klp-split/klp-relocs', '@klp-split/kbuild-gen'];
 
 /** One shell word: Nx runs runtime inputs in a shell. */
 export function shellQuote(s: string): string {

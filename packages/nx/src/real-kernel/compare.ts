@@ -8,7 +8,7 @@
  * (`<patch>: <callback>: <object>[ -> [<module state>]]`), from either that
  * print or the simulator's `[callback]` record; undefined for other lines.
  */
-export function callbackCall(line: string): string | undefined {
+function callbackCall(line: string): string | undefined {
   const vmlinux = /^\[callback\] (\S+): \w+ (\w+)\(\) for object 'vmlinux'$/.exec(line);
   if (vmlinux) return `${vmlinux[1]}: ${vmlinux[2]}: vmlinux`;
   const module = /^\[callback\] (\S+): \w+ (\w+)\(\) for object '[^']+' \(obj->mod '([^']+)' in (MODULE_STATE_\w+)\)$/.exec(line);

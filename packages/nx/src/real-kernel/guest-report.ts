@@ -7,7 +7,7 @@
  */
 
 /** The marker qemu-kernel.sh puts between run.sh's output and the kernel log. */
-export const DMESG_MARKER = '\n### klp-qemu: dmesg\n';
+const DMESG_MARKER = '\n### klp-qemu: dmesg\n';
 /** The line a guest script prints on its output when it ran to its end. */
 export const DONE_MARKER = '### klp-guest: done';
 /** The protocol's earlier name, 'split-guest', still read (guest scripts written against it). */
@@ -30,7 +30,7 @@ export type GuestLine =
   /** A kernel line the caller kept, without its timestamp. */
   | { kind: 'kernel'; text: string };
 
-export interface GuestReport {
+interface GuestReport {
   /** Each case's lines ('case <id>' .. 'end <id>'), in case order. */
   cases: Map<string, GuestLine[]>;
   /** 'problem:' lines anywhere: the run cannot be trusted. */

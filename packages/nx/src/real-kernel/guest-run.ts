@@ -2,17 +2,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kernelEnv } from '@klp-split/kbuild-gen';
-import { KlpError } from '@klp-split/core';
+import { kernelEnv } from '@klp-split/kernel-facts';
+import { KlpError, type KernelKind } from '@klp-split/core';
 import { splitRunOutput } from './guest-report.js';
 
 /** This package's scripts/ (from src/ and dist/ alike): qemu-kernel.sh and the guest's scripts. */
-export const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
-export const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
+const NX_SCRIPTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../scripts');
+const QEMU_KERNEL_SCRIPT = join(NX_SCRIPTS, 'qemu-kernel.sh');
 /** The guest script that runs a scenario file (see its header). */
 export const STEPS_SCRIPT = join(NX_SCRIPTS, 'guest/steps.sh');
 /** The one list of programs the guest's initramfs holds. */
-export const GUEST_PROGRAMS_FILE = join(NX_SCRIPTS, 'guest/programs');
+const GUEST_PROGRAMS_FILE = join(NX_SCRIPTS, 'guest/programs');
 
 /** The programs of guest/programs, in order. */
 export function guestPrograms(): string[] {
@@ -31,8 +31,6 @@ export function projectScripts(nxScripts = NX_SCRIPTS): string | undefined {
   const dir = resolve(nxScripts, '../../../scripts');
   return existsSync(join(dir, 'split-kernel.sh')) && existsSync(join(dir, 'kernel-env.sh')) && existsSync(resolve(dir, '../kernel/patches')) ? dir : undefined;
 }
-
-export type KernelKind = 'stock' | 'split';
 
 /** A setup problem of the real-kernel run (exit 2). */
 export class GuestSetupError extends KlpError {
@@ -95,7 +93,7 @@ function kernelModules(kind: KernelKind, env: Record<string, string>): { release
   return { release, moddir };
 }
 
-export interface GuestRunOptions {
+interface GuestRunOptions {
   kernel: KernelKind;
   /** Modules installed under /lib/modules/<release>/extra and indexed with depmod. */
   kos: string[];
@@ -111,7 +109,7 @@ export interface GuestRunOptions {
   timeoutS?: number;
 }
 
-export interface GuestRunResult {
+interface GuestRunResult {
   /** qemu-kernel.sh's exit status: run.sh's, 125 when the guest did not finish. */
   exitCode: number;
   /** run.sh's output. */

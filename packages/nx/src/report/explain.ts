@@ -5,7 +5,7 @@ import type { VerifyReport } from '@klp-split/runtime-sim';
  * that kernel, in a few words, with the facts the words rest on (symbol,
  * object, count) so a reader or a test can check them against the kernel.
  */
-export interface CellFinding {
+interface CellFinding {
   code: string;
   text: string;
   symbol?: string;

@@ -1,18 +1,18 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { formatVerifySarif, type VerifyReport } from '@klp-split/runtime-sim';
-import { RELEASE } from '../kernels/installed-kernels.js';
+import { RELEASE } from '@klp-split/kernel-facts';
 import { explainCell } from './explain.js';
 
 /** One verify result of the matrix: a livepatch on a kernel. */
-export interface MatrixCell {
+interface MatrixCell {
   livepatch: string;
   kernel: string;
   file: string;
   report: VerifyReport;
 }
 
-export interface Matrix {
+interface Matrix {
   livepatches: string[];
   kernels: string[];
   cells: MatrixCell[];

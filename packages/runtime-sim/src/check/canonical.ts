@@ -13,7 +13,7 @@ import type { ModelState } from './model.js';
  * pending removals (the work items may run in any order). The patch list
  * keeps its order (klp_module_coming scans it in order).
  */
-export function canonical(s: ModelState): string {
+function canonical(s: ModelState): string {
   const k = s.kernel;
   const parts: string[] = [s.used.join(',')];
   for (const name of [...k.modules.keys()].sort()) {

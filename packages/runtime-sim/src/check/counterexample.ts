@@ -1,6 +1,6 @@
 import type { Counterexample } from './search.js';
 
-export interface ScenarioHeader {
+interface ScenarioHeader {
   /** What the reader runs to replay it, e.g. `klp-split simulate out --target a.ko --scenario <file>`. */
   replay?: string;
   /** The posted stale-module guard defect was switched on. */

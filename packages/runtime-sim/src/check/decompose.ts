@@ -3,7 +3,7 @@ import { newKernel } from '../kernel/system.js';
 import type { Entity } from './model.js';
 import { modelCheck, type CheckBudget, type CheckOptions, type CheckResult, type Counterexample } from './search.js';
 
-export interface SplitCheckOptions extends Omit<CheckOptions, 'entities' | 'budget'> {
+interface SplitCheckOptions extends Omit<CheckOptions, 'entities' | 'budget'> {
   /** The livepatches (main modules): the first is loaded up to `patchLoads` times (2: the patch, then a reloaded copy). */
   patches: string[];
   targets: string[];
@@ -19,7 +19,7 @@ export interface SplitCheckOptions extends Omit<CheckOptions, 'entities' | 'budg
   noReduction?: boolean;
 }
 
-export interface SplitCheckResult extends CheckResult {
+interface SplitCheckResult extends CheckResult {
   /** The groups of targets explored together (targets linked by exports stay together). */
   groups: string[][];
   /** Groups whose search finished. */
@@ -99,7 +99,7 @@ export function checkSplit(sys: SimSystem, opts: SplitCheckOptions): SplitCheckR
 }
 
 /** Targets linked by exports, directly or through their per-object modules, in the order given. */
-export function dependencyGroups(sys: SimSystem, patches: string[], targets: string[]): string[][] {
+function dependencyGroups(sys: SimSystem, patches: string[], targets: string[]): string[][] {
   const kernel = newKernel(sys);
   const group = new Map(targets.map((t) => [t, t]));
   const find = (t: string): string => {

@@ -33,7 +33,7 @@ export interface ModelState {
   used: number[];
 }
 
-export interface ModelEvent {
+interface ModelEvent {
   /** The scenario line that replays the event. */
   line: string;
   /** The entity it belongs to (for the reduction), or undefined for kernel work shared by all. */

@@ -3,9 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { elfSampleSources } from '../../../../test/helpers/corpus.js';
 import { buildCorpusModules, removeDir } from '../../../../test/helpers/env.js';
 import { loadModuleImage } from '../image/module-image.js';
-import * as C from './constants.js';
-import { readModinfo, readThisModuleName, readVersions } from './module-info.js';
-import { ElfError, readElf, type ElfFile } from './reader.js';
+import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfError, readElf, type ElfFile } from '@klp-split/kernel-facts';
 
 /**
  * Seeded mutation fuzzing of the ELF reader on real kernel modules: every

@@ -1,4 +1,4 @@
-import * as C from './constants.js';
+import { elfConstants as C } from '@klp-split/kernel-facts';
 
 /** The section header fields the checks need (a subset of reader.ts's ElfSection). */
 interface SectionHeader {
@@ -31,7 +31,7 @@ interface SectionHeader {
  */
 
 /** x86-64 MODULES_LEN: MODULES_END (0xffffffffff000000) - MODULES_VADDR (0xffffffffc0000000), 1008 MiB. */
-export const MODULES_LEN = 0xffffffffff000000n - 0xffffffffc0000000n;
+const MODULES_LEN = 0xffffffffff000000n - 0xffffffffc0000000n;
 const MODULES_LEN_BYTES = Number(MODULES_LEN);
 const U32_LIMIT = 2 ** 32;
 const PAGE = 4096;

@@ -4,9 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers/env.js';
 import { loadModuleImage } from '../image/module-image.js';
-import * as C from './constants.js';
-import { readModinfo, readThisModuleName, readVersions } from './module-info.js';
-import { ElfError, readElf, sectionByName, sectionData, type ElfFile, type ElfSection } from './reader.js';
+import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfError, readElf, sectionByName, sectionData, type ElfFile, type ElfSection } from '@klp-split/kernel-facts';
 
 /**
  * Precise errors for malformed modules, each made by editing a real .ko, and

@@ -5,13 +5,13 @@ import { interleavings } from './interleavings.js';
 /** One event of the exploration: a command as the selftests would type it. */
 type Event = { label: string; run: (k: ReturnType<typeof newKernel>) => void };
 
-export interface ExploreViolation {
+interface ExploreViolation {
   sequence: string[];
   code: string;
   message: string;
 }
 
-export interface ExploreResult {
+interface ExploreResult {
   patch: string;
   targets: string[];
   interleavings: number;

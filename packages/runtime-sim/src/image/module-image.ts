@@ -1,9 +1,7 @@
 import { statSync } from 'node:fs';
 import { readInput } from '@klp-split/core';
-import * as C from '../elf/constants.js';
-import { readModinfo, readThisModuleName, readVersions } from '../elf/module-info.js';
+import { elfConstants as C, readModinfo, readThisModuleName, readVersions, ElfError, readElf, type ElfFile, type ElfSymbol } from '@klp-split/kernel-facts';
 import { loaderProblem } from '../elf/loader-checks.js';
-import { ElfError, readElf, type ElfFile, type ElfSymbol } from '../elf/reader.js';
 import { RelocationIndex } from './pointers.js';
 
 /** A kernel module file as the loader sees it. */
@@ -55,11 +53,6 @@ export function loadModuleImage(path: string, buf: Buffer = readInput(path, 'elf
     relocs: new RelocationIndex(elf),
     versions,
   };
-}
-
-/** Function symbols of a module in symbol-table order, for old_name/old_sympos lookups. */
-export function functionSymbols(image: ModuleImage): string[] {
-  return image.elf.symbols.filter((s) => s.type === C.STT_FUNC && s.shndx !== C.SHN_UNDEF).map((s) => s.name);
 }
 
 const imageCache = new Map<string, { stamp: string; image: ModuleImage }>();

@@ -1,8 +1,7 @@
-import * as C from '../elf/constants.js';
-import { sectionData, type ElfFile, type ElfRela, type ElfSection, type ElfSymbol } from '../elf/reader.js';
+import { elfConstants as C, sectionData, type ElfFile, type ElfRela, type ElfSection, type ElfSymbol } from '@klp-split/kernel-facts';
 
 /** Where a pointer-sized field of a module's data points once relocated. */
-export type PointerTarget =
+type PointerTarget =
   | { kind: 'null' }
   | { kind: 'local'; section: ElfSection; offset: number; symbol?: ElfSymbol }
   | { kind: 'external'; name: string }
@@ -62,7 +61,7 @@ export class RelocationIndex {
   }
 }
 
-export function symbolAt(elf: ElfFile, section: ElfSection, offset: number, type?: number): ElfSymbol | undefined {
+function symbolAt(elf: ElfFile, section: ElfSection, offset: number, type?: number): ElfSymbol | undefined {
   return elf.symbols.find((s) => s.shndx === section.index && s.value === offset && (type === undefined || s.type === type) && s.name !== '');
 }
 

@@ -1,7 +1,7 @@
 /** The errno values the simulated kernel returns, with the text modprobe prints for them. */
 export const ENOENT = 2;
 export const ENOEXEC = 8;
-export const ENODEV = 19;
+const ENODEV = 19;
 export const EINVAL = 22;
 export const EBUSY = 16;
 export const EEXIST = 17;

@@ -3,7 +3,7 @@ import { ModuleLoader, type KernelOptions } from './loader.js';
 import { LivepatchCore } from './livepatch/core.js';
 
 export { ENOEXEC, ModuleLoader } from './loader.js';
-export type { KernelOptions, LoadedModule, ModuleState, SimEvent, ModuleNotifier, ModuleInit } from './loader.js';
+export type { KernelOptions, LoadedModule, SimEvent, ModuleNotifier, ModuleInit } from './loader.js';
 
 /**
  * A simulated kernel: the module loader with the livepatch core registered

@@ -4,7 +4,7 @@ import { klpOf } from '../klp/structures.js';
 import { symposProblem } from './object-symbols.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { EBUSY, EEXIST, EINTR, EINVAL, ENOENT, ENOEXEC, ENOMEM, strerror } from './errno.js';
-import type { ExportedSymbol } from './symvers.js';
+import type { ExportedSymbol } from '@klp-split/kernel-facts';
 import type { SymbolSource } from './object-symbols.js';
 import { imageSize, ModuleSpace } from './module-space.js';
 import type { Continuation, StepResult, Task } from './tasks.js';
@@ -22,7 +22,7 @@ export function pins(user: { image: ModuleImage }, owner: { image: ModuleImage }
   return !(user.image.isLivepatch && owner.image.isLivepatch);
 }
 
-export type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
+type ModuleState = 'UNFORMED' | 'COMING' | 'LIVE' | 'GOING';
 
 export interface LoadedModule {
   name: string;

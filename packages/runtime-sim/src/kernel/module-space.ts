@@ -3,7 +3,7 @@ import type { ModuleImage } from '../image/module-image.js';
 
 /** Start and end of the x86-64 module area (MODULES_VADDR, MODULES_END without KASLR). */
 export const MODULES_VADDR = 0xffffffffc0000000n;
-export const MODULES_END = 0xffffffffff000000n;
+const MODULES_END = 0xffffffffff000000n;
 const PAGE = 0x1000n;
 
 const sizes = new WeakMap<ModuleImage, bigint>();

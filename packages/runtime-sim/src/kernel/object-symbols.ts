@@ -1,9 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { cacheDir } from '@klp-split/core';
-import * as C from '../elf/constants.js';
+import { elfConstants as C, readKallsyms, type Kallsyms } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
-import { readKallsyms, type Kallsyms } from './kallsyms.js';
 
 /**
  * The symbols the livepatch core can look an old_name up in, in kallsyms
@@ -34,12 +30,12 @@ export function moduleSymbolSource(image: ModuleImage): SymbolSource {
 }
 
 /** vmlinux as far as Module.symvers tells: exported names only, so a miss proves nothing. */
-export function exportsSymbolSource(exports: Map<string, unknown>): SymbolSource {
+function exportsSymbolSource(exports: Map<string, unknown>): SymbolSource {
   return { count: (n) => (exports.has(n) ? 1 : 0), complete: false };
 }
 
 /** vmlinux as the real kernel's /proc/kallsyms lists it: every symbol, in kallsyms order. */
-export function kallsymsSymbolSource(kallsyms: Kallsyms): SymbolSource {
+function kallsymsSymbolSource(kallsyms: Kallsyms): SymbolSource {
   return {
     count: (n) => kallsyms.count(n),
     address: (n, pos) => kallsyms.occurrences(n)[pos - 1]?.address,
@@ -48,16 +44,6 @@ export function kallsymsSymbolSource(kallsyms: Kallsyms): SymbolSource {
 }
 
 const kallsymsCache = new Map<string, Kallsyms>();
-
-/**
- * The kallsyms dump to use for a kernel release: $KLP_KALLSYMS, else the one
- * scripts/qemu-kernel.sh cached from booting that kernel, if any.
- */
-export function defaultKallsymsFile(release: string): string | undefined {
-  if (process.env.KLP_KALLSYMS) return process.env.KLP_KALLSYMS;
-  const file = join(cacheDir(), `kallsyms-${release}.txt`);
-  return existsSync(file) ? file : undefined;
-}
 
 /** vmlinux's symbols: a kallsyms dump when there is one, else what Module.symvers tells. */
 export function vmlinuxSymbolSource(exports: Map<string, unknown>, kallsymsFile?: string): SymbolSource {

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCorpusModules, removeDir, samples } from '../../../../test/helpers/env.js';
-import { discoverKernelTree } from '@klp-split/kbuild-gen';
+import { discoverKernelTree, parseSymvers } from '@klp-split/kernel-facts';
 import { loadModuleImage, type ModuleImage } from '../image/module-image.js';
 import { applyRelocations, type SymbolResolver } from './relocate.js';
 import { symposProblem } from './object-symbols.js';
-import { parseSymvers } from './symvers.js';
 
 describe('relocations at a simulated load address', () => {
   let image: ModuleImage;

@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import type { ElfRela, ElfRelocSection, ElfSection } from '../elf/reader.js';
+import { elfConstants as C, scanKlpRelaName, scanKlpSymName } from '@klp-split/kernel-facts';
+import type { ElfRela, ElfRelocSection, ElfSection } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
 
@@ -9,7 +9,7 @@ import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
  * livepatch ELF rules for `.klp.rela.<obj>.<section>` / `.klp.sym.<obj>.<sym>,<pos>`
  * (Documentation/livepatch/module-elf-format.rst).
  */
-export interface RelocationFinding {
+interface RelocationFinding {
   code: string;
   /** For the livepatch rules, the line the kernel prints (without its `livepatch: ` prefix). */
   message: string;
@@ -27,7 +27,7 @@ export interface SymbolResolver {
   objectSymbol(obj: string, name: string, pos: number): bigint | RelocationFinding;
 }
 
-export interface RelocationResult {
+interface RelocationResult {
   applied: number;
   findings: RelocationFinding[];
   /** Where each SHF_ALLOC section was placed. */
@@ -35,16 +35,6 @@ export interface RelocationResult {
   /** The first relocation applied: its type and S + A (what the kernel prints about it). */
   first?: { type: number; value: bigint };
 }
-
-/**
- * The kernel's sscanf() formats: `.klp.sym.%55[^.].%511[^,],%lu` for a
- * symbol (what follows the number is ignored; %lu's leading blanks and '+'
- * are taken, a '-' is not modelled and reads as malformed here) and
- * `.klp.rela.%55[^.]` for a section, whose object is the first 55
- * characters up to a '.', whatever follows.
- */
-const KLP_SYM = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),\s*\+?(\d+)/;
-const KLP_RELA = /^\.klp\.rela\.([^.]{1,55})/;
 
 const S32_MIN = -(2n ** 31n);
 const S32_MAX = 2n ** 31n - 1n;
@@ -64,7 +54,7 @@ export function layoutSections(image: ModuleImage, base: bigint): Map<number, bi
   return addresses;
 }
 
-export interface ApplyOptions {
+interface ApplyOptions {
   /**
    * Which objects' `.klp.rela.<obj>.*` sections to apply now (default: all,
    * as a split kernel does when the per-object module loads). The stock
@@ -88,7 +78,7 @@ export function applyKlpObjectRelocations(image: ModuleImage, sectionAddress: Ma
 export function klpRelaObjects(image: ModuleImage): Set<string> {
   const out = new Set<string>();
   for (const rs of image.elf.relocations) {
-    const obj = rs.section.flags & C.SHF_RELA_LIVEPATCH ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
+    const obj = rs.section.flags & C.SHF_RELA_LIVEPATCH ? scanKlpRelaName(rs.section.name) : undefined;
     if (obj) out.add(obj);
   }
   return out;
@@ -112,7 +102,7 @@ function applySections(
   for (const rs of image.elf.relocations) {
     const target = rs.target;
     const klpSection = (rs.section.flags & C.SHF_RELA_LIVEPATCH) !== 0;
-    const klpObj = klpSection ? KLP_RELA.exec(rs.section.name)?.[1] : undefined;
+    const klpObj = klpSection ? scanKlpRelaName(rs.section.name) : undefined;
     if (!select(klpObj, klpSection)) continue;
     const targetAddress = sectionAddress.get(target.index);
     if (targetAddress === undefined) continue; // debug info and other unloaded sections (apply_relocations() skips them too)
@@ -154,13 +144,13 @@ function resolveKlpSymbols(image: ModuleImage, relocs: readonly ElfRela[], secOb
   for (const r of relocs) {
     const sym = image.elf.symbols[r.symIndex]!;
     if (sym.shndx !== C.SHN_LIVEPATCH) return { code: 'klp-sym-not-livepatch', message: `symbol ${sym.name} is not marked as a livepatch symbol` };
-    const m = KLP_SYM.exec(sym.name);
+    const m = scanKlpSymName(sym.name);
     if (!m) return { code: 'klp-sym-name', message: `symbol ${sym.name} has an incorrectly formatted name` };
     // Since 5.8 a module's section may not reach vmlinux: a normal relocation to an export does (ordering of special sections).
-    if (m[1] === 'vmlinux' && secObj !== 'vmlinux') {
-      return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m[2]}' from module-specific livepatch relocation section` };
+    if (m.object === 'vmlinux' && secObj !== 'vmlinux') {
+      return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m.symbol}' from module-specific livepatch relocation section` };
     }
-    const v = resolver.objectSymbol(m[1]!, m[2]!, Number(m[3]));
+    const v = resolver.objectSymbol(m.object, m.symbol, m.sympos);
     if (typeof v !== 'bigint') return v;
     values.push(v);
   }

@@ -1,7 +1,7 @@
 import type { LivepatchCore } from './livepatch/core.js';
 
 /** A file or directory under /sys/kernel/livepatch, as `ls -l` and `cat` show it. */
-export interface SysfsEntry {
+interface SysfsEntry {
   mode: string;
   /** What reading it gives; absent for directories and write-only files. */
   value?: string;

@@ -2,7 +2,7 @@ import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { SimKernel } from './kernel.js';
 import type { SymbolSource } from './object-symbols.js';
-import type { ExportedSymbol } from './symvers.js';
+import type { ExportedSymbol } from '@klp-split/kernel-facts';
 
 /** Everything a simulated kernel is made of; cheap to instantiate many kernels from. */
 export interface SimSystem {
@@ -14,7 +14,7 @@ export interface SimSystem {
 }
 
 /** Exports a kernel carrying the split series adds. */
-export const SPLIT_API_EXPORTS = ['klp_add_object'];
+const SPLIT_API_EXPORTS = ['klp_add_object'];
 
 export function newKernel(sys: SimSystem): SimKernel {
   const kernel = new SimKernel({

@@ -8,7 +8,7 @@
  * dependencies) has a child task and resumes, in a step of its own, with
  * the child's result.
  */
-export type TaskPhase =
+type TaskPhase =
   /** modprobe: load the dependencies (children), then the module itself. */
   | 'modprobe'
   /** load_module() up to MODULE_STATE_COMING and the first coming notifier step. */

@@ -1,13 +1,13 @@
 import { KlpError, parseLayoutSymbolName, REQUIRED_LAYOUT_STRUCTS } from '@klp-split/core';
-import { sectionData } from '../elf/reader.js';
+import { sectionData } from '@klp-split/kernel-facts';
 import { loadModuleImageCached } from '../image/module-image.js';
 
 /** Sizes and field offsets of the livepatch structures, read from the layout probe module. */
-export type StructLayout = Record<string, number> & { sizeof: number };
+type StructLayout = Record<string, number> & { sizeof: number };
 export type KlpLayout = Record<string, StructLayout>;
 
 /** A layout probe module that does not hold the layout: an input error naming the probe. */
-export class LayoutError extends KlpError {
+class LayoutError extends KlpError {
   constructor(message: string, file?: string) {
     super(message, { code: 'layout-invalid', file, hint: "rebuild with 'klp-split build'" });
     this.name = 'LayoutError';

@@ -1,11 +1,11 @@
-import * as C from '../elf/constants.js';
-import type { ElfSection, ElfSymbol } from '../elf/reader.js';
+import { elfConstants as C } from '@klp-split/kernel-facts';
+import type { ElfSection, ElfSymbol } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 import { readU64, readU8 } from '../image/pointers.js';
 import { field, type KlpLayout } from './layout.js';
 
 /** struct klp_func, struct klp_object and struct klp_patch as built into a module's data (split API). */
-export interface KlpFuncImage {
+interface KlpFuncImage {
   oldName: string | null;
   newFunc: string | null;
   sympos: number;
@@ -53,7 +53,7 @@ function dataObjects(image: ModuleImage, size: number): { sym: ElfSymbol; sectio
   return out;
 }
 
-export function readObjectAt(image: ModuleImage, layout: KlpLayout, section: ElfSection, base: number, symbol: string): KlpObjectImage {
+function readObjectAt(image: ModuleImage, layout: KlpLayout, section: ElfSection, base: number, symbol: string): KlpObjectImage {
   const r = image.relocs;
   const o = (f: string): number => base + field(layout, 'klp_object', f);
   const cb = base + field(layout, 'klp_object', 'callbacks');
@@ -118,7 +118,7 @@ function readStates(image: ModuleImage, layout: KlpLayout, section: ElfSection, 
 }
 
 /** The module's struct klp_patch of the stock API (`.objs[]`), if it has one. */
-export function findUpstreamPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage | undefined {
+function findUpstreamPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage | undefined {
   const size = layout.klp_object!.sizeof;
   for (const { sym, section } of dataObjects(image, layout.klp_patch!.sizeof)) {
     const base = sym.value;
@@ -172,7 +172,7 @@ export function findPatch(image: ModuleImage, layout: KlpLayout): KlpPatchImage 
   return undefined;
 }
 
-export interface ModuleKlp {
+interface ModuleKlp {
   patch: KlpPatchImage | undefined;
   objects: KlpObjectImage[];
 }

@@ -63,7 +63,7 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
  * pass silently though the patch is broken: livepatch relocations for an
  * object the patch does not have, never written.
  */
-export const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown']);
+const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown']);
 
 export function eventViolations(events: { code: string; message: string }[]): Violation[] {
   return events.filter((e) => VIOLATION_EVENTS.has(e.code)).map((e) => ({ code: e.code, message: e.message }));

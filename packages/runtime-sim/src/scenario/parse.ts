@@ -1,5 +1,5 @@
 import { KlpError, readInputText } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 
 /**
  * The scenario language: the kernel selftests' commands, one per line.

@@ -1,5 +1,5 @@
 import { perObjectModuleName, type ManifestPart, type SplitManifest } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
+import type { Diagnostic } from '@klp-split/core';
 import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.js';

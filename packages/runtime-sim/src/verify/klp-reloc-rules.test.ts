@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyRelocEdit, type RelocEdit } from '../../../../test/differential/reloc-edit.js';
 import { klpSplit, removeDir, tempDir } from '../../../../test/helpers/env.js';
-import { readElf } from '../elf/reader.js';
+import { readElf } from '@klp-split/kernel-facts';
 import { klpRelocRuleProblems } from './klp-reloc-rules.js';
 
 /**

@@ -1,5 +1,5 @@
-import * as C from '../elf/constants.js';
-import type { ElfFile } from '../elf/reader.js';
+import { elfConstants as C, parseKlpSymName, STATIC_KEY_SECTIONS } from '@klp-split/kernel-facts';
+import type { ElfFile } from '@klp-split/kernel-facts';
 
 /**
  * The livepatch relocation rules the writer enforces (@klp-split/klp-relocs),
@@ -13,17 +13,12 @@ import type { ElfFile } from '../elf/reader.js';
  *   hazard).
  */
 
-/** Sections whose entries the kernel processes while the module is COMING (jump labels, static calls). */
-export const STATIC_KEY_SECTIONS: ReadonlySet<string> = new Set(['__jump_table', '.static_call_sites', '.static_call.text']);
-
-export interface KlpRelocRuleProblem {
+interface KlpRelocRuleProblem {
   code: 'klp-reloc-in-init' | 'klp-reloc-static-key';
   message: string;
   /** The symbol as the C code names it, to point at its line. */
   symbol: string;
 }
-
-const KLP_SYM = /^\.klp\.sym\.([^.]+)\.([^,]+),\d+$/;
 
 export function klpRelocRuleProblems(elf: ElfFile): KlpRelocRuleProblem[] {
   const out: KlpRelocRuleProblem[] = [];
@@ -38,8 +33,8 @@ export function klpRelocRuleProblems(elf: ElfFile): KlpRelocRuleProblem[] {
     const target = rs.target.name;
     for (const r of rs.relocs) {
       const sym = elf.symbols[r.symIndex];
-      const m = sym ? KLP_SYM.exec(sym.name) : null;
-      const [object, symbol] = m ? [m[1]!, m[2]!] : ['?', sym?.name ?? `symbol ${r.symIndex}`];
+      const m = sym ? parseKlpSymName(sym.name) : undefined;
+      const [object, symbol] = m ? [m.object, m.symbol] : ['?', sym?.name ?? `symbol ${r.symIndex}`];
       if (target.startsWith('.init')) {
         add({
           code: 'klp-reloc-in-init',

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { builtParts, KlpError, MANIFEST_FILE, readBuildRecord, readManifest, type SplitManifest } from '@klp-split/core';
-import type { Diagnostic } from '@klp-split/splitter';
-import { ElfError } from '../elf/reader.js';
+import type { Diagnostic } from '@klp-split/core';
+import { ElfError, loadSymvers, defaultKallsymsFile } from '@klp-split/kernel-facts';
 import { loadModuleImageCached, type ModuleImage } from '../image/module-image.js';
-import { defaultKallsymsFile, vmlinuxSymbolSource } from '../kernel/object-symbols.js';
-import { loadSymvers } from '../kernel/symvers.js';
+import { vmlinuxSymbolSource } from '../kernel/object-symbols.js';
 import type { SimSystem } from '../kernel/system.js';
 import { readLayout, type KlpLayout } from '../klp/layout.js';
 import type { PartImage } from './checks.js';
@@ -18,7 +17,7 @@ export class VerifyError extends KlpError {
   }
 }
 
-export interface LoadedSplit {
+interface LoadedSplit {
   dir: string;
   manifest: SplitManifest;
   layout: KlpLayout;

@@ -1,4 +1,4 @@
-import { formatDiagnostic } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
 import type { VerifyReport } from './verify.js';
 
 const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -1,5 +1,5 @@
 import { join, relative } from 'node:path';
-import { TOOL_NAME, TOOL_VERSION } from '@klp-split/splitter';
+import { TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 import type { VerifyReport } from './verify.js';
 
 /** SARIF 2.1.0 for code-scanning UIs: one result per finding, located at its C source line. */

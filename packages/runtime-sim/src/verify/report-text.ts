@@ -1,4 +1,4 @@
-import { formatDiagnostic } from '@klp-split/splitter';
+import { formatDiagnostic } from '@klp-split/core';
 import type { VerifyReport } from './verify.js';
 
 /** The human-readable verify report: modules, transcript, findings, verdict. */

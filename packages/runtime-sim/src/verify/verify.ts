@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { builtParts, perObjectModuleName, type SplitManifest } from '@klp-split/core';
-import { originalLine, type Diagnostic } from '@klp-split/splitter';
+import { builtParts, perObjectModuleName, type SplitManifest, originalLine, type Diagnostic } from '@klp-split/core';
 import type { ModuleImage } from '../image/module-image.js';
 import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';
@@ -13,7 +12,7 @@ import { loadSplitSystem, VerifyError } from './load-system.js';
 
 export { VerifyError } from './load-system.js';
 
-export interface VerifyOptions {
+interface VerifyOptions {
   /** Target modules (.ko) the patch fixes, built from their unmodified sources. */
   targets: string[];
   /**
@@ -61,7 +60,7 @@ export interface VerifyReport {
 
 
 /** What the model check covered and found. */
-export interface ExplorationReport {
+interface ExplorationReport {
   states: number;
   transitions: number;
   /** Distinct violations (no cap). */

@@ -2,14 +2,14 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { buildModules, buildSplit, buildTree } from '@klp-split/kbuild-gen';
-import { MANIFEST_FILE } from '@klp-split/splitter';
+import { MANIFEST_FILE } from '@klp-split/core';
 import { printDiagnostics } from '../../cli/output.js';
 import { UsageError } from '../../cli/exit-codes.js';
-import { installedKernel } from '../../kernels/installed-kernels.js';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:build (documented in schema.json). */
-export interface BuildExecutorOptions {
+interface BuildExecutorOptions {
   path: string;
   kdir?: string;
   /** An installed kernel release (klp-split kernel add): its headers are the tree. */
@@ -36,9 +36,7 @@ export default async function buildExecutor(options: BuildExecutorOptions, conte
   return runExecutor('build', async (io) => {
     const dir = options.outputPath ? copySources(workspacePath(context, options.path), workspacePath(context, options.outputPath)) : workspacePath(context, options.path);
     const shown = shownPath(dir);
-    const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
     const opts = {
-      kdir,
       jobs: options.jobs,
       makeVars: options.config ?? {},
       onLine: (line: string) => {
@@ -50,11 +48,12 @@ export default async function buildExecutor(options: BuildExecutorOptions, conte
     const sources = entries.filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
     const isSplit = entries.includes(MANIFEST_FILE);
     if (!isSplit && sources.length === 0) throw new UsageError(`build: ${shown} has neither ${MANIFEST_FILE} nor .c files`);
+    const tree = discoverKernelTree({ kernel: options.kernel, kdir: options.kdir && workspacePath(context, options.kdir) });
     const result = isSplit
-      ? await buildSplit(dir, opts)
+      ? await buildSplit(dir, tree, opts)
       : entries.some((f) => f.endsWith(`.${MANIFEST_FILE}`))
-        ? await buildTree(dir, opts)
-        : await buildModules(dir, sources, opts);
+        ? await buildTree(dir, tree, opts)
+        : await buildModules(dir, sources, tree, opts);
     printDiagnostics(io, result.diagnostics);
     if (!result.ok && !result.diagnostics.some((d) => d.code.startsWith('cc-') || d.code.startsWith('-W') || d.code === 'modpost')) io.err(result.output);
     io.out(result.ok ? `build ${shown}: ${result.modules.length} module${result.modules.length === 1 ? '' : 's'} against ${result.tree.release} (${result.tree.dir})` : `build ${shown}: FAILED`);

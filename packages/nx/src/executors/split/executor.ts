@@ -1,13 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { builtParts, withWriteTransaction } from '@klp-split/core';
-import { hasErrors, MANIFEST_FILE, previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
+import { builtParts, withWriteTransaction, hasErrors, MANIFEST_FILE } from '@klp-split/core';
+import { previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
-import { kernelIncludeDirs } from '../../cli/split-command.js';
-import { installedKernel } from '../../kernels/installed-kernels.js';
+import { kernelIncludeDirs, splitKernelTree } from '../../cli/split-command.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:split (documented in schema.json). */
-export interface SplitExecutorOptions {
+interface SplitExecutorOptions {
   source: string;
   outputPath: string;
   kdir?: string;
@@ -20,8 +19,8 @@ export default async function splitExecutor(options: SplitExecutorOptions, conte
   return runExecutor('split', (io) => {
     const source = workspacePath(context, options.source);
     const out = workspacePath(context, options.outputPath);
-    const kdir = options.kernel ? installedKernel(options.kernel).kdir : options.kdir && workspacePath(context, options.kdir);
-    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(kdir) });
+    const tree = splitKernelTree({ kernel: options.kernel, kdir: options.kdir && workspacePath(context, options.kdir) });
+    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(tree) });
     const ok = (result.kind === 'split' || result.kind === 'already-split') && !hasErrors(result.diagnostics);
     if (result.kind === 'split' && ok) {
       const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);

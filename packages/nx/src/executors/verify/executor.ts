@@ -4,11 +4,11 @@ import type { ExecutorContext } from '@nx/devkit';
 import { formatVerifyText, parseBudget, verifySplit } from '@klp-split/runtime-sim';
 import { UsageError } from '../../cli/exit-codes.js';
 import { writeReportFile } from '../../cli/report-file.js';
-import { installedKernel } from '../../kernels/installed-kernels.js';
+import { installedKernel } from '@klp-split/kernel-facts';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:verify (documented in schema.json). */
-export interface VerifyExecutorOptions {
+interface VerifyExecutorOptions {
   path: string;
   targets: string[];
   format?: 'text' | 'json';

@@ -1,13 +1,12 @@
 import { isAbsolute, join, relative } from 'node:path';
 import { joinPathFragments, logger, type GeneratorCallback, type Tree } from '@nx/devkit';
-import { withWriteTransaction } from '@klp-split/core';
-import { formatDiagnostic, hasErrors } from '@klp-split/splitter';
+import { withWriteTransaction, formatDiagnostic, hasErrors } from '@klp-split/core';
 import { conversionFor } from '../../cli/convert-command.js';
 import { unifiedDiff } from '../../convert/unified-diff.js';
 import { workspaceDir } from '../workspace-dir.js';
 
 /** Options of @klp-split/nx:convert (documented in schema.json). */
-export interface ConvertGeneratorOptions {
+interface ConvertGeneratorOptions {
   directory: string;
   dryRun?: boolean;
   kdir?: string;

@@ -1,12 +1,12 @@
 import { readNxJson, updateNxJson, type Tree } from '@nx/devkit';
-import { RELEASE } from '../../kernels/installed-kernels.js';
+import { RELEASE } from '@klp-split/kernel-facts';
 
 /** Options of @klp-split/nx:init (documented in schema.json). */
-export interface InitGeneratorOptions {
+interface InitGeneratorOptions {
   kernels?: string[];
 }
 
-export const PLUGIN = '@klp-split/nx';
+const PLUGIN = '@klp-split/nx';
 
 /**
  * Registers the plugin in nx.json (`nx add @klp-split/nx` runs this), so that

@@ -5,7 +5,7 @@ import { knownProjects, PROJECT_NAME, SOURCE_NAME } from '../known-projects.js';
 import { workspaceDir } from '../workspace-dir.js';
 
 /** Options of @klp-split/nx:livepatch (documented in schema.json). */
-export interface LivepatchGeneratorOptions {
+interface LivepatchGeneratorOptions {
   directory: string;
   source: string;
   targets?: string[];

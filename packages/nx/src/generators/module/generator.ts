@@ -5,7 +5,7 @@ import { knownProjects, PROJECT_NAME, SOURCE_NAME } from '../known-projects.js';
 import { workspaceDir } from '../workspace-dir.js';
 
 /** Options of @klp-split/nx:module (documented in schema.json). */
-export interface ModuleGeneratorOptions {
+interface ModuleGeneratorOptions {
   directory: string;
   sources?: string[];
   name?: string;

@@ -15,7 +15,7 @@ export type { LivepatchGuards, SimObject, SimPatch } from './types.js';
 const MODULE_NAME_LEN = 56;
 
 /** What the livepatch core needs of the machine beyond the loader: ftrace's sysctl. */
-export interface FtraceControl {
+interface FtraceControl {
   enabled: boolean;
 }
 

@@ -14,7 +14,7 @@ import type { PatchCore, SimObject, SimPatch } from './types.js';
  */
 
 /** How many times klp_module_coming may re-request one module before the loop is reported. */
-export const COMING_RETRY_LIMIT = 8;
+const COMING_RETRY_LIMIT = 8;
 
 /** MODULE_NAME_LEN on 64-bit: `<patch>__<object>` must be shorter. */
 const MODULE_NAME_LEN = 56;

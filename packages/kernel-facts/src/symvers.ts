@@ -11,7 +11,7 @@ export interface ExportedSymbol {
 }
 
 /** A malformed Module.symvers. The message never quotes the file's content: it may not be a symvers at all. */
-export class SymversError extends KlpError {
+class SymversError extends KlpError {
   constructor(message: string, file: string, line?: number) {
     super(message, { code: 'symvers-invalid', file, line });
     this.name = 'SymversError';
@@ -35,7 +35,7 @@ export function parseSymvers(text: string, file: string): Map<string, ExportedSy
   return out;
 }
 
-export interface Symvers {
+interface Symvers {
   all: Map<string, ExportedSymbol>;
   /** The exports of vmlinux itself. */
   vmlinux: Map<string, ExportedSymbol>;

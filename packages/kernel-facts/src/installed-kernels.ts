@@ -1,7 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../cli/exit-codes.js';
+import { cacheDir, kallsymsDumpFile, UsageError } from '@klp-split/core';
 
 /**
  * The kernels klp-split builds and verifies against, one per Debian release
@@ -21,13 +20,8 @@ export interface InstalledKernel {
 export const RELEASE = /^[0-9]+\.[0-9]+[A-Za-z0-9.+_~-]*$/;
 
 /** Where the headers packages put their trees; overridable so tests can stand up a tree elsewhere. */
-export function headersRoot(): string {
+function headersRoot(): string {
   return process.env.KLP_HEADERS_ROOT ?? '/usr/src';
-}
-
-/** The same cache directory scripts/kernel-env.sh and qemu-kernel.sh use. */
-export function klpCacheDir(): string {
-  return process.env.KLP_SPLIT_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'klp-split');
 }
 
 export function checkRelease(release: string): string {
@@ -41,7 +35,7 @@ export function checkRelease(release: string): string {
  * initramfs-tools and a systemd upgrade): <cache>/kernels/<release>/root.
  */
 export function unpackRoot(release: string): string {
-  return join(klpCacheDir(), 'kernels', release, 'root');
+  return join(cacheDir(), 'kernels', release, 'root');
 }
 
 /** The release's headers tree: the host's package when installed, else the unpacked one. */
@@ -52,7 +46,7 @@ export function headersDir(release: string): string | undefined {
 function kernelAt(release: string): InstalledKernel | undefined {
   const kdir = headersDir(release);
   if (!kdir) return undefined;
-  const kallsyms = join(klpCacheDir(), `kallsyms-${release}.txt`);
+  const kallsyms = kallsymsDumpFile(cacheDir(), release);
   return { release, kdir, ...(existsSync(kallsyms) ? { kallsyms } : {}) };
 }
 
@@ -66,7 +60,7 @@ export function installedKernel(release: string): InstalledKernel {
 /** Every kernel whose headers are installed, oldest release first. */
 export function installedKernels(): InstalledKernel[] {
   const host = existsSync(headersRoot()) ? readdirSync(headersRoot()).filter((d) => d.startsWith('linux-headers-')).map((d) => d.slice('linux-headers-'.length)) : [];
-  const unpacked = existsSync(join(klpCacheDir(), 'kernels')) ? readdirSync(join(klpCacheDir(), 'kernels')) : [];
+  const unpacked = existsSync(join(cacheDir(), 'kernels')) ? readdirSync(join(cacheDir(), 'kernels')) : [];
   return [...new Set([...host, ...unpacked])]
     .filter((r) => RELEASE.test(r))
     .map((r) => kernelAt(r))

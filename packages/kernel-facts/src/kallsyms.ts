@@ -1,4 +1,5 @@
-import { KlpError, readInputText } from '@klp-split/core';
+import { existsSync } from 'node:fs';
+import { cacheDir, kallsymsDumpFile, KlpError, readInputText } from '@klp-split/core';
 
 /**
  * The text format of /proc/kallsyms, as printed by kernel/kallsyms.c:
@@ -18,7 +19,7 @@ import { KlpError, readInputText } from '@klp-split/core';
 /** The object name of symbols printed without `[module]`. */
 export const VMLINUX = 'vmlinux';
 
-export interface KallsymsSymbol {
+interface KallsymsSymbol {
   readonly name: string;
   /** The type letter as printed: T/t text, D/d data, B/b bss, R/r rodata, A absolute, W/w weak, ... */
   readonly type: string;
@@ -42,7 +43,7 @@ export class KallsymsError extends KlpError {
 }
 
 /** The outcome of livepatch's lookup of (name, sympos) in one object. */
-export type KlpSymbolLookup =
+type KlpSymbolLookup =
   | { ok: true; symbol: KallsymsSymbol; count: number }
   | { ok: false; reason: 'not-found' | 'ambiguous' | 'no-such-position'; message: string; count: number };
 
@@ -175,4 +176,14 @@ export function parseKallsyms(text: string, file: string): Kallsyms {
     symbols.push({ name, type, address: BigInt(`0x${addr}`), object, line: n });
   }
   return new Kallsyms(file, symbols);
+}
+
+/**
+ * The kallsyms dump to use for a kernel release: $KLP_KALLSYMS, else the one
+ * scripts/qemu-kernel.sh cached from booting that kernel, if any.
+ */
+export function defaultKallsymsFile(release: string, cache: string = cacheDir()): string | undefined {
+  if (process.env.KLP_KALLSYMS) return process.env.KLP_KALLSYMS;
+  const file = kallsymsDumpFile(cache, release);
+  return existsSync(file) ? file : undefined;
 }

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { KallsymsError, parseKallsyms, VMLINUX } from './kallsyms.js';
 
-const ROOT = resolve(import.meta.dirname, '../../../..');
+const ROOT = resolve(import.meta.dirname, '../../..');
 
 const SAMPLE = [
   '0000000000000000 A fixed_percpu_data',

@@ -13,7 +13,7 @@ export class ElfError extends KlpError {
   }
 }
 
-export interface ElfHeader {
+interface ElfHeader {
   type: number;
   machine: number;
   shoff: number;

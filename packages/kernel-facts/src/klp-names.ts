@@ -5,12 +5,12 @@
  */
 
 /** MODULE_NAME_LEN - 1 on 64-bit: the kernel's %55 field width for an object name. */
-export const OBJECT_NAME_WIDTH = 55;
+const OBJECT_NAME_WIDTH = 55;
 /** KSYM_NAME_LEN - 1 (6.1 raised KSYM_NAME_LEN to 512): the %511 field width for a symbol name. */
-export const SYMBOL_NAME_WIDTH = 511;
+const SYMBOL_NAME_WIDTH = 511;
 
-export const KLP_RELA_PREFIX = '.klp.rela.';
-export const KLP_SYM_PREFIX = '.klp.sym.';
+const KLP_RELA_PREFIX = '.klp.rela.';
+const KLP_SYM_PREFIX = '.klp.sym.';
 /** What `KLP_RELOC_SYMBOL_POS(lp_obj, sym_obj, sym, pos)` makes the compiler reference. */
 export const KLP_ANNOTATION_PREFIX = '.klp.sym.rela.';
 /** klp-convert's `KLP_MODULE_RELOC(obj)` arrays live in sections of this prefix. */
@@ -40,25 +40,48 @@ export function symbolNameProblem(symbol: string): string | undefined {
   return undefined;
 }
 
-export interface KlpSymName {
+interface KlpSymName {
   object: string;
   symbol: string;
   sympos: number;
 }
 
-/** Parses `.klp.sym.<obj>.<sym>,<pos>` as the kernel's sscanf would accept it (undefined otherwise). */
+/** The kernel's `%55[^.]` and `%511[^,]` fields, one definition for every reader below. */
+const OBJECT_FIELD = `([^.]{1,${OBJECT_NAME_WIDTH}})`;
+const SYMBOL_FIELD = `([^,]{1,${SYMBOL_NAME_WIDTH}})`;
+/** `.klp.sym.%55[^.].%511[^,],%lu`: %lu takes leading blanks and a '+' (a '-' is not modelled: malformed), what follows the number is ignored. */
+const KERNEL_SYM = new RegExp(`^\\.klp\\.sym\\.${OBJECT_FIELD}\\.${SYMBOL_FIELD},\\s*\\+?(\\d+)`);
+/** The same fields, the number in decimal and nothing after it: the form klpSymName() writes. */
+const EXACT_SYM = new RegExp(`^\\.klp\\.sym\\.${OBJECT_FIELD}\\.${SYMBOL_FIELD},(\\d+)$`);
+/** `.klp.rela.%55[^.]`: the object is the first 55 characters up to a '.', whatever follows. */
+const KERNEL_RELA = new RegExp(`^\\.klp\\.rela\\.${OBJECT_FIELD}`);
+const RELA_WITH_SECTION = new RegExp(`^\\.klp\\.rela\\.${OBJECT_FIELD}\\.`);
+
+function symName(m: RegExpExecArray | null): KlpSymName | undefined {
+  return m ? { object: m[1]!, symbol: m[2]!, sympos: Number(m[3]) } : undefined;
+}
+
+/** What the livepatch core's sscanf() reads from a symbol name (klp_resolve_symbols()), or undefined where it fails. */
+export function scanKlpSymName(name: string): KlpSymName | undefined {
+  return symName(KERNEL_SYM.exec(name));
+}
+
+/** `.klp.sym.<obj>.<sym>,<pos>` exactly: fields the kernel reads, a decimal position and nothing after it. */
 export function parseKlpSymName(name: string): KlpSymName | undefined {
-  const m = /^\.klp\.sym\.([^.]{1,55})\.([^,]{1,511}),(\d+)$/.exec(name);
-  if (!m) return undefined;
-  return { object: m[1]!, symbol: m[2]!, sympos: Number(m[3]) };
+  return symName(EXACT_SYM.exec(name));
 }
 
-/** `.klp.rela.<obj>.<section>` -> obj, as the kernel's `%55[^.]` reads it. */
+/** The object of a `.klp.rela.` section name as the kernel's `%55[^.]` reads it (klp_apply_section_relocs()). */
+export function scanKlpRelaName(name: string): string | undefined {
+  return KERNEL_RELA.exec(name)?.[1];
+}
+
+/** `.klp.rela.<obj>.<section>` -> obj: the kernel's field followed by the section's name. */
 export function parseKlpRelaName(name: string): string | undefined {
-  return /^\.klp\.rela\.([^.]{1,55})\./.exec(name)?.[1];
+  return RELA_WITH_SECTION.exec(name)?.[1];
 }
 
-export interface RelocAnnotationName {
+interface RelocAnnotationName {
   /** The object whose `.klp.rela` section carries the relocation. */
   lpObject: string;
   /** The object the symbol lives in. */

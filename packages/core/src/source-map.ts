@@ -6,12 +6,12 @@
  * (moved text, byte for byte), with 0 they all map to sourceLine (text the
  * split generated for that construct, e.g. the klp_object glue).
  */
-export type Segment = [number, number, number, number, 0 | 1];
+type Segment = [number, number, number, number, 0 | 1];
 
-import type { ManifestSourceMap } from '@klp-split/core';
+import type { ManifestSourceMap } from './contracts/manifest.js';
 
 /** The manifest's source map (its contract lives in @klp-split/core). */
-export type SourceMap = ManifestSourceMap;
+type SourceMap = ManifestSourceMap;
 
 /** Where one generated line came from. */
 export interface LineOrigin {

@@ -4,16 +4,18 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCacheDir } from '@klp-split/core';
-import { discoverKernelTree, kbuildText, prepareAnnotationsOverlay, runKbuild } from '@klp-split/kbuild-gen';
-import { defaultKallsymsFile, elfConstants as C, readElf, readModinfo, readVersions, type ElfFile } from '@klp-split/runtime-sim';
-import { loadFacts, listLivepatchRelocations, rewriteModuleFile, SHF_INFO_LINK, SourceIndex } from './index.js';
+import { discoverKernelTree, defaultKallsymsFile, elfConstants as C, readElf, readModinfo, readVersions, type ElfFile } from '@klp-split/kernel-facts';
+import { loadFacts, listLivepatchRelocations, rewriteModuleFile, SHF_INFO_LINK, SourceIndex } from '@klp-split/klp-relocs';
+import { runKbuild } from './build.js';
+import { kbuildText } from './kbuild-file.js';
+import { prepareAnnotationsOverlay } from './overlay.js';
 
 /**
  * The rewrite on real modules built here with kbuild against Debian's 6.1
  * headers: a target module, a classic livepatch of vmlinux and the target,
  * and a per-object part of a split.
  */
-const FIXTURES = join(import.meta.dirname, 'fixtures');
+const FIXTURES = join(import.meta.dirname, 'relocs-fixtures');
 const scratch: string[] = [];
 afterAll(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
 function tempDir(name: string): string {
