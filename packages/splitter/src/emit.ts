@@ -98,7 +98,8 @@ function spacing(unit: SourceUnit, items: readonly Item[]): Map<Item, string> {
   const gaps = new Map<Item, string>();
   items.forEach((item, i) => {
     const next = items[i + 1];
-    if (!next || next.index === item.index + 1) gaps.set(item, item.gap);
+    // Includes stay together (in a module of several files, those of one file come from several places of the unit).
+    if (!next || next.index === item.index + 1 || (item.kind === 'include' && next.kind === 'include')) gaps.set(item, item.gap);
     else gaps.set(item, unit.items.slice(item.index, next.index).some((i) => i.gap === '\n\n') ? '\n\n' : '\n');
   });
   return gaps;
