@@ -27,6 +27,8 @@ export interface GeneratorStats {
   split: number;
   refused: number;
   ms: number;
+  /** CPU time of the run (user + system), ms: the wall time on a shared machine says little. */
+  cpuMs: number;
   /** Findings, one line each, with the case that shows them. */
   failures: string[];
 }
@@ -58,7 +60,8 @@ export function runCase(root: string, seed: number, index: number, includeDirs: 
 /** Runs `cases` cases of every seed in-process; keeps each failing case's directory under `root`. */
 export function runGenerated(root: string, seeds: number[], cases: number[], includeDirs: string[]): GeneratorStats {
   const t0 = Date.now();
-  const stats: GeneratorStats = { cases: 0, split: 0, refused: 0, ms: 0, failures: [] };
+  const cpu0 = process.cpuUsage();
+  const stats: GeneratorStats = { cases: 0, split: 0, refused: 0, ms: 0, cpuMs: 0, failures: [] };
   for (const seed of seeds) {
     for (const index of cases) {
       const c = runCase(root, seed, index, includeDirs);
@@ -75,6 +78,8 @@ export function runGenerated(root: string, seeds: number[], cases: number[], inc
     }
   }
   stats.ms = Date.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  stats.cpuMs = Math.round((cpu.user + cpu.system) / 1000);
   return stats;
 }
 
