@@ -3,6 +3,8 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
 import { formatDiagnostic } from '@klp-split/core';
+import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
+import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { kernelIncludeDirs, removeDir, ROOT, tempDir } from './helpers/env.js';
 import { kbuildBatch, splitUnit, type BatchUnit } from './helpers/kbuild-batch.js';
 
@@ -23,9 +25,18 @@ function inputOf(name: string): { dir: string; source: string } {
   return { dir, source: readdirSync(dir).find((f) => f.endsWith('.c'))! };
 }
 
+const splits = new Map<string, SplitResult>();
+
+/** The split as the CLI makes it with a kernel tree: its headers decide the includes, kbuild's preprocessor what only it can evaluate. */
 function splitFixture(name: string): SplitResult {
-  const { dir, source } = inputOf(name);
-  return splitFile(join(dir, source), { displayName: source, includeDirs: kernelIncludeDirs() });
+  let r = splits.get(name);
+  if (!r) {
+    const { dir, source } = inputOf(name);
+    const tree = discoverKernelTree();
+    r = splitFile(join(dir, source), { displayName: source, includeDirs: kernelIncludeDirs(), preprocess: (path, text) => preprocessWithKbuild(tree, path, text) });
+    splits.set(name, r);
+  }
+  return r;
 }
 
 function expectedText(r: SplitResult): Map<string, string> {
