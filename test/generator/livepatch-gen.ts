@@ -288,8 +288,11 @@ export function generateLivepatch(rng: Rng, index: number): GeneratedLivepatch {
   const lines: string[] = [];
   lines.push(rng.chance(0.5) ? '// SPDX-License-Identifier: GPL-2.0' : '/* SPDX-License-Identifier: GPL-2.0 */');
   lines.push(`/*\n * ${file} - generated livepatch ${index}\n */${rng.chance(0.7) ? '\n' : ''}`);
-  if (rng.chance(0.5)) lines.push('#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt\n');
+  // pr_fmt before the includes, or after them in place of printk.h's own (#undef first).
+  const prFmt = rng.pick(['before', 'after', 'none'] as const);
+  if (prFmt === 'before') lines.push('#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt\n');
   for (const inc of includes) lines.push(inc.startsWith('"') ? `#include ${inc}` : `#include <${inc}>`);
+  if (prFmt === 'after') lines.push('\n#undef pr_fmt\n#define pr_fmt(fmt) "klpg: " fmt');
   if (includes.has('linux/version.h') === false && withBlocks.some((t) => t.includes('LINUX_VERSION_CODE'))) lines.push('#include <linux/version.h>');
   lines.push('');
   for (const t of withBlocks) lines.push(`${t}\n`);
