@@ -13,9 +13,12 @@ Splits one livepatch source into a main module for vmlinux and one module
 per patched kernel module (<patch>__<object>.c), with klp-split.json.
 A livepatch module built from several files (fix-y := a.o b.o in the
 Makefile next to them, or the files given together) is read as one unit.
-Nothing is written when an error is reported. With a kernel tree (--kdir,
-$KDIR or the installed kernel environment) each part keeps only the
-#includes whose headers declare something it uses; without one, all.
+Nothing is written when an error is reported. The livepatch's own headers
+(#include "x.h") are copied into <dir>; the shared header is <patch>.h, or
+<patch>-shared.h when the livepatch has a <patch>.h. The main module keeps
+every #include; with a kernel tree (--kdir, $KDIR or the installed kernel
+environment) a per-object module drops a kernel header it surely does not
+need (nothing it uses comes from it); without one, it keeps them all.
 
   --out <dir>     output directory (created if needed)
   --kdir <dir>    kernel tree whose headers decide the #includes
