@@ -145,7 +145,7 @@ export function generateLivepatch(rng: Rng, index: number): GeneratedLivepatch {
   for (let i = 0, n = rng.int(4); i < n; i++) {
     const stutter = rng.chance(0.3);
     const name = stutter ? `${patch}_v${i}` : `klpg_v${i}`;
-    const kind = rng.pick(['mutable', 'const', 'array', 'hook'] as const);
+    const kind = rng.pick(['mutable', 'const', 'array', 'hook', 'percpu'] as const);
     const e: Entity = { name, kind: 'variable', users: someObjects(), comment: rng.chance(0.4) ? comment(name) : undefined };
     const lead = e.comment ? `${e.comment}\n` : '';
     const ann = rng.pick(ANNOTATED_VARIABLE);
@@ -158,6 +158,9 @@ export function generateLivepatch(rng: Rng, index: number): GeneratedLivepatch {
     } else if (kind === 'array') {
       add({ defines: name, variable: true, text: () => `${lead}static unsigned long ${name}[4] ${ann}= { 1, 2, 3, 4 };` });
       offer(e, (x) => `(int)${name}[${x} & 3]`);
+    } else if (kind === 'percpu') {
+      add({ defines: name, variable: true, text: (v) => `${lead}static DEFINE_PER_CPU${v ? '' : '_READ_MOSTLY'}(int, ${name});` });
+      offer(e, (x) => `({ this_cpu_add(${name}, ${x}); ${x}; })`);
     } else {
       add({ defines: name, variable: false, text: () => `${lead}static int (*${name})(int);` });
       offer(e, (x) => `(${name} ? ${name}(${x}) : ${x})`);

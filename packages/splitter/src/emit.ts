@@ -327,6 +327,9 @@ function exportedText(unit: SourceUnit, item: Item, alreadyExported: Set<string 
 }
 
 function externDeclaration(unit: SourceUnit, item: Item): string {
+  // A per-CPU variable is declared by its own macro, of the same section (`DECLARE_PER_CPU_READ_MOSTLY(type, name);`).
+  const perCpu = /^(?:static\s+)?DEFINE_(PER_CPU\w*\([^;]*\))/.exec(unit.source.slice(item.node.startIndex, item.end));
+  if (perCpu) return `DECLARE_${perCpu[1]!};`;
   const decl = withoutStatic(unit, item, declaratorEnd(item));
   return item.kind === 'function' ? `${decl};` : `extern ${decl};`;
 }

@@ -45,12 +45,20 @@ const LOOP_MACRO_RE = /\b(?:h?list_for_each\w*|for_each_\w+|klp_for_each_\w+)(?=
  */
 const DEFINE_MACRO_RE = /^([ \t]*(?:static[ \t]+)?(?:DEFINE|DECLARE)_[A-Z0-9_]+\([ \t]*[A-Za-z_]\w*)([^;]*?)(\)[ \t]*;)/gm;
 
+/**
+ * `DEFINE_PER_CPU(type, name)` (and its _ALIGNED, _READ_MOSTLY... forms,
+ * DECLARE_ too) name the variable last: the type is blanked, so the parser
+ * sees a declaration of `name`.
+ */
+const PER_CPU_RE = /^([ \t]*(?:static[ \t]+)?(?:DEFINE|DECLARE)_PER_CPU\w*\()([^;]*,)([ \t]*[A-Za-z_]\w*[ \t]*\)[ \t]*;)/gm;
+
 const blank = (s: string): string => s.replace(/[^\n]/g, ' ');
 
 export function maskAnnotations(source: string): string {
   return maskAnnotationCalls(maskInitializerPreprocessor(source))
     .replace(ANNOTATION_RE, (m) => ' '.repeat(m.length))
     .replace(LOOP_MACRO_RE, (m) => 'while'.padEnd(m.length, ' '))
+    .replace(PER_CPU_RE, (_m, head: string, type: string, tail: string) => head + blank(type) + tail)
     .replace(DEFINE_MACRO_RE, (_m, head: string, args: string, tail: string) => head + blank(args) + tail);
 }
 

@@ -164,4 +164,12 @@ describe('the text of a split', () => {
     expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([['patch-built-at-run-time', lineOf(source, 'static struct klp_patch patch;')]]);
     expect(r.diagnostics[0]!.message).toContain(`line ${lineOf(source, 'patch.mod =')} sets its fields`);
   });
+
+  it('reads a per-CPU variable as a variable of its name, declared by its own macro where it is shared', () => {
+    const { a, b, header, main } = split(livepatch('static DEFINE_PER_CPU(int, hits);\nstatic DEFINE_PER_CPU_READ_MOSTLY(long, limit);', 'this_cpu_inc(hits);\n\treturn x;', 'this_cpu_inc(hits);\n\treturn x + this_cpu_read(limit);'));
+    expect(header).toContain('DECLARE_PER_CPU(int, fix_hits);');
+    expect(main).toContain('DEFINE_PER_CPU(int, fix_hits);\nEXPORT_SYMBOL_GPL(fix_hits);');
+    expect(b).toContain('static DEFINE_PER_CPU_READ_MOSTLY(long, limit);');
+    expect(a).not.toContain('limit');
+  });
 });
