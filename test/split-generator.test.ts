@@ -23,7 +23,7 @@ describe('generated livepatches', () => {
   });
 
   it('compile, originals and splits alike, in one kbuild run (a sample)', { timeout: 1_200_000 }, async () => {
-    const sample = process.env.FUZZ_CASE ? fuzzCases(0) : Array.from({ length: Number(process.env.FUZZ_COMPILE ?? 24) }, (_, i) => i);
+    const sample = process.env.FUZZ_CASE ? fuzzCases(0) : Array.from({ length: Number(process.env.FUZZ_COMPILE ?? 20) }, (_, i) => i);
     const r = await compileSample(root, SEEDS[0]!, sample, kernelIncludeDirs());
     console.log(`generated: ${r.units} modules compiled in ${r.ms} ms`);
     expect(r.failures.slice(0, 40)).toEqual([]);

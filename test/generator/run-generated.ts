@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { formatDiagnostic } from '@klp-split/core';
 import { splitFile, type SplitResult } from '@klp-split/splitter';
 import { caseRng, hex } from '../fuzz/rng.js';
-import { kbuildBatch, splitUnit, type BatchUnit } from '../helpers/kbuild-batch.js';
+import { isAnnotationUndefined, kbuildBatch, splitUnit, type BatchUnit } from '../helpers/kbuild-batch.js';
 import { generateLivepatch, type GeneratedLivepatch } from './livepatch-gen.js';
 import { checkSplit, type Finding } from './split-oracles.js';
 
@@ -106,10 +106,9 @@ export async function compileSample(root: string, seed: number, cases: number[],
   }
   const result = await kbuildBatch(join(root, 'kbuild'), units);
   const failures: string[] = [];
-  const tolerated = (d: { code: string; message: string }): boolean => d.code === 'modpost' && /^"\.klp\.sym\.rela\.[^"]*" \[.*\] undefined!$/.test(d.message);
   for (const u of units) {
     const index = u.name.slice(1).replace(/-orig$/, '');
-    for (const d of result.diagnostics.get(u.name) ?? []) if (!tolerated(d)) failures.push(`FUZZ_SEED=${hex(seed)} FUZZ_CASE=${index} ${u.name}/${formatDiagnostic(d)}`);
+    for (const d of result.diagnostics.get(u.name) ?? []) if (!isAnnotationUndefined(d)) failures.push(`FUZZ_SEED=${hex(seed)} FUZZ_CASE=${index} ${u.name}/${formatDiagnostic(d)}`);
     if (!result.built.get(u.name)) failures.push(`FUZZ_SEED=${hex(seed)} FUZZ_CASE=${index} ${u.name}: not built`);
   }
   for (const d of result.diagnostics.get('') ?? []) failures.push(formatDiagnostic(d));

@@ -82,3 +82,13 @@ export function splitUnit(name: string, files: Map<string, string>): BatchUnit {
   const manifest = parseManifest(files.get(MANIFEST_FILE)!, MANIFEST_FILE);
   return { name, files: new Map([...files].filter(([f]) => f !== MANIFEST_FILE)), modules: modulesOfManifest(manifest), api: 'split' };
 }
+
+/**
+ * modpost's "undefined!" for a relocation annotation's assembler name
+ * (`.klp.sym.rela.<lp_obj>.<obj>.<sym>,<pos>`): `klp-split build`'s
+ * post-link pass turns those into livepatch relocations, a plain kbuild run
+ * leaves them.
+ */
+export function isAnnotationUndefined(d: Diagnostic): boolean {
+  return d.code === 'modpost' && /^"\.klp\.sym\.rela\.[^"]*" \[.*\] undefined!$/.test(d.message);
+}
