@@ -123,7 +123,7 @@ describe('tricky livepatch fixtures', () => {
     }
   });
 
-  it('compiles every fixture split, and every original (compiled only), with one kbuild run without a warning', { timeout: 900_000 }, async () => {
+  it('compiles every fixture split, and every original (compiled only), with one kbuild run without a warning', { timeout: 1_800_000 }, async () => {
     const root = tempDir('fixtures');
     try {
       const units: BatchUnit[] = [];

@@ -22,7 +22,7 @@ describe('generated livepatches', () => {
     expect(stats.split).toBeGreaterThan(stats.cases * 0.9);
   });
 
-  it('compile, originals and splits alike, in one kbuild run (a sample)', { timeout: 1_200_000 }, async () => {
+  it('compile, originals and splits alike, in one kbuild run (a sample)', { timeout: 1_800_000 }, async () => {
     const sample = process.env.FUZZ_CASE ? fuzzCases(0) : Array.from({ length: Number(process.env.FUZZ_COMPILE ?? 20) }, (_, i) => i);
     const r = await compileSample(root, SEEDS[0]!, sample, kernelIncludeDirs());
     console.log(`generated: ${r.units} modules compiled in ${r.ms} ms`);
