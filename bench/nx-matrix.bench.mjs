@@ -7,6 +7,7 @@
 // clone on another path that gets them from a shared cache directory
 // (klp-split-cache-server, Nx's self-hosted remote cache protocol).
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -45,10 +46,11 @@ try {
   run('git', [...git, 'commit', '-qm', 'workspace'], ws);
   // The shared cache: a directory standing for a network share, served to each clone by its own server.
   const share = join(tmp, 'share');
-  const server = spawn(process.execPath, [join(ws, 'node_modules/@klp-split/nx/bin/klp-split-cache-server.js'), '--dir', share], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const token = randomBytes(16).toString('hex');
+  const server = spawn(process.execPath, [join(ws, 'node_modules/@klp-split/nx/bin/klp-split-cache-server.js'), '--dir', share], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KLP_SPLIT_CACHE_WRITE_TOKEN: token } });
   const [url] = await once(createInterface({ input: server.stdout }), 'line');
   // Each clone a machine of its own: its own local cache (else Nx 24 shares ~/.nx between clones of one repository).
-  const cloneEnv = (dir) => ({ NX_CACHE_DIRECTORY: join(dir, '.nx/local-cache'), NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url });
+  const cloneEnv = (dir) => ({ NX_CACHE_DIRECTORY: join(dir, '.nx/local-cache'), NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: token });
   const timed = (label, dir, args) => {
     const t0 = process.hrtime.bigint();
     const out = run(join(dir, 'node_modules/.bin/nx'), ['run-many', '-t', 'verify', '--output-style=static', ...args], dir, cloneEnv(dir));

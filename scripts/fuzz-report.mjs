@@ -4,8 +4,11 @@
 // after kills, with up to five reproducers per class.
 //
 //   node scripts/fuzz-report.mjs [N] [class ...]      e.g. node scripts/fuzz-report.mjs 200 sources paths
+//   node scripts/fuzz-report.mjs --long [class ...]  (npm run fuzz): 200 inputs per class and seed, the cache
+//                                                    server's soak at SOAK_SCALE=10
 //
-// Classes: sources paths markers manifests records scenarios makefiles special kills. FUZZ_SEED (comma
+// Classes: sources paths markers manifests records scenarios makefiles special kills nx-targets cache-server
+// cache-soak (the soak of test/e2e/cache-server-soak.test.ts: requests and connections count as inputs). FUZZ_SEED (comma
 // separated) replaces the default seeds; FUZZ_CLI=<other build>/packages/nx/bin/klp-split.js runs the child
 // processes (kills, special files, heavy inputs) of another build. Exit status 0 when every figure is 0.
 import { spawnSync } from 'node:child_process';
@@ -15,22 +18,25 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL = ['sources', 'paths', 'markers', 'manifests', 'records', 'scenarios', 'makefiles', 'special', 'kills'];
+const ALL = ['sources', 'paths', 'markers', 'manifests', 'records', 'scenarios', 'makefiles', 'special', 'kills', 'nx-targets', 'cache-server', 'cache-soak'];
 const FILES = { special: 'special-files' };
+const PATHS = { 'cache-soak': 'test/e2e/cache-server-soak.test.ts' };
 
 const args = process.argv.slice(2);
-const n = args[0] && /^\d+$/.test(args[0]) ? args.shift() : undefined;
+const long = args[0] === '--long' ? !!args.shift() : false;
+const n = args[0] && /^\d+$/.test(args[0]) ? args.shift() : long ? '200' : undefined;
 const classes = args.length ? args : ALL;
 for (const c of classes) if (!ALL.includes(c)) throw new Error(`unknown class '${c}' (${ALL.join(', ')})`);
 
 const tmp = mkdtempSync(join(tmpdir(), 'klp-split-fuzz-report-'));
 const report = join(tmp, 'figures.jsonl');
-const files = classes.map((c) => `test/fuzz/${FILES[c] ?? c}.fuzz.test.ts`);
+const files = classes.map((c) => PATHS[c] ?? `test/fuzz/${FILES[c] ?? c}.fuzz.test.ts`);
 const t0 = Date.now();
-const run = spawnSync('npx', ['vitest', 'run', ...files], {
+// Long runs outlast vitest's per-test timeout (a test that times out goes on running beside the next one).
+const run = spawnSync('npx', ['vitest', 'run', '--testTimeout=7200000', ...files], {
   cwd: root,
   stdio: ['ignore', 'ignore', 'inherit'],
-  env: { ...process.env, FUZZ_REPORT: report, ...(n ? { FUZZ_COUNT: n } : {}) },
+  env: { ...process.env, FUZZ_REPORT: report, ...(n ? { FUZZ_COUNT: n } : {}), ...(long ? { SOAK_SCALE: '10' } : {}) },
 });
 const seconds = Math.round((Date.now() - t0) / 1000);
 const lines = existsSync(report) ? readFileSync(report, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
@@ -59,13 +65,13 @@ const COLUMNS = [
   ['mixed', ['mixed']],
 ];
 const pad = (s, w) => String(s).padStart(w);
-console.log(`fuzz figures (${n ? `FUZZ_COUNT=${n}` : 'CI default counts'}${process.env.FUZZ_SEED ? `, FUZZ_SEED=${process.env.FUZZ_SEED}` : ''}), ${seconds} s`);
-console.log(`${'class'.padEnd(10)} ${pad('inputs', 7)} ${pad('failing', 7)} ${COLUMNS.map(([h]) => pad(h, h.length + 1)).join('')}`);
+console.log(`fuzz figures (${n ? `FUZZ_COUNT=${n}` : 'CI default counts'}${long ? ', SOAK_SCALE=10' : ''}${process.env.FUZZ_SEED ? `, FUZZ_SEED=${process.env.FUZZ_SEED}` : ''}), ${seconds} s`);
+console.log(`${'class'.padEnd(12)} ${pad('inputs', 7)} ${pad('failing', 7)} ${COLUMNS.map(([h]) => pad(h, h.length + 1)).join('')}`);
 const totals = {};
 for (const c of [...classes.map((x) => x), 'races']) {
   const f = byClass.get(c);
   if (!f) {
-    if (c !== 'races') console.log(`${c.padEnd(10)} ${pad('-', 7)} (no figures: skipped or crashed; see the vitest output above)`);
+    if (c !== 'races') console.log(`${c.padEnd(12)} ${pad('-', 7)} (no figures: skipped or crashed; see the vitest output above)`);
     continue;
   }
   const cells = COLUMNS.map(([h, kinds]) => {
@@ -73,7 +79,7 @@ for (const c of [...classes.map((x) => x), 'races']) {
     totals[h] = (totals[h] ?? 0) + v;
     return pad(v, h.length + 1);
   });
-  console.log(`${c.padEnd(10)} ${pad(f.inputs, 7)} ${pad(f.failing, 7)} ${cells.join('')}`);
+  console.log(`${c.padEnd(12)} ${pad(f.inputs, 7)} ${pad(f.failing, 7)} ${cells.join('')}`);
 }
 for (const c of [...classes, 'races']) {
   const f = byClass.get(c);

@@ -33,6 +33,7 @@ const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
   'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath'], required: ['path'] },
   'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
+  'executor report': { options: ['paths', 'markdown', 'sarif', 'json'], required: ['paths'] },
   'generator init': { options: ['kernels'], required: [] },
   'generator livepatch': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
   'generator module': { options: ['directory', 'sources', 'name'], required: ['directory'] },
@@ -149,9 +150,9 @@ describe('the inferred targets with the option kernels (issue 16)', () => {
 
   it('gives every target a help command and a runnable example of its options', () => {
     for (const [name, t] of Object.entries({ ...lpTargets, ...modTargets })) {
-      if (t.executor === 'nx:noop' || name === 'report') continue;
+      if (t.executor === 'nx:noop') continue;
       const help = (t.metadata as { help: { command: string; example: { options: unknown } } }).help;
-      expect(help.command, name).toMatch(/^node packages\/nx\/bin\/klp-split\.js (split|build|verify) --help$/);
+      expect(help.command, name).toMatch(/^node packages\/nx\/bin\/klp-split\.js (split|build|verify|report) --help$/);
       expect(help.example.options, name).toEqual(t.options);
     }
   });

@@ -59,7 +59,7 @@ describe('markers under a real Nx run', () => {
   it('never runs a kdir as a shell command when Nx hashes the kernel-id input', async () => {
     marker('evil', { source: 'fix.c', kdir: '/nonexistent; touch PWNED #' });
     // A project directory whose name is shell syntax: the marker path Nx lists is quoted, never interpreted.
-    marker(`q'$(touch PWNED2)'`, { name: 'quoted', source: 'fix.c', kdir: '/nonexistent2`touch PWNED3`' });
+    marker(`q'\`touch PWNED2\`'`, { name: 'quoted', source: 'fix.c', kdir: '/nonexistent2`touch PWNED3`' });
     const r = await nx(['run-many', '-t', 'split', '--output-style=static']);
     expect(pwned(), r.output).toEqual([]);
     expect(existsSync(join(ROOT, 'PWNED'))).toBe(false);
@@ -72,7 +72,7 @@ describe('markers under a real Nx run', () => {
     // The package's bin as the workspace reaches it (its node_modules), never a string from the marker.
     expect(runtime).toBe("node node_modules/@klp-split/nx/bin/klp-split.js kernel-id --marker 'evil/klp-livepatch.json'");
     removeDir(join(ws, 'evil'));
-    removeDir(join(ws, `q'$(touch PWNED2)'`));
+    removeDir(join(ws, `q'\`touch PWNED2\`'`));
   });
 
   // The rest of the schema is covered by packages/nx/src/plugin/markers.test.ts; here, that Nx shows the file.

@@ -23,9 +23,12 @@ let cloneB: string;
 let kernels: string[];
 const servers: { child: ChildProcess; url: string; log: string[] }[] = [];
 
+/** The CI's two tokens: main's jobs store (clone A), pull requests' jobs only read (clone B). */
+const TOKENS = { KLP_SPLIT_CACHE_WRITE_TOKEN: 'main-job-token-7f3a', KLP_SPLIT_CACHE_READ_TOKEN: 'pull-request-token-91c2' };
+
 /** One klp-split-cache-server over the share, on a free port: its URL is its first line. */
 async function startServer(ws: string): Promise<(typeof servers)[number]> {
-  const child = spawn(process.execPath, [join(ws, 'node_modules/@klp-split/nx/bin/klp-split-cache-server.js'), '--dir', share, '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ws, 'node_modules/@klp-split/nx/bin/klp-split-cache-server.js'), '--dir', share, '--verbose'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...TOKENS } });
   const log: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => log.push(l));
   const url = await new Promise<string>((resolve, reject) => {
@@ -38,8 +41,12 @@ async function startServer(ws: string): Promise<(typeof servers)[number]> {
 }
 
 /** `nx run-many -t verify` in a clone, as a machine of its own: its own local cache, the shared one through its server. */
-const verify = (ws: string, url: string) =>
-  run(join(ws, 'node_modules/.bin/nx'), ['run-many', '-t', 'verify', '--output-style=static'], ws, { NX_CACHE_DIRECTORY: join(ws, '.nx/local-cache'), NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url });
+const verify = (ws: string, url: string, token: string) =>
+  run(join(ws, 'node_modules/.bin/nx'), ['run-many', '-t', 'verify', '--output-style=static'], ws, {
+    NX_CACHE_DIRECTORY: join(ws, '.nx/local-cache'),
+    NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url,
+    NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: token,
+  });
 
 let first: { code: number | undefined; output: string };
 let second: { code: number | undefined; output: string };
@@ -64,9 +71,9 @@ beforeAll(async () => {
   await must('git', ['clone', '-q', cloneA, cloneB], tmp);
   await must('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], cloneB);
 
-  first = await verify(cloneA, (await startServer(cloneA)).url);
+  first = await verify(cloneA, (await startServer(cloneA)).url, TOKENS.KLP_SPLIT_CACHE_WRITE_TOKEN);
   serverB = await startServer(cloneB);
-  second = await verify(cloneB, serverB.url);
+  second = await verify(cloneB, serverB.url, TOKENS.KLP_SPLIT_CACHE_READ_TOKEN);
 }, 1_500_000);
 
 afterAll(async () => {
@@ -89,7 +96,7 @@ describe('two clones sharing one cache directory', () => {
     expect(readdirSync(share).filter((f) => !f.startsWith('.'))).toHaveLength(tasks.length);
   });
 
-  it('the second clone, on another path, gets every task from the shared directory', () => {
+  it('the second clone, on another path and with the read-only token, gets every task from the shared directory', () => {
     expect(second.code, second.output).toBe(0);
     const tasks = perKernel(second.output);
     expect(tasks.map((t) => t.task).sort()).toEqual(perKernel(first.output).map((t) => t.task).sort());

@@ -14,7 +14,7 @@ import { diffSnapshots, type Sandbox, type Snapshot } from './sandbox.js';
 
 /** One broken oracle: a short kind (for the figures) and the detail. */
 export interface Violation {
-  kind: 'exit-code' | 'internal-error' | 'stack-trace' | 'js-error-text' | 'hang' | 'write-outside' | 'read-outside' | 'secret-leak' | 'escaped-exception' | 'content' | 'recovery';
+  kind: 'exit-code' | 'internal-error' | 'stack-trace' | 'js-error-text' | 'hang' | 'write-outside' | 'read-outside' | 'secret-leak' | 'escaped-exception' | 'content' | 'recovery' | 'half-written';
   detail: string;
 }
 

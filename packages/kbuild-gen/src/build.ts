@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { parseBuildOutput } from './compiler-output.js';
 import { kbuildText, modulesOfManifest, moduleOfObject, type KbuildModule } from './kbuild-file.js';
 import { layoutProbeSource } from './layout-probe.js';
+import { BuildSetupError, checkMakePath } from './make-safe.js';
 import { createHash } from 'node:crypto';
 import { prepareAnnotationsOverlay, prepareOverlay, type Overlay } from './overlay.js';
 import { classicObjects, hasLivepatchSources, runRelocsPass, settleModpost, undefinedReports, type ModuleRelocs, type RelocsOptions } from './livepatch-relocs.js';
@@ -39,11 +40,11 @@ export interface BuildResult {
   relocs?: ModuleRelocs[];
 }
 
-/** A directory or kernel tree the build cannot start from: an input or environment error (exit 2). */
-class BuildSetupError extends KlpError {
-  constructor(message: string, code: string) {
-    super(message, { code });
-  }
+/** The directory to build, refused before anything is written in it when make could not be given its path. */
+function kbuildDir(dirArg: string): string {
+  const dir = resolve(dirArg);
+  checkMakePath(dir, 'the build directory');
+  return dir;
 }
 
 function readSplitManifest(dir: string): SplitManifest {
@@ -91,7 +92,7 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
 
 /** Builds the split modules of `dir` (its klp-split.json) through the split-API overlay. */
 export async function buildSplit(dirArg: string, tree: KernelTree, opts: BuildOptions = {}): Promise<BuildResult> {
-  const dir = resolve(dirArg);
+  const dir = kbuildDir(dirArg);
   const manifest = readSplitManifest(dir);
   const overlay = prepareOverlay(tree);
   writeKbuild(dir, kbuildText(modulesOfManifest(manifest), 'klp-split build'), opts.force ?? false);
@@ -108,7 +109,7 @@ export async function buildSplit(dirArg: string, tree: KernelTree, opts: BuildOp
  * generated Kbuild naming each source as a module.
  */
 export async function buildModules(dirArg: string, sources: string[], tree: KernelTree, opts: BuildOptions = {}): Promise<BuildResult> {
-  const dir = resolve(dirArg);
+  const dir = kbuildDir(dirArg);
   const modules = sources.map((s) => ({ object: s.replace(/\.c$/, '.o') }));
   // A classic livepatch on stock headers: only the relocation annotations are added to linux/livepatch.h.
   const livepatch = opts.relocs?.relocs !== false && hasLivepatchSources(dir);
@@ -156,9 +157,13 @@ async function kbuildWithRelocs(
 
 export async function runKbuild(dir: string, tree: KernelTree, overlay: Overlay, modules: KbuildModule[], opts: BuildOptions): Promise<BuildResult> {
   const jobs = opts.jobs ?? availableParallelism();
+  checkMakePath(dir, 'the build directory');
+  checkMakePath(tree.dir, 'the kernel tree');
+  if (overlay.includeDir) checkMakePath(overlay.includeDir, 'the overlay directory');
+  const extra = [overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f))].filter((f): f is string => !!f);
+  for (const f of extra) checkMakePath(f, 'the symbol file');
   const args = ['-C', tree.dir, `M=${dir}`, `-j${jobs}`];
   if (overlay.includeDir) args.push(`NOSTDINC_FLAGS=-nostdinc -I${overlay.includeDir}`);
-  const extra = [overlay.extraSymvers, ...(opts.extraSymbols ?? []).map((f) => resolve(f))].filter(Boolean);
   if (extra.length) args.push(`KBUILD_EXTRA_SYMBOLS=${extra.join(' ')}`);
   for (const [k, v] of Object.entries(opts.makeVars ?? {})) args.push(`${k}=${v}`);
   // Columns in bytes, as diagnostics elsewhere count them (gcc counts a tab as 8 by default).
@@ -207,7 +212,7 @@ function configSymbols(makefileText: string): string[] {
  * lines set to m unless given.
  */
 export async function buildTree(dirArg: string, tree: KernelTree, opts: BuildOptions = {}): Promise<BuildResult> {
-  const dir = resolve(dirArg);
+  const dir = kbuildDir(dirArg);
   const makefile = ['Kbuild', 'Makefile'].map((f) => join(dir, f)).find((f) => existsSync(f));
   if (!makefile) throw new BuildSetupError(`${dir}: no Makefile or Kbuild to build`, 'build-file-missing');
   const overlay = prepareOverlay(tree);

@@ -13,7 +13,9 @@ import type { KernelTree } from '@klp-split/core';
 export function preprocessWithKbuild(tree: KernelTree, file: string, source: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'klp-split-cpp-'));
   try {
-    const base = basename(file).replace(/\.c$/, '');
+    // The copy's name becomes make text (obj-m, the target): a file name make or a shell would read as syntax gets a plain one.
+    const own = basename(file).replace(/\.c$/, '');
+    const base = /^[A-Za-z0-9_-]+$/.test(own) ? own : 'klp_split_source';
     for (const f of readdirSync(dirname(file))) if (f.endsWith('.h')) copyFileSync(join(dirname(file), f), join(dir, f));
     writeFileSync(join(dir, `${base}.c`), source, 'latin1');
     writeFileSync(join(dir, 'Kbuild'), `obj-m := ${base}.o\n`);

@@ -26,14 +26,27 @@ export function reportCommand(argv: string[], io: Io): number {
     io.out(REPORT_HELP);
     return EXIT_OK;
   }
-  const roots = args.positionals.length ? args.positionals : ['.'];
-  for (const r of roots) if (!existsSync(r)) throw new UsageError(`report: ${r} does not exist`);
+  return reportMatrix(args.positionals.length ? args.positionals : ['.'], { markdown: str(args, 'markdown'), sarif: str(args, 'sarif'), json: flag(args, 'json') }, io);
+}
+
+export interface ReportOptions {
+  markdown?: string;
+  sarif?: string;
+  json?: boolean;
+  /** What SARIF locations are relative to (default: the current directory). */
+  baseDir?: string;
+  /** A root as messages show it (default: as given). */
+  shown?: (root: string) => string;
+}
+
+/** The matrix of the verify results under `roots`: what `klp-split report` and the report executor run. */
+export function reportMatrix(roots: string[], o: ReportOptions, io: Io): number {
+  const shown = o.shown ?? ((r: string) => r);
+  for (const r of roots) if (!existsSync(r)) throw new UsageError(`report: ${shown(r)} does not exist`);
   const m = collectMatrix(roots);
-  if (m.cells.length === 0) throw new UsageError(`report: no out/<release>/verify.json under ${roots.join(', ')}`, 'run the verify targets first (nx run-many -t verify with the plugin option kernels)');
-  const md = str(args, 'markdown');
-  if (md) writeReportFile(md, formatMatrixMarkdown(m), 'Markdown report');
-  const sarif = str(args, 'sarif');
-  if (sarif) writeReportFile(sarif, formatMatrixSarif(m), 'SARIF report');
-  io.out(flag(args, 'json') ? JSON.stringify({ livepatches: m.livepatches, kernels: m.kernels, cells: m.cells.map((c) => ({ livepatch: c.livepatch, kernel: c.kernel, ok: c.report.ok, summary: cellText(c), finding: explainCell(c.report, c.kernel), file: c.file, diagnostics: c.report.diagnostics })) }, null, 2) : formatMatrixText(m));
+  if (m.cells.length === 0) throw new UsageError(`report: no out/<release>/verify.json under ${roots.map(shown).join(', ')}`, 'run the verify targets first (nx run-many -t verify with the plugin option kernels)');
+  if (o.markdown) writeReportFile(o.markdown, formatMatrixMarkdown(m), 'Markdown report');
+  if (o.sarif) writeReportFile(o.sarif, formatMatrixSarif(m, o.baseDir), 'SARIF report');
+  io.out(o.json ? JSON.stringify({ livepatches: m.livepatches, kernels: m.kernels, cells: m.cells.map((c) => ({ livepatch: c.livepatch, kernel: c.kernel, ok: c.report.ok, summary: cellText(c), finding: explainCell(c.report, c.kernel), file: c.file, diagnostics: c.report.diagnostics })) }, null, 2) : formatMatrixText(m));
   return m.cells.every((c) => c.report.ok) ? EXIT_OK : EXIT_FINDINGS;
 }

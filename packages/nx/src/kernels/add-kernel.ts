@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../cli/exit-codes.js';
+import { adaptHeadersTree, replaceTreeFromStage } from './headers-tree.js';
 import { checkRelease, headersDir, installedKernel, unpackRoot, type InstalledKernel } from '@klp-split/kernel-facts';
 import { cacheDir } from '@klp-split/core';
 
@@ -32,44 +33,23 @@ function headersPackages(release: string, update: () => void): string[] {
 /**
  * Unpacks a release's headers packages into <cache>/kernels/<release>/root
  * (apt-get download + dpkg-deb -x: nothing is installed on the host) and
- * points the absolute paths of Debian's layout (the flavour Makefile's
- * include of its -common tree, absolute symlinks) into that root.
+ * points the absolute paths of Debian's layout into that root.
  */
 function unpackHeaders(release: string, log: (s: string) => void, update: () => void): void {
   const root = unpackRoot(release);
-  const stage = `${root}.tmp-${process.pid}`;
-  rmSync(stage, { recursive: true, force: true });
-  mkdirSync(join(stage, 'debs'), { recursive: true });
   const pkgs = headersPackages(release, update);
-  log(`kernel add: downloading ${pkgs.join(' ')}`);
-  const dl = run('apt-get', ['download', '-qq', ...pkgs], { cwd: join(stage, 'debs') });
-  if (!dl.ok) throw new UsageError(`apt-get download ${pkgs.join(' ')} failed: ${dl.err.trim().split('\n').slice(-2).join(' ')}`);
-  for (const deb of readdirSync(join(stage, 'debs')).filter((f) => f.endsWith('.deb'))) {
-    const x = run('dpkg-deb', ['-x', join(stage, 'debs', deb), join(stage, 'root')]);
-    if (!x.ok) throw new UsageError(`dpkg-deb -x ${deb} failed: ${x.err.trim()}`);
-  }
-  const kdir = join(stage, 'root/usr/src', `linux-headers-${release}`);
-  if (!existsSync(join(kdir, 'Module.symvers'))) throw new UsageError(`linux-headers-${release} has no Module.symvers`);
-  const makefile = join(kdir, 'Makefile');
-  writeFileSync(makefile, readFileSync(makefile, 'utf8').replace(/^include \/usr\//gm, `include ${join(root, 'usr')}/`));
-  const relink = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isSymbolicLink()) {
-        const target = readlinkSync(p);
-        if (target.startsWith('/') && existsSync(join(stage, 'root', target))) {
-          rmSync(p);
-          symlinkSync(join(root, target), p);
-        }
-      } else if (e.isDirectory()) relink(p);
+  replaceTreeFromStage(root, (stage) => {
+    mkdirSync(join(stage, 'debs'));
+    log(`kernel add: downloading ${pkgs.join(' ')}`);
+    const dl = run('apt-get', ['download', '-qq', ...pkgs], { cwd: join(stage, 'debs') });
+    if (!dl.ok) throw new UsageError(`apt-get download ${pkgs.join(' ')} failed: ${dl.err.trim().split('\n').slice(-2).join(' ')}`);
+    for (const deb of readdirSync(join(stage, 'debs')).filter((f) => f.endsWith('.deb'))) {
+      const x = run('dpkg-deb', ['-x', join(stage, 'debs', deb), join(stage, 'root')]);
+      if (!x.ok) throw new UsageError(`dpkg-deb -x ${deb} failed: ${x.err.trim()}`);
     }
-  };
-  relink(join(stage, 'root'));
-  rmSync(join(stage, 'debs'), { recursive: true });
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(dirname(root), { recursive: true });
-  renameSync(join(stage, 'root'), root);
-  rmSync(stage, { recursive: true, force: true });
+    if (!existsSync(join(stage, 'root/usr/src', `linux-headers-${release}`, 'Module.symvers'))) throw new UsageError(`linux-headers-${release} has no Module.symvers`);
+    adaptHeadersTree(join(stage, 'root'), root, release);
+  });
 }
 
 /**

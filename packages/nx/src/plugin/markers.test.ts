@@ -70,6 +70,27 @@ describe('klp-livepatch.json', () => {
   });
 });
 
+describe('the project directory', () => {
+  const at = (dir: string, name: string, json: unknown): string => {
+    mkdirSync(join(ws, dir), { recursive: true });
+    writeFileSync(join(ws, dir, name), JSON.stringify(json));
+    return `${dir}/${name}`;
+  };
+
+  it.each(['lp;touch PWNED;x', 'a`touch PWNED`b', "q'x\"y", 'sp ace', 'nl\nx', '-lead', 'dollar$HOME', 'ex!x'])('keeps %j: Nx carries it as a path and no target gives it to a shell', (dir) => {
+    expect(readLivepatchMarker(at(`d/${dir}`, 'klp-livepatch.json', { source: 'fix.c' }), ws).root).toBe(`d/${dir}`);
+  });
+
+  it.each(['$(touch PWNED)', 'fix[1]', 'a{b,c}', 'star*', 'q?', 'back\\slash', '!neg', '{projectRoot}'])('refuses %j, which Nx would read as glob or token syntax', (dir) => {
+    for (const [name, json] of [['klp-livepatch.json', { source: 'fix.c' }], ['klp-module.json', { sources: ['m.c'] }]] as const) {
+      const e = refusal(() => readAnyMarker(at(`d/${dir}`, name, json), ws));
+      expect(e.code).toBe('project-dir');
+      expect(e.file).toBe(`d/${dir}/${name}`);
+      expect(e.message).toContain(JSON.stringify(`d/${dir}`));
+    }
+  });
+});
+
 describe('klp-module.json', () => {
   it('reads a valid marker', () => {
     expect(readModuleMarker(write('klp-module.json', { name: 'm', sources: ['a.c', 'sub/b.c'] }), ws).sources).toEqual(['a.c', 'sub/b.c']);

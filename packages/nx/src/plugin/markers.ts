@@ -110,8 +110,28 @@ function validate(j: unknown, fields: Record<string, { required: boolean; check:
   return obj;
 }
 
+/**
+ * Nx pastes a project's directory into the targets' inputs and outputs
+ * (`{projectRoot}/*.c`) and reads the result as a glob, and replaces
+ * {...} tokens in options: a directory named `fix[1]` or `$(x)` would give
+ * its tasks inputs that match none of its sources (a stale cache hit) and
+ * outputs that match other projects' files. Such a directory is refused,
+ * naming the character.
+ */
+const NX_PATTERN = /[*?[\]{}()\\]|(?:^|\/)!/;
+
+function projectDirCheck(path: string, root: string): void {
+  const m = NX_PATTERN.exec(root);
+  if (!m) return;
+  throw new MarkerError(path, `the project directory ${JSON.stringify(root)} has '${m[0].replace('/', '')}', which Nx reads as glob or token syntax in the targets' inputs and outputs`, {
+    code: 'project-dir',
+    hint: 'rename the directory without * ? [ ] { } ( ) \\ and without a leading !',
+  });
+}
+
 /** Reads and validates a marker; `path` is relative to the workspace root (as Nx lists it) or absolute. */
 function readMarker(path: string, workspaceRoot: string, fields: Record<string, { required: boolean; check: FieldCheck }>): Json {
+  projectDirCheck(path, dirname(path));
   const full = resolve(workspaceRoot, path);
   let j: unknown;
   try {

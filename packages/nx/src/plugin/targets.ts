@@ -87,7 +87,7 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
   out[names.split] = aggregate(names.split, kernels, 'Split the livepatch');
   out[names.build] = aggregate(names.build, kernels, 'Build the split modules');
   out[names.verify] = aggregate(names.verify, kernels, 'Verify the split modules');
-  out.report = reportTarget(tool);
+  out.report = reportTarget(m, tool);
   return out;
 }
 
@@ -95,19 +95,21 @@ export function livepatchTargets(m: LivepatchMarker, modules: Map<string, Module
  * The livepatch x kernel table of what the verify:<release> tasks wrote.
  * No dependsOn: a finding on one kernel fails its verify task, and the
  * report is what shows it (run it after `nx run-many -t verify`). Not
- * cached: its inputs are other tasks' outputs.
+ * cached: its inputs are other tasks' outputs. An executor, not a command
+ * line: Nx pastes {projectRoot} into a command as text, and a project
+ * directory may be named like shell syntax.
  */
-function reportTarget(tool: ToolContext): TargetConfiguration {
-  const args = ['{projectRoot}', '--markdown', '{projectRoot}/out/report.md', '--sarif', '{projectRoot}/out/report.sarif'];
+function reportTarget(m: LivepatchMarker, tool: ToolContext): TargetConfiguration {
+  const options = { paths: [m.root], markdown: `${m.root}/out/report.md`, sarif: `${m.root}/out/report.sarif` };
   return {
-    command: `${tool.cli} report ${args.join(' ')}`,
-    options: { cwd: '{workspaceRoot}' },
+    executor: `${EXECUTOR}:report`,
+    options,
     cache: false,
     outputs: ['{projectRoot}/out/report.md', '{projectRoot}/out/report.sarif'],
     metadata: {
       technologies: ['livepatch'],
       description: 'Table of the per-kernel verify results: livepatch x kernel, OK or the first finding (terminal, Markdown, SARIF)',
-      help: { command: `${tool.cli} report --help`, example: { args } },
+      help: { command: `${tool.cli} report --help`, example: { options } },
     },
   };
 }
