@@ -8,7 +8,8 @@
 //                                                    server's soak at SOAK_SCALE=10
 //
 // Classes: sources paths markers manifests records scenarios makefiles special kills nx-targets cache-server
-// cache-soak (the soak of test/e2e/cache-server-soak.test.ts: requests and connections count as inputs). FUZZ_SEED (comma
+// cache-soak (the soak of test/e2e/cache-server-soak.test.ts: requests and connections count as inputs) split-generator
+// (generated livepatches through the split's oracles, 25 per unit of N; 120 of them compiled). FUZZ_SEED (comma
 // separated) replaces the default seeds; FUZZ_CLI=<other build>/packages/nx/bin/klp-split.js runs the child
 // processes (kills, special files, heavy inputs) of another build. Exit status 0 when every figure is 0.
 import { spawnSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL = ['sources', 'paths', 'markers', 'manifests', 'records', 'scenarios', 'makefiles', 'special', 'kills', 'nx-targets', 'cache-server', 'cache-soak'];
+const ALL = ['sources', 'paths', 'markers', 'manifests', 'records', 'scenarios', 'makefiles', 'special', 'kills', 'nx-targets', 'cache-server', 'cache-soak', 'split-generator'];
 const FILES = { special: 'special-files' };
 const PATHS = { 'cache-soak': 'test/e2e/cache-server-soak.test.ts' };
 
