@@ -172,4 +172,15 @@ describe('the text of a split', () => {
     expect(b).toContain('static DEFINE_PER_CPU_READ_MOSTLY(long, limit);');
     expect(a).not.toContain('limit');
   });
+
+  it('says what to write when a conditional cuts a function\'s head from its body', () => {
+    const source = livepatch('#ifdef CONFIG_64BIT\nstatic int help(long x)\n#else\nstatic int help(int x)\n#endif\n{\n\treturn 1;\n}', 'return help(x);', 'return x;');
+    const r = splitSource('fix.c', source);
+    expect(r.kind).toBe('invalid');
+    expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([
+      ['conditional-splits-item', lineOf(source, 'static int help(long x)')],
+      ['conditional-splits-item', lineOf(source, 'static int help(int x)')],
+    ]);
+    expect(r.diagnostics[0]!.message).toContain('write the whole function or declaration in each branch');
+  });
 });
