@@ -45,3 +45,31 @@ export function livepatchSource(k) {
   out.push('module_init(livepatch_init);\nmodule_exit(livepatch_exit);\nMODULE_LICENSE("GPL");\nMODULE_INFO(livepatch, "Y");\n');
   return out.join('\n');
 }
+
+/**
+ * Target i of a chain of dependent modules: `klpdep_t<i>` exports
+ * klpdep_t<i>_value(), which calls klpdep_t<i-1>_value() (so each needs the
+ * one before, and the model checker explores them all together). The
+ * livepatch `klpdep_fix<k>` replaces each.
+ */
+export function dependentTargetSource(i) {
+  return [
+    '// SPDX-License-Identifier: GPL-2.0',
+    '#include <linux/module.h>',
+    '#include <linux/kernel.h>',
+    '',
+    ...(i > 0 ? [`int klpdep_t${i - 1}_value(int v);`, ''] : []),
+    `noinline int klpdep_t${i}_value(int v)`,
+    '{',
+    i > 0 ? `\treturn klpdep_t${i - 1}_value(v) + 1;` : '\treturn v;',
+    '}',
+    `EXPORT_SYMBOL_GPL(klpdep_t${i}_value);`,
+    '',
+    'MODULE_LICENSE("GPL");',
+    '',
+  ].join('\n');
+}
+
+export function dependentLivepatchSource(k) {
+  return livepatchSource(k).replaceAll('klpmc_t', 'klpdep_t');
+}

@@ -30,14 +30,14 @@ const generators = readJson<{ generators: Record<string, { factory: string; sche
 
 /** The options the brief fixes for each executor and generator (names and which are required). */
 const EXPECTED: Record<string, { options: string[]; required: string[] }> = {
-  'executor split': { options: ['source', 'outputPath', 'kdir', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
+  'executor split': { options: ['source', 'outputPath', 'kdir', 'targets', 'kallsyms', 'allIncludes', 'kernel'], required: ['source', 'outputPath'] },
   'executor build': { options: ['path', 'kdir', 'jobs', 'config', 'kernel', 'outputPath'], required: ['path'] },
   'executor verify': { options: ['path', 'targets', 'format', 'report', 'explore', 'budget', 'also', 'sleeping', 'counterexamples', 'kernel', 'kallsyms'], required: ['path', 'targets'] },
   'executor report': { options: ['paths', 'markdown', 'sarif', 'json'], required: ['paths'] },
   'generator init': { options: ['kernels'], required: [] },
   'generator livepatch': { options: ['directory', 'source', 'targets'], required: ['directory', 'source'] },
   'generator module': { options: ['directory', 'sources', 'name'], required: ['directory'] },
-  'generator convert': { options: ['directory', 'dryRun', 'kdir', 'allIncludes'], required: ['directory'] },
+  'generator convert': { options: ['directory', 'dryRun', 'kdir', 'targets', 'kallsyms', 'allIncludes'], required: ['directory'] },
 };
 
 interface Entry {

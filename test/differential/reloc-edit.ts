@@ -15,10 +15,14 @@ export type RelocEdit =
   | { kind: 'symbol-name'; from: string; to: string }
   /** A section's name in .shstrtab (its whole name, same length). */
   | { kind: 'section-name'; from: string; to: string }
-  /** One symbol's st_shndx (e.g. SHN_ABS instead of SHN_LIVEPATCH). */
-  | { kind: 'symbol-shndx'; symbol: string; shndx: number }
+  /** One symbol's st_shndx (e.g. SHN_ABS instead of SHN_LIVEPATCH); `unreadable`: one the reader refuses (not checked after). */
+  | { kind: 'symbol-shndx'; symbol: string; shndx: number; unreadable?: true }
   /** A relocation section's sh_info: the section its entries apply to, given by name (their offsets become 0, inside it). */
-  | { kind: 'section-info'; section: string; info: string };
+  | { kind: 'section-info'; section: string; info: string }
+  /** One entry of a relocation section (by index): its r_offset and/or its type. */
+  | { kind: 'rela'; section: string; index: number; offset?: number; type?: number }
+  /** One byte of a section's contents. */
+  | { kind: 'byte'; section: string; offset: number; value: number };
 
 const SYM_SIZE = 24;
 const SHDR_SIZE = 64;
@@ -41,6 +45,19 @@ function replaceString(buf: Buffer, at: number, from: string, to: string, what: 
 export function applyRelocEdit(file: string, edit: RelocEdit): void {
   const buf = readFileSync(file);
   const elf = readElf(buf, file);
+  if (edit.kind === 'rela' || edit.kind === 'byte') {
+    const sec = elf.sections.find((s) => s.name === edit.section);
+    if (!sec) throw new Error(`${file}: no section '${edit.section}'`);
+    if (edit.kind === 'byte') buf[sec.offset + edit.offset] = edit.value;
+    else {
+      const at = sec.offset + edit.index * RELA_SIZE;
+      if (edit.offset !== undefined) buf.writeBigUInt64LE(BigInt(edit.offset), at);
+      if (edit.type !== undefined) buf.writeUInt32LE(edit.type, at + 8);
+    }
+    // Such a file may be one the reader refuses: that is what these edits test.
+    writeFileSync(file, buf);
+    return;
+  }
   if (edit.kind === 'section-info') {
     const sec = elf.sections.find((s) => s.name === edit.section);
     const info = elf.sections.find((s) => s.name === edit.info);
@@ -62,6 +79,7 @@ export function applyRelocEdit(file: string, edit: RelocEdit): void {
     else buf.writeUInt16LE(edit.shndx, entry + 6);
   }
   writeFileSync(file, buf);
+  if (edit.kind === 'symbol-shndx' && edit.unreadable) return;
   // The edit did what it says: the reader sees the new name or index.
   const after = readElf(readFileSync(file), file);
   const ok =

@@ -1,3 +1,5 @@
+import { elfConstants as C, type ElfFile } from '@klp-split/kernel-facts';
+import type { RelocEdit } from './reloc-edit.js';
 import type { ClassicSplitSpec, SplitMainSpec, SplitModuleSpec, SplitPartSpec, SplitTargetSpec } from './split-module-source.js';
 
 /**
@@ -82,6 +84,40 @@ export const SPLIT_FAULT_MODULES: SplitModuleSpec[] = [
   part('klpsf_sk', 'klpsf_tk', { usesKey: 'klpsf_tk_key' }),
   main('klpsf_ex', [TA], { exportsShared: true }),
   part('klpsf_ex', TA, { uses: 'klpsf_ex_shared', callbacks: true }),
+  // Edited after the build (SPLIT_FAULT_EDITS): what the kernel's loaders refuse.
+  main('klpsf_cr', ['klpsf_tx']),
+  part('klpsf_cr', 'klpsf_tx', { uses: 'klpsf_tx_value' }),
+  target('klpsf_ei'),
+  target('klpsf_ec'),
+  target('klpsf_eu'),
+  target('klpsf_ez'),
+  main('klpsf_mn', [TA], { notMarked: true }),
+  main('klpsf_vn', [TA], { objName: TA }),
+];
+
+/** The first call of a module's .text (__fentry__'s, a PLT32): where the relocation edits below strike. */
+function firstCall(elf: ElfFile): { index: number; offset: number } {
+  const rs = elf.relocations.find((r) => r.section.name === '.rela.text')!;
+  const index = rs.relocs.findIndex((r) => r.type === C.R_X86_64_PLT32 || r.type === C.R_X86_64_PC32);
+  return { index, offset: rs.relocs[index]!.offset };
+}
+
+/**
+ * Edits of built modules (reloc-edit.ts), applied before either side runs
+ * them: faults a broken tool would write, one rule of the kernel each.
+ */
+export const SPLIT_FAULT_EDITS: { module: string; edits: (elf: ElfFile) => RelocEdit[] }[] = [
+  // kernel/patches/0005, klp_module_carries(): the per-object module of klpsf_tx with relocations for klpsf_ta.
+  {
+    module: 'klpsf_cr__klpsf_tx',
+    edits: (elf) => elf.sections.filter((s) => s.name.startsWith('.klp.rela.klpsf_tx.')).map((s) => ({ kind: 'section-name', from: s.name, to: s.name.replace('.klp.rela.klpsf_tx.', '.klp.rela.klpsf_ta.') })),
+  },
+  // simplify_symbols(): a reserved section index, and a common symbol.
+  { module: 'klpsf_ei', edits: () => [{ kind: 'symbol-shndx', symbol: 'klpsf_ei_work', shndx: 0xff05 }] },
+  { module: 'klpsf_ec', edits: () => [{ kind: 'symbol-shndx', symbol: 'klpsf_ec_work', shndx: C.SHN_COMMON }] },
+  // __apply_relocate_add(): a type it does not know (R_X86_64_16), and a field that is not 0.
+  { module: 'klpsf_eu', edits: (elf) => [{ kind: 'rela', section: '.rela.text', index: firstCall(elf).index, type: 12 }] },
+  { module: 'klpsf_ez', edits: (elf) => [{ kind: 'byte', section: '.text', offset: firstCall(elf).offset + 1, value: 0x5a }] },
 ];
 
 export const SPLIT_FAULT_CASES: SplitFaultCase[] = [
@@ -329,6 +365,62 @@ export const SPLIT_FAULT_CASES: SplitFaultCase[] = [
     modules: [TA],
     steps: [`modprobe ${TA}`, 'modprobe klpsf_r1', 'modprobe klpsf_r3', 'rmmod klpsf_r1', `rmmod ${TA}`, disable('klpsf_r3'), 'rmmod klpsf_r3'],
     reaction: "livepatch: 'klpsf_r3': patching complete",
+  },
+  {
+    id: 'klp-rela-for-another-object',
+    what: "a per-object module whose livepatch relocations are for another object (kernel/patches/0005, klp_module_carries())",
+    splits: ['klpsf_a'],
+    modules: ['klpsf_cr', 'klpsf_cr__klpsf_tx', 'klpsf_tx'],
+    steps: ['modprobe klpsf_tx', 'modprobe klpsf_cr', 'rmmod klpsf_tx'],
+    reaction: "livepatch: section .klp.rela.klpsf_ta.text of module 'klpsf_cr__klpsf_tx': only the per-object module '<patch>__klpsf_ta' may relocate against 'klpsf_ta'",
+  },
+  {
+    id: 'main-not-marked-livepatch',
+    what: 'a main module without MODULE_INFO(livepatch, "Y") (klp_enable_patch())',
+    splits: ['klpsf_a'],
+    modules: ['klpsf_mn'],
+    steps: ['modprobe klpsf_mn'],
+    reaction: 'livepatch: module klpsf_mn is not marked as a livepatch module',
+  },
+  {
+    id: 'vmlinux-object-named',
+    what: "a main module whose vmlinux object has a name: klp_enable_patch() refuses it without a word",
+    splits: ['klpsf_a'],
+    modules: ['klpsf_vn'],
+    steps: ['modprobe klpsf_vn'],
+    reaction: "modprobe: ERROR: could not insert 'klpsf_vn': Invalid argument",
+  },
+  {
+    id: 'symbol-reserved-section-index',
+    what: 'a symbol whose st_shndx is a reserved index the module loader does not take (simplify_symbols())',
+    splits: ['klpsf_a'],
+    modules: ['klpsf_ei'],
+    steps: ['modprobe klpsf_ei'],
+    reaction: "modprobe: ERROR: could not insert 'klpsf_ei': Exec format error",
+  },
+  {
+    id: 'symbol-common',
+    what: 'a common symbol (modules are built with -fno-common; simplify_symbols())',
+    splits: ['klpsf_a'],
+    modules: ['klpsf_ec'],
+    steps: ['modprobe klpsf_ec'],
+    reaction: 'klpsf_ec: please compile with -fno-common',
+  },
+  {
+    id: 'relocation-type-unknown',
+    what: "a relocation type x86-64's module loader does not know (__apply_relocate_add())",
+    splits: ['klpsf_a'],
+    modules: ['klpsf_eu'],
+    steps: ['modprobe klpsf_eu'],
+    reaction: 'module: klpsf_eu: Unknown rela relocation: 12',
+  },
+  {
+    id: 'relocation-target-nonzero',
+    what: 'a relocation whose field is not 0 before it is written (__apply_relocate_add())',
+    splits: ['klpsf_a'],
+    modules: ['klpsf_ez'],
+    steps: ['modprobe klpsf_ez'],
+    reaction: "modprobe: ERROR: could not insert 'klpsf_ez': Exec format error",
   },
   {
     id: 'forced-patching-transition',

@@ -27,6 +27,10 @@ export interface SplitMainSpec {
   patchName?: string;
   /** An int the main module exports as `<name>_shared`, as klp-split's split does for shared state. */
   exportsShared?: boolean;
+  /** Leaves out MODULE_INFO(livepatch, "Y"). */
+  notMarked?: boolean;
+  /** A `.name` for the vmlinux object, which must have none. */
+  objName?: string;
 }
 
 /** A per-object module written with the split API. */
@@ -145,7 +149,7 @@ export function mainSource(spec: SplitMainSpec): string {
     '',
     'static struct klp_object obj = {',
     `\t.patch_name = "${spec.patchName ?? spec.name}",`,
-    '\t.name = NULL,',
+    spec.objName ? `\t.name = "${spec.objName}",` : '\t.name = NULL,',
     '\t.mod = THIS_MODULE,',
     '\t.funcs = funcs,',
     '};',
@@ -165,7 +169,7 @@ export function mainSource(spec: SplitMainSpec): string {
     '\treturn klp_enable_patch(&patch);',
     '}',
     '',
-    ...TAIL('main', true),
+    ...TAIL('main', !spec.notMarked),
   ].join('\n');
 }
 

@@ -196,6 +196,27 @@ describe('bad input: a diagnostic at the C line, nothing written', () => {
     expect(sections).not.toContain('.klp.rela');
   });
 
+  it('an annotation whose object is neither vmlinux, an object of the patch nor a --target (issue 20: built with exit 0, could not load)', async () => {
+    const { b, lines, sections } = await attempt((t) => t.replace('extern int max_threads;', 'extern int max_threads KLP_RELOC_SYMBOL(vmlinux, vm.linux, max_threads);'));
+    expect(b.code, b.stderr).toBe(1);
+    const d = at(b.stderr, 'klp-annotation-unknown-object');
+    // The compiler sees object 'vm' and symbol 'linux.max_threads', with gcc's predefined macro linux (1) expanded.
+    expect(lines[d.line - 1]).toContain('KLP_RELOC_SYMBOL(vmlinux, vm.linux, max_threads)');
+    expect(d.message).toContain("names object 'vm' for '1.max_threads', which is neither vmlinux, an object this patch fixes ('vmlinux', 'klpr_mod') nor a module given with --target");
+    expect(d.message).toContain("an object name cannot contain '.'");
+    expect(sections).not.toContain('.klp.rela');
+  });
+
+  it("KLP_SYMPOS naming a static variable of the module itself is named in the message (issue 20: it said 'KLP_SYMPOS(, ...)')", async () => {
+    const { b, lines } = await attempt((t) =>
+      t.replace('extern int klpr_mod_base;', 'extern int klpr_mod_base;\nstatic int klpr_local_counter;\nKLP_MODULE_RELOC(klpr_mod) klpr_relocs[] = {\n\tKLP_SYMPOS(klpr_local_counter, 1),\n};'),
+    );
+    expect(b.code, b.stderr).toBe(1);
+    const d = at(b.stderr, 'klp-annotation-defined-symbol');
+    expect(d.message).toBe('KLP_SYMPOS(klpr_local_counter, ...) names a symbol this module defines; only undefined symbols are resolved by the livepatch core');
+    expect(lines[d.line - 1]).toContain('KLP_SYMPOS(klpr_local_counter, 1)');
+  });
+
   it('a position out of range', async () => {
     const { b, lines, sections } = await attempt((t) => t.replace('extern int max_threads;', 'extern int max_threads KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, max_threads, 2);'));
     expect(b.code).toBe(1);

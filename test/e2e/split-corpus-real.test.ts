@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
-import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
+import { realLsmod, simulateOnSplitKernel, splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 
 /**
  * The corpus on the real split kernel: the kernel's own livepatch samples
@@ -72,18 +72,11 @@ describe('the kernel samples, split by klp-split, on the real split kernel', () 
       expect(b.code, b.stderr).toBe(0);
     }
     writeFileSync(join(dir, 'steps.scenario'), SCENARIO);
-    const r = await klpSplit([
-      'simulate',
-      join(dir, LIVEPATCHES[0]!),
-      ...LIVEPATCHES.slice(1).flatMap((lp) => ['--also', join(dir, lp)]),
-      ...TARGETS.flatMap((tg) => ['--target', join(dir, 'targets', `${tg}.ko`)]),
-      '--scenario',
+    ({ code, out } = await simulateOnSplitKernel(
+      LIVEPATCHES.map((lp) => join(dir, lp)),
+      TARGETS.map((tg) => join(dir, 'targets', `${tg}.ko`)),
       join(dir, 'steps.scenario'),
-      '--real-kernel',
-      'split',
-    ]);
-    out = `${r.stdout}\n${r.stderr}`;
-    code = r.code;
+    ));
   }, 60 * 60_000);
   afterAll(() => {
     if (dir) removeDir(dir);
@@ -96,12 +89,7 @@ describe('the kernel samples, split by klp-split, on the real split kernel', () 
   });
 
   it('the per-object modules come and go with their targets, with the patches, and with disable', () => {
-    // The right column is the real kernel's.
-    const lsmod = out
-      .split('\n')
-      .map((l) => /\| (lsmod.*)$/.exec(l)?.[1])
-      .filter((l): l is string => l !== undefined);
-    expect(lsmod).toEqual([
+    expect(realLsmod(out)).toEqual([
       'lsmod livepatch_sample',
       'lsmod livepatch_callbacks_demo livepatch_callbacks_demo__livepatch_callbacks_mod livepatch_callbacks_mod',
       'lsmod livepatch_callbacks_demo',

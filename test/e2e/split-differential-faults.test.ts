@@ -1,7 +1,9 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SPLIT_FAULT_CASES, SPLIT_FAULT_MODULES } from '../differential/split-catalogue.js';
+import { readElf } from '@klp-split/kernel-facts';
+import { applyRelocEdit } from '../differential/reloc-edit.js';
+import { SPLIT_FAULT_CASES, SPLIT_FAULT_EDITS, SPLIT_FAULT_MODULES } from '../differential/split-catalogue.js';
 import { failures } from '../differential/split-compare.js';
 import { comparable } from '../helpers/differential.js';
 import { classicSource, splitModuleSource } from '../differential/split-module-source.js';
@@ -58,6 +60,7 @@ describe('split differential faults: the real split kernel and the simulator agr
       if (built.code !== 0) throw new Error(`building the split-API modules failed:\n${built.stdout}\n${built.stderr}`);
     }
     const handKo = (name: string): string => join(handDir(isRaw(name)), `${name}.ko`);
+    for (const e of SPLIT_FAULT_EDITS) for (const edit of e.edits(readElf(readFileSync(handKo(e.module)), handKo(e.module)))) applyRelocEdit(handKo(e.module), edit);
     kos.push(...direct.map((m) => handKo(m.name)));
 
     real = await runSplitCases(kernel, kos, CASES.map((c) => ({ id: c.id, steps: c.guestSteps ?? c.steps })), join(dir, 'real'), 'klpsf');

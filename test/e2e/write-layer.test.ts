@@ -215,6 +215,31 @@ describe('edits are never lost without a word', () => {
     expect(readFileSync(header, 'utf8')).not.toContain('my note');
   });
 
+  it('a version 1 manifest (no fileHashes) protects every file it lists: edits not overwritten, listed files not deleted (issue 20)', async () => {
+    const srcDir = fresh('v1-src');
+    const src = join(srcDir, FIX1);
+    writeFileSync(src, readFileSync(samples(FIX1)));
+    const out = fresh('v1');
+    expect((await split(src, out)).code).toBe(0);
+    // What an older klp-split wrote: no manifestVersion, no fileHashes.
+    const manifestPath = join(out, 'klp-split.json');
+    const { fileHashes: _dropped, manifestVersion: _v, ...v1 } = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    writeFileSync(manifestPath, `${JSON.stringify(v1, null, 2)}\n`);
+    const part = join(out, 'livepatch-shadow-fix1__livepatch-shadow-mod.c');
+    writeFileSync(part, `${readFileSync(part, 'utf8')}/* hand fix */\n`);
+    // The object renamed: the re-split would replace the main file and delete the edited part.
+    writeFileSync(src, readFileSync(src, 'utf8').replace('.name = "livepatch_shadow_mod"', '.name = "livepatch_shadow_mod2"'));
+    const before = snapshot(out);
+    const r = await split(src, out);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain("'livepatch-shadow-fix1__livepatch-shadow-mod.c' (recorded without a hash by an older klp-split, so it may have been edited)");
+    expect(snapshot(out)).toEqual(before);
+    const forced = await split(src, out, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(existsSync(part)).toBe(false);
+    expect(JSON.parse(readFileSync(manifestPath, 'utf8')).fileHashes).toBeDefined();
+  });
+
   it('renaming an object in the source does not delete the edited file of the old name', async () => {
     const srcDir = fresh('rename-src');
     const src = join(srcDir, FIX1);

@@ -48,8 +48,9 @@ async function build(into: string): Promise<void> {
   if (t.code !== 0) throw new Error(`fixture target build failed:\n${t.stdout}\n${t.stderr}`);
 }
 
-export async function builtSplit(): Promise<BuiltSplit> {
-  const cache = join(tmpdir(), `klp-split-fuzz-built-${sourcesKey()}`);
+/** A build cached under $TMPDIR by `name` and the tool's sources, made once by whichever fuzz file asks first. */
+async function cachedBuild(name: string, build: (into: string) => Promise<void>): Promise<string> {
+  const cache = join(tmpdir(), `klp-split-fuzz-${name}-${sourcesKey()}`);
   const done = join(cache, 'done');
   const lock = `${cache}.lock`;
   const deadline = Date.now() + 5 * 60_000;
@@ -80,7 +81,34 @@ export async function builtSplit(): Promise<BuiltSplit> {
       rmSync(lock, { recursive: true, force: true });
     }
   }
+  return cache;
+}
+
+export async function builtSplit(): Promise<BuiltSplit> {
+  const cache = await cachedBuild('built', build);
   return { dir: join(cache, 'split'), target: join(cache, 'target/livepatch-shadow-mod.ko'), patch: 'livepatch_shadow_fix1' };
+}
+
+/**
+ * A split whose modules carry livepatch relocations (test/fixtures/klp-relocs:
+ * the per-object part reaches its target's static symbols through
+ * `.klp.rela.klpr_mod.text`, the main module vmlinux's through
+ * `.klp.rela.vmlinux.text`), built with its target: the ELF-field fuzzing's input.
+ */
+export async function builtRelocSplit(): Promise<BuiltSplit & { part: string }> {
+  const fixtures = join(ROOT, 'test/fixtures/klp-relocs');
+  const cache = await cachedBuild('reloc-split', async (into) => {
+    mkdirSync(into, { recursive: true });
+    cpSync(join(fixtures, 'klpr-mod'), join(into, 'target'), { recursive: true });
+    const t = await klpSplit(['build', join(into, 'target')]);
+    if (t.code !== 0) throw new Error(`fixture target build failed:\n${t.stdout}\n${t.stderr}`);
+    const out = join(into, 'split');
+    const s = await klpSplit(['split', join(fixtures, 'livepatches/klpr-fix.c'), '--out', out]);
+    if (s.code !== 0) throw new Error(`fixture split failed:\n${s.stdout}\n${s.stderr}`);
+    const b = await klpSplit(['build', out, '--target', join(into, 'target/klpr-mod.ko')]);
+    if (b.code !== 0) throw new Error(`fixture build failed:\n${b.stdout}\n${b.stderr}`);
+  });
+  return { dir: join(cache, 'split'), target: join(cache, 'target/klpr-mod.ko'), patch: 'klpr_fix', part: 'klpr-fix__klpr-mod.ko' };
 }
 
 /** A private copy of the built split for one case. */

@@ -14,7 +14,26 @@ import { diffSnapshots, type Sandbox, type Snapshot } from './sandbox.js';
 
 /** One broken oracle: a short kind (for the figures) and the detail. */
 export interface Violation {
-  kind: 'exit-code' | 'internal-error' | 'stack-trace' | 'js-error-text' | 'hang' | 'write-outside' | 'read-outside' | 'secret-leak' | 'escaped-exception' | 'content' | 'recovery' | 'half-written';
+  kind:
+    | 'exit-code'
+    | 'internal-error'
+    | 'stack-trace'
+    | 'js-error-text'
+    | 'hang'
+    | 'write-outside'
+    | 'read-outside'
+    | 'secret-leak'
+    | 'escaped-exception'
+    | 'content'
+    | 'recovery'
+    /** A temporary file left behind by a killed writer. */
+    | 'half-written'
+    /** An input the kernel refuses (or corrupts memory with) passed as fine. */
+    | 'silently-wrong'
+    /** verify and the simulator's load disagree on the same module. */
+    | 'disagree'
+    /** A wait that burned CPU instead of sleeping. */
+    | 'spin';
   detail: string;
 }
 

@@ -2,7 +2,8 @@
  * Seeds and counts of the fuzz suite. Every case has its own generator,
  * derived from (seed, case index), so one failing case replays alone:
  * FUZZ_SEED=<seed> FUZZ_CASE=<index> npx vitest run test/fuzz/<class>.fuzz.test.ts
- * FUZZ_COUNT=<n> widens every class to n cases per seed.
+ * FUZZ_COUNT=<n> widens every class to n cases per seed; FUZZ_LONG=1 to ten
+ * times its CI count (`npm run fuzz`).
  */
 
 /** mulberry32: a tiny, well-mixed 32-bit PRNG, reproducible across runs and platforms (as the ELF fuzzer's). */
@@ -51,10 +52,16 @@ export function fuzzSeeds(defaults: number[]): number[] {
   return process.env.FUZZ_SEED ? process.env.FUZZ_SEED.split(',').map((s) => Number(s.trim())) : defaults;
 }
 
-/** Case indexes to run for one seed: FUZZ_CASE (replay) or 0..count-1 (FUZZ_COUNT, else the class's CI default). */
+/** How many times the CI counts a long campaign runs (FUZZ_LONG=1, `npm run fuzz`). */
+export const LONG_FACTOR = 10;
+
+/**
+ * Case indexes to run for one seed: FUZZ_CASE (replay) or 0..count-1
+ * (FUZZ_COUNT, else the class's CI default, LONG_FACTOR times it with FUZZ_LONG=1).
+ */
 export function fuzzCases(ciDefault: number): number[] {
   if (process.env.FUZZ_CASE) return process.env.FUZZ_CASE.split(',').map(Number);
-  const n = process.env.FUZZ_COUNT ? Number(process.env.FUZZ_COUNT) : ciDefault;
+  const n = process.env.FUZZ_COUNT ? Number(process.env.FUZZ_COUNT) : process.env.FUZZ_LONG === '1' ? ciDefault * LONG_FACTOR : ciDefault;
   return Array.from({ length: n }, (_, i) => i);
 }
 

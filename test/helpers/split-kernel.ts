@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
 import { guestPrograms, runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
-import { ROOT } from './env.js';
+import { klpSplit, ROOT } from './env.js';
 
 /**
  * The split livepatch kernel (scripts/split-kernel.sh: Debian's 6.1 with the
@@ -60,11 +60,14 @@ function shown(l: GuestLine): string {
  * The guest's report (parseGuestReport()) as lines of a transcript: the
  * guest's own lines without their 'klp-guest: ' prefix ('% cmd', 'out ...',
  * 'rc N', 'lsmod ...', 'objects ...'); of the kernel's lines those of the
- * livepatch core and of the case's modules (their names start with
- * `modulePrefix`), without timestamps and taint notices.
+ * livepatch core, of the case's modules (their names start with
+ * `modulePrefix`) and of the x86 module loader, without timestamps and
+ * taint notices.
  */
 export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun['cases'] {
-  const report = parseGuestReport(dmesg, (line) => line.startsWith('livepatch: ') || line.startsWith(modulePrefix));
+  // The x86 module loader's lines (arch/x86/kernel/module.c, prefix 'module: ') about the case's modules too.
+  const keep = (line: string): boolean => line.startsWith('livepatch: ') || line.startsWith(modulePrefix) || line.startsWith('module: x86/modules: ') || line.startsWith(`module: ${modulePrefix}`);
+  const report = parseGuestReport(dmesg, keep);
   return new Map([...report.cases].map(([id, lines]) => [id, lines.map(shown)]));
 }
 
@@ -80,4 +83,22 @@ export async function runOnSplitKernel(kernel: SplitKernel, kos: string[], guest
     throw new Error(`the split-kernel run failed (exit ${r.exitCode}):\n${r.output.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   }
   return { cases: guestTranscripts(r.dmesg, modulePrefix), problems: parseGuestReport(r.dmesg, () => false).problems, dmesg: r.dmesg, ms: r.ms };
+}
+
+/**
+ * `klp-split simulate --real-kernel split` on built split directories (the
+ * first as the patch, the others with --also) and their target modules:
+ * the scenario in the simulator and on the split kernel in one qemu boot.
+ */
+export async function simulateOnSplitKernel(dirs: string[], targets: string[], scenarioFile: string): Promise<{ code: number; out: string }> {
+  const r = await klpSplit(['simulate', dirs[0]!, ...dirs.slice(1).flatMap((d) => ['--also', d]), ...targets.flatMap((t) => ['--target', t]), '--scenario', scenarioFile, '--real-kernel', 'split']);
+  return { code: r.code, out: `${r.stdout}\n${r.stderr}` };
+}
+
+/** The real kernel's column of a comparison's `@lsmod` lines. */
+export function realLsmod(out: string): string[] {
+  return out
+    .split('\n')
+    .map((l) => /\| (lsmod.*)$/.exec(l)?.[1])
+    .filter((l): l is string => l !== undefined);
 }

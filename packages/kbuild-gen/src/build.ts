@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { KlpError, writeDir, BUILD_RECORD, buildRecordText, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest, type Diagnostic, treeCacheDir, type KernelTree } from '@klp-split/core';
+import { KlpError, writeDir, BUILD_RECORD, buildInputs, buildRecordText, contentHash, LAYOUT_MODULE, MANIFEST_FILE, readManifest, SPLIT_LAYOUT_FIELDS, STOCK_LAYOUT_FIELDS, type BuildRecord, type BuiltModule, type SplitManifest, type Diagnostic, treeCacheDir, type KernelTree } from '@klp-split/core';
 import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -75,11 +75,13 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
     release: tree.release,
     overlayInclude: overlay.includeDir,
     symvers: tree.symvers,
-    modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko) })),
+    modules: result.modules.map((m) => ({ module: m.module, ko: relative(dir, m.ko), sha256: contentHash(readFileSync(m.ko)) })),
     ...(result.relocs?.length ? { relocations: result.relocs } : {}),
+    inputs: buildInputs(dir),
   };
   const files = new Map<string, Buffer>();
-  const probe = overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : tree.kind === 'split' ? await nativeSplitLayoutProbe(tree) : undefined;
+  // A split kernel's tree has its own layout, whatever overlay adds the annotations.
+  const probe = tree.kind === 'split' ? await nativeSplitLayoutProbe(tree) : overlay.includeDir ? await ensureLayoutProbe(tree, overlay) : undefined;
   if (probe) {
     // A copy next to the modules, so a build restored from a cache is complete.
     files.set(LAYOUT_MODULE, readFileSync(probe));
@@ -88,6 +90,18 @@ async function writeBuildRecord(dir: string, tree: KernelTree, overlay: Overlay,
   files.set(BUILD_RECORD, Buffer.from(buildRecordText(record)));
   // The record and the probe copy are ours whatever was there: replaced together or not at all.
   writeDir(dir, { files, force: true }, { create: false });
+}
+
+/** A failed build's record: no module, so that verify and simulate refuse what an earlier build left. */
+function writeFailedRecord(dir: string, tree: KernelTree, result: BuildResult): void {
+  const record: BuildRecord = { kdir: tree.dir, release: tree.release, symvers: tree.symvers, modules: [], failed: { at: new Date().toISOString(), errors: result.diagnostics.filter((d) => d.severity === 'error').length } };
+  writeDir(dir, { files: new Map([[BUILD_RECORD, Buffer.from(buildRecordText(record))]]), force: true }, { create: false });
+}
+
+/** Records the build's outcome for verify: the modules it made, or that it failed. */
+async function recordBuild(dir: string, tree: KernelTree, overlay: Overlay, result: BuildResult): Promise<void> {
+  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
+  else writeFailedRecord(dir, tree, result);
 }
 
 /** Builds the split modules of `dir` (its klp-split.json) through the split-API overlay. */
@@ -99,7 +113,7 @@ export async function buildSplit(dirArg: string, tree: KernelTree, opts: BuildOp
   // Every part is a livepatch module: the main part's object is vmlinux, a per-object part's its target.
   const roles = new Map<string, PatchRole>(manifest.parts.map((p) => [p.module.replace(/-/g, '_'), { kind: 'part', target: p.object }]));
   const result = await kbuildWithRelocs(dir, tree, overlay, modulesOfManifest(manifest), opts, { roles });
-  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
+  await recordBuild(dir, tree, overlay, result);
   return result;
 }
 
@@ -220,7 +234,7 @@ export async function buildTree(dirArg: string, tree: KernelTree, opts: BuildOpt
   const all = { ...opts, makeVars: { ...makeVars, ...opts.makeVars } };
   const result = hasLivepatchSources(dir) ? await kbuildWithRelocs(dir, tree, overlay, [], all, {}) : await runKbuild(dir, tree, overlay, [], all);
   // A converted directory is verified like a split one (per-patch manifests).
-  if (result.ok) await writeBuildRecord(dir, tree, overlay, result);
+  await recordBuild(dir, tree, overlay, result);
   return result;
 }
 

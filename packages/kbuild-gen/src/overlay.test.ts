@@ -23,12 +23,19 @@ describe('the split-API overlay', () => {
     expect(() => splitApiHeader('struct klp_object {\n};\n', 'x/livepatch.h')).toThrow(/x\/livepatch\.h: cannot add the split livepatch API: struct klp_object's '\/\* external \*\/' fields not found/);
   });
 
-  it('overlays nothing when the headers already carry the split API', () => {
+  it('overlays nothing when the headers carry the split API and the annotations (kernel/patches/0007), only the annotations when they lack them', () => {
     const dir = join(scratch, 'split-kernel');
     mkdirSync(join(dir, 'include/linux'), { recursive: true });
     writeFileSync(join(dir, 'Makefile'), 'all:\n');
     writeFileSync(join(dir, 'Module.symvers'), '0x1\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_GPL\t\n');
-    writeFileSync(join(dir, 'include/linux/livepatch.h'), 'int klp_enable_patch(struct klp_patch *);\nint klp_add_object(struct klp_object *obj);\n');
+    const api = 'int klp_enable_patch(struct klp_patch *);\nint klp_add_object(struct klp_object *obj);\n';
+    writeFileSync(join(dir, 'include/linux/livepatch.h'), api);
+    const without = prepareOverlay(checkKernelTree(dir, '--kdir'), join(scratch, 'cache'));
+    expect(without.extraSymvers).toBeUndefined();
+    const header = readFileSync(join(without.includeDir!, 'linux/livepatch.h'), 'utf8');
+    expect(header).toContain('#include_next <linux/livepatch.h>');
+    expect(header).toContain('#define KLP_RELOC_SYMBOL_POS(LP_OBJ_NAME, SYM_OBJ_NAME, SYM_NAME, SYM_POS)');
+    writeFileSync(join(dir, 'include/linux/livepatch.h'), `${api}#define KLP_RELOC_SYMBOL_POS(a, b, c, d) asm("")\n#define KLP_MODULE_RELOC(obj) int\n`);
     expect(prepareOverlay(checkKernelTree(dir, '--kdir'), join(scratch, 'cache'))).toEqual({});
   });
 });

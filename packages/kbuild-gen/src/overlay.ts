@@ -22,6 +22,11 @@ export class OverlayError extends KlpError {
   }
 }
 
+/** The header defines the relocation annotations (the split kernel's own, since kernel/patches/0007). */
+export function headersHaveAnnotations(headerText: string): boolean {
+  return /#\s*define\s+KLP_RELOC_SYMBOL_POS\b/.test(headerText) && /#\s*define\s+KLP_MODULE_RELOC\b/.test(headerText);
+}
+
 interface Edit {
   what: string;
   find: RegExp;
@@ -89,7 +94,8 @@ const EXTRA_SYMVERS_LINE = '0x00000000\tklp_add_object\tvmlinux\tEXPORT_SYMBOL_G
 
 /** Writes (once per header content) the overlay for `tree` under `cacheDir`; none for a split kernel's tree. */
 export function prepareOverlay(tree: KernelTree, cacheDir: string = treeCacheDir(tree)): Overlay {
-  if (tree.kind === 'split') return {};
+  // A split kernel's tree has the API; one without the annotations (before kernel/patches/0007) gets them added.
+  if (tree.kind === 'split') return headersHaveAnnotations(readFileSync(tree.livepatchHeader, 'utf8')) ? {} : prepareAnnotationsOverlay(cacheDir);
   const original = readFileSync(tree.livepatchHeader, 'utf8');
   // The annotations are part of the key: a cached overlay without them is not reused.
   const key = createHash('sha256').update(original).update(TOOL_VERSION).update(RELOC_ANNOTATIONS).digest('hex').slice(0, 16);

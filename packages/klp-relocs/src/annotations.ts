@@ -61,11 +61,24 @@ export function readAnnotations(elf: ElfFile): { annotations: Annotation[]; prob
         continue;
       }
       if (sym.shndx !== C.SHN_UNDEF) {
-        problems.push({ symbol: sym.name, code: 'klp-annotation-defined-symbol', message: `KLP_SYMPOS(${sym.name}, ...) names a symbol this module defines; only undefined symbols are resolved by the livepatch core` });
+        const name = definedName(elf, sym, r.addend);
+        problems.push({ symbol: name, code: 'klp-annotation-defined-symbol', message: `KLP_SYMPOS(${name}, ...) names a symbol this module defines; only undefined symbols are resolved by the livepatch core` });
         continue;
       }
       annotations.push({ symIndex: sym.index, symbol: sym.name, symObject: object, sympos: data.readUInt32LE(r.offset + 8), form: 'KLP_MODULE_RELOC', section: sec.index });
     }
   }
   return { annotations, problems };
+}
+
+/**
+ * The name of what a relocation points at in this module: a static variable
+ * is reached through its section's symbol (no name) plus its offset, so the
+ * name is the symbol defined there.
+ */
+function definedName(elf: ElfFile, sym: ElfFile['symbols'][number], addend: bigint): string {
+  if (sym.type !== C.STT_SECTION && sym.name) return sym.name;
+  const at = sym.type === C.STT_SECTION ? Number(addend) : sym.value;
+  const named = elf.symbols.find((s) => s.shndx === sym.shndx && s.value === at && s.name && s.type !== C.STT_SECTION && s.type !== C.STT_FILE);
+  return named?.name ?? `${elf.sections[sym.shndx]?.name ?? `section ${sym.shndx}`}+${at}`;
 }

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { readInput } from '@klp-split/core';
 import { readFileSync } from 'node:fs';
+import type { SymbolFacts } from '@klp-split/core';
 import { loadSymvers, parseKallsyms, readElf, readThisModuleName, VMLINUX, moduleName } from '@klp-split/kernel-facts';
 import type { RelocFacts } from './classify.js';
 import { moduleTable, ObjectSymbolTable, vmlinuxTable } from './symbol-table.js';
@@ -55,4 +56,23 @@ export function loadFacts(src: FactSources): RelocFacts & { targetModules: strin
     has: (o: string) => (o === VMLINUX ? !!kallsyms : modules.has(o)),
   };
   return { vmlinuxExports, moduleExports, tables, targetModules };
+}
+
+/**
+ * The facts as the splitter asks them (placement by object, @klp-split/splitter's
+ * SymbolFacts), a compiler's suffixed clone (`name.constprop.0`) counting as
+ * the name. vmlinux's table (a kallsyms dump) is read only when asked for.
+ */
+export function splitterFacts(facts: RelocFacts & { targetModules: string[] }): SymbolFacts {
+  const has = (o: string, name: string): boolean => !!facts.tables.get(o)?.holds(name);
+  return {
+    modulesWith: (name) => {
+      const out = facts.targetModules.filter((m) => has(m, name));
+      const exporter = facts.moduleExports.get(name);
+      return exporter && !out.includes(exporter) ? [...out, exporter] : out;
+    },
+    isVmlinuxExport: (name) => facts.vmlinuxExports.has(name),
+    inVmlinux: (name) => (facts.tables.has(VMLINUX) ? has(VMLINUX, name) : undefined),
+    knows: (m) => facts.tables.has(m),
+  };
 }

@@ -38,6 +38,9 @@ export class SourceIndex {
     const name = escape(symbol);
     const patterns: RegExp[] = [];
     if (form === 'KLP_RELOC_SYMBOL') patterns.push(new RegExp(`KLP_RELOC_SYMBOL(?:_POS)?\\s*\\([^)]*\\b${name}\\b`));
+    // An object name written with a '.' moves the rest into the symbol ('vm.linux, x' reads as object 'vm'), after the preprocessor: its last part is the C name.
+    const last = symbol.slice(symbol.lastIndexOf('.') + 1);
+    if (form === 'KLP_RELOC_SYMBOL' && last !== symbol && last) patterns.push(new RegExp(`KLP_RELOC_SYMBOL(?:_POS)?\\s*\\([^)]*\\b${escape(last)}\\s*[,)]`));
     if (form === 'KLP_MODULE_RELOC') patterns.push(new RegExp(`KLP_SYMPOS\\s*\\(\\s*${name}\\b`));
     patterns.push(new RegExp(`^\\s*extern\\b.*\\b${name}\\b`), new RegExp(`\\b${name}\\s*\\([^)]*\\)\\s*;`), new RegExp(`\\b${name}\\b`));
     for (const re of patterns) {

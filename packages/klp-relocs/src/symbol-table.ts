@@ -23,6 +23,11 @@ export class ObjectSymbolTable {
     return this.#byName.get(name) ?? 0;
   }
 
+  /** The object has `name`, as written or as a compiler's clone of it (`name.constprop.0`). */
+  holds(name: string): boolean {
+    return this.count(name) > 0 || this.suffixedVariants(name).length > 0;
+  }
+
   /** Names `name.<suffix>` the compiler made of `name` (GCC's clones and split-off cold parts). */
   suffixedVariants(name: string): string[] {
     if (!this.#suffixed) {

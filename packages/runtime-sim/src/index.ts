@@ -1,5 +1,5 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
-export { parseBudget } from './check/budget.js';
+export { DEFAULT_VERIFY_BUDGET, parseBudget } from './check/budget.js';
 export { commandOrders, CommandWalk } from './check/commands.js';
 export { counterexampleScenario } from './check/counterexample.js';
 export { checkSplit } from './check/decompose.js';
@@ -13,6 +13,7 @@ export { readLayout } from './klp/layout.js';
 export { parseScenario, readScenario, type Step } from './scenario/parse.js';
 export { runScenario, type ScenarioResult } from './scenario/run.js';
 export { loadSplitSystem } from './verify/load-system.js';
+export { placementRuleProblems, type PlacementRuleProblem } from './verify/placement-rule.js';
 export { formatVerifyJunit } from './verify/report-junit.js';
 export { formatVerifySarif } from './verify/report-sarif.js';
 export { formatVerifyText } from './verify/report-text.js';

@@ -6,6 +6,7 @@ import { perObjectFileBase } from '@klp-split/core';
 import { compositeOf, prologueOf, type PartFiles, type Prologue, type UnitFiles } from './composite-parts.js';
 
 export type { PartFiles, UnitFiles } from './composite-parts.js';
+import { perObjectInitText, prunedInitText } from './init-split.js';
 import { renderEntries, type Entry, type RenderedOrigin } from './render.js';
 import { COPIED_MODINFO, isExportCall } from './roles.js';
 
@@ -139,6 +140,7 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
+    else if (item === model.initItem && plan.mainInit) entries.push(rename(prunedInitText(unit, item, plan.mainInit)));
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
     else entries.push(entry(unit, plan, item, textOf(item), gap));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
@@ -178,7 +180,7 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   if (!withGlue) return mapped(prologue.text, entries, prologue.fromSource);
   const glue = [
     plan.exportNames.code(objectText(part.entry!, `"${plan.patch}"`, `"${part.object}"`, names.obj)),
-    `static int ${part.module}_init(void)\n{\n\treturn klp_add_object(&${names.obj});\n}`,
+    plan.exportNames.code(perObjectInitText(unit, `${part.module}_init`, names.obj, part.initWork)),
     `static void ${part.module}_exit(void)\n{\n${plan.exportNames.code(statementsText(unit, part.exitStatements))}}`,
     [`module_init(${part.module}_init);`, `module_exit(${part.module}_exit);`].join('\n'),
   ];

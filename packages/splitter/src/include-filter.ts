@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { identifiersInText, localNames, type Item } from './items.js';
+import { identifiersInText } from './c-identifiers.js';
+import type { Item } from './items.js';
+import { localNames } from './shadowing.js';
 
 /**
  * Which of the original #includes a per-object part keeps. A part drops a
@@ -232,6 +234,8 @@ export interface IncludePart {
   items: Item[];
   exitStatements: { uses: Set<string> }[];
   entry?: { roots: Set<string> };
+  /** Init work moved into the part (init-split.ts). */
+  initWork?: { uses: Set<string> };
   usesHeader: boolean;
 }
 
@@ -247,6 +251,7 @@ export function pruneIncludes(parts: readonly IncludePart[], header: readonly It
     for (const item of part.items) if (item.kind === 'function') for (const n of localNames(item.node)) uses.delete(n);
     for (const n of uses) if (own.has(n) || COMPILER_NAMES.test(n)) uses.delete(n);
     for (const st of part.exitStatements) for (const n of st.uses) uses.add(n);
+    for (const n of part.initWork?.uses ?? []) uses.add(n);
     for (const n of part.entry?.roots ?? []) uses.add(n);
     const kept = filter.keep(part.items.filter((i) => i.kind === 'include'), uses);
     part.items = part.items.filter((i) => i.kind !== 'include' || kept.has(i));

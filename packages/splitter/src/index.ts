@@ -1,6 +1,7 @@
 /** The package's public API: what the other packages, the tests and the benchmarks use. */
 export { compositeModules, splitLivepatch, splitModule } from './multi-file.js';
 export { parseC } from './parse.js';
+export { placementViolations, type PlacementViolation } from './placement-check.js';
 export { splitFile, type SplitResult, splitSource } from './split.js';
 export { outputBytes, previousGenerated, splitOutputBytes } from './write.js';
 export { relocAnnotations, type RelocAnnotation } from './reloc-annotations.js';

@@ -3,7 +3,8 @@ import { conditionAt, evaluatedFuncArray, evaluatedObjectNames, type Preprocesso
 import { isCallbackKind } from '@klp-split/core';
 import type { CallbackKind, DiagnosticSink } from '@klp-split/core';
 import { initElements, isTerminator, type InitElement } from './initializer.js';
-import { identifiersIn, type Item, type SourceUnit } from './items.js';
+import { blankStringsAndComments, identifiersIn } from './c-identifiers.js';
+import type { Item, SourceUnit } from './items.js';
 import { readSimpleFuncArray } from './klp-func-text.js';
 import { parseC, position, type SyntaxNode } from './parse.js';
 
@@ -63,13 +64,16 @@ type ModelResult =
 
 const KLP_PATCH_FIELDS = ['mod', 'objs', 'states', 'replace'];
 const KLP_OBJECT_FIELDS = ['name', 'funcs', 'callbacks'];
+/** Every member of 6.1's struct klp_object, the kernel's own included: what a designator may name. */
+const KLP_OBJECT_MEMBERS = new Set([...KLP_OBJECT_FIELDS, 'kobj', 'func_list', 'node', 'mod', 'dynamic', 'patched']);
 const KLP_FUNC_FIELDS = ['old_name', 'new_func', 'old_sympos'];
 const KLP_CALLBACK_FIELDS = ['pre_patch', 'post_patch', 'pre_unpatch', 'post_unpatch', 'post_unpatch_enabled'];
 
 export function findLivepatch(unit: SourceUnit, sink: DiagnosticSink, preprocess?: Preprocessor): ModelResult {
   const compiler = onceOnly(preprocess);
   const patches = unit.items.filter((i) => i.kind === 'variable' && i.structTag === 'klp_patch' && initializerOf(i));
-  if (/\bklp_add_object\s*\(/.test(unit.source)) return { kind: 'already-split' };
+  // A comment that names klp_add_object() (explaining the split) is no call of it.
+  if (/\bklp_add_object\s*\(/.test(unit.source) && /\bklp_add_object\s*\(/.test(blankStringsAndComments(unit.source))) return { kind: 'already-split' };
   if (patches.length === 0) return { kind: 'not-livepatch' };
   if (patches.length > 1) {
     sink.error(patches[1]!.pos, 'multiple-patches', `a second klp_patch '${patches[1]!.defines[0]}'; one livepatch module has one patch`);
@@ -205,6 +209,12 @@ function readObject(unit: SourceUnit, el: InitElement, sink: DiagnosticSink, com
     return undefined;
   }
   const fields = initElements(el.value, unit.source, KLP_OBJECT_FIELDS);
+  // A designator struct klp_object does not have (`.fucns`): the compiler refuses it; read as nothing, it would split into no functions.
+  const unknown = fields.find((f) => f.designated && !KLP_OBJECT_MEMBERS.has(f.field ?? ''));
+  if (unknown) {
+    sink.error(position(unknown.node), 'unsupported-initializer', `'.${unknown.field ?? unknown.node.text}' is not a member of struct klp_object (${KLP_OBJECT_FIELDS.join(', ')})`);
+    return undefined;
+  }
   const nameEl = fields.find((f) => f.field === 'name');
   if (condition && nameEl && !isNullValue(nameEl.value) && stringValue(unit, nameEl.value) === undefined) {
     // The compiler's array holds the names of the entries it keeps; which of them this one is, only its own name would say.

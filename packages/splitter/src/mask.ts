@@ -27,12 +27,15 @@ const ANNOTATION_RE = new RegExp(`\\b(?:${ANNOTATIONS.join('|')})\\b`, 'g');
  * lock annotations, and the livepatch relocation annotation that follows a
  * declarator (`extern int x KLP_RELOC_SYMBOL(vmlinux, vmlinux, x);`). The
  * whole call, arguments included, is hidden; the text keeps it byte for byte.
+ * `KLP_MODULE_RELOC(obj) name[] = { KLP_SYMPOS(sym, pos), ... };` stands
+ * where a type stands: the parser sees `int`, so the array parses as a
+ * variable with its initializer. reloc-annotations.ts reads their arguments.
  */
 export const ANNOTATION_CALLS = new Set([
   '__attribute__', '__attribute', '__section', '__aligned', '__printf', '__scanf', '__alias',
   '__alloc_size', '__assume_aligned', '__must_hold', '__acquires', '__releases', '__counted_by',
   '__cleanup', '__free', '__mode', '__diagnose_as', '__no_sanitize_or_inline',
-  'KLP_RELOC_SYMBOL', 'KLP_RELOC_SYMBOL_POS',
+  'KLP_RELOC_SYMBOL', 'KLP_RELOC_SYMBOL_POS', 'KLP_MODULE_RELOC',
 ]);
 
 /** `list_for_each_entry(pos, head, member) {`: a loop header; `while (a, b, c) {` parses the same way. */
@@ -113,13 +116,14 @@ export function annotationCalls(text: string, names: ReadonlySet<string> = ANNOT
 }
 
 function maskAnnotationCalls(text: string): string {
-  if (!/__attribute|__section|__aligned|__printf|__scanf|__alias|__alloc_size|__assume_aligned|__must_hold|__acquires|__releases|__counted_by|__cleanup|__free|__mode|__diagnose_as|__no_sanitize|KLP_RELOC_SYMBOL/.test(text)) return text;
+  if (!/__attribute|__section|__aligned|__printf|__scanf|__alias|__alloc_size|__assume_aligned|__must_hold|__acquires|__releases|__counted_by|__cleanup|__free|__mode|__diagnose_as|__no_sanitize|KLP_RELOC_SYMBOL|KLP_MODULE_RELOC/.test(text)) return text;
   const calls = annotationCalls(text);
   if (!calls.length) return text;
   let out = '';
   let at = 0;
   for (const call of calls) {
-    out += text.slice(at, call.start) + blank(text.slice(call.start, call.end));
+    const masked = blank(text.slice(call.start, call.end));
+    out += text.slice(at, call.start) + (call.name === 'KLP_MODULE_RELOC' ? `int${masked.slice(3)}` : masked);
     at = call.end;
   }
   return out + text.slice(at);

@@ -1,5 +1,7 @@
 import type { DiagnosticSink } from '@klp-split/core';
-import { declaredName, type SourceUnit } from './items.js';
+import { blankStringsAndComments } from './c-identifiers.js';
+import { declaredName } from './declarators.js';
+import type { SourceUnit } from './items.js';
 import type { SyntaxNode } from './parse.js';
 import type { LivepatchModel } from './livepatch-model.js';
 
@@ -18,7 +20,7 @@ export function warnObjModReads(unit: SourceUnit, model: LivepatchModel, sink: D
     if (!params.length) continue;
     const fn = item.defines[0] ?? '';
     // Offsets stay put: strings and comments are blanked to the same length.
-    const body = blank(unit.source.slice(item.node.startIndex, item.end));
+    const body = blankStringsAndComments(unit.source.slice(item.node.startIndex, item.end));
     const lines = new Set<number>();
     for (const p of params) {
       const re = new RegExp(`\\b${p}\\s*->\\s*mod\\b`, 'g');
@@ -46,8 +48,4 @@ function klpObjectParams(fn: SyntaxNode): string[] {
     if (name) out.push(name);
   }
   return out;
-}
-
-function blank(text: string): string {
-  return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (m) => m.replace(/[^\n]/g, ' '));
 }

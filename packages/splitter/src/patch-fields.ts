@@ -1,6 +1,7 @@
 import type { ManifestState } from '@klp-split/core';
 import { initElements, isTerminator } from './initializer.js';
-import { identifiersIn, type SourceUnit } from './items.js';
+import { identifiersIn } from './c-identifiers.js';
+import type { SourceUnit } from './items.js';
 import { initializerOf, type LivepatchModel } from './livepatch-model.js';
 
 /**

@@ -1,3 +1,4 @@
+import { stripStringsAndComments } from './c-identifiers.js';
 import type { Item } from './items.js';
 import type { LivepatchModel } from './livepatch-model.js';
 
@@ -9,9 +10,11 @@ import type { LivepatchModel } from './livepatch-model.js';
  * - modinfo: MODULE_AUTHOR and friends;
  * - decl: declarations, macros, types, static inline helpers: shared through the header;
  * - copy: code or constant data that each part may have its own copy of;
- * - single: state that must exist once: stays in one part, exported if others use it.
+ * - single: state that must exist once: stays in one part, exported if others use it;
+ * - reloc-list: a KLP_MODULE_RELOC array, which only says where the symbols it lists are:
+ *   a copy goes to every part that uses one of them.
  */
-export type Role = 'special' | 'everywhere' | 'attached' | 'modinfo' | 'decl' | 'copy' | 'single';
+export type Role = 'special' | 'everywhere' | 'attached' | 'modinfo' | 'decl' | 'copy' | 'single' | 'reloc-list';
 
 const REWRITTEN_CALLS = new Set(['module_init', 'module_exit', 'MODULE_LICENSE', 'MODULE_INFO']);
 const PARAM_CALLS = /^(?:module_param(?:_named|_array|_cb|_string|_unsafe)?|MODULE_PARM_DESC)$/;
@@ -33,6 +36,7 @@ export function roleOf(item: Item, model: LivepatchModel): Role {
       if (item.isInline) return 'decl';
       return item.stateful ? 'single' : 'copy';
     case 'variable':
+      if (isModuleRelocList(item)) return 'reloc-list';
       return item.isConst || item.structTag === 'klp_func' ? 'copy' : 'single';
     case 'call': {
       const name = item.call!.name;
@@ -60,4 +64,9 @@ export function attachedSubject(item: Item): string | undefined {
   if (!call) return undefined;
   const arg = call.name === 'module_param_named' ? call.args[1] : call.name === 'module_param_cb' ? call.args[2] : call.args[0];
   return arg?.text.replace(/^&\s*/, '');
+}
+
+/** `KLP_MODULE_RELOC(obj) name[] = { KLP_SYMPOS(sym, pos), ... };` (reloc-annotation-mask.ts). */
+export function isModuleRelocList(item: Item): boolean {
+  return item.kind === 'variable' && /^\s*(?:static\s+)?KLP_MODULE_RELOC\s*\(/.test(stripStringsAndComments(item.text));
 }

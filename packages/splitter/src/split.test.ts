@@ -109,3 +109,29 @@ describe('splitSource diagnostics', () => {
     expect([...splitSource('fix.c', src).files]).toEqual([...splitSource('fix.c', src).files]);
   });
 });
+
+describe('split refuses at the line what it used to split wrong (issue 20)', () => {
+  const lineOf = (src: string, text: string): number => src.split('\n').findIndex((l) => l.includes(text)) + 1;
+
+  it('a corrupted .funcs designator: an error at it, not a module without functions and exit 0', () => {
+    const src = livepatch('\t{\n\t\t.name = "mod_a",\n\t\t.fucns = funcs,\n\t},');
+    const r = splitSource('fix.c', src);
+    expect(r.kind).toBe('invalid');
+    expect(r.files.size).toBe(0);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([`fix.c:${lineOf(src, '.fucns')}:3: error: '.fucns' is not a member of struct klp_object (name, funcs, callbacks) [unsupported-initializer]`]);
+  });
+
+  it("a klp_object named \"vmlinux\": an error at the object, not a manifest with two vmlinux parts ('cannot read fix.c')", () => {
+    const src = livepatch('\t{\n\t\t.name = "vmlinux",\n\t\t.funcs = funcs,\n\t},');
+    const r = splitSource('fix.c', src);
+    expect(r.kind).toBe('invalid');
+    expect(r.diagnostics.map((d) => [d.code, d.line])).toEqual([['object-named-vmlinux', lineOf(src, '.name = "vmlinux"') - 1]]);
+    expect(r.diagnostics[0]!.message).toContain("leave .name out (NULL) for vmlinux's object");
+  });
+
+  it('the kernel-internal members of struct klp_object are still accepted as designators', () => {
+    const r = splitSource('fix.c', livepatch('\t{\n\t\t.name = "mod_a",\n\t\t.funcs = funcs,\n\t\t.patched = false,\n\t},'));
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(r.kind).toBe('split');
+  });
+});

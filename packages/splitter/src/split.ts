@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { confinePath, KlpError, readSourceText, type ManifestSourceMap, DiagnosticSink, formatDiagnostic, type Diagnostic, buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest, encodeLines, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
+import { MAX_CONDITIONAL_DEPTH, tooDeepConditional } from './conditional-depth.js';
 import { emitSplit, hasLivepatchModinfo, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
 import { localHeaders, NO_HEADERS, sharedHeaderName, type LocalHeaders } from './local-headers.js';
@@ -12,6 +13,7 @@ import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
 import { reportRuntimePatch } from './runtime-patch.js';
 import { planSplit, type SplitPlan } from './plan.js';
+import type { SymbolFacts } from '@klp-split/core';
 
 export type SplitKind = 'split' | 'not-livepatch' | 'already-split' | 'invalid';
 
@@ -48,6 +50,8 @@ export interface SplitOptions {
    * writes the split where the headers already are, and turns it off.
    */
   copyLocalHeaders?: boolean;
+  /** Which object each symbol the livepatch uses is in (kernel and target symbols): placement by object. */
+  facts?: SymbolFacts;
 }
 
 /** Splits one livepatch source held in memory (a latin1 string for byte-exact output: readSourceText). */
@@ -64,6 +68,10 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   const fileBase = basename(path).replace(/\.c$/, '');
   const result = (kind: SplitKind): SplitResult => ({ kind, source: path, files: new Map(), diagnostics: sink.items });
 
+  const deep = tooDeepConditional(source);
+  if (deep !== undefined) {
+    throw new KlpError(`conditionals nest more than ${MAX_CONDITIONAL_DEPTH} deep here; klp-split does not split such a source`, { code: 'conditionals-too-deep', file, line: deep, col: 1 });
+  }
   const unit = readUnit(source);
   if (reportSyntaxErrors(unit.tree, sink) > 0) return result('invalid');
   const preprocess = opts.preprocess;
@@ -99,7 +107,8 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
     const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE');
     sink.warning((license ?? found.model.patchItem).pos, 'missing-livepatch-modinfo', 'no MODULE_INFO(livepatch, "Y"): the kernel refuses to enable a patch whose module does not carry it; every part of the split carries it');
   }
-  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile);
+  const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile, opts.facts);
+  if (sink.failed) return result('invalid');
   const emitted = emitSplit(unit, found.model, plan, opts.originals);
   // Only with the output directory known can the map name the original: by its base name it
   // would be the generated main file (same name) and point findings at the wrong text.

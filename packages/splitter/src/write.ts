@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { confinePath, contentHash, KlpError, readInputText, manifestText, parseManifest, type SplitManifest } from '@klp-split/core';
+import { confinePath, contentHash, KlpError, readInput, manifestText, parseManifest, type SplitManifest } from '@klp-split/core';
 
 /**
  * The splitter's side of the write layer (@klp-split/core's write/): output
@@ -36,7 +36,9 @@ export function splitOutputBytes(files: Map<string, string>, manifest: SplitMani
 
 /**
  * The files an earlier run recorded in `<dir>/<manifestName>` with their
- * recorded hashes, the manifest itself included. Every name is confined to
+ * recorded hashes (undefined: a manifest without `fileHashes`, version 1, so
+ * the write layer treats the file as possibly edited), the manifest itself
+ * with the hash of its present bytes. Every name is confined to
  * `dir` here, before anything is replaced or deleted through it: a name that
  * leaves the directory is refused (exit 2) naming the manifest.
  */
@@ -45,8 +47,10 @@ export function previousGenerated(dir: string, manifestName: string): Map<string
   const previous = new Map<string, string | undefined>();
   if (!existsSync(path)) return previous;
   let m: SplitManifest;
+  let bytes: Buffer;
   try {
-    m = parseManifest(readInputText(path, 'json', { what: 'manifest' }), path);
+    bytes = readInput(path, 'json', { what: 'manifest' });
+    m = parseManifest(bytes.toString('utf8'), path);
   } catch (e) {
     // A left-over manifest that does not pass the contract's check (a part file outside the directory, a
     // duplicate part) names nothing we may delete or replace: refuse, naming the file and the problem.
@@ -65,6 +69,7 @@ export function previousGenerated(dir: string, manifestName: string): Map<string
     const hash = Object.prototype.hasOwnProperty.call(hashes, name) ? hashes[name] : undefined;
     previous.set(name, typeof hash === 'string' ? hash : undefined);
   }
-  previous.set(manifestName, undefined);
+  // The manifest is the run's own record, rewritten every time: recorded as it is now, so never "edited".
+  previous.set(manifestName, contentHash(bytes));
   return previous;
 }

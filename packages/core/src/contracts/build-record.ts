@@ -24,6 +24,8 @@ export interface BuiltModule {
   module: string;
   /** Path of the .ko; relative to the build directory in the record, absolute once read. */
   ko: string;
+  /** sha256 of the .ko the build left (after its relocation pass). */
+  sha256?: string;
 }
 
 export interface BuildRecord {
@@ -41,6 +43,10 @@ export interface BuildRecord {
    * verify reads the modules themselves.
    */
   relocations?: { module: string; ko: string; symbols: { name: string; klpName: string; object: string; sympos: number }[]; sections: Record<string, number>; droppedDepends: string[] }[];
+  /** sha256 of the sources, manifests and kbuild files the build read, by name (build-freshness.ts). */
+  inputs?: Record<string, string>;
+  /** The last build of the directory failed: the modules there are not its sources' (no module is listed). */
+  failed?: { at: string; errors: number };
 }
 
 /** The record `build` writes; paths of modules and the probe relative to the build directory. */
@@ -82,6 +88,12 @@ export function checkBuildRecord(data: unknown, dir: string, file: string): Buil
   const layout = p.string(r, 'layoutModule', '$', { optional: true });
   const layoutWhy = layout === undefined ? undefined : relativePathProblem(layout);
   if (layoutWhy) p.add('$.layoutModule', layoutWhy);
+  const inputs = r.inputs;
+  if (inputs !== undefined && (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs) || !Object.values(inputs).every((v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)))) {
+    p.add('$.inputs', 'expected file names with their sha256 in hexadecimal');
+  }
+  const failed = r.failed as { at?: unknown; errors?: unknown } | undefined;
+  if (failed !== undefined && (typeof failed !== 'object' || failed === null || typeof failed.at !== 'string' || typeof failed.errors !== 'number')) p.add('$.failed', "expected { at, errors }");
   const modules = p.array(r, 'modules', '$', { max: MAX_MANIFEST_PARTS * 2 });
   const seen = new Set<string>();
   modules?.forEach((m, i) => {
@@ -89,6 +101,8 @@ export function checkBuildRecord(data: unknown, dir: string, file: string): Buil
     if (!o) return;
     const name = p.string(o, 'module', `$.modules[${i}]`, { nonEmpty: true });
     const ko = p.string(o, 'ko', `$.modules[${i}]`, { nonEmpty: true });
+    const sha = p.string(o, 'sha256', `$.modules[${i}]`, { optional: true });
+    if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) p.add(`$.modules[${i}].sha256`, 'expected a sha256 in hexadecimal');
     const why = ko === undefined ? undefined : relativePathProblem(ko);
     if (why) p.add(`$.modules[${i}].ko`, why);
     else if (ko !== undefined && !ko.endsWith('.ko')) p.add(`$.modules[${i}].ko`, 'must name a .ko file');
@@ -116,8 +130,10 @@ export function checkBuildRecord(data: unknown, dir: string, file: string): Buil
     symvers: kernelSymvers(tree),
     layoutModule: layout === undefined ? undefined : confinePath(dir, layout, at('$.layoutModule')),
     modules: modules!.map((m, i) => {
-      const o = m as { module: string; ko: string };
-      return { module: o.module, ko: confinePath(dir, o.ko, at(`$.modules[${i}].ko`)) };
+      const o = m as { module: string; ko: string; sha256?: string };
+      return { module: o.module, ko: confinePath(dir, o.ko, at(`$.modules[${i}].ko`)), ...(o.sha256 ? { sha256: o.sha256 } : {}) };
     }),
+    ...(inputs ? { inputs: inputs as Record<string, string> } : {}),
+    ...(failed ? { failed: failed as BuildRecord['failed'] } : {}),
   };
 }

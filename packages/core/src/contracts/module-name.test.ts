@@ -17,5 +17,7 @@ describe('module names (spec §2)', () => {
     expect(objectNameProblem('p', 'bad name')?.code).toBe('invalid-module-name');
     expect(objectNameProblem('p', 'x'.repeat(MODULE_NAME_MAX - 2))?.code).toBe('module-name-too-long');
     expect(objectNameProblem('p', 'x'.repeat(MODULE_NAME_MAX - 3))).toBeUndefined();
+    // Issue 20: it made a manifest with two vmlinux parts, reported as "cannot read <file>".
+    expect(objectNameProblem('p', 'vmlinux')).toEqual({ code: 'object-named-vmlinux', message: expect.stringContaining("leave .name out (NULL) for vmlinux's object") });
   });
 });

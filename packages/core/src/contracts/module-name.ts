@@ -28,7 +28,7 @@ export function perObjectFileBase(patchFileBase: string, object: string): string
   return `${patchFileBase}__${objectBase}`;
 }
 
-type NameProblem = { code: 'path-escape' | 'invalid-module-name' | 'module-name-too-long'; message: string };
+type NameProblem = { code: 'path-escape' | 'invalid-module-name' | 'module-name-too-long' | 'object-named-vmlinux'; message: string };
 
 /** Why `name` cannot be used as the object name of a per-object module, if it cannot. */
 export function objectNameProblem(patch: string, name: string): NameProblem | undefined {
@@ -37,6 +37,10 @@ export function objectNameProblem(patch: string, name: string): NameProblem | un
   }
   if (!VALID_MODULE_NAME.test(name)) {
     return { code: 'invalid-module-name', message: `object name '${name}' is not a valid module name (letters, digits, '_' and '-' only)` };
+  }
+  // vmlinux's object is the one without a name; a module object named vmlinux the split kernel refuses.
+  if (kbuildModuleName(name) === 'vmlinux') {
+    return { code: 'object-named-vmlinux', message: `object name 'vmlinux' names a module, and vmlinux is no module: leave .name out (NULL) for vmlinux's object; the split kernel would refuse it ("patch '${kbuildModuleName(patch)}': invalid object name 'vmlinux' in obj_names")` };
   }
   const module = perObjectModuleName(patch, name);
   if (module.length > MODULE_NAME_MAX) {

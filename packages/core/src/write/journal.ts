@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { confinePath } from '../confine.js';
 import { KlpError } from '../errors.js';
+import { readInput } from '../read-input.js';
 import { writeStep } from './crash-hook.js';
 import { syncDir, writeFileDurably } from './durable.js';
 import { JOURNAL_FILE, JOURNAL_TMP, OLD_BUILD_TEMP_FILE, OLD_TEMP_FILE, STAGING_DIR } from './names.js';
@@ -27,11 +28,35 @@ export function writeJournal(dir: string, journal: Journal): void {
   syncDir(dir);
 }
 
+/**
+ * The write layer's own entries must be what it creates: a regular journal
+ * file and a real staging directory. A link put in their place (a forged
+ * journal naming files staged outside, a staging directory that is a link
+ * out) would move files in from anywhere: refused before anything moves.
+ */
+function requireOwnEntry(dir: string, name: string, kind: 'file' | 'directory'): void {
+  const path = join(dir, name);
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (kind === 'file' ? st.isFile() : st.isDirectory()) return;
+  throw new KlpError(`${name} is ${st.isSymbolicLink() ? 'a symbolic link' : `not a ${kind}`}; klp-split never makes one there, so the unfinished write it claims to be is not one of klp-split's`, {
+    code: 'write-entry-forged',
+    file: path,
+    hint: `inspect ${dir}, then remove ${JOURNAL_FILE} and ${STAGING_DIR}`,
+  });
+}
+
 function readJournal(dir: string): Journal {
   const path = join(dir, JOURNAL_FILE);
+  requireOwnEntry(dir, JOURNAL_FILE, 'file');
+  requireOwnEntry(dir, STAGING_DIR, 'directory');
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
+    data = JSON.parse(readInput(path, 'json', { what: 'write journal' }).toString('utf8'));
   } catch {
     data = undefined;
   }
@@ -60,7 +85,8 @@ export function applyJournal(dir: string, journal: Journal): void {
   const renames = journal.renames.map((r) => ({ from: join(staging, r.staged), to: confinePath(dir, r.to, { what: 'journal entry', ...where }) }));
   const deletes = journal.deletes.map((d) => confinePath(dir, d, { what: 'journal entry', ...where }));
   for (const r of renames) {
-    if (!existsSync(r.from)) continue;
+    // Only a staged regular file moves in: not a link (to anywhere), not a directory.
+    if (!lstatSync(r.from, { throwIfNoEntry: false })?.isFile()) continue;
     mkdirSync(dirname(r.to), { recursive: true });
     writeStep();
     renameSync(r.from, r.to);
@@ -91,10 +117,12 @@ export type Recovery = 'none' | 'rolled-forward' | 'rolled-back' | 'old-scheme';
  */
 export function recoverDir(dir: string): Recovery {
   let recovery: Recovery = 'none';
-  if (existsSync(join(dir, JOURNAL_FILE))) {
+  const present = (name: string): boolean => lstatSync(join(dir, name), { throwIfNoEntry: false }) !== undefined;
+  if (present(JOURNAL_FILE)) {
     applyJournal(dir, readJournal(dir));
     recovery = 'rolled-forward';
-  } else if (existsSync(join(dir, STAGING_DIR))) {
+  } else if (present(STAGING_DIR)) {
+    // A link there is removed, never followed.
     rmSync(join(dir, STAGING_DIR), { recursive: true, force: true });
     recovery = 'rolled-back';
   }

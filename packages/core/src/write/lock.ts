@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { KlpError, fromSystemError, isSystemError } from '../errors.js';
 import { LOCK_FILE } from './names.js';
@@ -7,6 +7,8 @@ import { LOCK_FILE } from './names.js';
 const LOCK_WAIT_MS = 10_000;
 /** A lock file without readable content (its writer died between create and write) is taken over after this long. */
 const EMPTY_LOCK_GRACE_MS = 5_000;
+/** More than any lock klp-split writes (`pid <n> start <ticks>\n`). */
+const LOCK_MAX_BYTES = 256;
 
 interface Holder {
   pid: number;
@@ -43,12 +45,41 @@ function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** A lock's few bytes; never follows a link or blocks on a FIFO put there meanwhile. */
 function readLock(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'latin1');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
+  try {
+    const buf = Buffer.alloc(LOCK_MAX_BYTES);
+    return buf.toString('latin1', 0, readSync(fd, buf, 0, LOCK_MAX_BYTES, 0));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * What is at the lock's path when it cannot be created: `regular` (read it),
+ * `gone` (released meanwhile: try again), or something no klp-split writes
+ * (a directory, a symbolic link, a FIFO...), which waiting will not change.
+ * Read with lstat, never opened: a FIFO would block, a link may point anywhere.
+ */
+function lockKind(path: string): 'regular' | 'gone' | string {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  if (st.isFile()) return 'regular';
+  if (st.isSymbolicLink()) return existsSync(path) ? 'a symbolic link' : 'a dangling symbolic link';
+  if (st.isDirectory()) return 'a directory';
+  return 'not a regular file (a FIFO, socket or device)';
 }
 
 /**
@@ -56,12 +87,13 @@ function readLock(path: string): string | undefined {
  * found it dead cannot both remove it: the loser renames either nothing or
  * the winner's fresh lock, which it sees and puts back.
  */
-function takeOver(path: string, seen: string): void {
+function takeOver(path: string, seen: string): boolean {
   const aside = `${path}.takeover-${process.pid}`;
   try {
     renameSync(path, aside);
-  } catch {
-    return;
+  } catch (e) {
+    // Gone meanwhile: retry; anything else (no permission to rename): it stays.
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
   if (readLock(aside) !== seen) {
     try {
@@ -75,6 +107,7 @@ function takeOver(path: string, seen: string): void {
   } catch {
     /* gone already */
   }
+  return true;
 }
 
 interface DirLock {
@@ -113,12 +146,25 @@ export function lockDir(dir: string, opts: { waitMs?: number } = {}): DirLock {
         throw e;
       }
     }
+    const kind = lockKind(path);
+    if (kind === 'gone') {
+      // Released meanwhile; the pause keeps a file system that says EEXIST and then ENOENT from spinning us.
+      sleep(1);
+      continue;
+    }
+    if (kind !== 'regular') {
+      throw new KlpError(`${path} is ${kind}, not a klp-split lock; refusing to write ${dir}`, {
+        code: 'lock-not-a-file',
+        file: path,
+        hint: `if no klp-split is running, remove ${path}`,
+      });
+    }
     const seen = readLock(path);
-    if (seen === undefined) continue;
-    holder = parseHolder(seen);
-    let stale: boolean;
+    // A lock that cannot be read (permissions) counts as held: waited for, then refused, never spun on.
+    holder = seen === undefined ? undefined : parseHolder(seen);
+    let stale = false;
     if (holder) stale = !alive(holder);
-    else {
+    else if (seen !== undefined) {
       let age = 0;
       try {
         age = Date.now() - statSync(path).mtimeMs;
@@ -127,13 +173,13 @@ export function lockDir(dir: string, opts: { waitMs?: number } = {}): DirLock {
       }
       stale = age > EMPTY_LOCK_GRACE_MS;
     }
-    if (stale) {
-      takeOver(path, seen);
-      continue;
-    }
+    // A takeover that moved the lock aside retries at once; one that could not (no write permission) waits like a live holder.
+    if (stale && takeOver(path, seen!)) continue;
     if (Date.now() >= deadline) {
-      throw new KlpError(`another klp-split (pid ${holder?.pid ?? '?'}) is writing ${dir}`, {
+      const who = seen === undefined ? `${path} cannot be read` : `another klp-split (pid ${holder?.pid ?? '?'}) is writing ${dir}`;
+      throw new KlpError(seen === undefined ? `${who}; refusing to write ${dir}` : who, {
         code: 'dir-locked',
+        ...(seen === undefined ? { file: path } : {}),
         hint: `wait for it to finish; if no klp-split is running, remove ${path}`,
       });
     }

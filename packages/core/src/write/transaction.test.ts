@@ -103,6 +103,20 @@ describe('writeDir: edit protection', () => {
     expect(r).toEqual({ written: ['k.c'], unchanged: [], removed: ['old.c'] });
   });
 
+  it('a record without hashes (a version 1 manifest) protects every file it lists: changed or deleted only with --force (issue 20)', () => {
+    writeDir(dir, { files: files({ 'a.c': 'A1', 'b.c': 'B1', 'old.c': 'O' }) });
+    writeFileSync(join(dir, 'a.c'), 'A1 edited');
+    const unhashed = previous({ 'a.c': undefined, 'b.c': undefined, 'old.c': undefined });
+    const e = thrown(() => writeDir(dir, { files: files({ 'a.c': 'A2', 'b.c': 'B1' }), previous: unhashed }));
+    expect(e).toBeInstanceOf(WriteRefused);
+    expect(e.exit).toBe(2);
+    expect(e.message).toBe("nothing written: would replace or delete 'a.c' (recorded without a hash by an older klp-split, so it may have been edited), 'old.c' (recorded without a hash by an older klp-split, so it may have been edited)");
+    expect(listing(dir)).toEqual(['a.c', 'b.c', 'old.c']);
+    expect(readFileSync(join(dir, 'a.c'), 'latin1')).toBe('A1 edited');
+    // What the new output leaves as it is needs no hash; --force replaces and deletes.
+    expect(writeDir(dir, { files: files({ 'a.c': 'A2', 'b.c': 'B1' }), previous: unhashed, force: true })).toEqual({ written: ['a.c'], unchanged: ['b.c'], removed: ['old.c'] });
+  });
+
   it('refuses a foreign file unless the caller may replace it or --force', () => {
     mkdirSync(dir);
     writeFileSync(join(dir, 'a.c'), 'mine');
@@ -134,6 +148,37 @@ describe('recovery of an interrupted write', () => {
     expect(withWriteTransaction(dir, (tx) => tx.recovered)).toBe('old-scheme');
     expect(listing(dir)).toEqual(['.klp-split', 'a.c']);
     expect(listing(join(dir, '.klp-split'))).toEqual([]);
+  });
+
+  it('a staging directory that is a link out, with a forged journal, moves nothing in (issue 20)', () => {
+    const outside = join(root, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, '0'), 'from outside');
+    mkdirSync(dir);
+    symlinkSync(outside, join(dir, STAGING_DIR));
+    writeFileSync(join(dir, JOURNAL_FILE), JSON.stringify({ version: 1, renames: [{ staged: '0', to: 'a.c' }], deletes: [] }));
+    const e = thrown(() => withWriteTransaction(dir, () => 0));
+    expect(e.code).toBe('write-entry-forged');
+    expect(e.exit).toBe(2);
+    expect(e.format()).toContain(`${join(dir, STAGING_DIR)}: error: ${STAGING_DIR} is a symbolic link; klp-split never makes one there`);
+    expect(existsSync(join(dir, 'a.c'))).toBe(false);
+    expect(readFileSync(join(outside, '0'), 'utf8')).toBe('from outside');
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('a journal that is a link, or staged entries that are links, move nothing in', () => {
+    writeFileSync(join(root, 'forged.json'), JSON.stringify({ version: 1, renames: [{ staged: '0', to: 'a.c' }], deletes: [] }));
+    mkdirSync(join(dir, STAGING_DIR), { recursive: true });
+    writeFileSync(join(root, 'secret'), 'outside');
+    symlinkSync(join(root, 'secret'), join(dir, STAGING_DIR, '0'));
+    symlinkSync(join(root, 'forged.json'), join(dir, JOURNAL_FILE));
+    expect(thrown(() => withWriteTransaction(dir, () => 0)).code).toBe('write-entry-forged');
+    rmSync(join(dir, JOURNAL_FILE));
+    // A real journal whose staged file is a link: the link is not moved in.
+    writeFileSync(join(dir, JOURNAL_FILE), readFileSync(join(root, 'forged.json')));
+    expect(withWriteTransaction(dir, (tx) => tx.recovered)).toBe('rolled-forward');
+    expect(existsSync(join(dir, 'a.c'))).toBe(false);
+    expect(readFileSync(join(root, 'secret'), 'utf8')).toBe('outside');
   });
 
   it('refuses a journal entry that leaves the directory, touching nothing', () => {

@@ -13,10 +13,11 @@ interface WritePlan {
   /** Every file the directory must hold afterwards (name relative to it) with its exact bytes. */
   files: Map<string, Buffer>;
   /**
-   * Files an earlier run generated here, with the sha256 its record holds
-   * (undefined: none recorded). Those not in `files` are deleted; any whose
-   * content no longer matches its hash is neither replaced nor deleted
-   * without `force`. Names must already be confined (readGeneratedRecord).
+   * Files an earlier run generated here, with the sha256 its record holds.
+   * Those not in `files` are deleted; any whose content no longer matches its
+   * hash, or whose record holds no hash (an older manifest: it may have been
+   * edited), is neither replaced nor deleted without `force`. Names must
+   * already be confined (readGeneratedRecord).
    */
   previous?: Map<string, string | undefined>;
   /** May an existing file that no earlier run recorded be replaced? Default: no (unless `force`). */
@@ -35,8 +36,14 @@ export interface WriteReport {
 
 interface Refusal {
   name: string;
-  why: 'edited' | 'foreign';
+  why: 'edited' | 'foreign' | 'unhashed';
 }
+
+const REFUSAL_WORDS: Record<Refusal['why'], string> = {
+  edited: 'edited since klp-split wrote it',
+  foreign: 'not written by klp-split',
+  unhashed: 'recorded without a hash by an older klp-split, so it may have been edited',
+};
 
 /** Nothing was written because files would be lost: each named with why. Exit 2. */
 export class WriteRefused extends KlpError {
@@ -44,7 +51,7 @@ export class WriteRefused extends KlpError {
     readonly refusals: Refusal[],
     dir: string,
   ) {
-    const list = refusals.map((r) => `'${r.name}' (${r.why === 'edited' ? 'edited since klp-split wrote it' : 'not written by klp-split'})`).join(', ');
+    const list = refusals.map((r) => `'${r.name}' (${REFUSAL_WORDS[r.why]})`).join(', ');
     super(`nothing written: would replace or delete ${list}`, {
       code: 'write-refused',
       file: dir,
@@ -140,9 +147,11 @@ function commitPlan(dir: string, plan: WritePlan): WriteReport {
   const deletes: string[] = [];
   const force = plan.force ?? false;
   const previous = plan.previous ?? new Map<string, string | undefined>();
-  const edited = (name: string, current: Buffer): boolean => {
+  /** Why a recorded file may not be replaced or deleted without `force`, if it may not. */
+  const edited = (name: string, current: Buffer): Refusal['why'] | undefined => {
     const recorded = previous.get(name);
-    return recorded !== undefined && contentHash(current) !== recorded;
+    if (recorded === undefined) return 'unhashed';
+    return contentHash(current) !== recorded ? 'edited' : undefined;
   };
 
   // Every name is confined and every refusal decided before the first change.
@@ -155,7 +164,8 @@ function commitPlan(dir: string, plan: WritePlan): WriteReport {
     else {
       if (!force) {
         if (previous.has(name)) {
-          if (edited(name, current)) refusals.push({ name, why: 'edited' });
+          const why = edited(name, current);
+          if (why) refusals.push({ name, why });
         } else if (!plan.mayReplace?.(name, current)) refusals.push({ name, why: 'foreign' });
       }
       writes.push({ name, content });
@@ -166,7 +176,8 @@ function commitPlan(dir: string, plan: WritePlan): WriteReport {
     const path = confinePath(dir, name, { what: 'generated file' });
     const current = readExisting(dir, name, path);
     if (current === undefined) continue;
-    if (!force && edited(name, current)) refusals.push({ name, why: 'edited' });
+    const why = force ? undefined : edited(name, current);
+    if (why) refusals.push({ name, why });
     deletes.push(name);
   }
   if (refusals.length) throw new WriteRefused(refusals, dir);

@@ -7,6 +7,7 @@ export const EM_X86_64 = 62;
 export const SHN_UNDEF = 0;
 export const SHN_LORESERVE = 0xff00;
 export const SHN_LIVEPATCH = 0xff20;
+export const SHN_HIRESERVE = 0xffff;
 export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
 export const SHN_XINDEX = 0xffff;
@@ -52,6 +53,59 @@ export const RELOC_NAMES: Record<number, string> = {
   11: 'R_X86_64_32S',
   24: 'R_X86_64_PC64',
 };
+
+/**
+ * Bytes each x86-64 relocation type writes (the psABI's field of that type),
+ * for every type an object file may hold; a type not listed has no known
+ * field. Only the types in LOADER_RELOC_TYPES reach a module's memory: 6.1's
+ * apply_relocate_add() refuses every other one.
+ */
+export const RELOC_FIELD_BYTES: Readonly<Record<number, number>> = {
+  0: 0, // NONE
+  1: 8, // 64
+  2: 4, // PC32
+  3: 4, // GOT32
+  4: 4, // PLT32
+  5: 0, // COPY (no field: dynamic linking only)
+  6: 8, // GLOB_DAT
+  7: 8, // JUMP_SLOT
+  8: 8, // RELATIVE
+  9: 4, // GOTPCREL
+  10: 4, // 32
+  11: 4, // 32S
+  12: 2, // 16
+  13: 2, // PC16
+  14: 1, // 8
+  15: 1, // PC8
+  16: 8, // DTPMOD64
+  17: 8, // DTPOFF64
+  18: 8, // TPOFF64
+  19: 4, // TLSGD
+  20: 4, // TLSLD
+  21: 4, // DTPOFF32
+  22: 4, // GOTTPOFF
+  23: 4, // TPOFF32
+  24: 8, // PC64
+  25: 8, // GOTOFF64
+  26: 4, // GOTPC32
+  27: 8, // GOT64
+  28: 8, // GOTPCREL64
+  29: 8, // GOTPC64
+  30: 8, // GOTPLT64
+  31: 8, // PLTOFF64
+  32: 4, // SIZE32
+  33: 8, // SIZE64
+  34: 4, // GOTPC32_TLSDESC
+  35: 0, // TLSDESC_CALL
+  36: 16, // TLSDESC
+  37: 8, // IRELATIVE
+  38: 8, // RELATIVE64
+  41: 4, // GOTPCRELX
+  42: 4, // REX_GOTPCRELX
+};
+
+/** The types arch/x86/kernel/module.c's __apply_relocate_add() of 6.1 handles; any other is "Unknown rela relocation". */
+export const LOADER_RELOC_TYPES: ReadonlySet<number> = new Set([R_X86_64_NONE, R_X86_64_64, R_X86_64_PC32, R_X86_64_PLT32, R_X86_64_32, R_X86_64_32S, R_X86_64_PC64]);
 
 export const EHDR_SIZE = 64;
 export const SHDR_SIZE = 64;

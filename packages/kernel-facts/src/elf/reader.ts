@@ -45,6 +45,8 @@ export interface ElfSymbol {
   other: number;
   /** Section index after resolving SHN_XINDEX. */
   shndx: number;
+  /** st_shndx was SHN_XINDEX (the real index is in SHT_SYMTAB_SHNDX; the module loader does not read it). */
+  xindex?: true;
 }
 
 export interface ElfRela {
@@ -185,23 +187,27 @@ function readSymbols(buf: Buffer, sections: ElfSection[], symtab: ElfSection, fa
   for (let i = 0; i < count; i++) {
     const o = symtab.offset + i * C.SYM_SIZE;
     const info = buf[o + 4]!;
+    const name = i === 0 ? '' : stringAt(buf, strtab!, buf.readUInt32LE(o), `name of symbol ${i}`, fail);
     let shndx = buf.readUInt16LE(o + 6);
-    if (shndx === C.SHN_XINDEX) {
+    const xindex = shndx === C.SHN_XINDEX;
+    if (xindex) {
       if (!shndxSec || shndxSec.size < (i + 1) * 4) fail(`symbol ${i} uses SHN_XINDEX but there is no SYMTAB_SHNDX entry for it`);
       shndx = buf.readUInt32LE(shndxSec!.offset + i * 4);
       if (shndx >= sections.length) fail(`symbol ${i}: extended section index ${shndx} is out of range (${sections.length} sections)`);
     } else if (shndx !== C.SHN_UNDEF && shndx < C.SHN_LORESERVE && shndx >= sections.length) {
-      fail(`symbol ${i}: section index ${shndx} is out of range (${sections.length} sections)`);
+      // The module loader's words (simplify_symbols()), with the symbol's index for a nameless one.
+      fail(`Symbol ${name || `${i}`} has an invalid section index ${shndx} (max ${sections.length - 1})`);
     }
     symbols.push({
       index: i,
-      name: i === 0 ? '' : stringAt(buf, strtab!, buf.readUInt32LE(o), `name of symbol ${i}`, fail),
+      name,
       value: u64(buf, o + 8, `symbol ${i} st_value`, fail),
       size: u64(buf, o + 16, `symbol ${i} st_size`, fail),
       type: info & 0xf,
       bind: info >> 4,
       other: buf[o + 5]!,
       shndx,
+      ...(xindex ? { xindex: true as const } : {}),
     });
   }
   return symbols;
@@ -228,9 +234,18 @@ function readRelas(
     const offset = u64(buf, o, `relocation in '${s.name}' r_offset`, fail);
     if (symIndex >= symCount) fail(`relocation at ${offset} in '${s.name}' names symbol ${symIndex}; there are ${symCount}`);
     if (target!.type !== C.SHT_NOBITS && offset >= target!.size) fail(`relocation offset ${offset} in '${s.name}' is outside '${target!.name}' (${target!.size} bytes)`);
+    // The whole field, not only its first byte: the module loader writes it without a bounds check.
+    const field = C.RELOC_FIELD_BYTES[type];
+    if (field !== undefined && offset + field > target!.size) {
+      fail(`relocation at offset ${offset} in '${s.name}' writes ${field} bytes (${relocName(type)}), past the end of '${target!.name}' (${target!.size} bytes)`);
+    }
     relocs.push({ offset, type, symIndex, addend: buf.readBigInt64LE(o + 16) });
   }
   return { section: s, target: target!, relocs };
+}
+
+function relocName(type: number): string {
+  return C.RELOC_NAMES[type] ?? `relocation type ${type}`;
 }
 
 export function sectionData(elf: ElfFile, s: ElfSection): Buffer {

@@ -4,12 +4,13 @@ import { JOURNAL_FILE, withWriteTransaction, type WriteReport, hasErrors, type D
 import { kbuildPreprocessor, kernelIncludeDirs, splitKernelTree } from './split-command.js';
 import { planConversion, previousConversion, type ConvertPlan } from '../convert/convert-dir.js';
 import { unifiedDiff } from '../convert/unified-diff.js';
-import { flag, parseCommandArgs, str } from './args.js';
+import { flag, list, parseCommandArgs, str } from './args.js';
+import { symbolFacts } from './split-facts.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFileIfPresent } from './input-files.js';
 import { printDiagnostics, type Io } from './output.js';
 
-export const CONVERT_HELP = `Usage: klp-split convert <dir> [--dry-run] [--kdir <dir>] [--all-includes] [--force] [--json]
+export const CONVERT_HELP = `Usage: klp-split convert <dir> [--dry-run] [--kdir <dir>] [--target <ko>]... [--all-includes] [--force] [--json]
 
 Converts a kernel source directory in place: every livepatch .c becomes its
 split main module, its per-object modules and shared header are added next
@@ -29,6 +30,10 @@ is never replaced without --force.
 
   --dry-run       print the changes as a unified diff, write nothing
   --kdir <dir>    kernel tree whose headers decide each part's #includes
+  --target <ko>   a built target module (repeatable): its symbols and
+                  exports say which code touches it (code goes to the
+                  part of the module whose symbols it uses)
+  --kallsyms F    a /proc/kallsyms dump for vmlinux's symbols
   --all-includes  keep every #include in every part
   --force         replace generated files edited since they were written,
                   and files in the way that klp-split did not write
@@ -48,9 +53,9 @@ const OLD_SCHEME_WARNING = (file: string): Diagnostic => ({
   message: 'removed temporary files of an interrupted write by an older klp-split; files it had already replaced cannot be restored from here: compare the directory with version control',
 });
 
-export function conversionFor(dir: string, kdir: string | undefined, allIncludes: boolean): ConvertPlan {
+export function conversionFor(dir: string, kdir: string | undefined, allIncludes: boolean, targets: string[] = [], kallsyms?: string): ConvertPlan {
   const tree = splitKernelTree({ kdir });
-  return planConversion(dir, { includeDirs: allIncludes ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree) });
+  return planConversion(dir, { includeDirs: allIncludes ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree), facts: symbolFacts('convert', tree, targets, kallsyms) });
 }
 
 function renderDiff(plan: ConvertPlan): string {
@@ -68,6 +73,8 @@ export function convertCommand(argv: string[], io: Io): number {
     'dry-run': { type: 'boolean', short: 'n' },
     kdir: { type: 'string' },
     'all-includes': { type: 'boolean' },
+    target: { type: 'string', multiple: true, short: 't' },
+    kallsyms: { type: 'string' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -81,7 +88,7 @@ export function convertCommand(argv: string[], io: Io): number {
   if (!existsSync(dir)) throw new UsageError(`convert: ${dirArg} does not exist`);
   for (const f of ['Kbuild', 'Makefile']) requireRegularFileIfPresent('convert', 'the build file', join(dirArg, f));
   const dryRun = flag(args, 'dry-run');
-  const planNow = (): ConvertPlan => conversionFor(dir, str(args, 'kdir'), flag(args, 'all-includes'));
+  const planNow = (): ConvertPlan => conversionFor(dir, str(args, 'kdir'), flag(args, 'all-includes'), list(args, 'target'), str(args, 'kallsyms'));
   let plan: ConvertPlan;
   let report = undefined as WriteReport | undefined;
   if (dryRun) {

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
+import { KlpError, type Diagnostic } from '@klp-split/core';
 import { stockLayoutProbe } from '@klp-split/kbuild-gen';
 import { discoverKernelTree, loadSymvers } from '@klp-split/kernel-facts';
-import { checkSplit, counterexampleScenario, parseBudget, loadModuleImage, loadSplitSystem, readLayout, vmlinuxSymbolSource, type SimSystem, type ScenarioResult, type Step, newKernel, readScenario, runScenario } from '@klp-split/runtime-sim';
+import { checkSplit, counterexampleScenario, DEFAULT_VERIFY_BUDGET, parseBudget, loadModuleImage, loadSplitSystem, readLayout, vmlinuxSymbolSource, type SimSystem, type ScenarioResult, type Step, newKernel, readScenario, runScenario } from '@klp-split/runtime-sim';
 import { flag, list, parseCommandArgs, str } from './args.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { requireRegularFile } from './input-files.js';
 import { checkRealScenario, compareOnRealKernel, formatComparison } from './simulate-real.js';
-import type { Io } from './output.js';
+import { printDiagnostics, type Io } from './output.js';
 
 export const SIMULATE_HELP = `Usage: klp-split simulate <dir> --target <module.ko>... (--scenario <file> | --explore) [--json]
        klp-split simulate --upstream --module <module.ko>... --scenario <file> [--json]
@@ -37,7 +38,8 @@ targets in the upstream livepatch core instead.
                      (request_module(), the coming handler, module init, the
                      asynchronous removal of per-object modules); prints each
                      violation's shortest counterexample as a scenario
-  --budget <b>       with --explore: stop after a time (90s) and/or states (200000)
+  --budget <b>       with --explore: stop after a time (90s) and/or states (200000);
+                     default 2m,1000000, 'unlimited' for no bound
   --target <ko>      a target module (repeatable)
   --also <dir>       another built split livepatch whose modules modprobe can load
                      too, e.g. v1 of a patch whose cumulative v2 is <dir> (repeatable);
@@ -134,17 +136,24 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
   }
   const loaded = loadSplitSystem(dir!, list(args, 'target'));
+  const unreadable = loaded.diagnostics.filter(isUnreadableModule);
   const alsoPatches: string[] = [];
   for (const other of list(args, 'also')) {
     const more = loadSplitSystem(other, []);
+    unreadable.push(...more.diagnostics.filter(isUnreadableModule));
     alsoPatches.push(more.manifest.patch);
     loaded.sys = { ...loaded.sys, images: [...loaded.sys.images, ...more.parts.map((p) => p.image)] };
+  }
+  // Simulating without a module that is there but cannot be read would show a kernel that never met it.
+  if (unreadable.length) {
+    printDiagnostics(io, unreadable);
+    throw new KlpError(`simulate: ${unreadable.length} module${unreadable.length === 1 ? '' : 's'} cannot be read (above); nothing simulated`, { code: 'module-unreadable', file: dir });
   }
   if (flag(args, 'explore')) {
     const budgetText = str(args, 'budget');
     const budget = budgetText === undefined ? undefined : parseBudget(budgetText);
     if (typeof budget === 'string') throw new UsageError(`simulate: ${budget}`);
-    const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget, onProgress: io.progress });
+    const r = checkSplit(loaded.sys, { patches: [loaded.manifest.patch, ...alsoPatches], targets: loaded.targets.map((t) => t.name), budget: budget ?? DEFAULT_VERIFY_BUDGET, onProgress: io.progress });
     if (flag(args, 'json')) io.out(JSON.stringify(r, null, 2));
     else {
       const rate = r.ms > 0 ? Math.round((r.states / r.ms) * 1000) : r.states;
@@ -166,4 +175,9 @@ export async function simulateCommand(argv: string[], io: Io): Promise<number> {
     for (const v of r.violations) io.out(`violation [${v.code}] after ${v.after}: ${v.message}`);
   }
   return r.violations.length ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/** A module loadSplitSystem() found but could not read (invalid ELF, or one the loader cannot place). */
+function isUnreadableModule(d: Diagnostic): boolean {
+  return d.severity === 'error' && (d.code === 'elf-invalid' || d.code === 'module-unloadable');
 }

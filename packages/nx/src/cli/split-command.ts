@@ -3,25 +3,34 @@ import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree, includeDirs } from '@klp-split/kernel-facts';
 import { builtParts, withWriteTransaction, hasErrors, type KernelTree, MANIFEST_FILE } from '@klp-split/core';
 import { previousGenerated, splitLivepatch, splitOutputBytes } from '@klp-split/splitter';
-import { flag, parseCommandArgs, str } from './args.js';
+import { flag, list, parseCommandArgs, str } from './args.js';
+import { symbolFacts } from './split-facts.js';
 import { EXIT_FINDINGS, EXIT_OK, UsageError } from './exit-codes.js';
 import { printDiagnostics, type Io } from './output.js';
 
-export const SPLIT_HELP = `Usage: klp-split split <livepatch.c>... --out <dir> [--kdir <dir>] [--force] [--json]
+export const SPLIT_HELP = `Usage: klp-split split <livepatch.c>... --out <dir> [--kdir <dir>] [--target <ko>]... [--force] [--json]
 
 Splits one livepatch source into a main module for vmlinux and one module
 per patched kernel module (<patch>__<object>.c), with klp-split.json.
 A livepatch module built from several files (fix-y := a.o b.o in the
 Makefile next to them, or the files given together) is read as one unit.
-Nothing is written when an error is reported. The livepatch's own headers
-(#include "x.h") are copied into <dir>; the shared header is <patch>.h, or
-<patch>-shared.h when the livepatch has a <patch>.h. The main module keeps
-every #include; with a kernel tree (--kdir, $KDIR or the installed kernel
-environment) a per-object module drops a kernel header it surely does not
-need (nothing it uses comes from it); without one, it keeps them all.
+Code goes to the part of the object whose symbols it uses (its
+annotations, --target, the kernel's symbols): init work for a module
+moves into that module's per-object init; what cannot be placed is
+refused at its line. Nothing is written when an error is reported.
+The livepatch's own headers (#include "x.h") are copied into <dir>; the
+shared header is <patch>.h, or <patch>-shared.h when the livepatch has a
+<patch>.h. The main module keeps every #include; with a kernel tree
+(--kdir, $KDIR or the installed kernel environment) a per-object module
+drops a kernel header it surely does not need (nothing it uses comes from
+it); without one, it keeps them all.
 
   --out <dir>     output directory (created if needed)
   --kdir <dir>    kernel tree whose headers decide the #includes
+  --target <ko>   a built target module (repeatable): its symbols and
+                  exports say which code touches it
+  --kallsyms F    a /proc/kallsyms dump for vmlinux's symbols (default: the
+                  one scripts/qemu-kernel.sh cached for the tree's release)
   --all-includes  keep every #include in every part
   --force         replace files in <dir> that klp-split did not write, and
                   generated files edited since (klp-split.json records
@@ -66,6 +75,8 @@ export function splitCommand(argv: string[], io: Io): number {
     out: { type: 'string', short: 'o' },
     kdir: { type: 'string' },
     'all-includes': { type: 'boolean' },
+    target: { type: 'string', multiple: true, short: 't' },
+    kallsyms: { type: 'string' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -79,12 +90,10 @@ export function splitCommand(argv: string[], io: Io): number {
   if (!file) throw new UsageError('split: give the livepatch .c file (or the files of one livepatch module)');
   if (!out) throw new UsageError('split: --out <dir> is required');
   const tree = splitKernelTree({ kdir: str(args, 'kdir') });
-  let result;
-  try {
-    result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree), sourceRelativeTo: resolve(out) });
-  } catch (e) {
-    throw new UsageError(`split: cannot read ${file}: ${(e as Error).message}`);
-  }
+  const facts = symbolFacts('split', tree, list(args, 'target'), str(args, 'kallsyms'));
+  // A file that cannot be read, or input over a limit, is a KlpError naming it (exit 2); anything else thrown is
+  // a defect of the splitter, which main() reports as one (exit 3), never as bad input.
+  const result = splitLivepatch(files, { includeDirs: flag(args, 'all-includes') ? [] : kernelIncludeDirs(tree), preprocess: kbuildPreprocessor(tree), sourceRelativeTo: resolve(out), facts });
   let written: string[] = [];
   let removed: string[] = [];
   let status = result.kind === 'split' || result.kind === 'already-split' ? EXIT_OK : EXIT_FINDINGS;

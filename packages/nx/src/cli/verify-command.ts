@@ -43,8 +43,10 @@ livepatch series: the per-object modules must be requested and loaded.
   --no-explore       skip the model check (every load, unload and race of the
                      patch and its targets at the kernel's interleaving points)
   --budget <b>       stop the model check after a time (90s, 2m) and/or a number
-                     of states (200000), e.g. 2m,500000; the report then says
-                     what was covered, with a model-check-incomplete warning
+                     of states (200000), e.g. 2m,500000 (default 2m,1000000;
+                     'unlimited' for no bound); the search also stops before
+                     the heap runs out; the report then says what was covered,
+                     with a model-check-incomplete warning
   --counterexamples <dir>
                      write each violation's shortest counterexample there as a
                      scenario that 'klp-split simulate --scenario' replays

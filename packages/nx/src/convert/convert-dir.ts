@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kbuildModuleName, readSourceText, type Diagnostic, MANIFEST_FILE } from '@klp-split/core';
+import { kbuildModuleName, readSourceText, type Diagnostic, MANIFEST_FILE, type SymbolFacts } from '@klp-split/core';
 import { convertMakefile, dropFromComposite, modulesOfParts, type ConvertedLivepatch } from '@klp-split/kbuild-gen';
 import { compositeModules, outputBytes, previousGenerated, splitFile, splitModule, splitOutputBytes, type SplitResult } from '@klp-split/splitter';
 
@@ -26,7 +26,7 @@ function convertedManifestName(fileBase: string): string {
   return `${fileBase}.${MANIFEST_FILE}`;
 }
 
-export function planConversion(dir: string, opts: { includeDirs?: string[]; preprocess?: (path: string, source: string) => string | undefined } = {}): ConvertPlan {
+export function planConversion(dir: string, opts: { includeDirs?: string[]; preprocess?: (path: string, source: string) => string | undefined; facts?: SymbolFacts } = {}): ConvertPlan {
   const plan: ConvertPlan = { dir, files: new Map(), inPlace: new Set(), sources: [], diagnostics: [] };
   const livepatches: ConvertedLivepatch[] = [];
   const sources = readdirSync(dir).filter((f) => f.endsWith('.c') && !f.endsWith('.mod.c')).sort();
@@ -58,7 +58,7 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
       // A module built from several files is converted as one unit, when its first file comes up.
       const [module, files] = composite;
       if (files[0] !== file || !files.every((f) => existsSync(join(dir, f)))) continue;
-      const result = splitModule(module, files.map((f) => join(dir, f)), { includeDirs: opts.includeDirs, preprocess: opts.preprocess, inPlace: true });
+      const result = splitModule(module, files.map((f) => join(dir, f)), { includeDirs: opts.includeDirs, preprocess: opts.preprocess, inPlace: true, facts: opts.facts });
       take(file, result, module, `${module}.o`);
       const main = result.manifest?.parts[0];
       const unused = main?.files ? files.filter((f) => !main.files!.includes(f)) : [];
@@ -70,7 +70,7 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
       continue;
     }
     // In place: the livepatch's own headers are where they were, nothing to copy.
-    take(file, splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess, copyLocalHeaders: false }), file.replace(/\.c$/, ''), file.replace(/\.c$/, '.o'));
+    take(file, splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess, facts: opts.facts, copyLocalHeaders: false }), file.replace(/\.c$/, ''), file.replace(/\.c$/, '.o'));
   }
   const makefile = ['Kbuild', 'Makefile'].find((f) => existsSync(join(dir, f)));
   const withObjects = livepatches.filter((l) => l.perObject.length);

@@ -19,7 +19,7 @@ interface SplitCheckOptions extends Omit<CheckOptions, 'entities' | 'budget'> {
   noReduction?: boolean;
 }
 
-interface SplitCheckResult extends CheckResult {
+export interface SplitCheckResult extends CheckResult {
   /** The groups of targets explored together (targets linked by exports stay together). */
   groups: string[][];
   /** Groups whose search finished. */
@@ -72,7 +72,7 @@ export function checkSplit(sys: SimSystem, opts: SplitCheckOptions): SplitCheckR
       ...group.map((t) => ({ name: t, kind: 'target' as const, loads: group.length > 1 && !opts.noReduction ? Math.min(1, targetLoads) : targetLoads })),
     ];
     const progress = opts.onProgress && groups.length > 1 ? (line: string) => opts.onProgress!(`group ${i + 1}/${groups.length} (${group.join(', ')}): ${line}`) : opts.onProgress;
-    const r = modelCheck(sys, { ...opts, entities, budget: { ms: msLeft, states: statesLeft }, onProgress: progress });
+    const r = modelCheck(sys, { ...opts, entities, budget: { ms: msLeft, states: statesLeft, heapBytes: opts.budget?.heapBytes }, onProgress: progress });
     total.states += r.states;
     total.transitions += r.transitions;
     total.pinnedStates += r.pinnedStates;

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { LivepatchGuards } from '../kernel/livepatch/types.js';
 import { newKernel, type SimSystem } from '../kernel/system.js';
 import { checkInvariants, eventViolations } from '../scenario/invariants.js';
@@ -9,7 +10,25 @@ export interface CheckBudget {
   ms?: number;
   /** Stop after this many distinct states. */
   states?: number;
+  /** Stop when the JavaScript heap holds this many bytes (default: DEFAULT_HEAP_SHARE of V8's heap limit, always). */
+  heapBytes?: number;
 }
+
+export type BudgetStop = 'time' | 'states' | 'memory';
+
+/**
+ * The share of V8's heap limit a search may fill before it stops: the states
+ * of a level are kept whole, and running out of heap would end the process
+ * with nothing reported.
+ */
+const DEFAULT_HEAP_SHARE = 0.6;
+
+function defaultHeapBytes(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit * DEFAULT_HEAP_SHARE);
+}
+
+/** How often (in states) the heap is measured: the measurement is not free. */
+const HEAP_CHECK_EVERY = 256;
 
 export interface CheckOptions {
   entities: Entity[];
@@ -54,7 +73,7 @@ export interface CheckResult {
   /** States in which a forced transition pins a module (a forced patch's main or per-object module). */
   pinnedStates: number;
   /** Why it stopped early, when it did. */
-  stoppedBy?: 'time' | 'states';
+  stoppedBy?: BudgetStop;
 }
 
 /**
@@ -89,9 +108,12 @@ export function modelCheck(sys: SimSystem, opts: CheckOptions): CheckResult {
   let level: { state: ModelState; index: number }[] = [{ state: root, index: 0 }];
   let lastProgress = t0;
   const every = opts.progressEvery ?? 2000;
-  const overBudget = (): 'time' | 'states' | undefined => {
+  const heapLimit = opts.budget?.heapBytes ?? defaultHeapBytes();
+  let expanded = 0;
+  const overBudget = (): BudgetStop | undefined => {
     if (opts.budget?.states !== undefined && result.states >= opts.budget.states) return 'states';
     if (opts.budget?.ms !== undefined && performance.now() - t0 >= opts.budget.ms) return 'time';
+    if (++expanded % HEAP_CHECK_EVERY === 0 && getHeapStatistics().used_heap_size >= heapLimit) return 'memory';
     return undefined;
   };
 

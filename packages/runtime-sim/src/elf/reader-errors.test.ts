@@ -163,7 +163,7 @@ describe('precise errors for malformed modules', () => {
     const sym = elf.symbols.findIndex((s) => s.name === '__this_module');
     const badIndex = copy();
     badIndex.writeUInt16LE(n + 5, symtab.offset + sym * C.SYM_SIZE + 6);
-    rejects(badIndex, `symbol ${sym}: section index ${n + 5} is out of range (${n} sections)`);
+    rejects(badIndex, `Symbol __this_module has an invalid section index ${n + 5} (max ${n - 1})`);
     const xindex = copy();
     xindex.writeUInt16LE(C.SHN_XINDEX, symtab.offset + sym * C.SYM_SIZE + 6);
     rejects(xindex, `symbol ${sym} uses SHN_XINDEX but there is no SYMTAB_SHNDX entry for it`);
@@ -176,6 +176,18 @@ describe('precise errors for malformed modules', () => {
     const badOffset = copy();
     badOffset.writeBigUInt64LE(BigInt(section('.text').size), rela.offset);
     rejects(badOffset, `relocation offset ${section('.text').size} in '.rela.text' is outside '.text' (${section('.text').size} bytes)`);
+    // Issue 20: the field, not only its first byte, must lie inside the section (the loader writes it unchecked).
+    const text = section('.text').size;
+    for (const [type, bytes, name] of [[C.R_X86_64_PLT32, 4, 'R_X86_64_PLT32'], [C.R_X86_64_64, 8, 'R_X86_64_64']] as const) {
+      const pastEnd = copy();
+      pastEnd.writeBigUInt64LE(BigInt(text - bytes + 1), rela.offset);
+      pastEnd.writeUInt32LE(type, rela.offset + 8);
+      rejects(pastEnd, `relocation at offset ${text - bytes + 1} in '.rela.text' writes ${bytes} bytes (${name}), past the end of '.text' (${text} bytes)`);
+      const lastFit = copy();
+      lastFit.writeBigUInt64LE(BigInt(text - bytes), rela.offset);
+      lastFit.writeUInt32LE(type, rela.offset + 8);
+      expect(readElf(lastFit, PATH).relocations.find((r) => r.section.index === rela.index)!.relocs[0]!.offset).toBe(text - bytes);
+    }
     const rel = copy();
     rel.writeUInt32LE(C.SHT_REL, shdr(rela.index) + 4);
     rejects(rel, `section ${rela.index} '.rela.text' is SHT_REL; x86-64 modules use SHT_RELA`);
@@ -318,9 +330,10 @@ describe('extended section numbering', () => {
     expect(ext.sections[high]).toMatchObject({ index: high, name: '', type: C.SHT_PROGBITS, size: 0 });
     expect(ext.sections[shndxIndex]).toMatchObject({ type: C.SHT_SYMTAB_SHNDX, link: symtab.index, size: nsyms * 4 });
     expect(ext.sections[shstrIndex]).toMatchObject({ ...elf.sections[elf.header.shstrndx], index: shstrIndex });
-    expect(ext.symbols[kept]).toEqual(elf.symbols[kept]);
-    expect(ext.symbols[moved]).toEqual({ ...elf.symbols[moved], shndx: high });
-    expect(ext.symbols.filter((_, i) => i !== moved)).toEqual(elf.symbols.filter((_, i) => i !== moved));
+    // Marked as read through SHN_XINDEX: the module loader does not, and refuses such a symbol.
+    expect(ext.symbols[kept]).toEqual({ ...elf.symbols[kept], xindex: true });
+    expect(ext.symbols[moved]).toEqual({ ...elf.symbols[moved], shndx: high, xindex: true });
+    expect(ext.symbols.filter((_, i) => i !== moved && i !== kept)).toEqual(elf.symbols.filter((_, i) => i !== moved && i !== kept));
     expect(comparable(ext).relocations).toEqual(comparable(elf).relocations);
     expect(loadModuleImage(PATH, b).name).toBe('livepatch_shadow_mod');
 

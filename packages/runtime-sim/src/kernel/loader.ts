@@ -1,10 +1,11 @@
 import type { ModuleImage } from '../image/module-image.js';
-import { applyKlpObjectRelocations, applyRelocations, klpRelaObjects } from './relocate.js';
+import { applyKlpObjectRelocations, applyRelocations, klpRelaObjects, relocationLines, type RelocationFinding } from './relocate.js';
 import { klpOf } from '../klp/structures.js';
 import { symposProblem } from './object-symbols.js';
+import { symbolRefusal } from './symbol-checks.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { EBUSY, EEXIST, EINTR, EINVAL, ENOENT, ENOEXEC, ENOMEM, strerror } from './errno.js';
-import type { ExportedSymbol } from '@klp-split/kernel-facts';
+import { elfConstants as C, type ExportedSymbol } from '@klp-split/kernel-facts';
 import type { SymbolSource } from './object-symbols.js';
 import { imageSize, ModuleSpace } from './module-space.js';
 import type { Continuation, StepResult, Task } from './tasks.js';
@@ -52,6 +53,16 @@ export interface LoadedModule {
 
 /** Where vmlinux's text starts; stands in for exports the kallsyms dump does not place. */
 const KERNEL_TEXT = 0xffffffff81000000n;
+
+/**
+ * Refusals of a split livepatch module that one classic module would not
+ * see: a module's symbols used while that module is absent, and a module's
+ * relocation section outside its per-object module; each when the module
+ * is not the refused one's own target (a per-object module whose target
+ * goes away while it loads is the design's race, and fails the same way
+ * for every placement).
+ */
+const SPLIT_ONLY_REFUSALS = new Set(['klp-object-not-loaded', 'klp-rela-not-carried']);
 export { ENOEXEC };
 
 export interface KernelOptions {
@@ -397,13 +408,27 @@ export class ModuleLoader {
       this.space.free(mod.name);
       this.complete(task, err);
     };
-    for (const sym of image.undefinedSymbols) {
+    // simplify_symbols(): every symbol in table order; each failing one prints its line, the load fails with the last error.
+    let symbolsErr = 0;
+    for (const s of image.elf.symbols) {
+      const refusal = symbolRefusal(image, s);
+      if (refusal) {
+        this.printk(refusal.line);
+        this.event(refusal.code, refusal.line.slice(image.name.length + 2), image.name);
+        symbolsErr = -ENOEXEC;
+        continue;
+      }
+      if (s.index === 0 || s.shndx !== C.SHN_UNDEF || !s.name) continue;
+      const sym = s.name;
       if (this.isVmlinuxExport(sym)) continue;
       const owner = [...this.modules.values()].find((m) => m.image.exports.has(sym) && m.state !== 'GOING' && m.state !== 'UNFORMED');
       if (!owner) {
+        // An unresolved weak symbol is fine (its value stays 0).
+        if (s.bind === C.STB_WEAK) continue;
         this.printk(`${image.name}: Unknown symbol ${sym} (err -${ENOENT})`);
         this.event('unresolved-symbol', `'${sym}' is neither exported by vmlinux nor by a loaded module`, image.name);
-        return fail(-ENOENT);
+        symbolsErr = -ENOENT;
+        continue;
       }
       // ref_module() refuses an owner still COMING (strong_try_module_get()); resolve_symbol_wait() gives up
       // after 30 s. The split kernel records no reference between two livepatch modules, so those pass.
@@ -411,10 +436,12 @@ export class ModuleLoader {
         this.printk(`${image.name}: gave up waiting for init of module ${owner.name}.`);
         this.printk(`${image.name}: Unknown symbol ${sym} (err -${EBUSY})`);
         this.event('owner-coming', `'${sym}' is exported by '${owner.name}', which is still COMING (its init waits for this load: a deadlock the loader breaks after 30 s)`, image.name);
-        return fail(-EBUSY);
+        symbolsErr = -EBUSY;
+        continue;
       }
       uses.add(owner.name);
     }
+    if (symbolsErr) return fail(symbolsErr);
     const base = this.space.alloc(mod.name, imageSize(image));
     if (base === undefined) {
       this.printk(`${image.name}: module area exhausted`);
@@ -427,14 +454,16 @@ export class ModuleLoader {
       mod.klpDeferred = new Set([...klpRelaObjects(image)].filter((o) => o !== 'vmlinux'));
       this.unmatchedKlpObjects(mod);
     }
-    const relocated = applyRelocations(image, base, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : {});
+    const relocated = applyRelocations(image, base, this.resolver(), classic ? { klpObject: (o) => o === 'vmlinux' } : { carriesOnly: true });
     if (relocated.findings.length) {
-      // The kernel stops at the first failing relocation (apply_relocations()); the rest are the simulator's own findings.
       const f = relocated.findings[0]!;
-      this.printk(f.errno === EINVAL ? `livepatch: ${f.message}` : `${image.name}: ${f.message}`);
-      for (const g of relocated.findings) this.event(g.code, g.message, image.name);
-      return fail(-(f.errno ?? ENOEXEC));
+      // One classic livepatch module writes a module's relocations when that module comes: it would load here.
+      if (!classic && image.isLivepatch && SPLIT_ONLY_REFUSALS.has(f.code) && f.object !== undefined && !image.name.endsWith(`__${f.object}`)) {
+        this.event('split-refused-classic-loads', `loading '${image.name}' is refused (${f.message}) where the same livepatch as one classic module would load: only a module's per-object module may use its symbols`, image.name);
+      }
+      return fail(this.relocationFailure(image.name, relocated.findings));
     }
+    for (const t of relocated.truncated) this.event(t.code, t.message, image.name);
     mod.sectionAddress = relocated.sectionAddress;
     // complete_formation() -> verify_exported_symbols(): one owner per exported name.
     for (const sym of image.exports) {
@@ -499,12 +528,8 @@ export class ModuleLoader {
   applyObjectRelocations(mod: LoadedModule, obj: string): number {
     if (!mod.klpDeferred?.has(obj)) return 0;
     const r = applyKlpObjectRelocations(mod.image, mod.sectionAddress, obj, this.resolver());
-    if (r.findings.length) {
-      const f = r.findings[0]!;
-      this.printk(f.errno === EINVAL ? `livepatch: ${f.message}` : `${mod.name}: ${f.message}`);
-      for (const g of r.findings) this.event(g.code, g.message, mod.name);
-      return -(f.errno ?? EINVAL);
-    }
+    if (r.findings.length) return this.relocationFailure(mod.name, r.findings, EINVAL);
+    for (const t of r.truncated) this.event(t.code, t.message, mod.name);
     mod.klpWritten ??= new Set();
     if (mod.klpWritten.has(obj) && r.first) {
       this.printk(`module: x86/modules: Skipping invalid relocation target, existing value is nonzero for type ${r.first.type}, loc (____ptrval____), val ${r.first.value.toString(16)}`);
@@ -513,6 +538,14 @@ export class ModuleLoader {
     }
     mod.klpWritten.add(obj);
     return 0;
+  }
+
+  /** The kernel stops at the first failing relocation (apply_relocations()) and prints its lines; the rest are the simulator's own findings. */
+  private relocationFailure(module: string, findings: RelocationFinding[], fallback = ENOEXEC): number {
+    const f = findings[0]!;
+    for (const line of relocationLines(module, f)) this.printk(line);
+    for (const g of findings) this.event(g.code, g.message, module);
+    return -(f.errno ?? fallback);
   }
 
   /**

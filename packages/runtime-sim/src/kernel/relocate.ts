@@ -1,4 +1,4 @@
-import { elfConstants as C, scanKlpRelaName, scanKlpSymName } from '@klp-split/kernel-facts';
+import { elfConstants as C, scanKlpRelaName, scanKlpSymName, sectionData } from '@klp-split/kernel-facts';
 import type { ElfRela, ElfRelocSection, ElfSection } from '@klp-split/kernel-facts';
 import type { ModuleImage } from '../image/module-image.js';
 import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
@@ -9,12 +9,16 @@ import { EINVAL, ENOENT, ENOEXEC } from './errno.js';
  * livepatch ELF rules for `.klp.rela.<obj>.<section>` / `.klp.sym.<obj>.<sym>,<pos>`
  * (Documentation/livepatch/module-elf-format.rst).
  */
-interface RelocationFinding {
+export interface RelocationFinding {
   code: string;
   /** For the livepatch rules, the line the kernel prints (without its `livepatch: ` prefix). */
   message: string;
   /** The errno the kernel's loader fails with (klp_apply_section_relocs(): -EINVAL; apply_relocate_add(): -ENOEXEC). */
   errno?: number;
+  /** The kernel's log lines, whole, when they are not `livepatch: <message>` or `<module>: <message>`. */
+  lines?: string[];
+  /** The object a livepatch relocation names (section or symbol), when the finding is about one. */
+  object?: string;
 }
 
 export interface SymbolResolver {
@@ -34,6 +38,12 @@ interface RelocationResult {
   sectionAddress: Map<number, bigint>;
   /** The first relocation applied: its type and S + A (what the kernel prints about it). */
   first?: { type: number; value: bigint };
+  /**
+   * Values the kernel writes without a word although they do not fit (6.1
+   * checks no PC32/PLT32 overflow: `#if 0` in __apply_relocate_add()): the
+   * module loads with those references wrong.
+   */
+  truncated: RelocationFinding[];
 }
 
 const S32_MIN = -(2n ** 31n);
@@ -62,16 +72,38 @@ interface ApplyOptions {
    * comes (klp_init_object_loaded()): see applyKlpObjectRelocations().
    */
   klpObject?: (obj: string) => boolean;
+  /**
+   * The split kernel's rule (kernel/patches/0005, klp_module_carries()):
+   * a `.klp.rela.<obj>.*` section other than vmlinux's loads only in the
+   * module named `<patch>__<obj>`. Set for a split kernel's loads.
+   */
+  carriesOnly?: boolean;
+}
+
+/** The kernel's log lines for a relocation finding (livepatch's for its rules, else the module loader's). */
+export function relocationLines(module: string, f: RelocationFinding): string[] {
+  return f.lines ?? [f.errno === EINVAL ? `livepatch: ${f.message}` : `${module}: ${f.message}`];
+}
+
+/** klp_module_carries(): is `module` named `<patch>__<obj>` (a non-empty patch name before the `__`)? */
+function moduleCarries(module: string, obj: string): boolean {
+  return module.length > obj.length + 2 && module.endsWith(`__${obj}`);
+}
+
+/** The line the split kernel refuses a `.klp.rela.<obj>.*` section with in a module that does not carry `<obj>`. */
+function notCarriedMessage(section: string, module: string, obj: string): string {
+  return `section ${section} of module '${module}': only the per-object module '<patch>__${obj}' may relocate against '${obj}'`;
 }
 
 export function applyRelocations(image: ModuleImage, base: bigint, resolver: SymbolResolver, opts: ApplyOptions = {}): RelocationResult {
   const sectionAddress = layoutSections(image, base);
-  return { ...applySections(image, sectionAddress, resolver, (klpObj) => klpObj === undefined || !opts.klpObject || opts.klpObject(klpObj)), sectionAddress };
+  const select = (klpObj: string | undefined): boolean => klpObj === undefined || !opts.klpObject || opts.klpObject(klpObj);
+  return { ...applySections(image, sectionAddress, resolver, select, opts.carriesOnly === true), sectionAddress };
 }
 
 /** The livepatch relocations of one object, into a module already placed (upstream klp_apply_object_relocs()). */
 export function applyKlpObjectRelocations(image: ModuleImage, sectionAddress: Map<number, bigint>, obj: string, resolver: SymbolResolver): Omit<RelocationResult, 'sectionAddress'> {
-  return applySections(image, sectionAddress, resolver, (klpObj, klpSection) => klpSection && klpObj === obj);
+  return applySections(image, sectionAddress, resolver, (klpObj, klpSection) => klpSection && klpObj === obj, false);
 }
 
 /** Names of the objects whose `.klp.rela` sections a module has. */
@@ -89,16 +121,26 @@ function applySections(
   sectionAddress: Map<number, bigint>,
   resolver: SymbolResolver,
   select: (klpObj: string | undefined, klpSection: boolean) => boolean,
+  carriesOnly: boolean,
 ): Omit<RelocationResult, 'sectionAddress'> {
   const findings: RelocationFinding[] = [];
+  const truncated: RelocationFinding[] = [];
   const seen = new Set<string>();
-  const find = (code: string, message: string, errno = ENOEXEC): void => {
+  const find = (code: string, message: string, errno = ENOEXEC, lines?: string[]): void => {
     if (seen.has(message)) return;
     seen.add(message);
-    findings.push({ code, message, errno });
+    findings.push({ code, message, errno, ...(lines ? { lines } : {}) });
+  };
+  // Each section's bytes as this load has written them so far: the loader refuses a field that is not 0.
+  const memory = new Map<number, Buffer>();
+  const bytesOf = (s: ElfSection): Buffer => {
+    let b = memory.get(s.index);
+    if (!b) memory.set(s.index, (b = Buffer.from(sectionData(image.elf, s))));
+    return b;
   };
   let applied = 0;
   let first: RelocationResult['first'];
+  const done = (): Omit<RelocationResult, 'sectionAddress'> => ({ applied, findings, first, truncated });
   for (const rs of image.elf.relocations) {
     const target = rs.target;
     const klpSection = (rs.section.flags & C.SHF_RELA_LIVEPATCH) !== 0;
@@ -111,31 +153,47 @@ function applySections(
       // klp_apply_section_relocs(): the name, then every symbol (klp_resolve_symbols()), then the writes; the first error ends the load.
       if (!klpObj) {
         find('klp-rela-name', `section ${rs.section.name} has an incorrectly formatted name`, EINVAL);
-        return { applied, findings, first };
+        return done();
+      }
+      if (carriesOnly && klpObj !== 'vmlinux' && !moduleCarries(image.name, klpObj)) {
+        find('klp-rela-not-carried', notCarriedMessage(rs.section.name, image.name, klpObj), EINVAL);
+        findings[findings.length - 1]!.object = klpObj;
+        return done();
       }
       const resolved = resolveKlpSymbols(image, rs.relocs, klpObj, resolver);
       if (!Array.isArray(resolved)) {
         find(resolved.code, resolved.message, EINVAL);
-        return { applied, findings, first };
+        if (resolved.object !== undefined) findings[findings.length - 1]!.object = resolved.object;
+        return done();
       }
       values = resolved;
     } else {
       values = rs.relocs.map((r) => normalSymbolValue(image, rs, r, sectionAddress, resolver, find));
     }
-    rs.relocs.forEach((r, i) => {
+    for (const [i, r] of rs.relocs.entries()) {
       const S = values[i];
-      if (r.type === C.R_X86_64_NONE || S === undefined) return;
+      if (r.type === C.R_X86_64_NONE) continue;
       const sym = image.elf.symbols[r.symIndex]!;
-      const problem = checkValue(r.type, S, r.addend, targetAddress + BigInt(r.offset));
-      if (problem) find(problem.code, `${problem.message} at ${target.name}+0x${r.offset.toString(16)} (${sym.name || sectionName(image, sym.shndx)})`);
-      else {
-        applied++;
-        first ??= { type: r.type, value: BigInt.asUintN(64, S + r.addend) };
+      const where = ` at ${target.name}+0x${r.offset.toString(16)} (${sym.name || sectionName(image, sym.shndx)})`;
+      // __apply_relocate_add() refuses an unknown type before it looks at the symbol.
+      if (!C.LOADER_RELOC_TYPES.has(r.type)) {
+        find('unknown-relocation-type', `Unknown rela relocation: ${r.type}${where}`, ENOEXEC, [`module: ${image.name}: Unknown rela relocation: ${r.type}`]);
+        return done();
       }
-    });
-    if (klpSection && findings.length) return { applied, findings, first };
+      if (S === undefined) continue;
+      const w = write(bytesOf(target), r, S, targetAddress + BigInt(r.offset));
+      if (w.problem) {
+        find(w.problem.code, `${w.problem.message}${where}`, ENOEXEC, w.problem.lines?.map((l) => l.replace('<module>', image.name)));
+        return done();
+      }
+      if (w.truncated) truncated.push({ code: w.truncated.code, message: `${w.truncated.message}${where}` });
+      applied++;
+      first ??= { type: r.type, value: BigInt.asUintN(64, S + r.addend) };
+    }
+    // apply_relocations() stops at the first section that fails.
+    if (findings.length) return done();
   }
-  return { applied, findings, first };
+  return done();
 }
 
 /** klp_resolve_symbols() on one `.klp.rela.<obj>.*` section: each symbol's value, or the first finding in the kernel's words. */
@@ -151,7 +209,7 @@ function resolveKlpSymbols(image: ModuleImage, relocs: readonly ElfRela[], secOb
       return { code: 'klp-vmlinux-sym-in-module-section', message: `invalid access to vmlinux symbol '${m.symbol}' from module-specific livepatch relocation section` };
     }
     const v = resolver.objectSymbol(m.object, m.symbol, m.sympos);
-    if (typeof v !== 'bigint') return v;
+    if (typeof v !== 'bigint') return { ...v, object: m.object };
     values.push(v);
   }
   return values;
@@ -190,29 +248,47 @@ function sectionName(image: ModuleImage, index: number): string {
   return (image.elf.sections[index] as ElfSection | undefined)?.name ?? `section ${index}`;
 }
 
-/** The value written for one relocation, checked as apply_relocate_add() does. */
-function checkValue(type: number, S: bigint, A: bigint, P: bigint): RelocationFinding | undefined {
-  const name = C.RELOC_NAMES[type] ?? `type ${type}`;
-  const overflow = (v: bigint): RelocationFinding => ({ code: 'relocation-overflow', message: `overflow in relocation ${name} value 0x${BigInt.asUintN(64, v).toString(16)}` });
-  const toSigned = (v: bigint): bigint => BigInt.asIntN(64, v);
-  switch (type) {
-    case C.R_X86_64_64:
-    case C.R_X86_64_PC64:
-      return undefined;
-    case C.R_X86_64_32: {
-      const v = BigInt.asUintN(64, S + A);
-      return v > U32_MAX ? overflow(v) : undefined;
-    }
-    case C.R_X86_64_32S: {
-      const v = toSigned(S + A);
-      return v < S32_MIN || v > S32_MAX ? overflow(v) : undefined;
-    }
+/**
+ * One relocation written into the section's bytes as 6.1's
+ * __apply_relocate_add() does: the field must still be 0 (else "Skipping
+ * invalid relocation target"), 32 and 32S are checked for overflow after the
+ * write, PC32/PLT32 are not (the kernel's check is `#if 0`): a value that
+ * does not fit is written truncated, silently.
+ */
+function write(mem: Buffer, r: ElfRela, S: bigint, P: bigint): { problem?: RelocationFinding; truncated?: RelocationFinding } {
+  const val = BigInt.asUintN(64, S + r.addend);
+  const width = C.RELOC_FIELD_BYTES[r.type]!;
+  const existing = width === 8 ? mem.readBigUInt64LE(r.offset) : BigInt(mem.readUInt32LE(r.offset));
+  if (existing !== 0n) {
+    return {
+      problem: {
+        code: 'relocation-target-nonzero',
+        message: `existing value is nonzero for type ${r.type} (the field holds 0x${existing.toString(16)})`,
+        lines: [`module: x86/modules: Skipping invalid relocation target, existing value is nonzero for type ${r.type}, loc (____ptrval____), val ${val.toString(16)}`],
+      },
+    };
+  }
+  const pcRelative = r.type === C.R_X86_64_PC32 || r.type === C.R_X86_64_PLT32 || r.type === C.R_X86_64_PC64;
+  const written = BigInt.asUintN(64, pcRelative ? val - P : val);
+  if (width === 8) mem.writeBigUInt64LE(written, r.offset);
+  else mem.writeUInt32LE(Number(BigInt.asUintN(32, written)), r.offset);
+  const signed = BigInt.asIntN(64, written);
+  const overflow: RelocationFinding = {
+    code: 'relocation-overflow',
+    message: `overflow in relocation type ${r.type} val ${val.toString(16)}`,
+    lines: [`module: overflow in relocation type ${r.type} val ${val.toString(16)}`, "module: `<module>' likely not compiled with -mcmodel=kernel"],
+  };
+  switch (r.type) {
+    case C.R_X86_64_32:
+      return written > U32_MAX ? { problem: overflow } : {};
+    case C.R_X86_64_32S:
+      return signed < S32_MIN || signed > S32_MAX ? { problem: overflow } : {};
     case C.R_X86_64_PC32:
-    case C.R_X86_64_PLT32: {
-      const v = toSigned(S + A - P);
-      return v < S32_MIN || v > S32_MAX ? overflow(v) : undefined;
-    }
+    case C.R_X86_64_PLT32:
+      return signed < S32_MIN || signed > S32_MAX
+        ? { truncated: { code: 'relocation-truncated', message: `${C.RELOC_NAMES[r.type]} value 0x${written.toString(16)} does not fit in 32 bits: 6.1 writes it truncated without a word` } }
+        : {};
     default:
-      return { code: 'unsupported-relocation', message: `relocation type ${type} is not supported by the x86-64 module loader` };
+      return {};
   }
 }

@@ -61,9 +61,11 @@ export function checkInvariants(kernel: SimKernel): Violation[] {
  * looping on modprobe, and a module refused for a patch that was gone or had
  * been reloaded when the request failed (spec §4, races); and what it lets
  * pass silently though the patch is broken: livepatch relocations for an
- * object the patch does not have, never written.
+ * object the patch does not have, never written; and a split module refused
+ * where the same livepatch as one classic module would load (the patch
+ * loaded before its target, a target loaded again: the placement rule).
  */
-const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown']);
+const VIOLATION_EVENTS = new Set(['modprobe-loop', 'modprobe-deadlock', 'refused-for-gone-patch', 'refused-for-reloaded-patch', 'klp-rela-object-unknown', 'split-refused-classic-loads']);
 
 export function eventViolations(events: { code: string; message: string }[]): Violation[] {
   return events.filter((e) => VIOLATION_EVENTS.has(e.code)).map((e) => ({ code: e.code, message: e.message }));

@@ -4,6 +4,9 @@ import type { ModuleImage } from '../image/module-image.js';
 import type { KlpLayout } from '../klp/layout.js';
 import { findObjects, findPatch, type KlpObjectImage } from '../klp/structures.js';
 import { klpRelocRuleProblems } from './klp-reloc-rules.js';
+import { patchNameProblem } from '../kernel/livepatch/split.js';
+import { loaderRefusals } from './loader-refusals.js';
+import { placementRuleProblems } from './placement-rule.js';
 import { locateInSource } from './locate.js';
 
 export interface PartImage {
@@ -18,6 +21,8 @@ export interface PartImage {
  */
 export class SplitChecks {
   readonly diagnostics: Diagnostic[] = [];
+  /** `<code>:<module>` of the loader's refusals found here, which the simulated load then reports again. */
+  readonly refused = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -50,6 +55,13 @@ export class SplitChecks {
     if (!image.isLivepatch) this.report(part, 'missing-livepatch-modinfo', `module '${image.name}' lacks MODULE_INFO(livepatch, "Y")`, 'MODULE_LICENSE');
     if (image.name !== part.module) this.report(part, 'module-name-mismatch', `module is named '${image.name}', the manifest says '${part.module}'`);
     for (const p of klpRelocRuleProblems(image.elf)) this.report(part, p.code, p.message, p.symbol);
+    for (const r of loaderRefusals(image)) {
+      this.refused.add(`${r.code}:${image.name}`);
+      // The placement rule below says the same with where the code belongs.
+      if (r.code === 'klp-rela-not-carried') continue;
+      this.report(part, r.code, `the split kernel refuses to load '${image.name}': ${r.lines.map((l) => `"${l}"`).join(', ')}`, r.needle);
+    }
+    for (const p of placementRuleProblems(image.elf, image.name, part.object, this.manifest.patch)) this.report(part, p.code, p.message, p.symbol);
   }
 
   private checkMain({ part, image }: PartImage, targets: ModuleImage[]): string[] {
@@ -61,6 +73,9 @@ export class SplitChecks {
     if (patch.obj.patchName !== image.name) {
       this.report(part, 'patch-name-mismatch', `vmlinux object's patch_name is '${patch.obj.patchName}', the module is '${image.name}'`, '.patch_name');
     }
+    // The names klp_enable_patch() refuses (the split kernel's klp_check_patch_names()), in its words.
+    const names = patchNameProblem(patch.obj.patchName ?? '', image.name, patch.objNames);
+    if (names && patch.obj.patchName === image.name) this.report(part, 'obj-names-refused', `klp_enable_patch() would refuse the patch: "livepatch: ${names}"`, 'obj_names');
     if (patch.obj.name !== null) this.report(part, 'vmlinux-object-named', `klp_patch.obj must be vmlinux (name NULL), it is '${patch.obj.name}'`);
     if (!sameList(patch.objNames, this.manifest.objNames)) {
       this.report(part, 'manifest-mismatch', `obj_names in the module is [${patch.objNames.join(', ')}], the manifest says [${this.manifest.objNames.join(', ')}]`, 'obj_names');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { builtParts, KlpError, MANIFEST_FILE, readBuildRecord, readManifest, type SplitManifest } from '@klp-split/core';
+import { builtParts, KlpError, MANIFEST_FILE, readBuildRecord, readManifest, staleness, type SplitManifest } from '@klp-split/core';
 import type { Diagnostic } from '@klp-split/core';
 import { ElfError, loadSymvers, defaultKallsymsFile } from '@klp-split/kernel-facts';
 import { loadModuleImageCached, type ModuleImage } from '../image/module-image.js';
@@ -43,6 +43,8 @@ export function loadSplitSystem(dirArg: string, targetPaths: string[], kallsymsF
   const manifest = readManifest(manifestPath);
   const record = readBuildRecord(dir);
   if (!record) throw new VerifyError('not built', { file: dirArg, code: 'not-built', hint: `run 'klp-split build ${dirArg}' first` });
+  const stale = staleness(dir, record);
+  if (stale) throw new VerifyError(`stale: ${stale}`, { file: dirArg, code: 'stale', hint: `run 'klp-split build ${dirArg}' again (and fix what fails) before verifying` });
   if (!record.layoutModule || !existsSync(record.layoutModule)) {
     throw new VerifyError('the build recorded no structure layout probe', { file: dirArg, code: 'not-built', hint: "rebuild with 'klp-split build'" });
   }

@@ -6,7 +6,9 @@ import type { SimEvent, SimKernel } from '../kernel/kernel.js';
 import { newKernel } from '../kernel/system.js';
 import { checkSplit } from '../check/decompose.js';
 import { counterexampleFileName, counterexampleScenario } from '../check/counterexample.js';
-import type { CheckBudget } from '../check/search.js';
+import type { BudgetStop, CheckBudget } from '../check/search.js';
+import type { SplitCheckResult } from '../check/decompose.js';
+import { budgetText, DEFAULT_VERIFY_BUDGET } from '../check/budget.js';
 import { SplitChecks } from './checks.js';
 import { loadSplitSystem, VerifyError } from './load-system.js';
 
@@ -29,7 +31,10 @@ interface VerifyOptions {
   sleeping?: string[];
   /** Skip the model check of the loads, unloads and races. */
   noExplore?: boolean;
-  /** Stop the model check after this much time and/or this many states (the report then says what was covered). */
+  /**
+   * Stop the model check after this much time and/or this many states (the
+   * report then says what was covered); default DEFAULT_VERIFY_BUDGET.
+   */
   budget?: CheckBudget;
   /** Write each violation's shortest counterexample as a scenario file into this directory. */
   counterexamples?: string;
@@ -70,7 +75,9 @@ interface ExplorationReport {
   /** When incomplete: every state up to this many events from the start was checked. */
   depthCompleted: number;
   depth: number;
-  stoppedBy?: 'time' | 'states';
+  stoppedBy?: BudgetStop;
+  /** The bounds the search ran under (--budget, else DEFAULT_VERIFY_BUDGET). */
+  budget: string;
   /** The patches loaded in the model: the verified one (and a reloaded copy), then each --also patch once. */
   patches: string[];
   /** Groups of targets explored together, and how many finished. */
@@ -113,7 +120,7 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
   }
   const kernel = newKernel(sys);
   runLoadScenario(kernel, manifest, targets, diagnostics);
-  diagnostics.push(...eventDiagnostics(kernel.events, manifest));
+  diagnostics.push(...eventDiagnostics(kernel.events.filter((e) => !checks.refused.has(`${e.code}:${e.module}`)), manifest));
   let exploration: VerifyReport['exploration'];
   if (!opts.noExplore && !diagnostics.some((d) => d.severity === 'error')) {
     exploration = modelCheckSplit(sys, manifest, patches, targets, opts, diagnostics);
@@ -138,7 +145,8 @@ export function verifySplit(dirArg: string, opts: VerifyOptions): VerifyReport {
 function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitManifest, patches: string[], targets: ModuleImage[], opts: VerifyOptions, diagnostics: Diagnostic[]): ExplorationReport {
   // A second patch multiplies the interleavings: each target is then loaded (and removed) once.
   const bounds = { patchLoads: 2, targetLoads: patches.length > 1 ? 1 : 2 };
-  const r = checkSplit(sys, { patches, targets: targets.map((t) => t.name), ...bounds, sleeping: opts.sleeping, budget: opts.budget, onProgress: opts.onProgress });
+  const budget = opts.budget ?? DEFAULT_VERIFY_BUDGET;
+  const r = checkSplit(sys, { patches, targets: targets.map((t) => t.name), ...bounds, sleeping: opts.sleeping, budget, onProgress: opts.onProgress });
   const mainFile = manifest.parts[0]?.file ?? manifest.source;
   const counterexamples: ExplorationReport['counterexamples'] = [];
   if (opts.counterexamples) mkdirSync(opts.counterexamples, { recursive: true });
@@ -156,7 +164,7 @@ function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitM
       line: 0,
       col: 0,
       severity: 'warning',
-      message: `model check incomplete (${r.stoppedBy === 'time' ? 'time' : 'state'} budget reached): ${r.groupsComplete} of ${r.groups.length} target group(s) searched completely; every state up to ${r.depthCompleted} events from the start checked in the group it stopped in (${r.states} states)`,
+      message: `model check incomplete (${STOP_WORDS[r.stoppedBy ?? 'states']} reached${opts.budget ? '' : `, the default budget ${budgetText(budget)}; --budget sets another`}): ${coverage(r)}`,
       code: 'model-check-incomplete',
     });
   }
@@ -168,6 +176,7 @@ function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitM
     depthCompleted: r.depthCompleted,
     depth: r.depth,
     ...(r.stoppedBy ? { stoppedBy: r.stoppedBy } : {}),
+    budget: budgetText(budget),
     patches,
     groups: r.groups,
     groupsComplete: r.groupsComplete,
@@ -176,6 +185,20 @@ function modelCheckSplit(sys: Parameters<typeof checkSplit>[0], manifest: SplitM
     heapBytes: r.heapBytes,
     counterexamples,
   };
+}
+
+const STOP_WORDS: Record<BudgetStop, string> = { time: 'time budget', states: 'state budget', memory: 'memory bound (the heap was filling up)' };
+
+/** What an incomplete search covered, target group by target group. */
+function coverage(r: SplitCheckResult): string {
+  const done = r.groups.slice(0, r.groupsComplete).map((g) => g.join(', '));
+  const stopped = r.groups[r.groupsComplete];
+  const left = r.groups.length - r.groupsComplete - (stopped ? 1 : 0);
+  return [
+    done.length ? `searched completely: ${done.length} target group(s) (${done.join('; ')})` : 'no target group searched completely',
+    stopped ? `in the group of ${stopped.join(', ')} every state up to ${r.depthCompleted} events from the start was checked (${r.states} states in all)` : undefined,
+    left > 0 ? `${left} group(s) not searched (${r.groups.slice(r.groupsComplete + 1).map((g) => g.join(', ')).join('; ')})` : undefined,
+  ].filter(Boolean).join('; ');
 }
 
 function runLoadScenario(kernel: SimKernel, manifest: SplitManifest, targets: ModuleImage[], diagnostics: Diagnostic[]): void {

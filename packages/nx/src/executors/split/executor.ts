@@ -3,6 +3,7 @@ import { builtParts, withWriteTransaction, hasErrors, MANIFEST_FILE } from '@klp
 import { previousGenerated, splitFile, splitOutputBytes } from '@klp-split/splitter';
 import { printDiagnostics } from '../../cli/output.js';
 import { kernelIncludeDirs, splitKernelTree } from '../../cli/split-command.js';
+import { symbolFacts } from '../../cli/split-facts.js';
 import { runExecutor, shownPath, workspacePath, type ExecutorResult } from '../executor-run.js';
 
 /** Options of @klp-split/nx:split (documented in schema.json). */
@@ -12,6 +13,8 @@ interface SplitExecutorOptions {
   kdir?: string;
   kernel?: string;
   allIncludes?: boolean;
+  targets?: string[];
+  kallsyms?: string;
 }
 
 /** One livepatch into its per-object modules, written through the write layer: what `klp-split split` does. */
@@ -20,7 +23,8 @@ export default async function splitExecutor(options: SplitExecutorOptions, conte
     const source = workspacePath(context, options.source);
     const out = workspacePath(context, options.outputPath);
     const tree = splitKernelTree({ kernel: options.kernel, kdir: options.kdir && workspacePath(context, options.kdir) });
-    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(tree) });
+    const facts = symbolFacts('split', tree, (options.targets ?? []).map((t) => workspacePath(context, t)), options.kallsyms && workspacePath(context, options.kallsyms));
+    const result = splitFile(source, { includeDirs: options.allIncludes ? [] : kernelIncludeDirs(tree), facts });
     const ok = (result.kind === 'split' || result.kind === 'already-split') && !hasErrors(result.diagnostics);
     if (result.kind === 'split' && ok) {
       const files = splitOutputBytes(result.files, result.manifest!, MANIFEST_FILE);

@@ -11,6 +11,8 @@ interface ConvertGeneratorOptions {
   dryRun?: boolean;
   kdir?: string;
   allIncludes?: boolean;
+  targets?: string[];
+  kallsyms?: string;
 }
 
 /**
@@ -30,7 +32,9 @@ export default async function convertGenerator(tree: Tree, options: ConvertGener
   const preview = options.dryRun === true || process.env.NX_DRY_RUN === 'true';
   const abs = join(tree.root, dir);
   // A conversion interrupted on disk is completed first (locked), so the plan reads a whole directory.
-  const plan = preview ? conversionFor(abs, options.kdir, options.allIncludes ?? false) : withWriteTransaction(abs, () => conversionFor(abs, options.kdir, options.allIncludes ?? false), { create: false });
+  const inRoot = (p: string): string => (isAbsolute(p) ? p : join(tree.root, p));
+  const conversion = () => conversionFor(abs, options.kdir, options.allIncludes ?? false, (options.targets ?? []).map(inRoot), options.kallsyms && inRoot(options.kallsyms));
+  const plan = preview ? conversion() : withWriteTransaction(abs, conversion, { create: false });
   const print = { error: logger.error, warning: logger.warn, note: logger.info };
   for (const d of plan.diagnostics) {
     if (d.code === 'not-livepatch') continue;

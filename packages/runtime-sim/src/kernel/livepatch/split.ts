@@ -30,26 +30,24 @@ export function checkSplitPatch(core: PatchCore, mod: LoadedModule, image: KlpPa
     core.kernel.event('patch-without-vmlinux-object', 'klp_patch.obj must be the vmlinux object (name NULL) with patch_name, mod and funcs set', mod.name);
     return -EINVAL;
   }
-  const patch = obj.patchName;
-  if (patch !== mod.name) {
-    core.pr(`patch_name '${patch}' of the vmlinux object is not the name of its module '${mod.name}'`);
-    return -EINVAL;
+  const problem = patchNameProblem(obj.patchName, mod.name, image.objNames);
+  if (!problem) return 0;
+  core.pr(problem);
+  return -EINVAL;
+}
+
+/**
+ * klp_check_patch_names() of the split kernel (kernel/patches/0002): the
+ * first name it refuses, in its words (after `livepatch: `), or undefined.
+ */
+export function patchNameProblem(patch: string, module: string, objNames: readonly string[]): string | undefined {
+  if (patch !== module) return `patch_name '${patch}' of the vmlinux object is not the name of its module '${module}'`;
+  for (const [i, name] of objNames.entries()) {
+    if (!name || name === 'vmlinux' || name.includes('.')) return `patch '${patch}': invalid object name '${name}' in obj_names`;
+    if (patch.length + 2 + name.length >= MODULE_NAME_LEN) return `patch '${patch}': per-object module name '${patch}__${name}' is too long`;
+    if (objNames.indexOf(name) < i) return `patch '${patch}': object '${name}' is listed twice in obj_names`;
   }
-  for (const [i, name] of image.objNames.entries()) {
-    if (!name || name === 'vmlinux' || name.includes('.')) {
-      core.pr(`patch '${patch}': invalid object name '${name}' in obj_names`);
-      return -EINVAL;
-    }
-    if (patch.length + 2 + name.length >= MODULE_NAME_LEN) {
-      core.pr(`patch '${patch}': per-object module name '${patch}__${name}' is too long`);
-      return -EINVAL;
-    }
-    if (image.objNames.indexOf(name) < i) {
-      core.pr(`patch '${patch}': object '${name}' is listed twice in obj_names`);
-      return -EINVAL;
-    }
-  }
-  return 0;
+  return undefined;
 }
 
 /**
