@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { identifiersInText } from './c-identifiers.js';
-import type { Item } from './items.js';
+import { condIdentifiers, type Item } from './items.js';
 import { localNames } from './shadowing.js';
 
 /**
@@ -205,7 +205,7 @@ export function partUses(items: readonly Item[]): Set<string> {
   for (const item of items) {
     if (item.kind === 'include') {
       // Not the header's name (`linux`, `h`): only what its condition tests (`#if LINUX_VERSION_CODE ...`).
-      for (const c of item.conds) for (const d of c.directives) for (const n of identifiersInText(d.replace(/^\s*#\s*\w+/, ''))) uses.add(n);
+      for (const n of condIdentifiers(item.conds)) uses.add(n);
       continue;
     }
     if (item.kind === 'macro') {

@@ -82,7 +82,7 @@ export function readUnit(source: string): SourceUnit {
 }
 
 /** Identifiers the directives of conditionals test (`defined` aside). */
-function condIdentifiers(conds: readonly Cond[]): string[] {
+export function condIdentifiers(conds: readonly Cond[]): string[] {
   const out: string[] = [];
   for (const c of conds) {
     for (const d of c.directives) for (const id of identifiersInText(d.replace(/^\s*#\s*\w+/, ''))) if (id !== 'defined') out.push(id);

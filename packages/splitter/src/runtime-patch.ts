@@ -1,4 +1,5 @@
 import type { DiagnosticSink } from '@klp-split/core';
+import { blankStringsAndComments } from './c-identifiers.js';
 import type { SourceUnit } from './items.js';
 
 /**
@@ -23,7 +24,3 @@ export function reportRuntimePatch(unit: SourceUnit, sink: DiagnosticSink): bool
   return true;
 }
 
-/** The text with strings and comments blanked, offsets kept. */
-function blankStringsAndComments(text: string): string {
-  return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (m) => m.replace(/[^\n]/g, ' '));
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseC } from './parse.js';
-import { relocAnnotations } from './reloc-annotations.js';
+import { moduleRelocs, relocAnnotations } from './reloc-annotations.js';
 import { splitSource } from './split.js';
 
 /** A livepatch fixing `mod_a` and `mod_b`, with `top` before the replacements and `a`/`b` used by each. */
@@ -121,6 +121,11 @@ describe('the text of a split', () => {
       { form: 'KLP_RELOC_SYMBOL_POS', declared: 'scale', lpObject: 'mod_b', symObject: 'mod_b', symbol: 'scale', sympos: 2, line: 7, col: 2 },
     ]);
     expect(source.slice(found[1]!.start, found[1]!.end)).toBe('KLP_RELOC_SYMBOL_POS(mod_b, mod_b, scale, 2)');
+  });
+
+  it('reads a KLP_MODULE_RELOC list with its KLP_SYMPOS entries, leaving comments and strings alone', () => {
+    const text = 'KLP_MODULE_RELOC(mod-b) relocs[] = {\n\t/* KLP_SYMPOS(not_this, 9) */\n\tKLP_SYMPOS(scale, 2),\n\tKLP_SYMPOS(name, 0UL),\n\tKLP_SYMPOS(odd, N),\n};\nconst char *s = "KLP_MODULE_RELOC(x)";';
+    expect(moduleRelocs(text)).toEqual([{ symObject: 'mod-b', entries: [{ symbol: 'scale', sympos: 2 }, { symbol: 'name', sympos: 0 }, { symbol: 'odd' }] }]);
   });
 
   it('moves an #undef with the #define it precedes', () => {
