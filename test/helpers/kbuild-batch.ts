@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { type Diagnostic, MANIFEST_FILE, parseManifest, treeCacheDir } from '@klp-split/core';
 import { kbuildText, type KbuildModule, modulesOfManifest, parseBuildOutput, prepareAnnotationsOverlay, prepareOverlay } from '@klp-split/kbuild-gen';
-import { discoverKernelTree } from '@klp-split/kernel-facts';
+import { discoverKernelTree, elfConstants, loadSymvers, readElf } from '@klp-split/kernel-facts';
 
 /**
  * Many livepatches compiled by one kbuild run: each in its own subdirectory
@@ -67,7 +67,18 @@ export async function kbuildBatch(root: string, units: BatchUnit[]): Promise<Bat
   const ms = Date.now() - t0;
   const output = r.all ?? '';
   const diagnostics = new Map<string, Diagnostic[]>(units.map((u) => [u.name, []]));
-  for (const d of parseBuildOutput(output, root)) {
+  // modpost reports ten undefined symbols per run and suppresses the rest: a batch has more (every relocation
+  // annotation is one), so they are read from the modules themselves instead (undefinedReports below).
+  const modpost = (d: Diagnostic): boolean => d.code === 'modpost' && (UNDEFINED.test(d.message) || SUPPRESSED.test(d.message));
+  const exported = new Set([...[tree.symvers, split.extraSymvers, join(root, 'Module.symvers')].filter((f): f is string => !!f && existsSync(f))].flatMap((f) => [...loadSymvers(f).all.keys()]));
+  for (const u of units) {
+    if (u.compileOnly) continue;
+    for (const m of u.modules) {
+      const ko = join(root, u.name, m.object.replace(/\.o$/, '.ko'));
+      if (existsSync(ko)) diagnostics.get(u.name)!.push(...undefinedReports(ko, m.object.replace(/\.o$/, '.ko'), exported));
+    }
+  }
+  for (const d of parseBuildOutput(output, root).filter((d) => !modpost(d))) {
     const unit = d.file.split('/')[0]!;
     const list = diagnostics.get(unit);
     if (list) list.push({ ...d, file: d.file.slice(unit.length + 1) });
@@ -81,6 +92,21 @@ export async function kbuildBatch(root: string, units: BatchUnit[]): Promise<Bat
 export function splitUnit(name: string, files: Map<string, string>): BatchUnit {
   const manifest = parseManifest(files.get(MANIFEST_FILE)!, MANIFEST_FILE);
   return { name, files: new Map([...files].filter(([f]) => f !== MANIFEST_FILE)), modules: modulesOfManifest(manifest), api: 'split' };
+}
+
+const UNDEFINED = /^"[^"]+" \[[^\]]+\] undefined!$/;
+const SUPPRESSED = /^suppressed \d+ unresolved symbol warnings/;
+
+/**
+ * modpost's check, without its limit of ten: a module's global undefined
+ * symbols that neither the kernel nor the batch's modules export, in
+ * modpost's words (weak ones and `__this_module` aside, as modpost does).
+ */
+function undefinedReports(ko: string, file: string, exported: ReadonlySet<string>): Diagnostic[] {
+  const elf = readElf(readFileSync(ko), ko);
+  return elf.symbols
+    .filter((s) => s.shndx === elfConstants.SHN_UNDEF && s.bind === elfConstants.STB_GLOBAL && s.name && s.name !== '__this_module' && !exported.has(s.name))
+    .map((s) => ({ file, line: 0, col: 0, severity: 'warning' as const, code: 'modpost', message: `"${s.name}" [${file}] undefined!` }));
 }
 
 /**
