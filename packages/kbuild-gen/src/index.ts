@@ -3,8 +3,9 @@ export { buildModules, type BuildResult, buildSplit, buildTree, stockLayoutProbe
 export { type BuildCommandResult, runBuild } from './command/build-command.js';
 export { BUILD_COMMAND, type BuildCommandOptions } from './command/build-options.js';
 export { dropFromComposite } from './composite-edit.js';
-export { modulesOfParts } from './kbuild-file.js';
+export { parseBuildOutput } from './compiler-output.js';
+export { kbuildText, type KbuildModule, modulesOfManifest, modulesOfParts } from './kbuild-file.js';
 export { classicObjects, type ModuleRelocs, undefinedReports } from './livepatch-relocs.js';
 export { type ConvertedLivepatch, convertMakefile } from './makefile-convert.js';
-export { prepareOverlay } from './overlay.js';
+export { prepareAnnotationsOverlay, prepareOverlay } from './overlay.js';
 export { preprocessWithKbuild } from './preprocess.js';

@@ -153,7 +153,8 @@ function treeSourceDirs(dir: string): string[] {
 export function includeDirs(tree: KernelTree): string[] {
   const out: string[] = [];
   for (const d of tree.sourceDirs) {
-    for (const sub of ['arch/x86/include', 'arch/x86/include/generated', 'include', 'arch/x86/include/uapi', 'include/uapi', 'include/generated/uapi']) {
+    // kbuild's LINUXINCLUDE, in its order.
+    for (const sub of ['arch/x86/include', 'arch/x86/include/generated', 'include', 'arch/x86/include/uapi', 'arch/x86/include/generated/uapi', 'include/uapi', 'include/generated/uapi']) {
       const p = join(d, sub);
       if (existsSync(p)) out.push(p);
     }

@@ -85,8 +85,25 @@ class GeneratedNames {
 }
 
 /** An item's entry, with the split's export names applied (byte for byte otherwise). */
-function entry(unit: SourceUnit, plan: SplitPlan, item: Item, text = item.text): Entry {
-  return { text: plan.exportNames.itemText(item, text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, true) };
+function entry(unit: SourceUnit, plan: SplitPlan, item: Item, text = item.text, gap = item.gap): Entry {
+  return { text: plan.exportNames.itemText(item, text), gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, true) };
+}
+
+/**
+ * The blank lines after each item of a file: as in the original before the
+ * next item when that item follows; otherwise a blank line when the original
+ * has one anywhere between them (the end of an include block whose last
+ * include stayed behind).
+ */
+function spacing(unit: SourceUnit, items: readonly Item[]): Map<Item, string> {
+  const gaps = new Map<Item, string>();
+  items.forEach((item, i) => {
+    const next = items[i + 1];
+    // Includes stay together (in a module of several files, those of one file come from several places of the unit).
+    if (!next || next.index === item.index + 1 || (item.kind === 'include' && next.kind === 'include')) gaps.set(item, item.gap);
+    else gaps.set(item, unit.items.slice(item.index, next.index).some((i) => i.gap === '\n\n') ? '\n\n' : '\n');
+  });
+  return gaps;
 }
 
 /** The item's first original line (its leading comments included) and how many lines it spans. */
@@ -108,36 +125,56 @@ function emitMain(unit: SourceUnit, model: LivepatchModel, plan: SplitPlan, name
   const placed = new Set(main.items.filter(keep));
   const exported = new Set(plan.exported);
   const alreadyExported = new Set(unit.items.filter(isExportCall).map((i) => i.call!.args[0]?.text));
-  const lastInclude = lastTopLevelInclude([...placed]);
+  const lastInclude = headerAnchor([...placed], plan.header);
+  // Without `MODULE_INFO(livepatch, "Y")` the kernel refuses to enable the patch: the file with the patch gets
+  // it, after its MODULE_LICENSE (split.ts warns at that line).
+  const addModinfo = !hasLivepatchModinfo(unit) && keep(model.patchItem);
+  const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE' && keep(i));
   const entries: Entry[] = [];
-  for (const item of unit.items) {
-    const role = plan.roles.get(item);
-    if (role === 'special' ? !keep(item) : !placed.has(item)) continue;
-    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap: item.gap, conds: item.conds, origin: originOf(unit, item, exact) });
+  if (lastInclude === null && main.usesHeader) entries.push(headerInclude(plan));
+  const inFile = unit.items.filter((item) => (plan.roles.get(item) === 'special' ? keep(item) : placed.has(item)));
+  const gaps = spacing(unit, inFile);
+  for (const item of inFile) {
+    const gap = gaps.get(item)!;
+    const rename = (text: string, exact = false): Entry => ({ text: plan.exportNames.code(text), gap, conds: item.conds, preambles: item.preambles, origin: originOf(unit, item, exact) });
     if (item === model.objsItem) entries.push(rename(leading(unit, item) + vmlinuxObjectText(plan, names)));
     else if (item === model.patchItem) entries.push(rename(leading(unit, item) + patchText(unit, model, names, plan.exported.some((e) => e.defines[0] === item.defines[0]))));
     else if (item === model.exitItem) entries.push(rename(prunedExit(unit, item, main.exitStatements)));
     else if (item === model.initItem && plan.mainInit) entries.push(rename(prunedInitText(unit, item, plan.mainInit)));
     else if (exported.has(item)) entries.push(rename(exportedText(unit, item, alreadyExported), true));
-    else entries.push(entry(unit, plan, item, textOf(item)));
+    else entries.push(entry(unit, plan, item, textOf(item), gap));
     if (item === lastInclude && main.usesHeader) entries.push(headerInclude(plan));
+    if (item === license && addModinfo) entries.push({ text: LIVEPATCH_MODINFO, gap: item.gap, conds: item.conds });
   }
+  if (addModinfo && !license) entries.push({ text: LIVEPATCH_MODINFO, gap: '\n', conds: [] });
   // The file's closing comments stay at the end of the file that keeps its identity: the main one.
   return mapped(prologue.text, entries, prologue.fromSource, trailer);
 }
 
+const LIVEPATCH_MODINFO = 'MODULE_INFO(livepatch, "Y");';
+
+/** Does the source mark its module as a livepatch (`MODULE_INFO(livepatch, "Y")`)? */
+export function hasLivepatchModinfo(unit: SourceUnit): boolean {
+  return unit.items.some((i) => i.kind === 'call' && i.call!.name === 'MODULE_INFO' && i.call!.args[0]?.text === 'livepatch');
+}
+
 /** A per-object file: `items` of the part, and the glue (klp_object, init, exit) when `withGlue`. */
 function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names: GeneratedNames, modinfo: string[], items: Item[], withGlue: boolean, prologue: Prologue, textOf: (item: Item) => string = (i) => i.text): { text: string; map: (RenderedOrigin | undefined)[] } {
-  const lastInclude = lastTopLevelInclude(items);
+  const lastInclude = headerAnchor(items, plan.header);
   // An object under `#if` in the klp_object array: everything of its module but the includes and
   // the module's license is under that condition, so the module is empty where the object is not.
   const under = objectCondition(part);
   // An item under the same `#ifdef` as its object is under it once.
-  const conds = (c: Cond[]): Cond[] => (!under ? c : c[0]?.open.trim() === under.open && c[0].branch === 'then' ? [under, ...c.slice(1)] : [under, ...c]);
+  const merges = (c: Cond[]): boolean => !!under && c[0]?.open.trim() === under.open && c[0].branch === 'then';
+  const conds = (c: Cond[]): Cond[] => (!under ? c : merges(c) ? [under, ...c.slice(1)] : [under, ...c]);
   const entries: Entry[] = [];
+  if (lastInclude === null && part.usesHeader) entries.push(headerInclude(plan));
+  const gaps = spacing(unit, items);
   for (const item of items) {
-    const e = entry(unit, plan, item, textOf(item));
-    entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds) });
+    const e = entry(unit, plan, item, textOf(item), gaps.get(item));
+    // Under the object's condition the item's blocks are one level deeper (unless the first one is that condition).
+    const preambles = under && !merges(e.conds) ? e.preambles?.map((p) => ({ ...p, level: p.level + 1 })) : e.preambles;
+    entries.push(item.kind === 'include' ? e : { ...e, conds: conds(e.conds), preambles });
     if (item === lastInclude && part.usesHeader) entries.push(headerInclude(plan));
   }
   if (!withGlue) return mapped(prologue.text, entries, prologue.fromSource);
@@ -150,14 +187,16 @@ function emitPerObject(unit: SourceUnit, plan: SplitPlan, part: PartPlan, names:
   // The glue stands for the object's entry in the original klp_object array.
   const objectLine = part.entry?.pos.line;
   glue.forEach((text, i) => entries.push({ text, gap: i === glue.length - 1 ? '\n' : '\n\n', conds: conds([]), ...(i === 0 && objectLine ? { origin: { line: objectLine, lines: 1, exact: false } } : {}) }));
-  entries.push({ text: ['MODULE_LICENSE("GPL");', 'MODULE_INFO(livepatch, "Y");', ...modinfo].join('\n'), gap: '\n\n', conds: [] });
+  entries.push({ text: ['MODULE_LICENSE("GPL");', LIVEPATCH_MODINFO, ...modinfo].join('\n'), gap: '\n\n', conds: [] });
   return mapped(prologue.text, entries, prologue.fromSource);
 }
 
 /** The condition of an object under `#if` in the klp_object array, as a conditional the renderer reopens. */
 function objectCondition(part: PartPlan): Cond | undefined {
   const c = part.entry?.condition;
-  return c ? { open: directiveOf(c), branch: 'then', elseText: '#else', at: -1 } : undefined;
+  if (!c) return undefined;
+  const open = directiveOf(c);
+  return { open, directives: [open], endif: '#endif', blankAfter: false, branch: 'then', at: -1 };
 }
 
 /** The directive that opens a condition, as a maintainer writes it (`#ifdef X` for `defined(X)`). */
@@ -169,10 +208,12 @@ function directiveOf(condition: string): string {
 function emitHeader(unit: SourceUnit, plan: SplitPlan): { text: string; map: (RenderedOrigin | undefined)[] } {
   const guard = `_${plan.headerFile.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`;
   const exported = new Set(plan.exported);
+  const gaps = spacing(unit, plan.header);
   const entries: Entry[] = plan.header.map((item) => ({
     text: exported.has(item) ? plan.exportNames.code(externDeclaration(unit, item)) : plan.exportNames.itemText(item, item.text),
-    gap: item.gap,
+    gap: gaps.get(item)!,
     conds: item.conds,
+    preambles: item.preambles,
     origin: originOf(unit, item, !exported.has(item)),
   }));
   const spdx = headerSpdx(unit.header);
@@ -185,9 +226,16 @@ function headerSpdx(fileHeader: string): string {
   return m ? `/* ${m[1]!.trim()} */\n` : '';
 }
 
-function lastTopLevelInclude(items: readonly Item[]): Item | undefined {
-  for (let i = items.length - 1; i >= 0; i--) if (items[i]!.kind === 'include' && items[i]!.conds.length === 0) return items[i];
-  return undefined;
+/**
+ * The include after which a part includes the shared header: the last
+ * unconditional one before the header's first item in the original (what
+ * that item could rely on), or null for the file's start.
+ */
+function headerAnchor(items: readonly Item[], header: readonly Item[]): Item | null {
+  const first = header.length ? Math.min(...header.map((i) => i.index)) : Infinity;
+  let anchor: Item | null = null;
+  for (const item of items) if (item.kind === 'include' && item.conds.length === 0 && item.index < first) anchor = item;
+  return anchor;
 }
 
 function vmlinuxObjectText(plan: SplitPlan, names: GeneratedNames): string {
@@ -233,15 +281,33 @@ function patchText(unit: SourceUnit, model: LivepatchModel, names: GeneratedName
 function statementsText(unit: SourceUnit, statements: ExitStatement[]): string {
   return statements
     .map((st) => {
-      const lineStart = unit.source.lastIndexOf('\n', st.start - 1) + 1;
-      return `${unit.source.slice(lineStart, st.node.endIndex)}\n`;
+      // Leading comments start on their own line; one on the line before ends the statement before (as below).
+      let from = st.start;
+      let lineStart = unit.source.lastIndexOf('\n', from - 1) + 1;
+      if (unit.source.slice(lineStart, from).trim()) {
+        const next = unit.source.indexOf('\n', from) + 1;
+        from = next > 0 && next <= st.node.startIndex ? next : st.node.startIndex;
+        lineStart = unit.source.lastIndexOf('\n', from - 1) + 1;
+      }
+      // A comment after the statement on its line goes with it.
+      const lineEnd = unit.source.indexOf('\n', st.node.endIndex);
+      const rest = unit.source.slice(st.node.endIndex, lineEnd < 0 ? undefined : lineEnd);
+      const end = /^[ \t]*(?:\/\*(?:(?!\*\/).)*\*\/|\/\/.*)?[ \t]*$/.test(rest) ? st.node.endIndex + rest.trimEnd().length : st.node.endIndex;
+      return `${unit.source.slice(lineStart, end)}\n`;
     })
     .join('');
 }
 
+/** The original module_exit without the statements that moved to per-object modules; as it was when none did. */
 function prunedExit(unit: SourceUnit, item: Item, kept: ExitStatement[]): string {
   const body = item.node.childForFieldName('body')!;
-  return `${unit.source.slice(item.start, body.startIndex)}{\n${statementsText(unit, kept)}}${unit.source.slice(body.endIndex, item.end)}`;
+  const statements = body.namedChildren.filter((c) => c.type !== 'comment');
+  if (kept.length === statements.length) return unit.source.slice(item.start, item.end);
+  // Comments after the last statement close the function: they stay with it.
+  const last = statements[statements.length - 1];
+  const afterLast = last ? unit.source.indexOf('\n', last.endIndex) + 1 : body.startIndex + 1;
+  const closing = afterLast > 0 && afterLast < body.endIndex - 1 ? unit.source.slice(afterLast, body.endIndex - 1).replace(/[ \t]*$/, '') : '';
+  return `${unit.source.slice(item.start, body.startIndex)}{\n${statementsText(unit, kept)}${closing}}${unit.source.slice(body.endIndex, item.end)}`;
 }
 
 /** Drops `static` from a definition's specifiers (not from anything after its name). */
@@ -263,6 +329,9 @@ function exportedText(unit: SourceUnit, item: Item, alreadyExported: Set<string 
 }
 
 function externDeclaration(unit: SourceUnit, item: Item): string {
+  // A per-CPU variable is declared by its own macro, of the same section (`DECLARE_PER_CPU_READ_MOSTLY(type, name);`).
+  const perCpu = /^(?:static\s+)?DEFINE_(PER_CPU\w*\([^;]*\))/.exec(unit.source.slice(item.node.startIndex, item.end));
+  if (perCpu) return `DECLARE_${perCpu[1]!};`;
   const decl = withoutStatic(unit, item, declaratorEnd(item));
   return item.kind === 'function' ? `${decl};` : `extern ${decl};`;
 }

@@ -18,7 +18,8 @@ export class ExportNames {
     const taken = new Set(unit.byName.keys());
     for (const item of exported) {
       const name = item.defines[0]!;
-      if (already.has(name)) continue;
+      // A name the author already prefixed with the patch (`nca_fix_hits` in nca_fix) is unique as it is.
+      if (already.has(name) || name.startsWith(`${patch}_`)) continue;
       let renamed = `${patch}_${name}`;
       while (taken.has(renamed)) renamed = `${renamed}_`;
       taken.add(renamed);

@@ -7,3 +7,4 @@ export { declaredName, innermostKind } from './declarators.js';
 export { syscallDefinitions, syscallEntryPoints, syscallFunctionName, type SyscallDefinition } from './syscall-define.js';
 export { splitFile, type SplitResult, splitSource } from './split.js';
 export { outputBytes, previousGenerated, splitOutputBytes } from './write.js';
+export { relocAnnotations, type RelocAnnotation } from './reloc-annotations.js';

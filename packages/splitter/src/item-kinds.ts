@@ -24,6 +24,7 @@ export function describe(source: string, node: SyntaxNode, type: string, start: 
     defines: [],
     uses: new Set(),
     conds,
+    preambles: [],
     pos,
     isStatic: /\bstatic\b/.test(specifiers),
     isInline: /\binline\b/.test(specifiers),

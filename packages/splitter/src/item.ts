@@ -1,4 +1,7 @@
 import type { SyntaxNode } from './parse.js';
+import type { Cond, Preamble } from './top-level.js';
+
+export type { Cond, Preamble } from './top-level.js';
 
 /**
  * The top-level items of a C file, with what each defines and uses. The
@@ -6,15 +9,6 @@ import type { SyntaxNode } from './parse.js';
  * comments and a trailing comment on its last line.
  */
 export type ItemKind = 'include' | 'macro' | 'function' | 'variable' | 'prototype' | 'type' | 'call' | 'other';
-
-/** One enclosing preprocessor conditional: `#ifdef X` and which branch the item is in. */
-export interface Cond {
-  open: string;
-  branch: 'then' | 'else';
-  elseText: string;
-  /** Start offset of the conditional, to tell two blocks with the same text apart. */
-  at: number;
-}
 
 export interface Item {
   index: number;
@@ -28,6 +22,8 @@ export interface Item {
   defines: string[];
   uses: Set<string>;
   conds: Cond[];
+  /** Comments before conditionals this item is the first item of, written before their directives. */
+  preambles: Preamble[];
   pos: { line: number; col: number };
   isStatic: boolean;
   isInline: boolean;

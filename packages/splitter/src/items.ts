@@ -1,10 +1,11 @@
 import { identifiersInText } from './c-identifiers.js';
 import type { Cond, Item } from './item.js';
 import { describe } from './item-kinds.js';
-import { parseC, type SyntaxNode, type Tree } from './parse.js';
+import { parseC, type Tree } from './parse.js';
 import { dropShadowedNames } from './shadowing.js';
+import { walkTopLevel } from './top-level.js';
 
-export type { Cond, Item } from './item.js';
+export type { Cond, Item, Preamble } from './item.js';
 
 export interface SourceUnit {
   source: string;
@@ -35,107 +36,17 @@ export function lineIndex(source: string): (offset: number) => { line: number; c
   };
 }
 
-/** A top-level child as the cursor sees it; the node object is only made for items. */
-interface Child {
-  type: string;
-  start: number;
-  end: number;
-  startRow: number;
-  endRow: number;
-  node: () => SyntaxNode;
-}
-
-function childOf(node: SyntaxNode): Child {
-  return {
-    type: node.type,
-    start: node.startIndex,
-    end: node.endIndex,
-    startRow: node.startPosition.row,
-    endRow: node.endPosition.row,
-    node: () => node,
-  };
-}
-
 export function readUnit(source: string): SourceUnit {
   const tree = parseC(source);
-  const items: Item[] = [];
-  const pendingComments: Child[] = [];
-  let headerEnd = 0;
-  let sawItem = false;
-  let prevEndRow = -1;
-
-  const addItem = (child: Child, conds: Cond[]): void => {
-    const prev = items[items.length - 1];
-    if (child.type === ';' && prev && prev.kind === 'type') {
-      prev.end = child.end;
-      return;
-    }
-    if (child.type === 'comment') {
-      if (prev && prevEndRow === child.startRow && pendingComments.length === 0) {
-        prev.end = child.end;
-      } else {
-        pendingComments.push(child);
-      }
-      return;
-    }
-    if (!sawItem) {
-      sawItem = true;
-      headerEnd = leadingHeaderEnd(source, pendingComments, child.start);
-      while (pendingComments.length && pendingComments[0]!.start < headerEnd) pendingComments.shift();
-    }
-    const start = pendingComments.length ? pendingComments[0]!.start : child.start;
-    pendingComments.length = 0;
-    prevEndRow = child.endRow;
-    items.push(describe(source, child.node(), child.type, start, { line: child.startRow + 1, col: 0 }, conds, items.length));
-  };
-
-  // The translation unit's children through a cursor: most are items or comments.
-  const walk = (root: SyntaxNode): void => {
-    const cursor = root.walk();
-    if (!cursor.gotoFirstChild()) return;
-    do {
-      const type = cursor.nodeType;
-      if (type === 'preproc_ifdef' || type === 'preproc_if') {
-        walkConditional(cursor.currentNode, []);
-        continue;
-      }
-      const start = cursor.startIndex;
-      const end = cursor.endIndex;
-      const startRow = cursor.startPosition.row;
-      const endRow = cursor.endPosition.row;
-      const current = type === 'comment' || type === ';' ? undefined : cursor.currentNode;
-      addItem({ type, start, end, startRow, endRow, node: () => current! }, []);
-    } while (cursor.gotoNextSibling());
-  };
-
-  const walkConditional = (node: SyntaxNode, conds: Cond[]): void => {
-    const open = node.text.split('\n')[0]!.trimEnd();
-    const alt = node.childForFieldName('alternative');
-    const elseText = alt ? alt.text.split('\n')[0]!.trimEnd() : '#else';
-    const thenConds = [...conds, { open, branch: 'then' as const, elseText, at: node.startIndex }];
-    const elseConds = [...conds, { open, branch: 'else' as const, elseText, at: node.startIndex }];
-    // The ';' after a struct definition is an anonymous node: it stays with the struct.
-    for (const child of node.children.filter((c) => c.isNamed || c.type === ';')) {
-      if (child === alt || child.startIndex === alt?.startIndex) continue;
-      if (child === node.childForFieldName('name') || child === node.childForFieldName('condition')) continue;
-      if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, thenConds);
-      else addItem(childOf(child), thenConds);
-    }
-    if (alt) {
-      for (const child of alt.children.filter((c) => c.isNamed || c.type === ';')) {
-        if (child.type === 'preproc_ifdef' || child.type === 'preproc_if') walkConditional(child, elseConds);
-        else addItem(childOf(child), elseConds);
-      }
-    }
-  };
-
-  // Items are only read from a tree without ERROR or MISSING nodes: an error node's children are not the shapes
-  // describe() expects (an unterminated char literal leaves a declaration without a declarator). The caller
-  // reports the syntax errors (reportSyntaxErrors) and stops.
-  if (!tree.rootNode.hasError) walk(tree.rootNode);
-  if (!sawItem) headerEnd = source.length;
-  // Comments after the last item belong to no item: kept as the file's trailer, not dropped.
-  const trailerStart = sawItem && pendingComments.length ? pendingComments[0]!.start : source.length;
+  // The parser saw the masked text: what differs before an item's first token is an annotation of the item.
+  const found = walkTopLevel(source, tree, tree.rootNode.text);
+  const items: Item[] = found.items.map((f, index) => {
+    const item = describe(source, f.node, f.type, f.start, { line: f.node.startPosition.row + 1, col: 0 }, f.conds, index);
+    item.end = f.end;
+    item.preambles = f.preambles;
+    return item;
+  });
+  const { headerEnd, trailerStart } = found;
 
   for (const item of items) {
     while (item.end > item.start && /\s/.test(source[item.end - 1]!)) item.end--;
@@ -143,6 +54,9 @@ export function readUnit(source: string): SourceUnit {
     if (item.kind !== 'macro') {
       for (const id of identifiersInText(source.slice(item.node.startIndex, item.end))) if (!item.defines.includes(id)) item.uses.add(id);
     }
+    // The conditions an item is written under are part of its text: `#if LINUX_VERSION_CODE >= ...` needs
+    // <linux/version.h>, `#ifdef HAVE_X` the part's own macro.
+    for (const id of condIdentifiers(item.conds)) item.uses.add(id);
   }
   for (let i = 0; i < items.length; i++) {
     const next = items[i + 1];
@@ -168,25 +82,11 @@ export function readUnit(source: string): SourceUnit {
   return { source, tree, header: source.slice(0, headerEnd), trailer, items, byName, positionAt: lineIndex(source) };
 }
 
-/**
- * The file header is every comment before the first item, except a comment
- * that sits right above the item (no blank line between): that one documents
- * the item.
- */
-function leadingHeaderEnd(source: string, comments: Child[], firstStart: number): number {
-  let attachedFrom = comments.length;
-  let nextStart = firstStart;
-  for (let i = comments.length - 1; i >= 0; i--) {
-    const between = source.slice(comments[i]!.end, nextStart);
-    if ((between.match(/\n/g) ?? []).length >= 2) break;
-    attachedFrom = i;
-    nextStart = comments[i]!.start;
+/** Identifiers the directives of conditionals test (`defined` aside). */
+export function condIdentifiers(conds: readonly Cond[]): string[] {
+  const out: string[] = [];
+  for (const c of conds) {
+    for (const d of c.directives) for (const id of identifiersInText(d.replace(/^\s*#\s*\w+/, ''))) if (id !== 'defined') out.push(id);
   }
-  // The SPDX line always opens every file, whatever follows it.
-  if (attachedFrom === 0 && source.slice(comments[0]?.start ?? 0, comments[0]?.end ?? 0).includes('SPDX-License-Identifier')) attachedFrom = 1;
-  if (attachedFrom === 0) return 0;
-  const last = comments[attachedFrom - 1]!;
-  const rest = source.slice(last.end, attachedFrom < comments.length ? comments[attachedFrom]!.start : firstStart);
-  const blank = rest.match(/^[ \t]*\n(?:[ \t]*\n)?/);
-  return last.end + (blank ? blank[0].length : 0);
+  return out;
 }

@@ -19,4 +19,26 @@ describe('masking kernel idioms', () => {
     const src = 'extern int override_release(char *release, size_t len)\n\tKLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, override_release, 0);\nint f(void)\n{\n\textern int stfu KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, stfu.0, 0);\n\treturn stfu;\n}\n';
     expect(parseC(src).rootNode.hasError).toBe(false);
   });
+
+  it('hides annotations with arguments whole, outside comments and strings, and leaves an unclosed one', () => {
+    const src = 'static int x __section(".data(") __aligned(sizeof(long)) = 1; /* __printf(1, */\nconst char *s = "__aligned(8)";\nint y __attribute__((unused\n';
+    const masked = maskAnnotations(src);
+    expect(masked.length).toBe(src.length);
+    expect(masked.split('\n')[0]).toBe(`static int x ${' '.repeat('__section(".data(") __aligned(sizeof(long))'.length)} = 1; /* __printf(1, */`);
+    expect(masked.split('\n')[1]).toBe('const char *s = "__aligned(8)";');
+    expect(masked.split('\n')[2]).toBe('int y __attribute__((unused');
+  });
+
+  it('parses GNU attributes, kernel annotations and relocation annotations without errors', () => {
+    const src = [
+      '__printf(2, 3) static void log_it(int level, const char *fmt, ...);',
+      'static int hits __ro_after_init __aligned(64);',
+      'struct s { int a; } __packed __randomize_layout;',
+      'static void __cold __noreturn stop(void);',
+      'extern int max_threads KLP_RELOC_SYMBOL(vmlinux, vmlinux, max_threads);',
+      'extern char c\n\tKLP_RELOC_SYMBOL_POS(mod, mod, c, 1);',
+      'static int __attribute__((__section__(".x"), used)) y;',
+    ].join('\n');
+    expect(parseC(src).rootNode.hasError).toBe(false);
+  });
 });

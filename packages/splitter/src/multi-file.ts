@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { formatDiagnostic, type Diagnostic, kbuildModuleName, decodeLines, encodeLines, type LineOrigin, buildManifest, MANIFEST_FILE, manifestText } from '@klp-split/core';
 import { readUnit } from './items.js';
-import { splitFile, splitSource, type SplitOptions, type SplitResult } from './split.js';
+import { splitFile, splitSource, withLocalHeaders, type SplitOptions, type SplitResult } from './split.js';
+import { localHeaders, NO_HEADERS, sharedHeaderName } from './local-headers.js';
 import type { UnitFiles } from './emit.js';
 
 /**
@@ -78,8 +79,9 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   const clashes: Diagnostic[] = [];
   const headers: string[] = [];
   const ownIncludes: Set<string>[] = [];
+  const texts = paths.map((p) => readFileSync(p, 'latin1'));
   for (const [i, path] of paths.entries()) {
-    const text = readFileSync(path, 'latin1');
+    const text = texts[i]!;
     const unit = readUnit(text);
     headers.push(unit.header);
     ownIncludes.push(new Set(text.split('\n').filter((l) => /^#include\s*[<"]/.test(l)).map((l) => l.trim())));
@@ -112,8 +114,9 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (clashes.length) return fail(clashes);
 
   const combined = `${lines.join('\n')}\n`;
+  const local = opts.inPlace || opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dir, texts.map((text, i) => ({ file: names[i]!, text })));
   // The livepatch's own `<module>.h` keeps its name; the split's shared header takes another.
-  const headerFile = existsSync(join(dir, `${module}.h`)) ? `${module}-shared.h` : undefined;
+  const headerFile = sharedHeaderName(dir, module, local.files.keys());
   const originals: UnitFiles = {
     bases: names.map((n) => n.replace(/\.c$/, '')),
     fileOfLine: (line) => Math.max(0, names.indexOf(origin[line - 1]?.file ?? names[0]!)),
@@ -129,11 +132,6 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (result.kind !== 'split' || !result.manifest) return { ...result, source: paths[0]!, diagnostics };
 
   const files = new Map(result.files);
-  const local = [...includes].map((i) => /^#include\s*"([^"]+)"/.exec(i)?.[1]).filter((h): h is string => !!h && !h.includes('/') && existsSync(join(dir, h)));
-  for (const h of local) {
-    if (files.has(h)) return fail([...diagnostics, { file: h, line: 0, col: 0, severity: 'error', code: 'header-name-clash', message: `the split's shared header would overwrite '${h}', which the livepatch's files include` }]);
-    files.set(h, readFileSync(join(dir, h), 'latin1'));
-  }
   const sourceMap = result.manifest.sourceMap && {
     sources: paths.map((p) => relative(opts.sourceRelativeTo ?? dir, resolve(p))),
     files: Object.fromEntries(
@@ -152,12 +150,11 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
     ...result.manifest,
     source: names[0]!,
     sources: names,
-    includes: [...(result.manifest.includes ?? []), ...local],
     sourceMap,
     warnings: diagnostics.filter((d) => d.severity !== 'note').map(formatDiagnostic),
   });
   files.set(MANIFEST_FILE, manifestText(manifest));
-  return { kind: 'split', source: paths[0]!, files, manifest, diagnostics };
+  return withLocalHeaders({ kind: 'split', source: paths[0]!, files, manifest, diagnostics }, local);
 }
 
 /** The module name of several files given together: their composite, else the first file's. */

@@ -1,5 +1,4 @@
 import { bodyStatements, type BodyStatement } from './body-statements.js';
-import { identifiersInText } from './c-identifiers.js';
 import { DependencyGraph } from './dependency-graph.js';
 import { ExportNames } from './export-names.js';
 import { planInit, type InitPlan, type MovedInit } from './init-split.js';
@@ -7,7 +6,7 @@ import { warnObjModReads } from './obj-mod.js';
 import type { Item, SourceUnit } from './items.js';
 import type { KlpObjectEntry, LivepatchModel } from './livepatch-model.js';
 import { kbuildModuleName, perObjectFileBase, perObjectModuleName, type DiagnosticSink, type SymbolFacts } from '@klp-split/core';
-import { partUses, type IncludeFilter } from './include-filter.js';
+import { pruneIncludes, type IncludeFilter } from './include-filter.js';
 import { ObjectBinding } from './object-binding.js';
 import { itemRoot, place, placementProblems, type Placement, type Root } from './placement.js';
 import { readRelocAnnotations, type RelocAnnotations } from './reloc-annotations.js';
@@ -111,7 +110,7 @@ export function planSplit(unit: SourceUnit, model: LivepatchModel, fileBase: str
   }
   header.sort((a, b) => a.index - b.index);
   if (header.length) main.usesHeader = true;
-  if (includes) dropUnusedIncludes(parts, header, includes);
+  if (includes) pruneIncludes(objects, header, includes, unit.byName);
   return { patch, fileBase, main, objects, header, exported, roles, exportNames, headerFile, annotations, ...(init.moved.size ? { mainInit: init.kept } : {}) };
 }
 
@@ -181,19 +180,6 @@ function warnUnknownObjects(binding: ObjectBinding, placement: Placement, module
         sink.warning(u.pos, 'symbol-object-unknown', `cannot tell whether '${u.symbol}' is in vmlinux or in ${modules.map((m) => `'${m}'`).join(', ')} (no symbols of them given): if it is a module's, the main module cannot use it; give the targets' .ko (--target) and a kallsyms dump, or annotate it with KLP_RELOC_SYMBOL; 'klp-split build' checks it`);
       }
     }
-  }
-}
-
-/** Each part keeps the kernel headers its own items (and exit statements) use. */
-function dropUnusedIncludes(parts: PartPlan[], header: Item[], includes: IncludeFilter): void {
-  for (const part of parts) {
-    const uses = partUses(part.usesHeader ? [...part.items, ...header] : part.items);
-    // `#if LINUX_VERSION_CODE >= KERNEL_VERSION(...)` around an item uses <linux/version.h>'s macros.
-    for (const item of part.items) for (const c of item.conds) for (const n of identifiersInText(c.open)) uses.add(n);
-    for (const st of part.exitStatements) for (const n of st.uses) uses.add(n);
-    for (const n of part.initWork?.uses ?? []) uses.add(n);
-    for (const n of part.entry?.roots ?? []) uses.add(n);
-    part.items = part.items.filter((i) => i.kind !== 'include' || includes.needs(i, uses));
   }
 }
 

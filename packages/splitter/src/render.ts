@@ -1,10 +1,12 @@
-import type { Cond } from './items.js';
+import type { Cond, Preamble } from './top-level.js';
 
 /** A piece of an output file: text, the blank lines after it, and its #ifdef context. */
 export interface Entry {
   text: string;
   gap: string;
   conds: Cond[];
+  /** Comments that precede blocks this entry opens first (see top-level.ts). */
+  preambles?: Preamble[];
   /** The original line of the entry's first line; `lines` of them map one to one when exact. */
   origin?: { line: number; lines: number; exact: boolean };
 }
@@ -15,18 +17,18 @@ export interface RenderedOrigin {
   exact: boolean;
 }
 
+/** The same branch of the same block. */
 function sameCond(a: Cond | undefined, b: Cond | undefined): boolean {
-  return !!a && !!b && a.at === b.at && a.branch === b.branch;
-}
-
-function sameBlock(a: Cond | undefined, b: Cond | undefined): boolean {
-  return !!a && !!b && a.at === b.at;
+  return !!a && !!b && a.at === b.at && a.directives.length === b.directives.length;
 }
 
 /**
  * Concatenates entries, reopening the preprocessor conditionals each entry
  * was written under, so an item inside `#ifdef CONFIG_X` keeps its condition
- * in whatever file it lands. Blank lines around a block follow the original.
+ * in whatever file it lands: every block it opens it closes, each once. An
+ * item in a later branch (`#elif B`, `#else`) is written after the
+ * directives of the branches before it, empty when the file has none of
+ * their items. Blank lines around a block follow the original.
  */
 export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefined)[]): string {
   // Pieces joined once, newlines counted as they are added: re-reading a growing string is quadratic.
@@ -38,24 +40,32 @@ export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefine
   };
   let open: Cond[] = [];
   let prevGap: string | undefined;
+  const close = (to: number): void => {
+    for (let i = open.length - 1; i >= to; i--) put(`${open[i]!.endif}\n`);
+  };
   for (const entry of entries) {
     let common = 0;
     while (common < open.length && common < entry.conds.length && sameCond(open[common], entry.conds[common])) common++;
     const changes = common !== open.length || common !== entry.conds.length;
     if (prevGap !== undefined) put(changes ? '\n' : prevGap);
     if (changes) {
-      const switchesBranch = common === open.length - 1 && common < entry.conds.length && sameBlock(open[common], entry.conds[common]);
-      if (switchesBranch) {
-        put(`${entry.conds[common]!.elseText}\n`);
+      const was = open[common];
+      const next = entry.conds[common];
+      // The next branch of a block already open: its directives follow the deeper blocks' ends.
+      if (was && next && was.at === next.at && next.directives.length > was.directives.length) {
+        close(common + 1);
+        for (const d of next.directives.slice(was.directives.length)) put(`${d}\n`);
         common++;
       } else {
-        for (let i = open.length - 1; i >= common; i--) put('#endif\n');
-        if (prevGap === '\n\n' && (open.length > common || entry.conds.length > common)) put('\n');
+        // A blank line after the blocks it closes when the original has one after the outermost of them or after the
+        // last entry; before the blocks it opens as after the entry before.
+        const closed = open[common];
+        close(common);
+        if (closed ? closed.blankAfter || prevGap === '\n\n' : prevGap === '\n\n' && entry.conds.length > common) put('\n');
       }
       for (let i = common; i < entry.conds.length; i++) {
-        const c = entry.conds[i]!;
-        put(`${c.open}\n`);
-        if (c.branch === 'else') put(`${c.elseText}\n`);
+        for (const p of entry.preambles ?? []) if (p.level === i) put(p.text);
+        for (const d of entry.conds[i]!.directives) put(`${d}\n`);
       }
     }
     open = entry.conds;
@@ -69,7 +79,7 @@ export function renderEntries(entries: Entry[], map?: (RenderedOrigin | undefine
     prevGap = entry.gap;
   }
   if (open.length) put('\n');
-  for (let i = open.length - 1; i >= 0; i--) put('#endif\n');
+  close(0);
   const text = out.join('');
   let end = text.length;
   while (end > 0 && text[end - 1] === '\n') end--;

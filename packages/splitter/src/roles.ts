@@ -66,7 +66,7 @@ export function attachedSubject(item: Item): string | undefined {
   return arg?.text.replace(/^&\s*/, '');
 }
 
-/** `KLP_MODULE_RELOC(obj) name[] = { KLP_SYMPOS(sym, pos), ... };` (reloc-annotation-mask.ts). */
+/** `KLP_MODULE_RELOC(obj) name[] = { KLP_SYMPOS(sym, pos), ... };` (mask.ts, reloc-annotations.ts). */
 export function isModuleRelocList(item: Item): boolean {
   return item.kind === 'variable' && /^\s*(?:static\s+)?KLP_MODULE_RELOC\s*\(/.test(stripStringsAndComments(item.text));
 }

@@ -2,14 +2,16 @@ import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { confinePath, KlpError, readSourceText, type ManifestSourceMap, DiagnosticSink, formatDiagnostic, type Diagnostic, buildManifest, isSymbolName, kbuildModuleName, MANIFEST_FILE, manifestText, objectNameProblem, patchNameProblem, type SplitManifest, encodeLines, TOOL_NAME, TOOL_VERSION } from '@klp-split/core';
 import { MAX_CONDITIONAL_DEPTH, tooDeepConditional } from './conditional-depth.js';
-import { emitSplit, type PartFiles, type UnitFiles } from './emit.js';
+import { emitSplit, hasLivepatchModinfo, type PartFiles, type UnitFiles } from './emit.js';
 import { IncludeFilter } from './include-filter.js';
+import { localHeaders, NO_HEADERS, sharedHeaderName, type LocalHeaders } from './local-headers.js';
 import { readUnit } from './items.js';
 import { findLivepatch, type LivepatchModel } from './livepatch-model.js';
 import type { SourceUnit } from './items.js';
 import { toCrlf, toLf, usesCrlf } from './line-endings.js';
 import { patchFields } from './patch-fields.js';
 import { reportSyntaxErrors } from './parse.js';
+import { reportRuntimePatch } from './runtime-patch.js';
 import { planSplit, type SplitPlan } from './plan.js';
 import type { SymbolFacts } from '@klp-split/core';
 
@@ -43,6 +45,11 @@ export interface SplitOptions {
   originals?: UnitFiles;
   /** convert: the main part of a module built from several files keeps the originals' names. */
   inPlace?: boolean;
+  /**
+   * Copy the livepatch's own headers beside the split (default). convert
+   * writes the split where the headers already are, and turns it off.
+   */
+  copyLocalHeaders?: boolean;
   /** Which object each symbol the livepatch uses is in (kernel and target symbols): placement by object. */
   facts?: SymbolFacts;
   /** Kernel source directories the livepatch's local headers are in (the `-I` of its Kbuild's ccflags-y): kept for the parts' build. */
@@ -72,6 +79,7 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   const preprocess = opts.preprocess;
   const found = findLivepatch(unit, sink, preprocess ? () => preprocess(path, source) : undefined);
   if (found.kind === 'not-livepatch') {
+    if (!wrapperInclude(source) && reportRuntimePatch(unit, sink)) return result('invalid');
     sink.note(undefined, 'not-livepatch', 'no struct klp_patch here: not a livepatch, nothing to split');
     return result('not-livepatch');
   }
@@ -97,6 +105,10 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
   }
   if (sink.failed) return result('invalid');
 
+  if (!hasLivepatchModinfo(unit)) {
+    const license = unit.items.find((i) => i.kind === 'call' && i.call!.name === 'MODULE_LICENSE');
+    sink.warning((license ?? found.model.patchItem).pos, 'missing-livepatch-modinfo', 'no MODULE_INFO(livepatch, "Y"): the kernel refuses to enable a patch whose module does not carry it; every part of the split carries it');
+  }
   const plan = planSplit(unit, found.model, fileBase, sink, opts.includeDirs?.length ? new IncludeFilter(opts.includeDirs) : undefined, opts.headerFile, opts.facts);
   if (sink.failed) return result('invalid');
   const emitted = emitSplit(unit, found.model, plan, opts.originals);
@@ -118,11 +130,39 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
 export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
   // latin1: one character per byte, so bytes that are not UTF-8 survive and columns count bytes.
   const source = readSourceText(path);
-  const result = splitSource(path, source, opts);
-  if (result.kind !== 'not-livepatch') return result;
-  const include = wrapperInclude(source);
-  if (!include) return result;
-  return splitWrapper(path, source, include, opts, []);
+  const local = opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dirname(path), [{ file: opts.displayName ?? path, text: source }]);
+  const headerFile = opts.headerFile ?? sharedHeaderName(dirname(path), basename(path).replace(/\.c$/, ''), local.files.keys());
+  let result = splitSource(path, source, { ...opts, headerFile });
+  if (result.kind === 'not-livepatch') {
+    const include = wrapperInclude(source);
+    if (include) result = splitWrapper(path, source, include, opts, []);
+  }
+  return withLocalHeaders(result, local);
+}
+
+/**
+ * The split with the livepatch's own headers beside it (local-headers.ts),
+ * listed in the manifest's `includes`; a header the split would have to
+ * overwrite with a generated file, or one it cannot copy, stops it.
+ */
+export function withLocalHeaders(result: SplitResult, local: LocalHeaders): SplitResult {
+  const diagnostics = [...result.diagnostics, ...local.diagnostics];
+  if (result.kind !== 'split' || !result.manifest) return { ...result, diagnostics };
+  for (const name of local.files.keys()) {
+    if (!result.files.has(name)) continue;
+    diagnostics.push({ file: name, line: 0, col: 0, severity: 'error', code: 'header-name-clash', message: `the split would write its own '${name}' over the livepatch's header of that name` });
+  }
+  if (diagnostics.some((d) => d.severity === 'error')) return { kind: 'invalid', source: result.source, files: new Map(), diagnostics };
+  if (!local.files.size && !local.diagnostics.length) return result;
+  const files = new Map(result.files);
+  for (const [name, text] of local.files) files.set(name, text);
+  const manifest = buildManifest({
+    ...result.manifest,
+    includes: [...(result.manifest.includes ?? []), ...local.files.keys()],
+    warnings: [...(result.manifest.warnings ?? []), ...local.diagnostics.filter((d) => d.severity !== 'note').map((d) => formatDiagnostic({ ...d, file: basename(d.file) }))],
+  });
+  files.set(MANIFEST_FILE, manifestText(manifest));
+  return { ...result, files, manifest, diagnostics };
 }
 
 /** The `#include "<other>.c"` of a wrapper, with the position of the quoted name. */

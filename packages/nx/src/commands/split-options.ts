@@ -13,11 +13,13 @@ Code goes to the part of the object whose symbols it uses (its
 annotations, --target, the kernel's symbols): init work for a module
 moves into that module's per-object init; what cannot be placed is
 refused at its line. Nothing is written when an error is reported.
-With a kernel tree (--kdir,
---kernel, $KDIR or the installed kernel environment) each part keeps only
-the #includes whose headers declare something it uses, and kbuild's
-preprocessor evaluates names and #if conditions only the compiler knows;
-without one, every #include is kept.`,
+The livepatch's own headers (#include "x.h") are copied into <dir>; the
+shared header is <patch>.h, or <patch>-shared.h when the livepatch has a
+<patch>.h. The main module keeps every #include; with a kernel tree
+(--kdir, --kernel, $KDIR or the installed kernel environment) a
+per-object module drops a kernel header it surely does not need (nothing
+it uses comes from it), and kbuild's preprocessor evaluates names and #if
+conditions only the compiler knows; without one, every #include is kept.`,
   after: `Writes are all or nothing: <dir> is locked (.klp-split.lock) while
 written, files are staged and committed through a journal, and a run
 interrupted halfway is completed or undone by the next one.

@@ -69,7 +69,8 @@ export function planConversion(dir: string, opts: { includeDirs?: string[]; prep
       }
       continue;
     }
-    take(file, splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess, facts: opts.facts }), file.replace(/\.c$/, ''), file.replace(/\.c$/, '.o'));
+    // In place: the livepatch's own headers are where they were, nothing to copy.
+    take(file, splitFile(join(dir, file), { displayName: file, includeDirs: opts.includeDirs, preprocess: opts.preprocess, facts: opts.facts, copyLocalHeaders: false }), file.replace(/\.c$/, ''), file.replace(/\.c$/, '.o'));
   }
   const makefile = ['Kbuild', 'Makefile'].find((f) => existsSync(join(dir, f)));
   const withObjects = livepatches.filter((l) => l.perObject.length);
