@@ -31,6 +31,8 @@ interface AnnotationProblem {
   symbol: string;
   message: string;
   code: string;
+  /** The annotation's form, so the diagnostic points at the annotation rather than the symbol's first mention. */
+  form?: Annotation['form'];
 }
 
 export function readAnnotations(elf: ElfFile): { annotations: Annotation[]; problems: AnnotationProblem[] } {
@@ -62,7 +64,7 @@ export function readAnnotations(elf: ElfFile): { annotations: Annotation[]; prob
       }
       if (sym.shndx !== C.SHN_UNDEF) {
         const name = definedName(elf, sym, r.addend);
-        problems.push({ symbol: name, code: 'klp-annotation-defined-symbol', message: `KLP_SYMPOS(${name}, ...) names a symbol this module defines; only undefined symbols are resolved by the livepatch core` });
+        problems.push({ symbol: name, form: 'KLP_MODULE_RELOC', code: 'klp-annotation-defined-symbol', message: `KLP_SYMPOS(${name}, ...) names a symbol this module defines; only undefined symbols are resolved by the livepatch core` });
         continue;
       }
       annotations.push({ symIndex: sym.index, symbol: sym.name, symObject: object, sympos: data.readUInt32LE(r.offset + 8), form: 'KLP_MODULE_RELOC', section: sec.index });

@@ -48,7 +48,7 @@ export function convertModule({ elf, role, facts, sources }: ConvertInput): Conv
     diagnostics.push({ file: at?.file ?? elf.path, line: at?.line ?? 0, col: at?.col ?? 0, severity: p.severity, code: p.code, message: p.message });
   };
   const { annotations, problems } = readAnnotations(elf);
-  for (const p of problems) report(p.symbol, { ...p, severity: 'error' });
+  for (const p of problems) report(p.symbol, { ...p, severity: 'error' }, p.form);
   const decisions = classify(elf, facts, role, annotations);
 
   // The sympos of every symbol that becomes a livepatch relocation.
