@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { elfConstants as C, readElf, type ElfFile } from '@klp-split/kernel-facts';
+import { recordForgedModule } from '../helpers/forged-module.js';
 
 /**
  * Test-side edits of a `.ko` that `klp-split build` wrote: the faults its
@@ -56,6 +57,7 @@ export function applyRelocEdit(file: string, edit: RelocEdit): void {
     }
     // Such a file may be one the reader refuses: that is what these edits test.
     writeFileSync(file, buf);
+    recordForgedModule(file);
     return;
   }
   if (edit.kind === 'section-info') {
@@ -79,6 +81,7 @@ export function applyRelocEdit(file: string, edit: RelocEdit): void {
     else buf.writeUInt16LE(edit.shndx, entry + 6);
   }
   writeFileSync(file, buf);
+  recordForgedModule(file);
   if (edit.kind === 'symbol-shndx' && edit.unreadable) return;
   // The edit did what it says: the reader sees the new name or index.
   const after = readElf(readFileSync(file), file);

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readElf } from '@klp-split/kernel-facts';
 import { corpusModules, corpusSplits } from '../helpers/corpus.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
+import { recordForgedModule } from '../helpers/forged-module.js';
 
 /**
  * Issue 11, the verify/simulate side of the trust boundary: every reader of
@@ -44,6 +45,7 @@ function patchSection(ko: string, name: string, edit: (buf: Buffer, at: number, 
   if (!s) throw new Error(`${ko} has no section ${name}`);
   edit(buf, elf.header.shoff + s.index * SHDR, s.index);
   writeFileSync(ko, buf);
+  recordForgedModule(ko);
 }
 
 function verify(dir: string, extra: string[] = []) {

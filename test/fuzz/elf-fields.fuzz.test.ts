@@ -7,6 +7,7 @@ import type { Violation } from './oracles.js';
 import { fuzzCases, fuzzSeeds, hex, type Rng } from './rng.js';
 import { runInProcess } from './run.js';
 import { Sandbox } from './sandbox.js';
+import { recordForgedModule } from '../helpers/forged-module.js';
 
 /**
  * Issue 20: fuzzing the fields the module loader trusts (relocation
@@ -165,6 +166,7 @@ describe('fuzzing the ELF fields the module loader trusts (issue 20)', () => {
     const buf = readFileSync(join(dir, ko));
     const change = mutate(rng, buf);
     writeFileSync(join(dir, ko), buf);
+    recordForgedModule(join(dir, ko));
     const what = `${ko}: ${change}`;
     noteCase(sandbox, what);
     const scenario = join(sandbox.work, 'load.scenario');

@@ -1,5 +1,6 @@
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readInput } from '../read-input.js';
 import { contentHash } from '../write/hash.js';
 import type { BuildRecord } from './build-record.js';
 
@@ -21,7 +22,7 @@ export function buildInputs(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of readdirSync(dir).sort()) {
     if (!isBuildInput(name) || !lstatSync(join(dir, name)).isFile()) continue;
-    out[name] = contentHash(readFileSync(join(dir, name)));
+    out[name] = contentHash(readInput(join(dir, name), name.endsWith('.json') ? 'json' : 'source'));
   }
   return out;
 }
@@ -39,7 +40,8 @@ export function staleness(dir: string, record: BuildRecord): string | undefined 
   }
   for (const m of record.modules) {
     if (!m.sha256 || !existsSync(m.ko)) continue;
-    if (contentHash(readFileSync(m.ko)) !== m.sha256) return `module '${m.module}' is not the one the build made (it changed since)`;
+    // Read as the loader reads it: a FIFO or device in its place is refused (exit 2), never waited on.
+    if (contentHash(readInput(m.ko, 'elf', { what: `module '${m.module}'` })) !== m.sha256) return `module '${m.module}' is not the one the build made (it changed since)`;
   }
   return undefined;
 }
