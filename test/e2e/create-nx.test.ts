@@ -40,7 +40,7 @@ describe('a livepatch made from a fix, from Nx', () => {
       options: { patches: ['livepatches/cve-cmdline/0001-proc-mark-cmdline.patch'], outputPath: 'livepatches/cve-cmdline/out/create', name: 'cve-cmdline' },
     });
     expect(project.targets.split.dependsOn).toEqual(['create']);
-    expect(project.targets.split.options.source).toBe('livepatches/cve-cmdline/out/create/cve-cmdline.c');
+    expect(project.targets.split.options.sources).toEqual(['livepatches/cve-cmdline/out/create/cve-cmdline.c']);
   });
 
   it('creates, splits, builds and verifies; a second run comes from the cache', async () => {

@@ -57,7 +57,8 @@ describe('split differential faults: the real split kernel and the simulator agr
     const r = await result;
     const results = new Map<string, KernelSide>();
     for (const [id, lines] of r.cases) {
-      const t = caseTranscript(keptLines(lines, (l) => l.startsWith('livepatch: ') || l.startsWith('klpsf')));
+      // The x86 module loader's lines (prefix 'module: ') about the case's modules too: the relocation faults' reactions.
+      const t = caseTranscript(keptLines(lines, (l) => l.startsWith('livepatch: ') || l.startsWith('klpsf') || l.startsWith('module: x86/modules: ') || l.startsWith('module: klpsf')));
       results.set(id, { transcript: t.lines, status: t.status, left: r.left.get(id) ?? [] });
     }
     real = { results, problems: r.problems, ms: r.ms };

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DONE_MARKER, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
+import { guestDone, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
 import { runGuest, type KernelKind } from '../../packages/nx/src/real-kernel/guest-run.js';
 import { klpSplit, ROOT } from './env.js';
 
@@ -71,7 +71,7 @@ export interface CreateGuestRun {
  */
 export async function runCreateGuest(kernel: KernelKind, files: Record<string, string>, kos: string[], workDir: string): Promise<CreateGuestRun> {
   const r = await runGuest({ kernel, kos, script: join(ROOT, 'test/guest/create-real.sh'), files, workDir, timeoutS: 600 });
-  if (r.exitCode !== 0 || !r.output.includes(DONE_MARKER)) throw new Error(`the guest run failed (${r.exitCode}):\n${r.output}\n${r.stderr}`);
+  if (r.exitCode !== 0 || !guestDone(r.output)) throw new Error(`the guest run failed (${r.exitCode}):\n${r.output}\n${r.stderr}`);
   const report = parseGuestReport(r.dmesg, () => false);
   if (report.problems.length) throw new Error(`guest problems: ${report.problems.join('; ')}`);
   const blocks = new Map([...report.cases].map(([id, lines]) => [id, lines.flatMap((l) => (l.kind === 'out' ? [l.text] : l.kind === 'rc' ? [`rc=${l.status}`] : []))]));
