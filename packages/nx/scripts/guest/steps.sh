@@ -10,7 +10,13 @@
 #   modprobe <module> [param=value...] | insmod <module> | rmmod <module>
 #   echo 0|1 > /sys/kernel/livepatch/<patch>/enabled
 #   echo 1 > /sys/kernel/livepatch/<patch>/force
-#   cat <file under /proc or /sys>
+#   echo <integer> > <file under /proc/sys or /proc/<pid>>
+#   cat <file under /proc, /sys or /mnt>
+#   uname [-<letters>]
+#   mount -t <type> none <mount point> | umount <mount point>
+#                                   a mount point is /mnt/<name> (made when
+#                                   missing) or /proc/sys/fs/binfmt_misc;
+#                                   after @end what is mounted there goes
 #   @callback <module> pre_patch=<n>   (the test modules' pre_patch_ret)
 #   @lsmod                          the loaded modules, sorted
 #   @objects <patch>                the patch's objects in sysfs, sorted
@@ -62,6 +68,7 @@ lp=/sys/kernel/livepatch
 extra=/lib/modules/$(uname -r)/extra
 name='[A-Za-z0-9_-]+'
 param='[A-Za-z0-9_]+=[A-Za-z0-9_,.-]*'
+mount_point='/mnt/[A-Za-z0-9_-]+|/proc/sys/fs/binfmt_misc'
 kmsg() { printf 'klp-guest: %s\n' "$*" > /dev/kmsg; }
 
 # After '@sleeping <module> <function>' a task of the module sleeps in a
@@ -148,12 +155,21 @@ command_of() {
     shown="insmod ${w[1]//-/_}" cmd=(insmod "$(module_file "${w[1]}")")
   elif [[ ${w[0]} == rmmod && ${#w[@]} -eq 2 && ${w[1]} =~ ^$name$ ]]; then
     shown="rmmod ${w[1]//-/_}" cmd=(rmmod "${w[1]//-/_}")
-  elif [[ ${w[0]} == cat && ${#w[@]} -eq 2 && ${w[1]} =~ ^/(proc|sys)/[A-Za-z0-9_/.,:-]+$ && ${w[1]} != *..* ]]; then
+  elif [[ ${w[0]} == cat && ${#w[@]} -eq 2 && ${w[1]} =~ ^/(proc|sys|mnt)/[A-Za-z0-9_/.,:-]+$ && ${w[1]} != *..* ]]; then
     shown="cat ${w[1]}" cmd=(cat "${w[1]}")
+  elif [[ ${w[0]} == uname && ${#w[@]} -le 2 && ${w[1]:--a} =~ ^-[a-z]+$ ]]; then
+    shown="${w[*]}" cmd=("${w[@]}")
+  elif [[ ${w[0]} == mount && ${#w[@]} -eq 5 && ${w[1]} == -t && ${w[2]} =~ ^[A-Za-z0-9_]+$ && ${w[3]} == none && ${w[4]} =~ ^($mount_point)$ ]]; then
+    shown="mount -t ${w[2]} none ${w[4]}" cmd=(bash -c '[[ $2 != /mnt/* ]] || mkdir -p "$2"; mount -t "$1" none "$2"' bash "${w[2]}" "${w[4]}")
+  elif [[ ${w[0]} == umount && ${#w[@]} -eq 2 && ${w[1]} =~ ^($mount_point)$ ]]; then
+    shown="umount ${w[1]}" cmd=(umount "${w[1]}")
   elif [[ $line =~ ^[[:space:]]*echo[[:space:]]+([01])[[:space:]]*\>[[:space:]]*(/sys/kernel/livepatch/[A-Za-z0-9_]+/(enabled|force))[[:space:]]*$ ]]; then
     v=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
     [[ $f != */force || $v == 1 ]] || return 1
     # A file write as the selftests' shell does it: bash's own message on failure.
+    shown="echo $v > $f" cmd=(bash -c 'echo "$1" > "$2"' bash "$v" "$f")
+  elif [[ $line =~ ^[[:space:]]*echo[[:space:]]+(-?[0-9]+)[[:space:]]*\>[[:space:]]*(/proc/(sys|[0-9]+)/[A-Za-z0-9_/.-]+)[[:space:]]*$ && ${BASH_REMATCH[2]} != *..* ]]; then
+    v=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]}
     shown="echo $v > $f" cmd=(bash -c 'echo "$1" > "$2"' bash "$v" "$f")
   elif [[ $line =~ ^[[:space:]]*@callback[[:space:]]+($name)[[:space:]]+pre_patch=(-?[0-9]+)[[:space:]]*$ ]]; then
     f=/sys/module/${BASH_REMATCH[1]//-/_}/parameters/pre_patch_ret v=${BASH_REMATCH[2]}
@@ -242,6 +258,8 @@ objects() {
 cleanup() {
   local p m i
   stalls=
+  # A mounted file system keeps its module: what a case mounted goes first (the last mount first).
+  for m in $(awk -v re="^($mount_point)\$" '$2 ~ re { print $2 }' /proc/mounts | sort -r); do umount "$m" || true; done
   for p in "$lp"/*/enabled; do
     if [[ -e $p && $(cat "$p") == 1 ]]; then echo 0 > "$p" || true; fi
   done
