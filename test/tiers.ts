@@ -21,6 +21,8 @@ export const REAL_KERNEL = [
   'test/e2e/split-corpus-real.test.ts',
   'test/e2e/split-real-kernel.test.ts',
   'test/e2e/simulate-real-kernel.test.ts',
+  'test/e2e/create-real.test.ts',
+  'test/e2e/create-split-real.test.ts',
 ];
 
 /** End-to-end suites in the quick tier. */

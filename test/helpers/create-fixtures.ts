@@ -1,7 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { guestDone, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { runGuest, type KernelKind } from '../../packages/nx/src/real-kernel/guest-run.js';
 import { klpSplit, ROOT } from './env.js';
 
 /**
@@ -56,24 +54,4 @@ export async function inBatches<T, R>(items: T[], limit: number, work: (item: T)
     }),
   );
   return out;
-}
-
-export interface CreateGuestRun {
-  /** A case's output lines and `rc=<status>` (test/guest/create-real.sh's case ids). */
-  out: (id: string) => string[];
-  dmesg: string;
-}
-
-/**
- * One boot of the stock or split kernel running test/guest/create-real.sh
- * over the livepatches given (name in the guest -> .ko), with `kos` installed
- * for modprobe; the run must end cleanly, without a guest problem.
- */
-export async function runCreateGuest(kernel: KernelKind, files: Record<string, string>, kos: string[], workDir: string): Promise<CreateGuestRun> {
-  const r = await runGuest({ kernel, kos, script: join(ROOT, 'test/guest/create-real.sh'), files, workDir, timeoutS: 600 });
-  if (r.exitCode !== 0 || !guestDone(r.output)) throw new Error(`the guest run failed (${r.exitCode}):\n${r.output}\n${r.stderr}`);
-  const report = parseGuestReport(r.dmesg, () => false);
-  if (report.problems.length) throw new Error(`guest problems: ${report.problems.join('; ')}`);
-  const blocks = new Map([...report.cases].map(([id, lines]) => [id, lines.flatMap((l) => (l.kind === 'out' ? [l.text] : l.kind === 'rc' ? [`rc=${l.status}`] : []))]));
-  return { out: (id) => blocks.get(id) ?? [`(no case ${id})`], dmesg: r.dmesg };
 }

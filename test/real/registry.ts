@@ -1,4 +1,5 @@
 import type { RealBatch } from './batch.js';
+import { createRealBatch, createSplitBatch } from './batches/create-real.js';
 import { dependentBatch } from './batches/differential-dependent-targets.js';
 import { faultsBatch } from './batches/differential-faults.js';
 import { relocFaultsBatch } from './batches/differential-reloc-faults.js';
@@ -21,7 +22,9 @@ export const REAL_BATCHES: RealBatch[] = [
   relocFaultsBatch,
   dependentBatch,
   klprBatch,
+  createRealBatch,
   splitKernelBatch,
   splitSelftestsBatch,
+  createSplitBatch,
   splitFaultsBatch,
 ];
