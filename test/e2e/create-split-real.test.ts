@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { inBatches, moduleOfFixture } from '../helpers/create-fixtures.js';
 import { klpSplit } from '../helpers/env.js';
 import { kernelLog } from '../helpers/real-kernel.js';
-import { createChecks, createSplitBatch, NOT_ON_SPLIT, POSITIVE, splitFixes, splitKallsyms, type MadeFix } from '../real/batches/create-real.js';
+import { createChecks, makeFailures, createSplitBatch, NOT_ON_SPLIT, POSITIVE, splitFixes, splitKallsyms, type MadeFix } from '../real/batches/create-real.js';
 import { realBatch } from '../real/result.js';
 
 /**
@@ -27,12 +27,7 @@ let dmesg: string;
 beforeAll(async () => {
   const result = realBatch(createSplitBatch);
   made = await splitFixes();
-  for (const f of runnable) {
-    const m = made.get(f)!;
-    expect(m.fix.create.code, `${f}: ${m.fix.create.stdout}\n${m.fix.create.stderr}`).toBe(0);
-    expect(m.build?.code, `${f}: ${m.build?.stdout}\n${m.build?.stderr}`).toBe(0);
-    expect(m.build!.stdout, `${f}: compiler warnings`).not.toMatch(/warning:/);
-  }
+  expect(makeFailures(made, runnable)).toEqual([]);
   const kallsyms = await splitKallsyms();
   verified = new Map(await inBatches(runnable, 2, async (f) => [f, await klpSplit(['verify', join(made.get(f)!.fix.dir, 'split'), '--kallsyms', kallsyms])] as const));
   const r = await result;

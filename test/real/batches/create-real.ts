@@ -139,6 +139,17 @@ async function madeFixes(name: string, facts: string[], files: string[], make: (
   return new Map(made.map((m) => [m.fix.name, m]));
 }
 
+/** What went wrong making these fixes: create or build failed, or the build warned (each with its output); none when all went well. */
+export function makeFailures(made: Map<string, MadeFix>, fixes: string[]): string[] {
+  return fixes.flatMap((f) => {
+    const m = made.get(f);
+    if (!m) return [`${f}: not made`];
+    if (m.fix.create.code !== 0) return [`${f}: create exited ${m.fix.create.code}:\n${m.fix.create.stdout}\n${m.fix.create.stderr}`];
+    if (m.build?.code !== 0) return [`${f}: build exited ${m.build?.code}:\n${m.build?.stdout}\n${m.build?.stderr}`];
+    return /warning:/.test(m.build.stdout) ? [`${f}: compiler warnings:\n${m.build.stdout}`] : [];
+  });
+}
+
 const outcome = (r: { code: number; stdout: string; stderr: string }): BuildOutcome => ({ code: r.code, stdout: r.stdout, stderr: r.stderr });
 
 /** Each fix created and built against Debian's 6.1 headers, with Debian's modules it patches as targets (a shared fixture). */
