@@ -39,6 +39,14 @@ describe("a livepatch's own headers", () => {
     ]);
   });
 
+  it("found only in a directory the livepatch's Kbuild adds with -I are left to the compiler, neither copied nor refused", () => {
+    const dir = tree({ 'kernel/fs/proc/base.c': '', 'kernel/lib/kstrtox.h': '#define K 1\n', 'lp/x': '' });
+    const r = localHeaders(join(dir, 'lp'), [{ file: 'fix.c', text: '#include "../../lib/kstrtox.h"\n#include "../escape.h"\n' }], [join(dir, 'kernel/fs/proc')]);
+    expect(r.files.size).toBe(0);
+    // The -I directory does not widen what is copied: a name found nowhere still leaves the directory.
+    expect(r.diagnostics.map((d) => [d.severity, d.code, d.line])).toEqual([['error', 'path-escape', 2]]);
+  });
+
   it("give the split's shared header another name when one is named like it", () => {
     const dir = tree({ 'fix.h': '', 'fix-shared.h': '' });
     expect(sharedHeaderName(dir, 'other', [])).toBe('other.h');

@@ -7,8 +7,10 @@ import type { Diagnostic } from '@klp-split/core';
  * The livepatch's own headers (`#include "fix.h"`), copied beside the split
  * so every part compiles where it is written, as the original did beside its
  * source. Each is confined to the source's directory (the trust boundary),
- * and the headers they include are copied too. A name the original finds
- * elsewhere (through the Makefile's -I) cannot be copied: a warning says so.
+ * and the headers they include are copied too. A name found only in a
+ * directory the livepatch's Kbuild adds with -I is left to the compiler
+ * (the parts keep that -I); one found nowhere cannot be copied: a warning
+ * says so.
  */
 export interface LocalHeaders {
   /** Name relative to the source directory (as written in the output) to its text (latin1, byte for byte). */
@@ -38,7 +40,7 @@ function quotedIncludes(text: string): { name: string; line: number; col: number
  * files a source includes are followed (a wrapper's livepatch) but not
  * copied: the split writes them itself.
  */
-export function localHeaders(dir: string, sources: { file: string; text: string }[]): LocalHeaders {
+export function localHeaders(dir: string, sources: { file: string; text: string }[], includeDirs: readonly string[] = []): LocalHeaders {
   const files = new Map<string, string>();
   const diagnostics: Diagnostic[] = [];
   const seen = new Set<string>();
@@ -46,6 +48,9 @@ export function localHeaders(dir: string, sources: { file: string; text: string 
   const visit = (file: string, fromDir: string, text: string): void => {
     for (const inc of quotedIncludes(text)) {
       const where = { file, line: inc.line, col: inc.col };
+      // Not beside the source but in a directory the livepatch's Kbuild adds with -I (a fix's own kernel
+      // directory, `klp-split create`): the parts are built with the same -I, so the compiler finds it there.
+      if (!existsSync(resolve(fromDir, inc.name)) && includeDirs.some((d) => existsSync(resolve(d, inc.name)))) continue;
       let full: string;
       try {
         full = confinePath(dir, relative(base, resolve(fromDir, inc.name)) || '.', { what: `the local header '${inc.name}'`, ...where });

@@ -114,7 +114,7 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   if (clashes.length) return fail(clashes);
 
   const combined = `${lines.join('\n')}\n`;
-  const local = opts.inPlace || opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dir, texts.map((text, i) => ({ file: names[i]!, text })));
+  const local = opts.inPlace || opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dir, texts.map((text, i) => ({ file: names[i]!, text })), opts.localHeaderDirs);
   // The livepatch's own `<module>.h` keeps its name; the split's shared header takes another.
   const headerFile = sharedHeaderName(dir, module, local.files.keys());
   const originals: UnitFiles = {

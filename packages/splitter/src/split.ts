@@ -130,7 +130,7 @@ function splitLfSource(path: string, source: string, opts: SplitOptions): SplitR
 export function splitFile(path: string, opts: SplitOptions = {}): SplitResult {
   // latin1: one character per byte, so bytes that are not UTF-8 survive and columns count bytes.
   const source = readSourceText(path);
-  const local = opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dirname(path), [{ file: opts.displayName ?? path, text: source }]);
+  const local = opts.copyLocalHeaders === false ? NO_HEADERS : localHeaders(dirname(path), [{ file: opts.displayName ?? path, text: source }], opts.localHeaderDirs);
   const headerFile = opts.headerFile ?? sharedHeaderName(dirname(path), basename(path).replace(/\.c$/, ''), local.files.keys());
   let result = splitSource(path, source, { ...opts, headerFile });
   if (result.kind === 'not-livepatch') {
