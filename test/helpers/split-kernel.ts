@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { guestPrograms, runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
+import { runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
 import { QUICK } from '../tiers.js';
 import { klpSplit, ROOT } from './env.js';
 
