@@ -51,14 +51,6 @@ const FIX_STEPS: Record<string, (m: string) => Step[]> = {
   'static-reloc': (m) => [...load(m), { check: 'after', step: 'cat /proc/self/stat' }, ...unload(m)],
   syscall: (m) => around(m, 'uname -v'),
   callbacks: (m) => [...load(m), { check: 'after', step: 'cat /proc/version' }, ...unload(m), { check: 'undone', step: 'cat /proc/version' }],
-  // The shadow variable hangs on a task read twice: init (pid 1) lives through the boot.
-  shadow: (m) => [
-    ...load(m),
-    { check: 'first', step: 'cat /proc/1/personality' },
-    { check: 'second', step: 'cat /proc/1/personality' },
-    ...unload(m),
-    { check: 'undone', step: 'cat /proc/1/personality' },
-  ],
   sympos: (m) => [
     ...load(m),
     { check: 'khugepaged', step: 'cat /sys/kernel/mm/transparent_hugepage/khugepaged/pages_to_scan' },
@@ -83,6 +75,15 @@ const FIX_STEPS: Record<string, (m: string) => Step[]> = {
     { check: 'write-undone', step: 'echo 1000 > /proc/1/oom_score_adj' },
     { check: 'undone', step: 'cat /proc/1/oom_score_adj' },
     'echo 0 > /proc/1/oom_score_adj',
+  ],
+  // The shadow variable hangs on a task read twice: init (pid 1) lives through the boot. After the mounts: on the
+  // split kernel a later 'umount' of a proc mount did not return after this case once (not understood yet).
+  shadow: (m) => [
+    ...load(m),
+    { check: 'first', step: 'cat /proc/1/personality' },
+    { check: 'second', step: 'cat /proc/1/personality' },
+    ...unload(m),
+    { check: 'undone', step: 'cat /proc/1/personality' },
   ],
   // Last: writing 4 silences drop_caches for the rest of the boot.
   'static-local': (m) => [
