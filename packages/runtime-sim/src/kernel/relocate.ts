@@ -126,10 +126,10 @@ function applySections(
   const findings: RelocationFinding[] = [];
   const truncated: RelocationFinding[] = [];
   const seen = new Set<string>();
-  const find = (code: string, message: string, errno = ENOEXEC, lines?: string[]): void => {
+  const find = (code: string, message: string, errno = ENOEXEC, lines?: string[], object?: string): void => {
     if (seen.has(message)) return;
     seen.add(message);
-    findings.push({ code, message, errno, ...(lines ? { lines } : {}) });
+    findings.push({ code, message, errno, ...(lines ? { lines } : {}), ...(object !== undefined ? { object } : {}) });
   };
   // Each section's bytes as this load has written them so far: the loader refuses a field that is not 0.
   const memory = new Map<number, Buffer>();
@@ -156,14 +156,12 @@ function applySections(
         return done();
       }
       if (carriesOnly && klpObj !== 'vmlinux' && !moduleCarries(image.name, klpObj)) {
-        find('klp-rela-not-carried', notCarriedMessage(rs.section.name, image.name, klpObj), EINVAL);
-        findings[findings.length - 1]!.object = klpObj;
+        find('klp-rela-not-carried', notCarriedMessage(rs.section.name, image.name, klpObj), EINVAL, undefined, klpObj);
         return done();
       }
       const resolved = resolveKlpSymbols(image, rs.relocs, klpObj, resolver);
       if (!Array.isArray(resolved)) {
-        find(resolved.code, resolved.message, EINVAL);
-        if (resolved.object !== undefined) findings[findings.length - 1]!.object = resolved.object;
+        find(resolved.code, resolved.message, EINVAL, undefined, resolved.object);
         return done();
       }
       values = resolved;
