@@ -125,7 +125,9 @@ describe('model checker', () => {
   });
 
   it('the reduced search (one model per target) finds what the full search over all targets finds', () => {
-    const loaded = loadSplitSystem(out, targets.slice(0, 2));
+    // klpd_counter with klpd_ticker: the full search of these two is less than half that of klpd_counter with
+    // klpd_parser (24,000 states against 55,000), for the same claim about two independent targets.
+    const loaded = loadSplitSystem(out, [targets[0]!, targets[2]!]);
     for (const guards of [{}, { patchGone: false }, { loadStamps: false }]) {
       const opts = { patches: [loaded.manifest.patch], targets: loaded.targets.map((t) => t.name), guards, targetLoads: 1 };
       const reduced = checkSplit(loaded.sys, opts);
