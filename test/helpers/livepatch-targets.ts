@@ -26,4 +26,3 @@ async function built(name: string, source: string): Promise<string> {
 export const livepatchTargets = (): Promise<string> => built('livepatch-targets', LIVEPATCH_TARGETS);
 
 export const klprModBuilt = (): Promise<string> => built('klpr-mod', KLPR_MOD);
-
