@@ -5,8 +5,9 @@ import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
 import { formatDiagnostic } from '@klp-split/core';
 import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
-import { kernelIncludeDirs, removeDir, ROOT, tempDir } from './helpers/env.js';
-import { isAnnotationUndefined, kbuildBatch, splitUnit, type BatchUnit } from './helpers/kbuild-batch.js';
+import { kernelIncludeDirs, ROOT } from './helpers/env.js';
+import { isAnnotationUndefined, splitUnit, type BatchUnit } from './helpers/kbuild-batch.js';
+import { sharedKbuildBatch } from './helpers/kbuild-batch-shared.js';
 import { QUICK } from './tiers.js';
 
 /**
@@ -126,26 +127,22 @@ describe('tricky livepatch fixtures', () => {
 
   // kbuild is not the quick tier's (test/tiers.ts): `npm test` compiles them.
   it.skipIf(QUICK)('compiles every fixture split, and every original (compiled only), with one kbuild run without a warning', { timeout: 1_800_000 }, async () => {
-    const root = tempDir('fixtures');
-    try {
-      const units: BatchUnit[] = [];
-      for (const name of fixtureNames()) {
-        const { dir, source } = inputOf(name);
-        // The original under another file name: its module must not clash with the split's main module.
-        const files = filesUnder(dir);
-        files.set(`orig-${source}`, files.get(source)!);
-        files.delete(source);
-        units.push({ name: `${name}--original`, files, modules: [{ object: `orig-${source.replace(/\.c$/, '.o')}` }], api: 'classic', compileOnly: true });
-        const r = splitFixture(name);
-        if (r.kind === 'split') units.push(splitUnit(name, r.files));
-      }
-      const result = await kbuildBatch(root, units);
-      const findings = units.flatMap((u) => (result.diagnostics.get(u.name) ?? []).filter((d) => !isAnnotationUndefined(d)).map((d) => `${u.name}/${formatDiagnostic(d)}`));
-      expect(findings).toEqual([]);
-      expect(result.diagnostics.get('') ?? [], result.output).toEqual([]);
-      expect(units.filter((u) => !result.built.get(u.name)).map((u) => u.name), result.output.slice(-3000)).toEqual([]);
-    } finally {
-      removeDir(root);
+    const units: BatchUnit[] = [];
+    for (const name of fixtureNames()) {
+      const { dir, source } = inputOf(name);
+      // The original under another file name: its module must not clash with the split's main module.
+      const files = filesUnder(dir);
+      files.set(`orig-${source}`, files.get(source)!);
+      files.delete(source);
+      units.push({ name: `${name}--original`, files, modules: [{ object: `orig-${source.replace(/\.c$/, '.o')}` }], api: 'classic', compileOnly: true });
+      const r = splitFixture(name);
+      if (r.kind === 'split') units.push(splitUnit(name, r.files));
     }
+    // The compile's outcome is a shared fixture keyed by every unit's text (and the tool, headers, gcc).
+    const result = await sharedKbuildBatch('split-fixtures-compile', units);
+    const findings = units.flatMap((u) => (result.diagnostics.get(u.name) ?? []).filter((d) => !isAnnotationUndefined(d)).map((d) => `${u.name}/${formatDiagnostic(d)}`));
+    expect(findings).toEqual([]);
+    expect(result.diagnostics.get('') ?? [], result.output).toEqual([]);
+    expect(units.filter((u) => !result.built.get(u.name)).map((u) => u.name), result.output.slice(-3000)).toEqual([]);
   }, 20 * 60_000);
 });

@@ -26,7 +26,8 @@ describe('generated livepatches', () => {
   // kbuild is not the quick tier's (test/tiers.ts): `npm test` compiles the sample.
   it.skipIf(QUICK)('compile, originals and splits alike, in one kbuild run (a sample)', { timeout: 1_800_000 }, async () => {
     const sample = process.env.FUZZ_CASE ? fuzzCases(0) : Array.from({ length: Number(process.env.FUZZ_COMPILE ?? 20) }, (_, i) => i);
-    const r = await compileSample(root, SEEDS[0]!, sample, kernelIncludeDirs());
+    // The compile's outcome is a shared fixture keyed by every original's and split's text (and the tool, headers, gcc).
+    const r = await compileSample(root, SEEDS[0]!, sample, kernelIncludeDirs(), 'generated-compile');
     console.log(`generated: ${r.units} modules compiled in ${r.ms} ms`);
     expect(r.failures.slice(0, 40)).toEqual([]);
   });

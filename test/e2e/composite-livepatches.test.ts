@@ -1,12 +1,18 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtDir } from '../helpers/built-dir.js';
+import { removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { copyFixture } from '../helpers/fixtures.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
+import { livepatchTargets } from '../helpers/livepatch-targets.js';
 
 /**
  * Issue 13's last gaps, on real kbuild builds: `convert` of a livepatch module
  * built from several files, per-object modules built from several files
  * (`<patch>__<obj>-y := ...`), and parts whose code comes from both files.
+ * The commands run in-process (helpers/in-process.ts); each build is a shared
+ * fixture keyed by the directory it builds (helpers/built-dir.ts).
  */
 const FIXTURES = join(ROOT, 'test/fixtures/livepatches');
 const MULTI = join(FIXTURES, 'klpr-multi');
@@ -14,9 +20,9 @@ const TARGETS = ['klpr_target', 'klpr_alpha', 'klpr_beta', 'klpr_gamma', 'klpr_d
 
 describe('livepatch modules built from several files', () => {
   const root = tempDir('composite');
-  const targets = join(root, 'targets');
+  let targets: string;
   const ko = (t: string) => join(targets, `${t}.ko`);
-  const targetArgs = TARGETS.flatMap((t) => ['--target', ko(t)]);
+  const targetArgs = () => TARGETS.flatMap((t) => ['--target', ko(t)]);
   const copyMulti = (name: string): string => {
     const dir = join(root, name);
     mkdirSync(dir);
@@ -25,9 +31,7 @@ describe('livepatch modules built from several files', () => {
   };
 
   beforeAll(async () => {
-    cpSync(join(FIXTURES, 'targets'), targets, { recursive: true });
-    const t = await klpSplit(['build', targets, '-q']);
-    if (t.code !== 0) throw new Error(`building the targets failed:\n${t.stdout}${t.stderr}`);
+    targets = await livepatchTargets();
   }, 300_000);
   afterAll(() => removeDir(root));
 
@@ -55,18 +59,20 @@ describe('livepatch modules built from several files', () => {
     expect(manifest.parts[0]).toMatchObject({ module: 'klpr_multi', file: 'klpr_multi_main.c', files: ['klpr_multi_main.c'] });
     expect(manifest.parts[1]).toMatchObject({ module: 'klpr_multi__klpr_target', files: ['klpr_multi_main__klpr_target.c', 'klpr_multi_funcs__klpr_target.c'] });
 
-    const b = await klpSplit(['build', dir, '--json', '-q']);
+    const b = await builtDir('composite-build', dir, ['--json', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(JSON.parse(b.stdout).diagnostics).toEqual([]);
-    for (const m of ['klpr-multi', ...TARGETS.map((t) => `klpr_multi__${t}`)]) expect(existsSync(join(dir, `${m}.ko`)), m).toBe(true);
-    const v = await klpSplit(['verify', dir, ...targetArgs, '--no-explore', '-q']);
+    for (const m of ['klpr-multi', ...TARGETS.map((t) => `klpr_multi__${t}`)]) expect(existsSync(join(b.dir, `${m}.ko`)), m).toBe(true);
+    const v = await klpSplit(['verify', b.dir, ...targetArgs(), '--no-explore', '-q']);
     expect(v.stdout).toContain('verify: klpr_multi: OK');
     expect(v.code, v.stdout).toBe(0);
 
-    const again = await klpSplit(['convert', dir]);
+    // Converting the built directory again changes nothing.
+    const built = copyFixture(b.dir, join(root, 'convert-built'));
+    const again = await klpSplit(['convert', built]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain('0 livepatches split, 0 files written');
-    expect(readFileSync(join(dir, 'Makefile'), 'latin1')).toBe(makefile);
+    expect(readFileSync(join(built, 'Makefile'), 'latin1')).toBe(makefile);
   }, 300_000);
 
   it('a main module drawing on both files is composite too, in split and in convert', async () => {
@@ -95,11 +101,11 @@ describe('livepatch modules built from several files', () => {
     expect(mainFuncs).toContain('int new_cmdline_proc_show(struct seq_file *m, void *v)');
     expect(mainFuncs).not.toContain('new_eps_read');
     expect(readFileSync(join(out, 'klpr_multi_main.c'), 'latin1')).toContain('static struct klp_func vmlinux_fix_funcs[] = {');
-    const b = await klpSplit(['build', out, '--json', '-q']);
+    const b = await builtDir('composite-build', out, ['--json', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(JSON.parse(b.stdout).diagnostics).toEqual([]);
-    expect(readFileSync(join(out, 'Kbuild'), 'latin1')).toContain('obj-m += klpr_multi.o\nklpr_multi-y := klpr_multi_main.o klpr_multi_funcs.o\n');
-    const v = await klpSplit(['verify', out, ...targetArgs, '--no-explore', '-q']);
+    expect(readFileSync(join(b.dir, 'Kbuild'), 'latin1')).toContain('obj-m += klpr_multi.o\nklpr_multi-y := klpr_multi_main.o klpr_multi_funcs.o\n');
+    const v = await klpSplit(['verify', b.dir, ...targetArgs(), '--no-explore', '-q']);
     expect(v.code, v.stdout).toBe(0);
 
     // In place, both originals stay in the main module's composite line, untouched.
@@ -108,10 +114,10 @@ describe('livepatch modules built from several files', () => {
     expect(c.stderr).not.toContain('composite-file-unused');
     expect(readFileSync(join(src, 'Makefile'), 'latin1')).toMatch(/\nklpr-multi-y := klpr_multi_main\.o klpr_multi_funcs\.o\n$/);
     expect(readFileSync(funcsPath, 'latin1')).toBe(mainFuncs);
-    const cb = await klpSplit(['build', src, '--json', '-q']);
+    const cb = await builtDir('composite-build', src, ['--json', '-q']);
     expect(cb.code, cb.stdout + cb.stderr).toBe(0);
     expect(JSON.parse(cb.stdout).diagnostics).toEqual([]);
-    const cv = await klpSplit(['verify', src, ...targetArgs, '--no-explore', '-q']);
+    const cv = await klpSplit(['verify', cb.dir, ...targetArgs(), '--no-explore', '-q']);
     expect(cv.code, cv.stdout).toBe(0);
   }, 300_000);
 });

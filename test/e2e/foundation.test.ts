@@ -3,11 +3,18 @@ import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusModules } from '../helpers/corpus.js';
+import { builtDir } from '../helpers/built-dir.js';
 import { klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
 
-/** Issue 2: livepatch-shadow-fix1.c from the corpus through split, build and verify. */
+/**
+ * Issue 2: livepatch-shadow-fix1.c from the corpus through split, build and
+ * verify, each the real command line. The builds are shared fixtures keyed
+ * by the directory they build (helpers/built-dir.ts): `built` is the split
+ * in `out` as `klp-split build` left it.
+ */
 describe('livepatch-shadow-fix1 through split, build, verify', () => {
   let out: string;
+  let built: string;
   let target: string;
 
   beforeAll(async () => {
@@ -43,7 +50,8 @@ describe('livepatch-shadow-fix1 through split, build, verify', () => {
   });
 
   it('builds both modules with kbuild without a single compiler warning', async () => {
-    const r = await klpSplit(['build', out, '--json']);
+    const r = await builtDir('foundation-build', out, ['--json']);
+    built = r.dir;
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.diagnostics).toEqual([]);
@@ -51,15 +59,15 @@ describe('livepatch-shadow-fix1 through split, build, verify', () => {
   });
 
   it('gives modules whose modinfo names and livepatch flag are right', async () => {
-    const part = await execa('modinfo', [join(out, 'livepatch-shadow-fix1__livepatch-shadow-mod.ko')]);
+    const part = await execa('modinfo', [join(built, 'livepatch-shadow-fix1__livepatch-shadow-mod.ko')]);
     expect(part.stdout).toMatch(/^name:\s+livepatch_shadow_fix1__livepatch_shadow_mod$/m);
     expect(part.stdout).toMatch(/^livepatch:\s+Y$/m);
-    const main = await execa('modinfo', ['-F', 'name', join(out, 'livepatch-shadow-fix1.ko')]);
+    const main = await execa('modinfo', ['-F', 'name', join(built, 'livepatch-shadow-fix1.ko')]);
     expect(main.stdout.trim()).toBe('livepatch_shadow_fix1');
   });
 
   it('verifies: loading the target then the patch requests and loads the per-object module', async () => {
-    const r = await klpSplit(['verify', out, '--target', target, '--format', 'json']);
+    const r = await klpSplit(['verify', built, '--target', target, '--format', 'json']);
     expect(r.code, r.stdout).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.ok).toBe(true);
@@ -72,7 +80,7 @@ describe('livepatch-shadow-fix1 through split, build, verify', () => {
         "livepatch: 'livepatch_shadow_fix1': patching complete",
       ]),
     );
-    const text = await klpSplit(['verify', out, '--target', target]);
+    const text = await klpSplit(['verify', built, '--target', target]);
     expect(text.stdout).toContain("livepatch: 'livepatch_shadow_fix1': starting patching transition");
     expect(text.stdout).toMatch(/verify: livepatch_shadow_fix1: OK$/);
   });
@@ -84,8 +92,9 @@ describe('livepatch-shadow-fix1 through split, build, verify', () => {
       const file = join(bad, 'livepatch-shadow-fix1__livepatch-shadow-mod.c');
       const text = readFileSync(file, 'utf8');
       writeFileSync(file, text.replace('.name = "livepatch_shadow_mod",', '.name = "livepatch_other_mod",'));
-      expect((await klpSplit(['build', bad])).code).toBe(0);
-      const r = await klpSplit(['verify', bad, '--target', target]);
+      const b = await builtDir('foundation-build', bad);
+      expect(b.code, b.stderr).toBe(0);
+      const r = await klpSplit(['verify', b.dir, '--target', target]);
       expect(r.code).toBe(1);
       const line = text.split('\n').findIndex((l) => l.includes('.name = "livepatch_shadow_mod"')) + 1;
       // Reported at the object's entry in the original klp_object array; the split file's line alongside.

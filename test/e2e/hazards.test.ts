@@ -1,12 +1,16 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtDir } from '../helpers/built-dir.js';
 import { corpusModules } from '../helpers/corpus.js';
-import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+import { removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 
 /**
  * Issue 5: each hazard of the split design, found by verify or simulate on
- * real modules built with kbuild (fixtures in test/fixtures/hazards).
+ * real modules built with kbuild (fixtures in test/fixtures/hazards). The
+ * commands run in-process (helpers/in-process.ts); each split's build, and
+ * the targets', is a shared fixture keyed by its files (helpers/built-dir.ts).
  */
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -16,17 +20,19 @@ const scratch = (name: string) => {
   return d;
 };
 
-let fixtures: string;
+let dupDir: string;
+let keysDir: string;
 let shadowMod: string;
 let callbacksTargets: { ko: (n: string) => string };
 
+/** The source split, edited, and built (read only: the shared fixture's copy). */
 async function splitBuilt(source: string, edit?: (dir: string) => void, extra: string[] = []): Promise<string> {
   const out = scratch('hazard');
   expect((await klpSplit(['split', source, '--out', out])).code).toBe(0);
   edit?.(out);
-  const b = await klpSplit(['build', out, '--config', 'KBUILD_MODPOST_WARN=1', ...extra]);
+  const b = await builtDir('hazard-split', out, ['--config', 'KBUILD_MODPOST_WARN=1', ...extra]);
   expect(b.code, b.stderr).toBe(0);
-  return out;
+  return b.dir;
 }
 
 async function verifyCodes(out: string, targets: string[]): Promise<{ code: number; codes: string[]; stdout: string }> {
@@ -42,17 +48,21 @@ function editFile(path: string, from: string, to: string): void {
 }
 
 beforeAll(async () => {
-  fixtures = scratch('fixtures');
-  cpSync(join(ROOT, 'test/fixtures/hazards'), fixtures, { recursive: true });
-  for (const m of ['klph-dup', 'klph-keys']) expect((await klpSplit(['build', join(fixtures, m)])).code).toBe(0);
+  const built = async (m: string): Promise<string> => {
+    const b = await builtDir('hazard-targets', join(ROOT, 'test/fixtures/hazards', m));
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    return b.dir;
+  };
+  dupDir = await built('klph-dup');
+  keysDir = await built('klph-keys');
   const shadow = await corpusModules();
   shadowMod = shadow.ko('livepatch-shadow-mod');
   callbacksTargets = shadow;
 });
 
-const dup = () => join(fixtures, 'klph-dup/klph-dup.ko');
-const keys = () => join(fixtures, 'klph-keys/klph-keys.ko');
-const lp = (name: string) => join(fixtures, 'livepatches', `${name}.c`);
+const dup = () => join(dupDir, 'klph-dup.ko');
+const keys = () => join(keysDir, 'klph-keys.ko');
+const lp = (name: string) => join(ROOT, 'test/fixtures/hazards/livepatches', `${name}.c`);
 
 describe('hazards', () => {
   it('per-object module missing: obj_names lists a module nothing was built for', async () => {

@@ -4,13 +4,19 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readElf } from '@klp-split/kernel-facts';
 import { applyRelocEdit } from '../differential/reloc-edit.js';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtDir, type BuiltDir } from '../helpers/built-dir.js';
+import { removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { copyFixture } from '../helpers/fixtures.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 
 /**
  * Issue 12: livepatch relocations written by `klp-split build`, on real
  * modules built with kbuild: a split whose per-object part calls its
  * target's static function and export (the self-export deadlock's cause
- * removed), a classic livepatch built as is, and bad input.
+ * removed), a classic livepatch built as is, and bad input. Each build is a
+ * shared fixture keyed by the directory it builds and the files its
+ * arguments name (helpers/built-dir.ts); the commands run in-process
+ * (helpers/in-process.ts).
  */
 const FIXTURES = join(ROOT, 'test/fixtures/klp-relocs');
 const dirs: string[] = [];
@@ -23,7 +29,7 @@ const scratch = (name: string): string => {
 
 let targetKo: string;
 let split: string;
-let splitBuild: Awaited<ReturnType<typeof klpSplit>>;
+let splitBuild: BuiltDir;
 
 async function readelf(args: string[]): Promise<{ stdout: string; stderr: string }> {
   const r = await execa('readelf', args, { reject: false, env: { LC_ALL: 'C' } });
@@ -35,14 +41,13 @@ async function modinfoDepends(ko: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const mod = scratch('klpr-mod');
-  cpSync(join(FIXTURES, 'klpr-mod'), mod, { recursive: true });
-  const b = await klpSplit(['build', mod]);
+  const b = await builtDir('klp-relocs-target', join(FIXTURES, 'klpr-mod'));
   expect(b.code, b.stderr).toBe(0);
-  targetKo = join(mod, 'klpr-mod.ko');
-  split = scratch('klpr-split');
-  expect((await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', split])).code).toBe(0);
-  splitBuild = await klpSplit(['build', split, '--target', targetKo]);
+  targetKo = join(b.dir, 'klpr-mod.ko');
+  const out = scratch('klpr-split');
+  expect((await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', out])).code).toBe(0);
+  splitBuild = await builtDir('klp-relocs-build', out, ['--target', targetKo]);
+  split = splitBuild.dir;
 });
 
 describe('split mode', () => {
@@ -108,10 +113,12 @@ describe('split mode', () => {
   });
 
   it('without the pass the same part has the deadlock verify reports', async () => {
-    const plain = scratch('klpr-plain');
-    expect((await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', plain])).code).toBe(0);
-    const b = await klpSplit(['build', plain, '--no-klp-relocs', '--config', 'KBUILD_MODPOST_WARN=1', '--symbols', join(targetKo, '../Module.symvers')]);
+    const out = scratch('klpr-plain');
+    expect((await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', out])).code).toBe(0);
+    const b = await builtDir('klp-relocs-build', out, ['--no-klp-relocs', '--config', 'KBUILD_MODPOST_WARN=1', '--symbols', join(targetKo, '../Module.symvers')]);
     expect(b.code, b.stderr).toBe(0);
+    // relocs --write below changes the module: a copy of the kept build.
+    const plain = copyFixture(b.dir, join(scratch('klpr-plain-built'), 'd'));
     expect(await modinfoDepends(join(plain, 'klpr-fix__klpr-mod.ko'))).toBe('klpr-mod');
     const r = await klpSplit(['verify', plain, '--target', targetKo]);
     expect(r.stdout + r.stderr).toContain('target-export-deadlock');
@@ -127,13 +134,15 @@ describe('split mode', () => {
 
 describe('classic livepatch directory', () => {
   let dir: string;
-  beforeAll(() => {
-    dir = scratch('klpr-classic');
-    cpSync(join(FIXTURES, 'livepatches/klpr-fix.c'), join(dir, 'klpr-fix.c'));
+  let b: BuiltDir;
+  beforeAll(async () => {
+    const src = scratch('klpr-classic');
+    cpSync(join(FIXTURES, 'livepatches/klpr-fix.c'), join(src, 'klpr-fix.c'));
+    b = await builtDir('klp-relocs-build', src, ['--target', targetKo, '--symbols', join(targetKo, '../Module.symvers')]);
+    dir = b.dir;
   });
 
   it("is converted per object, its target's export included (it may load before the target)", async () => {
-    const b = await klpSplit(['build', dir, '--target', targetKo, '--symbols', join(targetKo, '../Module.symvers')]);
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toContain('relocs klpr_fix: 5 symbols to livepatch relocations');
     const r = await klpSplit(['relocs', join(dir, 'klpr-fix.ko'), '--json']);
@@ -149,7 +158,7 @@ describe('classic livepatch directory', () => {
   });
 
   it("simulates the stock kernel: module relocations applied when the target comes, refused when it comes again (as Debian's 6.1 does)", async () => {
-    const scenario = join(dir, 'reload.scenario');
+    const scenario = join(scratch('klpr-scenario'), 'reload.scenario');
     writeFileSync(scenario, 'insmod klpr_fix\ninsmod klpr_mod\nrmmod klpr_mod\ninsmod klpr_mod\n');
     const r = await klpSplit(['simulate', '--upstream', '--module', join(dir, 'klpr-fix.ko'), '--module', targetKo, '--scenario', scenario]);
     const lines = r.stdout.split('\n');
@@ -165,11 +174,11 @@ describe('classic livepatch directory', () => {
 
 describe('bad input: a diagnostic at the C line, nothing written', () => {
   async function attempt(edit: (t: string) => string) {
-    const dir = scratch('klpr-bad');
+    const src = scratch('klpr-bad');
     const text = edit(readFileSync(join(FIXTURES, 'livepatches/klpr-fix.c'), 'latin1'));
-    writeFileSync(join(dir, 'klpr-fix.c'), text, 'latin1');
-    const b = await klpSplit(['build', dir, '--target', targetKo]);
-    const sections = await readelf(['-S', '-W', join(dir, 'klpr-fix.ko')]);
+    writeFileSync(join(src, 'klpr-fix.c'), text, 'latin1');
+    const b = await builtDir('klp-relocs-bad', src, ['--target', targetKo]);
+    const sections = await readelf(['-S', '-W', join(b.dir, 'klpr-fix.ko')]);
     return { b, lines: text.split('\n'), sections: sections.stdout };
   }
   const at = (stderr: string, code: string): { line: number; message: string } => {

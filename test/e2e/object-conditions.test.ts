@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitFile } from '@klp-split/splitter';
 import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtDir } from '../helpers/built-dir.js';
+import { removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
+import { livepatchTargets } from '../helpers/livepatch-targets.js';
 
 /**
  * `#ifdef` around entries of a klp_object array (issue 13): each object keeps
@@ -13,19 +16,19 @@ import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
  * preprocessor) decides which per-object modules are built. The fixture has
  * klpr_alpha under CONFIG_X86_64 (set here) and klpr_beta under
  * CONFIG_KLPR_NEVER_SET; a copy flips beta's condition to show the same
- * object built.
+ * object built. The commands run in-process (helpers/in-process.ts); each
+ * build is a shared fixture keyed by the directory it builds
+ * (helpers/built-dir.ts).
  */
 const FIXTURE = join(ROOT, 'test/fixtures/livepatches/klpr-objifdef/klpr-objifdef.c');
 
 describe('#ifdef around klp_object entries', () => {
   const root = tempDir('objifdef');
-  const targets = join(root, 'targets');
+  let targets: string;
   const ko = (t: string) => join(targets, `${t}.ko`);
 
   beforeAll(async () => {
-    cpSync(join(ROOT, 'test/fixtures/livepatches/targets'), targets, { recursive: true });
-    const t = await klpSplit(['build', targets, '-q']);
-    if (t.code !== 0) throw new Error(`building the targets failed:\n${t.stdout}${t.stderr}`);
+    targets = await livepatchTargets();
   }, 300_000);
   afterAll(() => removeDir(root));
 
@@ -48,17 +51,17 @@ describe('#ifdef around klp_object entries', () => {
     expect(beta).toMatch(/#include <linux\/livepatch.h>\n\n#ifdef CONFIG_KLPR_NEVER_SET\nstatic int new_beta_read\(int v\)[\s\S]*module_exit\(klpr_objifdef__klpr_beta_exit\);\n#endif\nMODULE_LICENSE\("GPL"\);\n/);
     expect(beta.match(/#ifdef CONFIG_KLPR_NEVER_SET/g)).toHaveLength(1);
 
-    const b = await klpSplit(['build', out, '--json', '-q']);
+    const b = await builtDir('objifdef-build', out, ['--json', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(JSON.parse(b.stdout).diagnostics).toEqual([]);
-    expect(readFileSync(join(out, 'Kbuild'), 'latin1')).not.toContain('klpr-beta');
-    expect(existsSync(join(out, 'klpr-objifdef__klpr-alpha.ko'))).toBe(true);
-    expect(existsSync(join(out, 'klpr-objifdef__klpr-beta.ko'))).toBe(false);
+    expect(readFileSync(join(b.dir, 'Kbuild'), 'latin1')).not.toContain('klpr-beta');
+    expect(existsSync(join(b.dir, 'klpr-objifdef__klpr-alpha.ko'))).toBe(true);
+    expect(existsSync(join(b.dir, 'klpr-objifdef__klpr-beta.ko'))).toBe(false);
     // verify reads obj_names from the built main module: the compiler kept exactly what the manifest says.
-    const v = await klpSplit(['verify', out, '--target', ko('klpr_target'), '--target', ko('klpr_alpha'), '-q']);
+    const v = await klpSplit(['verify', b.dir, '--target', ko('klpr_target'), '--target', ko('klpr_alpha'), '-q']);
     expect(v.stdout).toContain('verify: klpr_objifdef: OK');
     expect(v.code, v.stdout).toBe(0);
-    const notObject = await klpSplit(['verify', out, '--target', ko('klpr_target'), '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '-q']);
+    const notObject = await klpSplit(['verify', b.dir, '--target', ko('klpr_target'), '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '-q']);
     expect(notObject.code).toBe(1);
     expect(notObject.stdout).toContain("--target 'klpr_beta' is not one of the patch's objects (klpr_target, klpr_alpha) [target-not-an-object]");
   }, 300_000);
@@ -76,11 +79,11 @@ describe('#ifdef around klp_object entries', () => {
     expect(m.parts[3]).toMatchObject({ module: 'klpr_objifdef__klpr_beta', condition: '!defined(CONFIG_KLPR_NEVER_SET)', funcs: [{ oldName: 'klpr_beta_read', newFunc: 'new_beta_read', sympos: 0 }] });
     expect(m.parts[3].compiledOut).toBeUndefined();
     expect(readFileSync(join(out, 'klpr-objifdef.c'), 'latin1')).toContain('#ifndef CONFIG_KLPR_NEVER_SET\n\t"klpr_beta",\n#endif\n');
-    const b = await klpSplit(['build', out, '--json', '-q']);
+    const b = await builtDir('objifdef-build', out, ['--json', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(JSON.parse(b.stdout).diagnostics).toEqual([]);
-    expect(existsSync(join(out, 'klpr-objifdef__klpr-beta.ko'))).toBe(true);
-    const v = await klpSplit(['verify', out, ...['klpr_target', 'klpr_alpha', 'klpr_beta'].flatMap((t) => ['--target', ko(t)]), '-q']);
+    expect(existsSync(join(b.dir, 'klpr-objifdef__klpr-beta.ko'))).toBe(true);
+    const v = await klpSplit(['verify', b.dir, ...['klpr_target', 'klpr_alpha', 'klpr_beta'].flatMap((t) => ['--target', ko(t)]), '-q']);
     expect(v.stdout).toContain('verify: klpr_objifdef: OK');
     expect(v.code, v.stdout).toBe(0);
   }, 300_000);
@@ -95,12 +98,12 @@ describe('#ifdef around klp_object entries', () => {
     // A kernel tree's Makefile serves every configuration: the module's content is under its condition.
     expect(readFileSync(join(dir, 'Makefile'), 'latin1')).toBe('obj-m += klpr-objifdef.o\nobj-m += klpr-objifdef__klpr-target.o\nobj-m += klpr-objifdef__klpr-alpha.o\nobj-m += klpr-objifdef__klpr-beta.o\n');
     expect(JSON.parse(readFileSync(join(dir, 'klpr-objifdef.klp-split.json'), 'utf8')).objNames).toEqual(['klpr_target', 'klpr_alpha']);
-    const b = await klpSplit(['build', dir, '--json', '-q']);
+    const b = await builtDir('objifdef-build', dir, ['--json', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(JSON.parse(b.stdout).diagnostics).toEqual([]);
-    const nm = await execa('nm', [join(dir, 'klpr-objifdef__klpr-beta.ko')]);
+    const nm = await execa('nm', [join(b.dir, 'klpr-objifdef__klpr-beta.ko')]);
     expect(nm.stdout).not.toMatch(/new_beta_read|klp_add_object/);
-    const v = await klpSplit(['verify', dir, '--target', ko('klpr_target'), '--target', ko('klpr_alpha'), '-q']);
+    const v = await klpSplit(['verify', b.dir, '--target', ko('klpr_target'), '--target', ko('klpr_alpha'), '-q']);
     expect(v.stdout).toContain('verify: klpr_objifdef: OK');
     expect(v.code, v.stdout).toBe(0);
   }, 300_000);

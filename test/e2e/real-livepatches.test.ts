@@ -6,13 +6,19 @@ import { splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter
 import { formatDiagnostic } from '@klp-split/core';
 import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
-import { corpus, kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
-import { builtSplits, sharedFixture } from '../helpers/fixtures.js';
+import { builtDir } from '../helpers/built-dir.js';
+import { checkpatch } from '../helpers/checkpatch.js';
+import { kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtSplits } from '../helpers/fixtures.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
+import { livepatchTargets } from '../helpers/livepatch-targets.js';
 
 /**
  * Issue 13: livepatches in the shapes kernel engineers write (test/fixtures/livepatches),
  * each split (against its expected split), built with kbuild against the 6.1
  * headers, verified with its target modules, and checked by checkpatch.pl.
+ * The builds (and checkpatch's reports) are shared fixtures keyed by their
+ * inputs; verify, simulate and convert run in-process (helpers/in-process.ts).
  * KLP_SPLIT_UPDATE_FIXTURES=1 rewrites the expected splits.
  */
 const FIXTURES = join(ROOT, 'test/fixtures/livepatches');
@@ -57,11 +63,7 @@ describe('real livepatch shapes', () => {
   const builds = new Map<string, { code: number; out: string }>();
 
   beforeAll(async () => {
-    const targetsBuilt = sharedFixture('livepatch-targets', { files: [join(FIXTURES, 'targets')] }, async (d) => {
-      cpSync(join(FIXTURES, 'targets'), d, { recursive: true });
-      const t = await klpSplit(['build', d, '-q']);
-      if (t.code !== 0) throw new Error(`building the targets failed:\n${t.stdout}${t.stderr}`);
-    });
+    const targetsBuilt = livepatchTargets();
     const all = fixtures();
     for (const f of all) results.set(f.name, split(f));
     // Each split built by `klp-split build --json`, two at a time (a shared fixture keyed by the split's text).
@@ -104,19 +106,16 @@ describe('real livepatch shapes', () => {
       });
 
       it('verifies with its targets', async () => {
-        const r = await klpSplit(['verify', out(f.name), ...f.targets.flatMap((t) => ['--target', ko(t)]), ...(f.verifyArgs ?? []), '--format', 'json', '-q']);
+        const r = await klpSplitInProcess(['verify', out(f.name), ...f.targets.flatMap((t) => ['--target', ko(t)]), ...(f.verifyArgs ?? []), '--format', 'json', '-q']);
         const report = JSON.parse(r.stdout);
         expect(report.diagnostics.filter((d: { severity: string }) => d.severity === 'error'), f.name).toEqual([]);
         expect(r.code).toBe(0);
       });
 
       it('passes checkpatch.pl without errors, the source and every split file', async () => {
-        const checkpatch = join(corpus(), 'scripts/checkpatch.pl');
         const files = [...allSourcesOf(f), ...[...results.get(f.name)!.files.keys()].filter((n) => /\.[ch]$/.test(n)).map((n) => join(out(f.name), n))];
-        for (const file of files) {
-          const cp = await execa('perl', [checkpatch, '--no-tree', '--no-summary-file', '--file', file], { reject: false });
-          expect(cp.stdout, file).toMatch(/^total: 0 errors, \d+ warnings, \d+ lines checked$/m);
-        }
+        const reports = await checkpatch(files);
+        files.forEach((file, i) => expect(reports[i], file).toMatch(/^total: 0 errors, \d+ warnings, \d+ lines checked$/m));
       });
     });
   }
@@ -210,7 +209,7 @@ describe('real livepatch shapes', () => {
 
   it('loads v1 and its cumulative v2 (replace) together in the simulator', async () => {
     const scenario = join(FIXTURES, 'klpr-cumul-v2/upgrade.scenario');
-    const r = await klpSplit(['simulate', out('klpr-cumul-v2'), '--also', out('klpr-cumul-v1'), '--target', ko('klpr_target'), '--scenario', scenario]);
+    const r = await klpSplitInProcess(['simulate', out('klpr-cumul-v2'), '--also', out('klpr-cumul-v1'), '--target', ko('klpr_target'), '--scenario', scenario]);
     expect(r.stdout).toContain("livepatch: 'klpr_cumul_v2': patching complete");
     expect(r.stdout).not.toContain('duplicate symbol');
     expect(r.code, r.stdout).toBe(0);
@@ -227,9 +226,10 @@ describe('real livepatch shapes', () => {
       }
       return dir;
     };
-    const [v1, v2] = [generic('v1'), generic('v2')];
-    for (const d of [v1, v2]) expect((await klpSplit(['build', d, '-q'])).code).toBe(0);
-    const r = await klpSplit(['simulate', v2, '--also', v1, '--target', ko('klpr_target'), '--scenario', scenario]);
+    // Each version built: a shared fixture keyed by its files (helpers/built-dir.ts).
+    const [v1, v2] = [await builtDir('livepatch-generic', generic('v1'), ['-q']), await builtDir('livepatch-generic', generic('v2'), ['-q'])];
+    for (const b of [v1, v2]) expect(b.code, b.stdout + b.stderr).toBe(0);
+    const r = await klpSplitInProcess(['simulate', v2.dir, '--also', v1.dir, '--target', ko('klpr_target'), '--scenario', scenario]);
     // A failed modprobe is a possible outcome in a scenario, not a broken invariant: the transcript shows it.
     expect(r.stdout).toContain('klpr_cumul_v2: exports duplicate symbol verbose (owned by klpr_cumul_v1)');
     expect(r.stdout).not.toContain("livepatch: 'klpr_cumul_v2': patching complete");
@@ -237,13 +237,13 @@ describe('real livepatch shapes', () => {
 
   it('verify without the targets says what it did not check and fails unless --allow-unchecked', async () => {
     const dir = out('klpr-hooks');
-    const none = await klpSplit(['verify', dir, '-q']);
+    const none = await klpSplitInProcess(['verify', dir, '-q']);
     expect(none.code).toBe(1);
     expect(none.stdout).toContain("per-object module 'klpr_hooks__klpr_alpha' was not checked against its target 'klpr_alpha' (klpr_alpha_read)");
-    const other = await klpSplit(['verify', dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '--target', ko('klpr_target'), '-q']);
+    const other = await klpSplitInProcess(['verify', dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '--target', ko('klpr_target'), '-q']);
     expect(other.code).toBe(1);
     expect(other.stdout).toContain("--target 'klpr_target' is not one of the patch's objects (klpr_alpha, klpr_beta) [target-not-an-object]");
-    const allowed = await klpSplit(['verify', dir, '--target', ko('klpr_alpha'), '--allow-unchecked', '-q']);
+    const allowed = await klpSplitInProcess(['verify', dir, '--target', ko('klpr_alpha'), '--allow-unchecked', '-q']);
     expect(allowed.stdout).toContain('[object-unchecked]');
     expect(allowed.code).toBe(0);
   });
@@ -256,7 +256,7 @@ describe('real livepatch shapes', () => {
     const broken = readFileSync(join(FIXTURES, 'klpr-objmod/klpr-objmod.c'), 'utf8').replace('.new_func = new_read,', '.new_func = new_read_missing,');
     writeFileSync(join(dir, 'klpr-broken.c'), broken);
     writeFileSync(join(dir, 'Makefile'), 'obj-$(CONFIG_KLPR_ESCAPES) += klpr-escapes.o klpr-ifdef.o\n');
-    const c = await klpSplit(['convert', dir]);
+    const c = await klpSplitInProcess(['convert', dir]);
     expect(c.code, c.stdout + c.stderr).toBe(1);
     expect(c.stdout).toContain('not converted (errors above): klpr-broken.c');
     expect(c.stderr + c.stdout).toContain("new_func 'new_read_missing' is not defined in this file [new-func-undefined]");
@@ -264,9 +264,10 @@ describe('real livepatch shapes', () => {
     expect(existsSync(join(dir, 'klpr-escapes__klpr-target.c'))).toBe(true);
     expect(JSON.parse(readFileSync(join(dir, 'klpr-ifdef.klp-split.json'), 'utf8')).parts[1].funcs.map((f: { newFunc: string }) => f.newFunc)).toEqual(['new_read', 'new_write']);
     expect(readFileSync(join(dir, 'klpr-broken.c'), 'utf8')).toBe(broken);
-    const b = await klpSplit(['build', dir, '-q']);
+    // The converted directory's build: a shared fixture keyed by its files (helpers/built-dir.ts).
+    const b = await builtDir('livepatch-converted', dir, ['-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
-    const v = await klpSplit(['verify', dir, '--target', ko('klpr_target'), '-q']);
+    const v = await klpSplitInProcess(['verify', b.dir, '--target', ko('klpr_target'), '-q']);
     expect(v.stdout).toContain('verify: klpr_escapes: OK');
     expect(v.stdout).toContain('verify: klpr_ifdef: OK');
     expect(v.code, v.stdout).toBe(0);
@@ -305,10 +306,11 @@ describe('real livepatch shapes', () => {
     mkdirSync(dir);
     cpSync(join(FIXTURES, 'targets/klpr_target.c'), join(dir, 'klpr_target.c'));
     writeFileSync(join(dir, 'Makefile'), 'obj-$(CONFIG_KLPR_TARGET) += klpr_target.o\n');
-    const r = await klpSplit(['build', dir, '-q']);
+    // Both builds: shared fixtures keyed by the directory and the arguments (helpers/built-dir.ts).
+    const r = await builtDir('livepatch-config', dir, ['-q']);
     expect(r.code).toBe(1);
     expect(r.stderr + r.stdout).toContain('pass --config CONFIG_KLPR_TARGET=m [nothing-built]');
-    const ok = await klpSplit(['build', dir, '--config', 'CONFIG_KLPR_TARGET=m', '-q']);
+    const ok = await builtDir('livepatch-config', dir, ['--config', 'CONFIG_KLPR_TARGET=m', '-q']);
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
   });
 });

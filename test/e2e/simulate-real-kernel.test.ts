@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusModules } from '../helpers/corpus.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { exampleBuild, type ExampleBuild } from '../helpers/examples.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 import { splitKernel } from '../helpers/split-kernel.js';
 
 /**
@@ -98,11 +99,12 @@ describe('klp-split simulate --real-kernel', () => {
   }, 15 * 60_000);
 
   it('refuses what it cannot run: stock with split modules, directives only the simulator knows', async () => {
-    const stock = await klpSplit([...args('split').slice(0, -1), 'stock']);
+    // Refused before any boot: the command runs in-process (helpers/in-process.ts).
+    const stock = await klpSplitInProcess([...args('split').slice(0, -1), 'stock']);
     expect(stock.code).toBe(2);
     expect(stock.stderr).toContain('--real-kernel stock runs classic livepatches');
     writeFileSync(join(dir, 'race.scenario'), 'modprobe klpd_counter\n@race rmmod klpd_counter\n');
-    const race = await klpSplit([...args('split').map((a) => (a.endsWith('steps.scenario') ? join(dir, 'race.scenario') : a))]);
+    const race = await klpSplitInProcess([...args('split').map((a) => (a.endsWith('steps.scenario') ? join(dir, 'race.scenario') : a))]);
     expect(race.code).toBe(2);
     expect(race.stderr).toContain('line 2: only the simulator can run this');
   });

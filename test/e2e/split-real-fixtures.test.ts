@@ -6,8 +6,11 @@ import { BUILD_RECORD, contentHash, readManifest } from '@klp-split/core';
 import { loadFacts, rewriteModuleFile, SourceIndex, splitterFacts } from '@klp-split/klp-relocs';
 import { checkSplit, loadSplitSystem } from '@klp-split/runtime-sim';
 import { placementViolations } from '@klp-split/splitter';
-import { corpus, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
-import { splitRealFixtures, SPLIT_REAL, splitRealTargets, type SplitRealFixture } from '../helpers/split-real.js';
+import { builtDir } from '../helpers/built-dir.js';
+import { corpus, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { copyFixture } from '../helpers/fixtures.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
+import { splitRealBuilt, splitRealFixtures, SPLIT_REAL, type SplitRealBuilt, type SplitRealFixture } from '../helpers/split-real.js';
 
 /**
  * Issue 21: klp-convert-style livepatches (test/fixtures/split-real: helpers
@@ -17,32 +20,32 @@ import { splitRealFixtures, SPLIT_REAL, splitRealTargets, type SplitRealFixture 
  * Debian's 6.1 headers, verified, checked for the placement rule and by
  * checkpatch.pl; and verify's refusals of what cannot load or is stale.
  * (The same fixtures on the real split kernel: split-real-kernel.test.ts.)
- * KLP_SPLIT_UPDATE_FIXTURES=1 rewrites the expected splits.
+ * The splits and builds are a shared fixture (helpers/split-real.ts) whose
+ * commands' outputs are kept; the other commands run in-process
+ * (helpers/in-process.ts). KLP_SPLIT_UPDATE_FIXTURES=1 rewrites the expected splits.
  */
 const UPDATE = process.env.KLP_SPLIT_UPDATE_FIXTURES === '1';
 
 describe('klp-convert-style livepatches, split by object', () => {
   const root = tempDir('split-real');
-  const out = (name: string) => join(root, name);
-  const targets = join(root, 'targets');
+  let built: SplitRealBuilt;
   const fixtures = splitRealFixtures();
+  /** A fixture's split, built (the shared fixture: read only). */
+  const out = (name: string) => built.dir(name);
+  /** A directory of this suite's own. */
+  const mine = (name: string) => join(root, name);
+  const targets = () => built.targets;
+  const targetArgs = (f: SplitRealFixture) => f.targets.flatMap((t) => ['--target', join(targets(), `${t}.ko`)]);
   const splits = new Map<string, { code: number; out: string }>();
   const builds = new Map<string, { code: number; out: string }>();
-  const targetArgs = (f: SplitRealFixture) => f.targets.flatMap((t) => ['--target', join(targets, `${t}.ko`)]);
 
   beforeAll(async () => {
-    await splitRealTargets(targets);
+    built = await splitRealBuilt();
     for (const f of fixtures) {
-      const s = await klpSplit(['split', join(SPLIT_REAL, f.name, `${f.name}.c`), '--out', out(f.name), ...targetArgs(f), '--json']);
+      const s = built.split(f.name);
       splits.set(f.name, { code: s.code, out: s.stdout + s.stderr });
-    }
-    for (let i = 0; i < fixtures.length; i += 2) {
-      await Promise.all(
-        fixtures.slice(i, i + 2).map(async (f) => {
-          const b = await klpSplit(['build', out(f.name), ...targetArgs(f), '--json', '-q']);
-          builds.set(f.name, { code: b.code, out: b.stdout + b.stderr });
-        }),
-      );
+      const b = built.build(f.name);
+      builds.set(f.name, { code: b.code, out: b.stdout + b.stderr });
     }
   }, 900_000);
   afterAll(() => removeDir(root));
@@ -74,7 +77,7 @@ describe('klp-convert-style livepatches, split by object', () => {
       it('keeps every use of a module symbol in that module\'s part (placementViolations)', () => {
         const manifest = readManifest(join(out(f.name), 'klp-split.json'));
         const files = new Map(readdirSync(out(f.name)).filter((n) => /\.[ch]$/.test(n) && !n.endsWith('.mod.c')).map((n) => [n, readFileSync(join(out(f.name), n), 'latin1')]));
-        const facts = splitterFacts(loadFacts({ symvers: [], targets: f.targets.map((t) => join(targets, `${t}.ko`)) }));
+        const facts = splitterFacts(loadFacts({ symvers: [], targets: f.targets.map((t) => join(targets(), `${t}.ko`)) }));
         expect(placementViolations(files, manifest, facts)).toEqual([]);
       });
 
@@ -104,8 +107,8 @@ describe('klp-convert-style livepatches, split by object', () => {
   }
 
   it('puts the helpers that read the target\'s statics, and the init work calling them, into the per-object module', () => {
-    const main = readFileSync(out('klpc-strings/klpc-strings.c'), 'latin1');
-    const part = readFileSync(out('klpc-strings/klpc-strings__klpc-mod.c'), 'latin1');
+    const main = readFileSync(join(out('klpc-strings'), 'klpc-strings.c'), 'latin1');
+    const part = readFileSync(join(out('klpc-strings'), 'klpc-strings__klpc-mod.c'), 'latin1');
     expect(part).toContain('void print_driver_name(void)\n{\n\tpr_info("klpc_driver_name: %s\\n", klpc_driver_name);');
     expect(part).toContain('\tret = klp_add_object(&obj);\n\tif (ret)\n\t\treturn ret;\n\n\tprint_driver_name();\n\tprint_banner();\n\n\treturn 0;');
     expect(main).not.toContain('print_driver_name');
@@ -124,19 +127,22 @@ describe('klp-convert-style livepatches, split by object', () => {
   describe('a split whose main module relocates against a module (as klp-split wrote it before placement by object)', () => {
     let dir: string;
     beforeAll(async () => {
-      dir = out('wrong-placement');
-      const s = await klpSplit(['split', join(SPLIT_REAL, 'klpc-module-reloc/klpc-module-reloc.c'), '--out', dir, '--target', join(targets, 'klpc_mod.ko')]);
+      const split = mine('wrong-placement-split');
+      const klpcMod = ['--target', join(targets(), 'klpc_mod.ko')];
+      const s = await klpSplit(['split', join(SPLIT_REAL, 'klpc-module-reloc/klpc-module-reloc.c'), '--out', split, ...klpcMod]);
       expect(s.code, s.stderr).toBe(0);
-      for (const file of readdirSync(join(ROOT, 'test/fixtures/split-real-wrong'))) cpSync(join(ROOT, 'test/fixtures/split-real-wrong', file), join(dir, file));
+      for (const file of readdirSync(join(ROOT, 'test/fixtures/split-real-wrong'))) cpSync(join(ROOT, 'test/fixtures/split-real-wrong', file), join(split, file));
       // klp-split build refuses it now: it is built as linked and its livepatch relocations written as one
       // classic module's would be (.klp.rela.klpc_mod in the main module), then recorded as built.
-      const refused = await klpSplit(['build', dir, '--target', join(targets, 'klpc_mod.ko'), '-q']);
+      // (Both builds are shared fixtures keyed by the directory: helpers/built-dir.ts.)
+      const refused = await builtDir('split-real-wrong', split, [...klpcMod, '-q']);
       expect(refused.code).toBe(1);
       expect(refused.stderr + refused.stdout).toContain("only the per-object module '<patch>__klpc_mod' may relocate against 'klpc_mod'");
-      const b = await klpSplit(['build', dir, '--no-klp-relocs', '--config', 'KBUILD_MODPOST_WARN=1', '-q']);
+      const b = await builtDir('split-real-wrong', split, ['--no-klp-relocs', '--config', 'KBUILD_MODPOST_WARN=1', '-q']);
       expect(b.code, b.stderr).toBe(0);
+      dir = copyFixture(b.dir, mine('wrong-placement'));
       const ko = join(dir, 'klpc-module-reloc.ko');
-      const facts = loadFacts({ symvers: [], targets: [join(targets, 'klpc_mod.ko')] });
+      const facts = loadFacts({ symvers: [], targets: [join(targets(), 'klpc_mod.ko')] });
       const o = rewriteModuleFile(ko, { role: { kind: 'classic', objects: ['vmlinux', 'klpc_mod'] }, facts, sources: SourceIndex.ofDirectory(dir) });
       expect(o.written, JSON.stringify(o.diagnostics)).toBe(true);
       const recordPath = join(dir, BUILD_RECORD);
@@ -146,22 +152,22 @@ describe('klp-convert-style livepatches, split by object', () => {
     }, 300_000);
 
     it('verify fails with the split kernel\'s words', async () => {
-      const r = await klpSplit(['verify', dir, '--target', join(targets, 'klpc_mod.ko')]);
+      const r = await klpSplit(['verify', dir, '--target', join(targets(), 'klpc_mod.ko')]);
       expect(r.code, r.stdout).toBe(1);
       expect(r.stdout).toMatch(/error: section \.klp\.rela\.klpc_mod\.text\S* of module 'klpc_module_reloc': only the per-object module '<patch>__klpc_mod' may relocate against 'klpc_mod' .*\[klp-rela-not-carried\]/);
     });
 
     it('the simulator refuses the main module as the split kernel does, and calls it a violation', async () => {
-      const scenario = join(root, 'wrong.scenario');
+      const scenario = mine('wrong.scenario');
       writeFileSync(scenario, 'modprobe klpc_mod\nmodprobe klpc_module_reloc\n');
-      const r = await klpSplit(['simulate', dir, '--target', join(targets, 'klpc_mod.ko'), '--scenario', scenario]);
+      const r = await klpSplit(['simulate', dir, '--target', join(targets(), 'klpc_mod.ko'), '--scenario', scenario]);
       expect(r.stdout).toMatch(/^livepatch: section \.klp\.rela\.klpc_mod\.text\S* of module 'klpc_module_reloc': only the per-object module '<patch>__klpc_mod' may relocate against 'klpc_mod'$/m);
       expect(r.stdout).toContain('violation [split-refused-classic-loads]');
       expect(r.code).toBe(1);
     });
 
     it('the model check reports the orders where the split is refused and one classic module would load', () => {
-      const sys = loadSplitSystem(dir, [join(targets, 'klpc_mod.ko')]);
+      const sys = loadSplitSystem(dir, [join(targets(), 'klpc_mod.ko')]);
       const result = checkSplit(sys.sys, { patches: ['klpc_module_reloc'], targets: ['klpc_mod'], patchLoads: 1, targetLoads: 1 });
       expect(result.violations.map((v) => v.code)).toContain('split-refused-classic-loads');
     });
@@ -169,22 +175,21 @@ describe('klp-convert-style livepatches, split by object', () => {
 
   describe('stale modules', () => {
     it('verify refuses modules older than their sources, and those a failed build left', async () => {
-      const dir = out('stale');
-      cpSync(out('klpc-export'), dir, { recursive: true });
-      const b = await klpSplit(['build', dir, '--target', join(targets, 'klpc_mod.ko'), '-q']);
+      const dir = copyFixture(out('klpc-export'), mine('stale'));
+      const b = await klpSplit(['build', dir, '--target', join(targets(), 'klpc_mod.ko'), '-q']);
       expect(b.code).toBe(0);
-      const ok = await klpSplit(['verify', dir, '--target', join(targets, 'klpc_mod.ko'), '-q']);
+      const ok = await klpSplit(['verify', dir, '--target', join(targets(), 'klpc_mod.ko'), '-q']);
       expect(ok.code).toBe(0);
       const part = join(dir, 'klpc-export__klpc-mod.c');
       writeFileSync(part, `${readFileSync(part, 'latin1')}/* edited */\n`);
-      const older = await klpSplit(['verify', dir, '--target', join(targets, 'klpc_mod.ko')]);
+      const older = await klpSplit(['verify', dir, '--target', join(targets(), 'klpc_mod.ko')]);
       expect(older.code).toBe(2);
       expect(older.stderr).toContain("error: stale: 'klpc-export__klpc-mod.c' changed after the build: its modules are older than their sources [stale]");
       writeFileSync(part, readFileSync(part, 'latin1').replace('return v + klpc_exported_value();', 'return v + klpc_exported_value()'));
-      const failed = await klpSplit(['build', dir, '--target', join(targets, 'klpc_mod.ko'), '-q']);
+      const failed = await klpSplit(['build', dir, '--target', join(targets(), 'klpc_mod.ko'), '-q']);
       expect(failed.code).toBe(1);
       expect(existsSync(join(dir, 'klpc-export__klpc-mod.ko'))).toBe(true);
-      const after = await klpSplit(['verify', dir, '--target', join(targets, 'klpc_mod.ko')]);
+      const after = await klpSplit(['verify', dir, '--target', join(targets(), 'klpc_mod.ko')]);
       expect(after.code).toBe(2);
       expect(after.stderr).toMatch(/error: stale: the last 'klp-split build' of this directory failed \(.*, \d+ errors?\): its modules are from an earlier build \[stale\]/);
     }, 300_000);

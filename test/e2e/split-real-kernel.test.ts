@@ -2,9 +2,10 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kbuildModuleName } from '@klp-split/core';
+import { builtDir } from '../helpers/built-dir.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { realLsmod, simulateOnSplitKernel, splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
-import { SPLIT_REAL, splitRealFixtures, splitRealTargets, type SplitRealFixture } from '../helpers/split-real.js';
+import { SPLIT_REAL, splitRealBuilt, splitRealFixtures, type SplitRealBuilt, type SplitRealFixture } from '../helpers/split-real.js';
 
 /**
  * Issue 21 on the real split kernel: the klp-convert-style livepatches of
@@ -49,22 +50,23 @@ describe('klp-convert-style livepatches, split, on the real split kernel', () =>
   let kernel: SplitKernel;
   let out = '';
   let code = -1;
-  const targetKo = (t: string) => join(dir, 'targets', `${t}.ko`);
+  let built: SplitRealBuilt;
+  const targetKo = (t: string) => join(built.targets, `${t}.ko`);
 
   beforeAll(async () => {
     kernel = await splitKernel();
     dir = tempDir('split-real-kernel');
-    await splitRealTargets(join(dir, 'targets'), kernel.kdir);
+    // Split with the targets' symbols and built against the split kernel's tree: a shared fixture (helpers/split-real.ts).
+    built = await splitRealBuilt(kernel.kdir);
     for (const f of fixtures) {
-      const targets = f.targets.flatMap((t) => ['--target', targetKo(t)]);
-      const s = await klpSplit(['split', join(SPLIT_REAL, f.name, `${f.name}.c`), '--out', join(dir, f.name), '--kdir', kernel.kdir, ...targets]);
+      const s = built.split(f.name);
       expect(s.code, s.stdout + s.stderr).toBe(0);
-      const b = await klpSplit(['build', join(dir, f.name), '--kdir', kernel.kdir, ...targets, '-q']);
+      const b = built.build(f.name);
       expect(b.code, `${f.name}: ${b.stdout}${b.stderr}`).toBe(0);
     }
     writeFileSync(join(dir, 'steps.scenario'), ['# test/fixtures/split-real on the split kernel', ...fixtures.flatMap(scenario), ''].join('\n'));
     ({ code, out } = await simulateOnSplitKernel(
-      fixtures.map((f) => join(dir, f.name)),
+      fixtures.map((f) => built.dir(f.name)),
       ['klpc_mod', 'klpd_mod'].map(targetKo),
       join(dir, 'steps.scenario'),
     ));
@@ -105,7 +107,8 @@ describe('klp-convert-style livepatches, split, on the real split kernel', () =>
     writeFileSync(join(conv, 'Makefile'), 'obj-m += klpc-callbacks.o\n');
     const c = await klpSplit(['convert', conv, '--kdir', kernel.kdir, '--target', targetKo('klpc_mod')]);
     expect(c.code, c.stdout + c.stderr).toBe(0);
-    const b = await klpSplit(['build', conv, '--kdir', kernel.kdir, '--target', targetKo('klpc_mod'), '--json', '-q']);
+    // The converted directory's build: a shared fixture keyed by its files (helpers/built-dir.ts).
+    const b = await builtDir('split-real-converted', conv, ['--kdir', kernel.kdir, '--target', targetKo('klpc_mod'), '--json', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     expect(JSON.parse(b.stdout).modules.map((m: { module: string }) => m.module).sort()).toEqual(['klpc_callbacks', 'klpc_callbacks__klpc_mod']);
   }, 600_000);

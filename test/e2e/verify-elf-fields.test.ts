@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { elfConstants as C, readElf } from '@klp-split/kernel-facts';
 import { applyRelocEdit, type RelocEdit } from '../differential/reloc-edit.js';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtDir } from '../helpers/built-dir.js';
+import { removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 
 /**
  * Issue 20: module fields the kernel refuses, or writes past a section
@@ -12,7 +14,9 @@ import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
  * built with kbuild and then damaged one field at a time. verify must
  * report each (exit 1) in the kernel's words where the kernel has any, and
  * `simulate` must refuse the same module the same way: no "OK" for a module
- * the kernel would refuse or corrupt.
+ * the kernel would refuse or corrupt. The target's and the split's builds
+ * are the shared fixtures klp-relocs.test.ts builds too (helpers/built-dir.ts);
+ * the commands run in-process (helpers/in-process.ts).
  */
 const FIXTURES = join(ROOT, 'test/fixtures/klp-relocs');
 const PART = 'klpr-fix__klpr-mod.ko';
@@ -26,16 +30,20 @@ let copies = 0;
 
 beforeAll(async () => {
   root = tempDir('verify-elf-fields');
-  const mod = join(root, 'klpr-mod');
-  cpSync(join(FIXTURES, 'klpr-mod'), mod, { recursive: true });
-  const b = await klpSplit(['build', mod]);
+  const b = await builtDir('klp-relocs-target', join(FIXTURES, 'klpr-mod'));
   if (b.code !== 0) throw new Error(b.stderr);
-  targetKo = join(mod, 'klpr-mod.ko');
-  built = join(root, 'built');
-  const s = await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', built]);
-  if (s.code !== 0) throw new Error(s.stderr);
-  const bb = await klpSplit(['build', built, '--target', targetKo]);
-  if (bb.code !== 0) throw new Error(`${bb.stdout}\n${bb.stderr}`);
+  targetKo = join(b.dir, 'klpr-mod.ko');
+  // Split into a directory of its own under the temporary directory, as klp-relocs.test.ts does: the same split.
+  const out = tempDir('klpr-split');
+  try {
+    const s = await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', out]);
+    if (s.code !== 0) throw new Error(s.stderr);
+    const bb = await builtDir('klp-relocs-build', out, ['--target', targetKo]);
+    if (bb.code !== 0) throw new Error(`${bb.stdout}\n${bb.stderr}`);
+    built = bb.dir;
+  } finally {
+    removeDir(out);
+  }
   scenario = join(root, 'load.scenario');
   writeFileSync(scenario, 'modprobe klpr_mod\nmodprobe klpr_fix\n');
 });

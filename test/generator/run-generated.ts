@@ -4,6 +4,7 @@ import { formatDiagnostic } from '@klp-split/core';
 import { splitFile, type SplitResult } from '@klp-split/splitter';
 import { caseRng, hex } from '../fuzz/rng.js';
 import { isAnnotationUndefined, kbuildBatch, splitUnit, type BatchUnit } from '../helpers/kbuild-batch.js';
+import { sharedKbuildBatch } from '../helpers/kbuild-batch-shared.js';
 import { generateLivepatch, type GeneratedLivepatch } from './livepatch-gen.js';
 import { checkSplit, type Finding } from './split-oracles.js';
 
@@ -94,8 +95,11 @@ function writeSplitFile(dir: string, name: string, text: string): void {
  * not compile (the generator's defect), a split that does not, or that the
  * compiler or modpost warns about (modpost's "undefined!" for the relocation
  * annotations' `.klp.sym.rela.*` names aside: the post-link pass resolves them).
+ * With `shared`, the compile's outcome is kept as that shared fixture, keyed
+ * by every original's and split's text (kbuild-batch-shared.ts): a fixed
+ * sample compiles once per change of the generator, the splitter or the tool.
  */
-export async function compileSample(root: string, seed: number, cases: number[], includeDirs: string[]): Promise<{ failures: string[]; ms: number; units: number }> {
+export async function compileSample(root: string, seed: number, cases: number[], includeDirs: string[], shared?: string): Promise<{ failures: string[]; ms: number; units: number }> {
   const units: BatchUnit[] = [];
   for (const index of cases) {
     const c = runCase(join(root, 'src'), seed, index, includeDirs);
@@ -104,7 +108,7 @@ export async function compileSample(root: string, seed: number, cases: number[],
     units.push({ name: `${name}-orig`, files: new Map([[`orig-${c.gen.file}`, c.gen.source], ...c.gen.headers]), modules: [{ object: `orig-${c.gen.file.replace(/\.c$/, '.o')}` }], api: 'classic', compileOnly: true });
     if (c.result.kind === 'split') units.push(splitUnit(name, c.result.files));
   }
-  const result = await kbuildBatch(join(root, 'kbuild'), units);
+  const result = shared ? await sharedKbuildBatch(shared, units) : await kbuildBatch(join(root, 'kbuild'), units);
   const failures: string[] = [];
   for (const u of units) {
     const index = u.name.slice(1).replace(/-orig$/, '');

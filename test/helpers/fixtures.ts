@@ -35,7 +35,7 @@ export interface FixtureInputs {
 const KEEP_DAYS = 7;
 
 /** Hashes the files under `path` by their names relative to `base` (so a clone elsewhere has the same key) and contents. */
-function hashTree(h: ReturnType<typeof createHash>, path: string, base: string, skip: (name: string) => boolean = () => false): void {
+export function hashTree(h: ReturnType<typeof createHash>, path: string, base: string, skip: (name: string) => boolean = () => false): void {
   if (statSync(path).isDirectory()) {
     for (const name of readdirSync(path).sort()) if (!skip(name)) hashTree(h, join(path, name), base, skip);
   } else {

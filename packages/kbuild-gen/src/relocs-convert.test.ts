@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCacheDir } from '@klp-split/core';
 import { discoverKernelTree, defaultKallsymsFile, elfConstants as C, readElf, readModinfo, readVersions, type ElfFile } from '@klp-split/kernel-facts';
 import { loadFacts, listLivepatchRelocations, rewriteModuleFile, SHF_INFO_LINK, SourceIndex } from '@klp-split/klp-relocs';
+import { sharedFixture } from '../../../test/helpers/fixtures.js';
 import { runKbuild } from './build.js';
 import { kbuildText } from './kbuild-file.js';
 import { prepareAnnotationsOverlay } from './overlay.js';
@@ -13,7 +14,9 @@ import { prepareAnnotationsOverlay } from './overlay.js';
 /**
  * The rewrite on real modules built here with kbuild against Debian's 6.1
  * headers: a target module, a classic livepatch of vmlinux and the target,
- * and a per-object part of a split.
+ * and a per-object part of a split. Each kbuild run is a shared fixture
+ * keyed by the files it compiles (test/helpers/fixtures.ts): the rewrite,
+ * this suite's subject, runs on a fresh copy of the built module each time.
  */
 const FIXTURES = join(import.meta.dirname, 'relocs-fixtures');
 const scratch: string[] = [];
@@ -29,10 +32,17 @@ const kallsyms = defaultKallsymsFile(tree.release);
 let targetDir: string;
 let targetKo: string;
 
+/** `object` built by kbuild from the sources in `dir`, which receives what the build made; returns the .ko. */
 async function build(dir: string, object: string, extraSymbols: string[] = []): Promise<string> {
-  writeFileSync(join(dir, 'Kbuild'), kbuildText([{ object }], 'klp-relocs test'));
-  const r = await runKbuild(dir, tree, prepareAnnotationsOverlay(ensureCacheDir()), [{ object }], { jobs: 2, extraSymbols, makeVars: { KBUILD_MODPOST_WARN: '1' } });
-  if (!r.ok) throw new Error(r.output);
+  const sources = readdirSync(dir).sort().map((f) => `source ${f}\0${readFileSync(join(dir, f), 'latin1')}`);
+  const facts = [`object ${object}`, 'jobs 2, annotations overlay, KBUILD_MODPOST_WARN=1', ...sources, ...extraSymbols.map((f) => `symbols ${readFileSync(f, 'latin1')}`)];
+  const kept = await sharedFixture('relocs-convert', { facts }, async (d) => {
+    cpSync(dir, d, { recursive: true });
+    writeFileSync(join(d, 'Kbuild'), kbuildText([{ object }], 'klp-relocs test'));
+    const r = await runKbuild(d, tree, prepareAnnotationsOverlay(ensureCacheDir()), [{ object }], { jobs: 2, extraSymbols, makeVars: { KBUILD_MODPOST_WARN: '1' } });
+    if (!r.ok) throw new Error(r.output);
+  });
+  cpSync(kept, dir, { recursive: true, filter: (f) => !f.endsWith('/.complete') });
   return join(dir, object.replace(/\.o$/, '.ko'));
 }
 
