@@ -8,6 +8,7 @@ import { kernelEnv } from '@klp-split/kernel-facts';
 import { harnessEnv, projectScripts, runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
 import { guestDone, parseGuestReport } from '../../packages/nx/src/real-kernel/guest-report.js';
 import { ROOT } from '../helpers/env.js';
+import { hashTree } from '../helpers/fixtures.js';
 
 /**
  * Real-kernel runs kept by everything they ran. A qemu run under TCG costs a
@@ -35,14 +36,6 @@ const fresh = (): boolean => process.env.KLP_TEST_REAL_RUNS === 'fresh';
 
 function sha(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-function hashTree(h: ReturnType<typeof createHash>, dir: string, rel = ''): void {
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const path = join(dir, rel, name);
-    if (statSync(path).isDirectory()) hashTree(h, dir, join(rel, name));
-    else h.update(`${join(rel, name)}\0${sha(readFileSync(path))}\0`);
-  }
 }
 
 /**
@@ -82,7 +75,7 @@ function bootKey(kernel: KernelKind): string {
 export function runKey(o: GuestOptions): string {
   const h = createHash('sha256');
   h.update(bootKey(o.kernel));
-  hashTree(h, join(ROOT, 'packages/nx/scripts'));
+  hashTree(h, join(ROOT, 'packages/nx/scripts'), ROOT);
   h.update(`runner ${sha(readFileSync(join(ROOT, 'packages/nx/src/real-kernel/guest-run.ts')))}\0`);
   h.update(`script ${sha(readFileSync(o.script))}\0append ${o.append ?? ''}\0`);
   for (const [name, file] of Object.entries(o.files ?? {}).sort(([a], [b]) => a.localeCompare(b))) h.update(`file ${name}\0${sha(readFileSync(file))}\0`);
