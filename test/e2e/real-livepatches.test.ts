@@ -4,7 +4,6 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
 import { formatDiagnostic } from '@klp-split/core';
-import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { builtDir } from '../helpers/built-dir.js';
 import { checkpatch } from '../helpers/checkpatch.js';
@@ -12,6 +11,7 @@ import { kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helper
 import { builtSplits } from '../helpers/fixtures.js';
 import { klpSplitIn } from '../helpers/in-process.js';
 import { livepatchTargets } from '../helpers/livepatch-targets.js';
+import { keptPreprocess } from '../helpers/kept-preprocess.js';
 
 /**
  * Issue 13: livepatches in the shapes kernel engineers write (test/fixtures/livepatches),
@@ -48,7 +48,7 @@ function split(f: Fixture): SplitResult {
   return splitLivepatch(sourcesOf(f), {
     displayName: f.sources ? undefined : `${f.name}.c`,
     includeDirs: kernelIncludeDirs(),
-    preprocess: (path, source) => preprocessWithKbuild(tree, path, source),
+    preprocess: keptPreprocess(tree),
   });
 }
 

@@ -173,9 +173,8 @@ describe('klp-convert-style livepatches, split by object', () => {
 
   describe('stale modules', () => {
     it('verify refuses modules older than their sources, and those a failed build left', async () => {
+      // A copy of the built split (its build record names its files relatively) verifies as the build left it.
       const dir = copyFixture(out('klpc-export'), mine('stale'));
-      const b = await klpSplit(['build', dir, '--target', join(targets(), 'klpc_mod.ko'), '-q']);
-      expect(b.code).toBe(0);
       const ok = await klpSplit(['verify', dir, '--target', join(targets(), 'klpc_mod.ko'), '-q']);
       expect(ok.code).toBe(0);
       const part = join(dir, 'klpc-export__klpc-mod.c');
