@@ -23,6 +23,7 @@ export const REAL_KERNEL = [
   'test/e2e/simulate-real-kernel.test.ts',
   'test/e2e/create-real.test.ts',
   'test/e2e/create-split-real.test.ts',
+  'test/e2e/real-run-cache.test.ts',
 ];
 
 /** End-to-end suites in the quick tier. */

@@ -1,49 +1,54 @@
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import Ajv from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { klpSplit, ROOT } from '../helpers/env.js';
+import { EXAMPLE_TARGETS, exampleBuild, type ExampleBuild } from '../helpers/examples.js';
+import { sharedFixture } from '../helpers/fixtures.js';
 
 const require = createRequire(import.meta.url);
 const ORIGINAL = join(ROOT, 'examples/defects/klpd-deadlock/klpd-deadlock.c');
 
 /** Issue 6: verify as a CI gate, on the example workspace's deliberate defect. */
 describe('verify as a CI gate', () => {
+  /** The defect split and built (a shared fixture, read only), its source copied beside it. */
   let out: string;
+  let original: string;
+  let example: ExampleBuild;
   let parserKo: string;
   let deadlockLine: number;
   let originalLine: number;
-  // A copy of the example modules: the Nx suites build the workspace's own in place.
-  let modules: string;
 
   beforeAll(async () => {
-    modules = tempDir('example-modules');
-    cpSync(join(ROOT, 'examples/modules'), modules, { recursive: true });
-    const parser = join(modules, 'klpd-parser');
-    expect((await klpSplit(['build', parser])).code).toBe(0);
-    parserKo = join(parser, 'klpd-parser.ko');
-    out = tempDir('defect');
-    expect((await klpSplit(['split', ORIGINAL, '--out', out])).code).toBe(0);
-    // Without the livepatch relocation pass, which turns the call into a .klp.rela entry (the fix for
-    // this deadlock): the example's defect is what the gate must catch.
-    expect((await klpSplit(['build', out, '--symbols', join(parser, 'Module.symvers'), '--no-klp-relocs'])).code).toBe(0);
+    // The example modules and klpd-fix, built (a shared fixture).
+    example = await exampleBuild();
+    parserKo = example.targets[EXAMPLE_TARGETS.indexOf('klpd-parser')]!;
+    const defect = await sharedFixture('ci-gate-defect', { files: [ORIGINAL, join(ROOT, 'examples/modules/klpd-parser')] }, async (d) => {
+      // The source inside the fixture: the findings name it relative to the split, wherever the checkout is.
+      mkdirSync(join(d, 'src'));
+      cpSync(ORIGINAL, join(d, 'src', basename(ORIGINAL)));
+      const split = await klpSplit(['split', join(d, 'src', basename(ORIGINAL)), '--out', join(d, 'out')]);
+      if (split.code !== 0) throw new Error(`split of the defect failed:\n${split.stderr}`);
+      // Without the livepatch relocation pass, which turns the call into a .klp.rela entry (the fix for
+      // this deadlock): the example's defect is what the gate must catch.
+      const b = await klpSplit(['build', join(d, 'out'), '--symbols', join(example.targetDir('klpd-parser'), 'Module.symvers'), '--no-klp-relocs']);
+      if (b.code !== 0) throw new Error(`build of the defect failed:\n${b.stdout}${b.stderr}`);
+    });
+    out = join(defect, 'out');
+    original = join(defect, 'src', basename(ORIGINAL));
     const part = readFileSync(join(out, 'klpd-deadlock__klpd-parser.c'), 'utf8').split('\n');
     deadlockLine = part.findIndex((l) => l.includes('if (klpd_parser_version() > 1)')) + 1;
-    originalLine = readFileSync(ORIGINAL, 'utf8').split('\n').findIndex((l) => l.includes('if (klpd_parser_version() > 1)')) + 1;
-  });
-  afterAll(() => {
-    removeDir(out);
-    removeDir(modules);
+    originalLine = readFileSync(original, 'utf8').split('\n').findIndex((l) => l.includes('if (klpd_parser_version() > 1)')) + 1;
   });
 
   it('fails verify on the defect example with the finding at its source line', async () => {
     const r = await klpSplit(['verify', out, '--target', parserKo]);
     expect(r.code).toBe(1);
     // At the line the user wrote, with the line of the split file alongside.
-    expect(r.stdout).toContain(`${relative(out, ORIGINAL)}:${originalLine}:6: error: uses 'klpd_parser_version' exported by its own target 'klpd_parser'`);
+    expect(r.stdout).toContain(`${relative(out, original)}:${originalLine}:6: error: uses 'klpd_parser_version' exported by its own target 'klpd_parser'`);
     expect(r.stdout).toContain(`(generated klpd-deadlock__klpd-parser.c:${deadlockLine}:6) [target-export-deadlock]`);
     expect(r.stdout).toContain('[target-export-deadlock]');
   });
@@ -61,7 +66,7 @@ describe('verify as a CI gate', () => {
     const result = sarif.runs[0].results.find((x: { ruleId: string }) => x.ruleId === 'target-export-deadlock');
     expect(result.level).toBe('error');
     expect(result.locations[0].physicalLocation).toEqual({
-      artifactLocation: { uri: relative(out, ORIGINAL) },
+      artifactLocation: { uri: relative(out, original) },
       region: { startLine: originalLine, startColumn: 6 },
     });
     expect(result.relatedLocations[0].physicalLocation).toEqual({
@@ -83,19 +88,10 @@ describe('verify as a CI gate', () => {
   });
 
   it('gives a passing JUnit report with the exploration as a test case for a clean patch', async () => {
-    const clean = tempDir('clean');
-    try {
-      await klpSplit(['split', join(ROOT, 'examples/livepatches/klpd-fix/klpd-fix.c'), '--out', clean]);
-      expect((await klpSplit(['build', clean])).code).toBe(0);
-      const targets = ['klpd-counter', 'klpd-parser', 'klpd-ticker'];
-      for (const t of targets) expect((await klpSplit(['build', join(modules, t)])).code).toBe(0);
-      const r = await klpSplit(['verify', clean, ...targets.flatMap((t) => ['--target', join(modules, t, `${t}.ko`)]), '--format', 'junit']);
-      expect(r.code).toBe(0);
-      const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(r.stdout).testsuites.testsuite;
-      expect(Number(suite.failures)).toBe(0);
-      expect([suite.testcase].flat().map((c: { name: string }) => c.name)).toContainEqual(expect.stringMatching(/^model check: \d+ states, complete$/));
-    } finally {
-      removeDir(clean);
-    }
+    const r = await klpSplit(['verify', example.fix, ...example.targets.flatMap((t) => ['--target', t]), '--format', 'junit']);
+    expect(r.code, r.stderr).toBe(0);
+    const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(r.stdout).testsuites.testsuite;
+    expect(Number(suite.failures)).toBe(0);
+    expect([suite.testcase].flat().map((c: { name: string }) => c.name)).toContainEqual(expect.stringMatching(/^model check: \d+ states, complete$/));
   });
 });

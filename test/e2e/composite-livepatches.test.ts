@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtDir } from '../helpers/built-dir.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { copyFixture } from '../helpers/fixtures.js';
-import { klpSplitIn as klpSplit } from '../helpers/in-process.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 import { livepatchTargets } from '../helpers/livepatch-targets.js';
 
 /**

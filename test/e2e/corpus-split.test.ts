@@ -6,7 +6,7 @@ import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
 import { checkpatch } from '../helpers/checkpatch.js';
 import { corpus, kernelIncludeDirs, removeDir, tempDir } from '../helpers/env.js';
 import { CORPUS_LIVEPATCHES, CORPUS_PER_OBJECT, CORPUS_SPLITS, CORPUS_TARGETS, corpusSources, corpusSplits, type CorpusSplits } from '../helpers/corpus.js';
-import { klpSplitIn as klpSplit } from '../helpers/in-process.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 
 /**
  * Issue 3: every livepatch-related source of linux-source-6.1 through the

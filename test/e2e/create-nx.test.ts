@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATE_FIXTURES } from '../helpers/create-fixtures.js';
 import { removeDir, tempDir } from '../helpers/env.js';
-import { createUserWorkspace, nxCacheHits, nxTaskLines, packAll, run } from '../helpers/user-workspace.js';
+import { createUserWorkspace, nxCacheHits, nxTaskLines, run } from '../helpers/user-workspace.js';
 
 /**
  * Issue 23 from Nx, in a workspace where klp-split is installed from its
@@ -18,7 +18,7 @@ const nx = (args: string[]) => run(join(ws, 'node_modules/.bin/nx'), args, ws);
 beforeAll(async () => {
   tmp = tempDir('create-nx');
   ws = join(tmp, 'ws');
-  await createUserWorkspace(ws, await packAll(join(tmp, 'packs')));
+  await createUserWorkspace(ws);
   writeFileSync(join(ws, 'nx.json'), JSON.stringify({ plugins: ['@klp-split/nx'] }));
   const dir = join(ws, 'livepatches/cve-cmdline');
   mkdirSync(dir, { recursive: true });

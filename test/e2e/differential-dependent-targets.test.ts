@@ -8,6 +8,7 @@ import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { realRun, type RealCase, type RealRun } from '../helpers/real-kernel.js';
 import { dependentBatch, dependentModel, dependentModules, ENTITIES, EXPLORED_ON_REAL } from '../real/batches/differential-dependent-targets.js';
 import { realBatch } from '../real/result.js';
+import { qemuRun } from '../real/run-cache.js';
 
 /**
  * Issue 14: two targets where one uses the other's export, and a classic
@@ -48,7 +49,7 @@ describe('dependent targets: the real kernel allows what the model explores and 
   }, 60 * 60_000);
 
   afterAll(() => {
-    if (real) console.log(`dependent targets: ${orders.length} complete command orders in the model, ${explored.length} run on the real kernel; real-kernel run ${(real.ms / 1000).toFixed(1)} s (boot included)`);
+    if (real) console.log(`dependent targets: ${orders.length} complete command orders in the model, ${explored.length} run on the real kernel; real-kernel ${qemuRun(real)} (boot included)`);
     if (dir) removeDir(dir);
   });
 

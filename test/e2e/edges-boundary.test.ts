@@ -7,7 +7,7 @@ import { splitSource } from '@klp-split/splitter';
 import { builtDir } from '../helpers/built-dir.js';
 import { klpSplit, libLivepatch, removeDir, samples, tempDir } from '../helpers/env.js';
 import { copyFixture } from '../helpers/fixtures.js';
-import { klpSplitIn } from '../helpers/in-process.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 
 /**
  * Issue 11, the edges: #include of another livepatch, syntax errors, and
@@ -45,7 +45,7 @@ describe("split of a wrapper that #includes another livepatch's .c", () => {
   it.each(['./../lib/lp.c', '../lib/lp.c', '/etc/passwd.c'])('refuses #include "%s" at its line, writes nothing', async (include) => {
     const dir = wrapperCase(`escape-${include.replace(/\W/g, '_')}`, include);
     const before = listAll(dir);
-    const r = await klpSplitIn(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
+    const r = await klpSplitInProcess(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`wrapper\\.c:3:11: error: .*'${include.replace(/\./g, '\\.')}'.*\\[path-escape\\]`));
     expectNoTrace(r.stderr);
@@ -57,7 +57,7 @@ describe("split of a wrapper that #includes another livepatch's .c", () => {
   it('refuses an included file that is a link leaving the directory', async () => {
     const dir = wrapperCase('link-escape', 'lp.c');
     symlinkSync('../lib/lp.c', join(dir, 'src/lp.c'));
-    const r = await klpSplitIn(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
+    const r = await klpSplitInProcess(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/wrapper\.c:3:11: error: .*'lp\.c' leaves .*\[path-escape\]/);
     expect(existsSync(join(dir, 'out'))).toBe(false);
@@ -65,7 +65,7 @@ describe("split of a wrapper that #includes another livepatch's .c", () => {
 
   it('reports a missing included file at its line', async () => {
     const dir = wrapperCase('missing', 'nothere.c');
-    const r = await klpSplitIn(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
+    const r = await klpSplitInProcess(['split', join(dir, 'src/wrapper.c'), '--out', join(dir, 'out')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/wrapper\.c:3:11: error: cannot read the included livepatch 'nothere\.c': ENOENT \[include-unreadable\]/);
     expectNoTrace(r.stderr);
@@ -78,11 +78,11 @@ describe("split of a wrapper that #includes another livepatch's .c", () => {
     writeFileSync(join(dir, 'a.c'), '#include "b.c"\n');
     writeFileSync(join(dir, 'b.c'), '/* b */\n#include "a.c"\n');
     writeFileSync(join(dir, 'self.c'), '#include "self.c"\n');
-    const ab = await klpSplitIn(['split', join(dir, 'a.c'), '--out', join(dir, 'out')]);
+    const ab = await klpSplitInProcess(['split', join(dir, 'a.c'), '--out', join(dir, 'out')]);
     expect(ab.code).toBe(1);
     expect(ab.stderr).toMatch(/b\.c:2:11: error: 'a\.c' includes this file again \(a\.c -> b\.c -> a\.c\) \[include-cycle\]/);
     expect(ab.stderr).not.toContain('Maximum call stack');
-    const self = await klpSplitIn(['split', join(dir, 'self.c'), '--out', join(dir, 'out')]);
+    const self = await klpSplitInProcess(['split', join(dir, 'self.c'), '--out', join(dir, 'out')]);
     expect(self.code).toBe(1);
     expect(self.stderr).toMatch(/self\.c:1:11: error: .*\(self\.c -> self\.c\) \[include-cycle\]/);
     expectNoTrace(self.stderr);
@@ -94,13 +94,13 @@ describe("split of a wrapper that #includes another livepatch's .c", () => {
     mkdirSync(join(dir, 'sub'), { recursive: true });
     cpSync(libLivepatch('test_klp_state3.c'), join(dir, 'test_klp_state3.c'));
     cpSync(libLivepatch('test_klp_state2.c'), join(dir, 'test_klp_state2.c'));
-    const r = await klpSplitIn(['split', join(dir, 'test_klp_state3.c'), '--out', join(dir, 'out'), '--all-includes']);
+    const r = await klpSplitInProcess(['split', join(dir, 'test_klp_state3.c'), '--out', join(dir, 'out'), '--all-includes']);
     expect(r.code, r.stderr).toBe(0);
     expect(listAll(join(dir, 'out'))).toEqual(expect.arrayContaining(['klp-split.json', 'test_klp_state2.c', 'test_klp_state3.c']));
 
     cpSync(libLivepatch('test_klp_state2.c'), join(dir, 'sub/lp.c'));
     writeFileSync(join(dir, 'w.c'), '#include "sub/lp.c"\n');
-    const sub = await klpSplitIn(['split', join(dir, 'w.c'), '--out', join(dir, 'out2'), '--all-includes']);
+    const sub = await klpSplitInProcess(['split', join(dir, 'w.c'), '--out', join(dir, 'out2'), '--all-includes']);
     expect(sub.code).toBe(1);
     expect(sub.stderr).toMatch(/w\.c:1:11: error: .*'sub\/lp\.c' is in a subdirectory.*\[include-not-beside\]/);
     expect(existsSync(join(dir, 'out2'))).toBe(false);
@@ -111,7 +111,7 @@ describe('syntax errors are diagnostics', () => {
   it("split of x'\\n; is a syntax-error, exit 1, no trace", async () => {
     const file = join(work, 'x.c');
     writeFileSync(file, "x'\n;\n");
-    const r = await klpSplitIn(['split', file, '--out', join(work, 'x-out')]);
+    const r = await klpSplitInProcess(['split', file, '--out', join(work, 'x-out')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/x\.c:1:2: error: .*\[syntax-error\]/);
     expect(r.stderr).not.toContain('startIndex');
@@ -186,7 +186,7 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     lp = join(work, 'lp');
     adir = join(work, 'a-directory');
     mkdirSync(adir);
-    expect((await klpSplitIn(['split', samples('livepatch-sample.c'), '--out', lp, '--all-includes'])).code).toBe(0);
+    expect((await klpSplitInProcess(['split', samples('livepatch-sample.c'), '--out', lp, '--all-includes'])).code).toBe(0);
     // The build: a shared fixture keyed by the split (helpers/built-dir.ts); the tests work on a copy.
     const b = await builtDir('edges-sample', lp, ['--kdir', kdir]);
     expect(b.code, b.stderr).toBe(0);
@@ -217,7 +217,7 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     ['simulate --scenario', () => ['simulate', lp, '--scenario', adir], 'ADIR: error: simulate: --scenario is a directory [input-not-file]'],
     ['simulate --target', () => ['simulate', lp, '--target', adir, '--explore'], 'ADIR: error: simulate: --target is a directory [input-not-file]'],
   ])('%s naming a directory: exit 2, the argument named', async (_what, args, message) => {
-    const r = await klpSplitIn(args());
+    const r = await klpSplitInProcess(args());
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message.replace('ADIR', adir));
     expectNoTrace(r.stderr);
@@ -227,12 +227,12 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     const dir = join(work, 'makefile-dir');
     mkdirSync(join(dir, 'Makefile'), { recursive: true });
     cpSync(samples('livepatch-callbacks-demo.c'), join(dir, 'livepatch-callbacks-demo.c'));
-    const convert = await klpSplitIn(['convert', dir]);
+    const convert = await klpSplitInProcess(['convert', dir]);
     expect(convert.code).toBe(2);
     expect(convert.stderr).toContain(`${join(dir, 'Makefile')}: error: convert: the build file is a directory [input-not-file]`);
     // Nothing converted on the way.
     expect(readdirSync(dir).sort()).toEqual(['Makefile', 'livepatch-callbacks-demo.c']);
-    const build = await klpSplitIn(['build', dir, '--kdir', kdir]);
+    const build = await klpSplitInProcess(['build', dir, '--kdir', kdir]);
     expect(build.code).toBe(2);
     expect(build.stderr).toContain(`${join(dir, 'Makefile')}: error: build: the build file is a directory [input-not-file]`);
   });
@@ -267,7 +267,7 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
       }
     };
     fill('fill');
-    const r = await klpSplitIn(['verify', lp, '--no-explore', '--report', report]);
+    const r = await klpSplitInProcess(['verify', lp, '--no-explore', '--report', report]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${report}: error: cannot write the verify report: ENOSPC; nothing written [report-write]`);
     expect(readFileSync(report, 'utf8')).toBe('{"old": true}\n');
@@ -275,13 +275,13 @@ describe('arguments that are directories, an unwritable HOME, a full disk', () =
     // No report before: none after (the old code left a 0-byte one).
     removeDir(report);
     fill('fill2');
-    const fresh = await klpSplitIn(['verify', lp, '--no-explore', '--report', report]);
+    const fresh = await klpSplitInProcess(['verify', lp, '--no-explore', '--report', report]);
     expect(fresh.code).toBe(2);
     expect(existsSync(report)).toBe(false);
   });
 
   it('verify --report to a device writes it in place, never renaming over it', async () => {
-    const r = await klpSplitIn(['verify', lp, '--no-explore', '--report', '/dev/null']);
+    const r = await klpSplitInProcess(['verify', lp, '--no-explore', '--report', '/dev/null']);
     expect(r.code, r.stderr).toBe(0);
     expect(execFileSync('stat', ['-c', '%F', '/dev/null']).toString().trim()).toBe('character special file');
   });

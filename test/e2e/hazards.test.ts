@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtDir } from '../helpers/built-dir.js';
 import { corpusModules } from '../helpers/corpus.js';
 import { removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
-import { klpSplitIn as klpSplit } from '../helpers/in-process.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 
 /**
  * Issue 5: each hazard of the split design, found by verify or simulate on

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { corpusModules } from '../helpers/corpus.js';
 import { builtDir } from '../helpers/built-dir.js';
 import { corpus, klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
-import { klpSplitIn } from '../helpers/in-process.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -49,14 +49,14 @@ describe('kbuild', () => {
       cpSync(join(corpus(), sub), converted, { recursive: true });
       const makefileBefore = readFileSync(join(converted, 'Makefile'), 'utf8');
 
-      const r = await klpSplitIn(['convert', converted]);
+      const r = await klpSplitInProcess(['convert', converted]);
       expect(r.code, r.stderr).toBe(0);
       const makefileAfter = readFileSync(join(converted, 'Makefile'), 'utf8');
       const added = makefileAfter.split('\n').filter((l) => !makefileBefore.split('\n').includes(l));
       expect(added.sort()).toEqual(perObjectFiles.map((f) => `obj-$(${config}) += ${f}.o`).sort());
       expect(makefileAfter.split('\n').filter((l) => !added.includes(l)).join('\n')).toBe(makefileBefore);
 
-      const again = await klpSplitIn(['convert', converted, '--json']);
+      const again = await klpSplitInProcess(['convert', converted, '--json']);
       expect(JSON.parse(again.stdout).written).toEqual([]);
 
       const before = await builtDir('kbuild-tree', original, ['--config', `${config}=m`, '--json']);
@@ -71,7 +71,7 @@ describe('kbuild', () => {
 
   it('points a compiler error in a split source at its file and line', async () => {
     const out = scratch('broken');
-    expect((await klpSplitIn(['split', samples('livepatch-shadow-fix1.c'), '--out', out])).code).toBe(0);
+    expect((await klpSplitInProcess(['split', samples('livepatch-shadow-fix1.c'), '--out', out])).code).toBe(0);
     const file = join(out, 'livepatch-shadow-fix1__livepatch-shadow-mod.c');
     const lines = readFileSync(file, 'utf8').split('\n');
     const at = lines.findIndex((l) => l.includes('kfree(d);')) + 1;
@@ -85,14 +85,14 @@ describe('kbuild', () => {
 
   it('rebuilds only the per-object module whose source was touched', async () => {
     const out = scratch('incremental');
-    await klpSplitIn(['split', samples('livepatch-callbacks-demo.c'), '--out', out]);
-    expect((await klpSplitIn(['build', out])).code).toBe(0);
+    await klpSplitInProcess(['split', samples('livepatch-callbacks-demo.c'), '--out', out]);
+    expect((await klpSplitInProcess(['build', out])).code).toBe(0);
     const kos = ['livepatch-callbacks-demo', 'livepatch-callbacks-demo__livepatch-callbacks-mod', 'livepatch-callbacks-demo__livepatch-callbacks-busymod'];
     const mtimes = () => Object.fromEntries(kos.map((k) => [k, statSync(join(out, `${k}.ko`)).mtimeMs]));
     const first = mtimes();
     await sleep(1100);
     appendFileSync(join(out, 'livepatch-callbacks-demo__livepatch-callbacks-mod.c'), '/* touched */\n');
-    expect((await klpSplitIn(['build', out])).code).toBe(0);
+    expect((await klpSplitInProcess(['build', out])).code).toBe(0);
     const second = mtimes();
     expect(second['livepatch-callbacks-demo__livepatch-callbacks-mod']).toBeGreaterThan(first['livepatch-callbacks-demo__livepatch-callbacks-mod']!);
     expect(second['livepatch-callbacks-demo']).toBe(first['livepatch-callbacks-demo']);
@@ -101,13 +101,13 @@ describe('kbuild', () => {
 
   it('names what a kernel tree lacks', async () => {
     const out = scratch('kdir');
-    await klpSplitIn(['split', samples('livepatch-sample.c'), '--out', out]);
-    const missing = await klpSplitIn(['build', out, '--kdir', '/nonexistent/kernel']);
+    await klpSplitInProcess(['split', samples('livepatch-sample.c'), '--out', out]);
+    const missing = await klpSplitInProcess(['build', out, '--kdir', '/nonexistent/kernel']);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('kernel tree /nonexistent/kernel (from --kdir) does not exist');
     const fake = scratch('fake-tree');
     writeFileSync(join(fake, 'Makefile'), 'all:\n');
-    const noSymvers = await klpSplitIn(['build', out, '--kdir', fake]);
+    const noSymvers = await klpSplitInProcess(['build', out, '--kdir', fake]);
     expect(noSymvers.code).toBe(2);
     expect(noSymvers.stderr).toContain('has no Module.symvers');
     writeFileSync(join(fake, 'Module.symvers'), '');

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installedKernel } from '@klp-split/kernel-facts';
 import { klpSplit, removeDir, ROOT, samples, tempDir } from '../helpers/env.js';
+import { sharedFixture } from '../helpers/fixtures.js';
 
 /**
  * Issue 16: the kernel's own livepatch samples and two livepatches of our
@@ -24,12 +26,47 @@ const LIVEPATCHES = [
 const stem = (source: string): string => basename(source).replace(/\.c$/, '');
 
 let kernels: string[];
+/** The matrix built: <livepatch>/out/<release>/ and targets/<release>/ (a shared fixture, read only). */
 let ws: string;
+/** Where the reports go. */
+let reports: string;
 
 async function ok(args: string[]) {
   const r = await klpSplit(args);
   if (r.code !== 0) throw new Error(`klp-split ${args.join(' ')} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
   return r;
+}
+
+const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/**
+ * Every livepatch split, built and verified on every kernel: a shared
+ * fixture keyed by what the commands read (the tool, the sources, gcc, and
+ * each kernel's headers, Module.symvers and kallsyms dump).
+ */
+function builtMatrix(): Promise<string> {
+  const facts = kernels.map((k) => {
+    const { kdir, kallsyms } = installedKernel(k);
+    return `kernel ${k} ${kdir} ${sha(join(kdir, 'Module.symvers'))} ${kallsyms ? sha(kallsyms) : 'no kallsyms'}`;
+  });
+  const files = LIVEPATCHES.flatMap((lp) => [lp.source, ...lp.targets.map((t) => samples(t))]);
+  return sharedFixture('kernel-matrix', { files, facts }, async (d) => {
+    for (const k of kernels) {
+      const targets = join(d, 'targets', k);
+      mkdirSync(targets, { recursive: true });
+      for (const lp of LIVEPATCHES) for (const t of lp.targets) cpSync(samples(t), join(targets, t));
+      await ok(['build', '--kernel', k, targets]);
+      for (const lp of LIVEPATCHES) {
+        const name = stem(lp.source);
+        const out = join(d, name, 'out', k);
+        await ok(['split', lp.source, '--out', out, '--kdir', installedKernel(k).kdir]);
+        await ok(['build', '--kernel', k, out]);
+        // Findings are the matrix's content: exit 1 is a result here, 2 and 3 are not.
+        const v = await klpSplit(['verify', '--kernel', k, out, '--report', join(out, 'verify.json'), ...lp.targets.flatMap((t) => ['--target', join(targets, t.replace(/\.c$/, '.ko'))])]);
+        if (v.code !== 0 && v.code !== 1) throw new Error(`verify ${name} on ${k}: ${v.code}\n${v.stderr}`);
+      }
+    }
+  });
 }
 
 beforeAll(async () => {
@@ -41,27 +78,12 @@ beforeAll(async () => {
   if (!other61 || !newest612) throw new Error(`apt offers no second 6.1 ABI or no 6.12:\n${available.join('\n')}`);
   kernels = [env61, other61, newest612];
   await ok(['kernel', 'add', ...kernels]);
-
-  ws = tempDir('matrix');
-  for (const k of kernels) {
-    const targets = join(ws, 'targets', k);
-    mkdirSync(targets, { recursive: true });
-    for (const lp of LIVEPATCHES) for (const t of lp.targets) cpSync(samples(t), join(targets, t));
-    await ok(['build', '--kernel', k, targets]);
-    for (const lp of LIVEPATCHES) {
-      const name = stem(lp.source);
-      const out = join(ws, name, 'out', k);
-      await ok(['split', lp.source, '--out', out, '--kdir', installedKernel(k).kdir]);
-      await ok(['build', '--kernel', k, out]);
-      // Findings are the matrix's content: exit 1 is a result here, 2 and 3 are not.
-      const v = await klpSplit(['verify', '--kernel', k, out, '--report', join(out, 'verify.json'), ...lp.targets.flatMap((t) => ['--target', join(targets, t.replace(/\.c$/, '.ko'))])]);
-      if (v.code !== 0 && v.code !== 1) throw new Error(`verify ${name} on ${k}: ${v.code}\n${v.stderr}`);
-    }
-  }
+  ws = await builtMatrix();
+  reports = tempDir('matrix');
 }, 1_800_000);
 
 afterAll(() => {
-  if (ws) removeDir(ws);
+  if (reports) removeDir(reports);
 });
 
 /** How often each text symbol is in a kernel's vmlinux (kallsyms dump lines without a [module] column). */
@@ -91,16 +113,16 @@ function vmlinuxFuncs(outDir: string): { oldName: string; sympos: number }[] {
 
 describe('the corpus livepatches on three kernels', () => {
   it('reports one livepatch x kernel table in the terminal, Markdown and SARIF (one run per kernel)', async () => {
-    const r = await klpSplit(['report', ws, '--markdown', join(ws, 'matrix.md'), '--sarif', join(ws, 'matrix.sarif'), '--json']);
+    const r = await klpSplit(['report', ws, '--markdown', join(reports, 'matrix.md'), '--sarif', join(reports, 'matrix.sarif'), '--json']);
     expect([0, 1]).toContain(r.code);
     const m = JSON.parse(r.stdout) as { livepatches: string[]; kernels: string[]; cells: { livepatch: string; kernel: string; ok: boolean }[] };
     expect(m.kernels).toEqual([...kernels].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })));
     expect(m.cells).toHaveLength(LIVEPATCHES.length * kernels.length);
     expect(r.code).toBe(m.cells.every((c) => c.ok) ? 0 : 1);
-    const md = readFileSync(join(ws, 'matrix.md'), 'utf8');
+    const md = readFileSync(join(reports, 'matrix.md'), 'utf8');
     expect(md).toContain(`| livepatch | ${m.kernels.join(' | ')} |`);
     for (const lp of m.livepatches) expect(md).toMatch(new RegExp(`^\\| ${lp} \\|`, 'm'));
-    const sarif = JSON.parse(readFileSync(join(ws, 'matrix.sarif'), 'utf8')) as { runs: { automationDetails: { id: string }; properties: { kernel: string } }[] };
+    const sarif = JSON.parse(readFileSync(join(reports, 'matrix.sarif'), 'utf8')) as { runs: { automationDetails: { id: string }; properties: { kernel: string } }[] };
     expect(sarif.runs.map((run) => run.properties.kernel)).toEqual(m.kernels);
     expect(new Set(sarif.runs.map((run) => run.automationDetails.id)).size).toBe(kernels.length);
     const text = await klpSplit(['report', ws]);
@@ -127,9 +149,9 @@ describe('the corpus livepatches on three kernels', () => {
 
 describe('differences between the kernels', () => {
   it("shows every difference in a few words, each one a fact of that kernel's symbol table", async () => {
-    const r = await klpSplit(['report', ws, '--json', '--markdown', join(ws, 'matrix.md')]);
+    const r = await klpSplit(['report', ws, '--json', '--markdown', join(reports, 'matrix.md')]);
     const m = JSON.parse(r.stdout) as { livepatches: string[]; kernels: string[]; cells: JsonCell[] };
-    const md = readFileSync(join(ws, 'matrix.md'), 'utf8');
+    const md = readFileSync(join(reports, 'matrix.md'), 'utf8');
     const counts = new Map(m.kernels.map((k) => [k, vmlinuxText(k)]));
     const differing = m.livepatches.filter((lp) => new Set(m.cells.filter((c) => c.livepatch === lp).map((c) => c.summary)).size > 1);
     // Our two fixtures differ between 6.1 and 6.12 (the samples do not): the matrix is not uniform by construction.

@@ -1,15 +1,21 @@
-import { cpSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSplit, CommandWalk, counterexampleScenario, loadSplitSystem, newKernel, parseScenario, runScenario, type Entity, type LivepatchGuards, type SimSystem } from '@klp-split/runtime-sim';
-import { klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { removeDir, ROOT, tempDir } from '../helpers/env.js';
+import { builtSources } from '../helpers/fixtures.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
+import { splitAndBuilt } from '../helpers/split-built.js';
 
 /**
  * Issue 14: a second patch in the model check (a cumulative v2 that
  * replaces v1, with a reloaded copy of the first), and forced transitions:
  * with a task that never reaches a safe point, `echo 1 > .../force` is an
  * event; a forced replace pins the replaced patch's main module and its
- * per-object modules for good (its target going releases nothing).
+ * per-object modules for good (its target going releases nothing). The
+ * target and both splits are shared fixtures keyed by their sources; verify
+ * and simulate run in this process (model-check.test.ts runs them through
+ * the command line).
  */
 const FIXTURES = join(ROOT, 'test/fixtures/livepatches');
 const V1 = 'klpr_cumul_v1';
@@ -28,38 +34,29 @@ describe('model check with a cumulative v2 and forced transitions', () => {
 
   beforeAll(async () => {
     work = tempDir('replace-force');
-    mkdirSync(join(work, 'targets'));
-    cpSync(join(FIXTURES, 'targets', `${TARGET}.c`), join(work, 'targets', `${TARGET}.c`));
-    const t = await klpSplit(['build', join(work, 'targets'), '-q']);
-    expect(t.code, t.stdout + t.stderr).toBe(0);
-    target = join(work, 'targets', `${TARGET}.ko`);
-    for (const [name, dir] of [['klpr-cumul-v1', 'v1'], ['klpr-cumul-v2', 'v2']] as const) {
-      const out = join(work, dir);
-      const s = await klpSplit(['split', join(FIXTURES, name, `${name}.c`), '--out', out]);
-      expect(s.code, s.stdout + s.stderr).toBe(0);
-      const b = await klpSplit(['build', out, '-q']);
-      expect(b.code, b.stdout + b.stderr).toBe(0);
-    }
-    v1 = join(work, 'v1');
-    v2 = join(work, 'v2');
+    const text = (name: string): string => readFileSync(join(FIXTURES, name, `${name}.c`), 'utf8');
+    const [targets, split] = await Promise.all([
+      builtSources('replace-force-target', { [`${TARGET}.c`]: readFileSync(join(FIXTURES, 'targets', `${TARGET}.c`), 'utf8') }),
+      splitAndBuilt('replace-force-splits', { 'klpr-cumul-v1.c': text('klpr-cumul-v1'), 'klpr-cumul-v2.c': text('klpr-cumul-v2') }),
+    ]);
+    target = join(targets, `${TARGET}.ko`);
+    v1 = split('klpr-cumul-v1');
+    v2 = split('klpr-cumul-v2');
     const loaded = loadSplitSystem(v1, [target]);
     sys = { ...loaded.sys, images: [...loaded.sys.images, ...loadSplitSystem(v2, []).parts.map((p) => p.image)] };
-  }, 10 * 60_000);
+  }, 20 * 60_000);
   afterAll(() => removeDir(work));
 
   it('verify --also: v2 with v1 is searched completely, replace included, and finds nothing', async () => {
-    const alone = JSON.parse((await klpSplit(['verify', v2, '--target', target, '--format', 'json'])).stdout).exploration;
-    const r = await klpSplit(['verify', v2, '--target', target, '--also', v1, '--format', 'json']);
+    const alone = JSON.parse((await klpSplitInProcess(['verify', v2, '--target', target, '--format', 'json'])).stdout).exploration;
+    const r = await klpSplitInProcess(['verify', v2, '--target', target, '--also', v1, '--format', 'json']);
     expect(r.code, r.stdout).toBe(0);
     const e = JSON.parse(r.stdout).exploration;
     expect(e.patches).toEqual([V2, V1]);
     expect(e.complete).toBe(true);
     expect(e.violations).toBe(0);
     expect(e.states).toBeGreaterThan(alone.states * 2);
-    const text = await klpSplit(['verify', v2, '--target', target, '--also', v1]);
-    expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/complete/);
-    const bad = await klpSplit(['verify', v2, '--target', target, '--also', join(work, 'targets')]);
+    const bad = await klpSplitInProcess(['verify', v2, '--target', target, '--also', dirname(target)]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('is not a split livepatch directory');
   });
@@ -92,13 +89,12 @@ describe('model check with a cumulative v2 and forced transitions', () => {
     expect(checkSplit(sys, { patches: [V1, V2], targets: [TARGET] }).pinnedStates).toBe(0);
   });
 
-  it('verify --sleeping: the same search through the command line, clean and complete', async () => {
-    const r = await klpSplit(['verify', v2, '--target', target, '--also', v1, '--sleeping', SLEEPING[0]!, '--format', 'json']);
+  it('verify --sleeping: the same search through the command line, clean and complete (the text report)', async () => {
+    const r = await klpSplitInProcess(['verify', v2, '--target', target, '--also', v1, '--sleeping', SLEEPING[0]!]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const e = JSON.parse(r.stdout).exploration;
-    expect(e.complete).toBe(true);
-    expect(e.violations).toBe(0);
-    const bad = await klpSplit(['verify', v2, '--target', target, '--sleeping', 'cmdline_proc_show']);
+    expect(r.stdout).toMatch(new RegExp(`^model check of the patch with ${V1} \\(loaded once each\\) and 1 target\\(s\\) .*: \\d+ states, \\d+ transitions, 0 distinct violation\\(s\\), complete, \\d+ ms$`, 'm'));
+    expect(r.stdout).toContain(`verify: ${V2}: OK`);
+    const bad = await klpSplitInProcess(['verify', v2, '--target', target, '--sleeping', 'cmdline_proc_show']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--sleeping 'cmdline_proc_show' is not <object>:<function>");
   });
@@ -159,10 +155,9 @@ describe('model check with a cumulative v2 and forced transitions', () => {
   });
 
   it('simulate: the force write outside a transition is refused as the kernel refuses it', async () => {
-    const { writeFileSync } = await import('node:fs');
     const file = join(work, 'force.scenario');
     writeFileSync(file, `@sleeping vmlinux cmdline_proc_show\nmodprobe ${TARGET}\n${force(V1)}\nmodprobe ${V1}\n@sysfs /sys/kernel/livepatch/${V1}/transition 1\n${force(V1)}\n@sysfs /sys/kernel/livepatch/${V1}/transition 0\n`);
-    const r = await klpSplit(['simulate', v1, '--target', target, '--scenario', file]);
+    const r = await klpSplitInProcess(['simulate', v1, '--target', target, '--scenario', file]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines).toContain(`/sys/kernel/livepatch/${V1}/force: No such file or directory`);

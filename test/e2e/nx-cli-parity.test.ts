@@ -2,7 +2,9 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, ROOT, snapshot } from '../helpers/env.js';
+import { copyFixture } from '../helpers/fixtures.js';
 import { linkedNxWorkspace } from '../helpers/linked-workspace.js';
+import { klprModBuilt, livepatchTargets } from '../helpers/livepatch-targets.js';
 
 /**
  * Issue 22: the command line and the Nx executors are one code path. In one
@@ -87,12 +89,9 @@ const viaCli = new Map<string, { files: Map<string, Buffer>; printed: { target: 
 let nxRun: { code: number; output: string };
 
 beforeAll(async () => {
-  cpSync(join(LIVEPATCHES, 'targets'), join(ws, 'targets'), { recursive: true });
-  cpSync(join(ROOT, 'test/fixtures/klp-relocs/klpr-mod'), join(ws, 'klpr-mod'), { recursive: true });
-  for (const dir of ['targets', 'klpr-mod']) {
-    const b = await klpSplit(['build', dir, '-q'], { cwd: ws });
-    if (b.code !== 0) throw new Error(`building ${dir} failed:\n${b.stdout}${b.stderr}`);
-  }
+  // The target modules, built (shared fixtures): what both ways read, not what they are compared on.
+  copyFixture(await livepatchTargets(), join(ws, 'targets'));
+  copyFixture(await klprModBuilt(), join(ws, 'klpr-mod'));
   for (const f of FIXTURES) {
     const dir = join(ws, 'lp', f.project);
     mkdirSync(dir, { recursive: true });

@@ -66,21 +66,26 @@ describe('markers under a real Nx run', () => {
   });
 
   // The rest of the schema is covered by packages/nx/src/plugin/markers.test.ts; here, that Nx shows the file.
-  it.each([
-    ['a kdir with a newline', { source: 'fix.c', kdir: '/usr/src\ntouch PWNED' }, /"kdir" must be the path of a kernel tree/],
-    ['a source outside the project', { source: '../outside/fix.c' }, /leaves .*\[path-escape\]/],
-    ['JSON that does not parse', '{"source": "fix.c",', /not valid JSON/],
-  ])('reports %s with the marker file named', async (_what, json, message) => {
-    marker('bad', json);
-    try {
-      const r = await nx(['show', 'projects']);
-      expect(r.code, r.output).not.toBe(0);
-      expect(r.output).toContain('bad/klp-livepatch.json');
-      expect(r.output).toMatch(message);
+  // Each in a project of its own, all in one Nx run: Nx reports every marker its plugin refused.
+  describe('bad markers', () => {
+    const BAD: [what: string, json: unknown, message: RegExp][] = [
+      ['a kdir with a newline', { source: 'fix.c', kdir: '/usr/src\ntouch PWNED' }, /"kdir" must be the path of a kernel tree/],
+      ['a source outside the project', { source: '../outside/fix.c' }, /leaves .*\[path-escape\]/],
+      ['JSON that does not parse', '{"source": "fix.c",', /not valid JSON/],
+    ];
+    let shown: { code: number | undefined; output: string };
+    beforeAll(async () => {
+      BAD.forEach(([, json], i) => marker(`bad-${i}`, json));
+      shown = await nx(['show', 'projects']);
+    });
+    afterAll(() => BAD.forEach((_, i) => removeDir(join(ws, `bad-${i}`))));
+
+    it.each(BAD.map(([what, , message], i) => [what, i, message] as const))('reports %s with the marker file named', (_what, i, message) => {
+      expect(shown.code, shown.output).not.toBe(0);
+      const line = shown.output.split('\n').find((l) => l.includes(`bad-${i}/klp-livepatch.json: error:`));
+      expect(line, shown.output).toMatch(message);
       expect(pwned()).toEqual([]);
-    } finally {
-      removeDir(join(ws, 'bad'));
-    }
+    });
   });
 });
 

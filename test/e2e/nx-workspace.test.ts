@@ -40,6 +40,7 @@ describe('the example workspace under Nx', () => {
     const first = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(first.code, first.output).toBe(0);
     expect(first.output).toContain('verify: klpd_fix: OK');
+    expect(JSON.parse(readFileSync(join(ws, 'examples/livepatches/klpd-fix/out/verify.json'), 'utf8')).ok).toBe(true);
     const second = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(second.code, second.output).toBe(0);
     expect(second.output).toMatch(/Nx read the output from the cache instead of running the command for (\d+) out of \1 tasks/);
@@ -50,7 +51,7 @@ describe('the example workspace under Nx', () => {
     const original = readFileSync(file, 'utf8');
     const ran = (output: string): string[] =>
       [...output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(/^> nx run (\S+)(.*)$/gm)].filter((m) => !m[2]!.includes('cache')).map((m) => m[1]!).sort();
-    expect((await nx(['run-many', '-t', 'verify', '--output-style=static'])).code).toBe(0);
+    // On the outputs of the runs above, all in the cache.
     writeFileSync(file, `${original}/* touched by the test suite */\n`);
     const touched = await nx(['run-many', '-t', 'verify', '--output-style=static']);
     expect(touched.code, touched.output).toBe(0);

@@ -6,7 +6,7 @@ import { splitFile } from '@klp-split/splitter';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { builtDir } from '../helpers/built-dir.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
-import { klpSplitIn as klpSplit } from '../helpers/in-process.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 import { keptPreprocess } from '../helpers/kept-preprocess.js';
 import { livepatchTargets } from '../helpers/livepatch-targets.js';
 

@@ -6,7 +6,7 @@ import { readElf } from '@klp-split/kernel-facts';
 import { corpusModules, corpusSplits } from '../helpers/corpus.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { recordForgedModule } from '../helpers/forged-module.js';
-import { klpSplitIn } from '../helpers/in-process.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 
 /**
  * Issue 11, the verify/simulate side of the trust boundary: every reader of
@@ -52,7 +52,7 @@ function patchSection(ko: string, name: string, edit: (buf: Buffer, at: number, 
 }
 
 function verify(dir: string, extra: string[] = []) {
-  return klpSplitIn(['verify', dir, '--target', target, '--no-explore', ...extra]);
+  return klpSplitInProcess(['verify', dir, '--target', target, '--no-explore', ...extra]);
 }
 
 /** verify as a process of its own: for input that would block a reader that opens it (a FIFO). */
@@ -90,7 +90,7 @@ describe('the built split as it is', () => {
     const r = await verify(built);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/verify: livepatch_shadow_fix1: OK$/);
-    const s = await klpSplitIn(['simulate', built, '--target', target, '--scenario', scenario]);
+    const s = await klpSplitInProcess(['simulate', built, '--target', target, '--scenario', scenario]);
     expect(s.code, s.stdout + s.stderr).toBe(0);
     expect(s.stdout).toContain('[request_module] livepatch_shadow_fix1__livepatch_shadow_mod');
   });
@@ -147,7 +147,7 @@ describe('paths in the build record', () => {
 describe('malformed manifests and build records', () => {
   for (const command of ['verify', 'simulate'] as const) {
     const run = (dir: string) =>
-      command === 'verify' ? verify(dir) : klpSplitIn(['simulate', dir, '--target', target, '--scenario', scenario]);
+      command === 'verify' ? verify(dir) : klpSplitInProcess(['simulate', dir, '--target', target, '--scenario', scenario]);
 
     it(`${command}: a manifest that is not JSON is an input error at its line`, async () => {
       const dir = copyOfBuilt();
@@ -252,7 +252,7 @@ describe('scenarios and symbol tables that do not parse', () => {
   it('a scenario with an unknown command is an input error (exit 2) at its line, not a finding', async () => {
     const bad = join(root, 'bad.scenario');
     writeFileSync(bad, 'modprobe livepatch_shadow_mod\nfrobnicate now\n');
-    const r = await klpSplitIn(['simulate', built, '--target', target, '--scenario', bad]);
+    const r = await klpSplitInProcess(['simulate', built, '--target', target, '--scenario', bad]);
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`${bad}:2:1: error: .*\\[scenario-syntax\\]`));
   });

@@ -8,6 +8,7 @@ import { kernelLog } from '../helpers/real-kernel.js';
 import { comparableLines, selftestExpectations } from '../helpers/selftests.js';
 import { SCRIPT_TIMEOUT_S, selftestModules, selftestReport, selftestsBatch, selftestScripts, type SelftestScript } from '../real/batches/real-selftests.js';
 import { realBatch } from '../real/result.js';
+import { qemuRun } from '../real/run-cache.js';
 
 /**
  * The kernel's own livepatch selftests of 6.1, unmodified, on the real
@@ -96,7 +97,7 @@ describe('the kernel livepatch selftests of 6.1 on the real kernel (qemu)', () =
     };
     callbacksLog = kernelLog(r, 'test-callbacks.sh');
     for (const s of report.scripts) console.log(`${s.script}: exit ${s.exit}, ${s.tests.filter((t) => t.ok).length}/${s.tests.length} tests ok`);
-    console.log(`real-kernel selftests on ${report.release}: qemu run ${(r.ms / 1000).toFixed(1)} s, shared with ${r.boot.join(', ')}`);
+    console.log(`real-kernel selftests on ${report.release}: ${qemuRun(r)}, shared with ${r.boot.join(', ')}`);
   }, 60 * 60_000);
 
   it('booted the release the headers belong to', () => {

@@ -9,7 +9,7 @@ import { builtDir } from '../helpers/built-dir.js';
 import { checkpatch } from '../helpers/checkpatch.js';
 import { kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { builtSplits } from '../helpers/fixtures.js';
-import { klpSplitIn } from '../helpers/in-process.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 import { livepatchTargets } from '../helpers/livepatch-targets.js';
 import { keptPreprocess } from '../helpers/kept-preprocess.js';
 
@@ -106,7 +106,7 @@ describe('real livepatch shapes', () => {
       });
 
       it('verifies with its targets', async () => {
-        const r = await klpSplitIn(['verify', out(f.name), ...f.targets.flatMap((t) => ['--target', ko(t)]), ...(f.verifyArgs ?? []), '--format', 'json', '-q']);
+        const r = await klpSplitInProcess(['verify', out(f.name), ...f.targets.flatMap((t) => ['--target', ko(t)]), ...(f.verifyArgs ?? []), '--format', 'json', '-q']);
         const report = JSON.parse(r.stdout);
         expect(report.diagnostics.filter((d: { severity: string }) => d.severity === 'error'), f.name).toEqual([]);
         expect(r.code).toBe(0);
@@ -209,7 +209,7 @@ describe('real livepatch shapes', () => {
 
   it('loads v1 and its cumulative v2 (replace) together in the simulator', async () => {
     const scenario = join(FIXTURES, 'klpr-cumul-v2/upgrade.scenario');
-    const r = await klpSplitIn(['simulate', out('klpr-cumul-v2'), '--also', out('klpr-cumul-v1'), '--target', ko('klpr_target'), '--scenario', scenario]);
+    const r = await klpSplitInProcess(['simulate', out('klpr-cumul-v2'), '--also', out('klpr-cumul-v1'), '--target', ko('klpr_target'), '--scenario', scenario]);
     expect(r.stdout).toContain("livepatch: 'klpr_cumul_v2': patching complete");
     expect(r.stdout).not.toContain('duplicate symbol');
     expect(r.code, r.stdout).toBe(0);
@@ -229,7 +229,7 @@ describe('real livepatch shapes', () => {
     // Each version built: a shared fixture keyed by its files (helpers/built-dir.ts).
     const [v1, v2] = [await builtDir('livepatch-generic', generic('v1'), ['-q']), await builtDir('livepatch-generic', generic('v2'), ['-q'])];
     for (const b of [v1, v2]) expect(b.code, b.stdout + b.stderr).toBe(0);
-    const r = await klpSplitIn(['simulate', v2.dir, '--also', v1.dir, '--target', ko('klpr_target'), '--scenario', scenario]);
+    const r = await klpSplitInProcess(['simulate', v2.dir, '--also', v1.dir, '--target', ko('klpr_target'), '--scenario', scenario]);
     // A failed modprobe is a possible outcome in a scenario, not a broken invariant: the transcript shows it.
     expect(r.stdout).toContain('klpr_cumul_v2: exports duplicate symbol verbose (owned by klpr_cumul_v1)');
     expect(r.stdout).not.toContain("livepatch: 'klpr_cumul_v2': patching complete");
@@ -237,13 +237,13 @@ describe('real livepatch shapes', () => {
 
   it('verify without the targets says what it did not check and fails unless --allow-unchecked', async () => {
     const dir = out('klpr-hooks');
-    const none = await klpSplitIn(['verify', dir, '-q']);
+    const none = await klpSplitInProcess(['verify', dir, '-q']);
     expect(none.code).toBe(1);
     expect(none.stdout).toContain("per-object module 'klpr_hooks__klpr_alpha' was not checked against its target 'klpr_alpha' (klpr_alpha_read)");
-    const other = await klpSplitIn(['verify', dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '--target', ko('klpr_target'), '-q']);
+    const other = await klpSplitInProcess(['verify', dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '--target', ko('klpr_target'), '-q']);
     expect(other.code).toBe(1);
     expect(other.stdout).toContain("--target 'klpr_target' is not one of the patch's objects (klpr_alpha, klpr_beta) [target-not-an-object]");
-    const allowed = await klpSplitIn(['verify', dir, '--target', ko('klpr_alpha'), '--allow-unchecked', '-q']);
+    const allowed = await klpSplitInProcess(['verify', dir, '--target', ko('klpr_alpha'), '--allow-unchecked', '-q']);
     expect(allowed.stdout).toContain('[object-unchecked]');
     expect(allowed.code).toBe(0);
   });
@@ -256,7 +256,7 @@ describe('real livepatch shapes', () => {
     const broken = readFileSync(join(FIXTURES, 'klpr-objmod/klpr-objmod.c'), 'utf8').replace('.new_func = new_read,', '.new_func = new_read_missing,');
     writeFileSync(join(dir, 'klpr-broken.c'), broken);
     writeFileSync(join(dir, 'Makefile'), 'obj-$(CONFIG_KLPR_ESCAPES) += klpr-escapes.o klpr-ifdef.o\n');
-    const c = await klpSplitIn(['convert', dir]);
+    const c = await klpSplitInProcess(['convert', dir]);
     expect(c.code, c.stdout + c.stderr).toBe(1);
     expect(c.stdout).toContain('not converted (errors above): klpr-broken.c');
     expect(c.stderr + c.stdout).toContain("new_func 'new_read_missing' is not defined in this file [new-func-undefined]");
@@ -267,7 +267,7 @@ describe('real livepatch shapes', () => {
     // The converted directory's build: a shared fixture keyed by its files (helpers/built-dir.ts).
     const b = await builtDir('livepatch-converted', dir, ['-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
-    const v = await klpSplitIn(['verify', b.dir, '--target', ko('klpr_target'), '-q']);
+    const v = await klpSplitInProcess(['verify', b.dir, '--target', ko('klpr_target'), '-q']);
     expect(v.stdout).toContain('verify: klpr_escapes: OK');
     expect(v.stdout).toContain('verify: klpr_ifdef: OK');
     expect(v.code, v.stdout).toBe(0);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corpusModules } from '../helpers/corpus.js';
 import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { exampleBuild, type ExampleBuild } from '../helpers/examples.js';
-import { klpSplitIn } from '../helpers/in-process.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 import { splitKernel } from '../helpers/split-kernel.js';
 
 /**
@@ -100,11 +100,11 @@ describe('klp-split simulate --real-kernel', () => {
 
   it('refuses what it cannot run: stock with split modules, directives only the simulator knows', async () => {
     // Refused before any boot: the command runs in-process (helpers/in-process.ts).
-    const stock = await klpSplitIn([...args('split').slice(0, -1), 'stock']);
+    const stock = await klpSplitInProcess([...args('split').slice(0, -1), 'stock']);
     expect(stock.code).toBe(2);
     expect(stock.stderr).toContain('--real-kernel stock runs classic livepatches');
     writeFileSync(join(dir, 'race.scenario'), 'modprobe klpd_counter\n@race rmmod klpd_counter\n');
-    const race = await klpSplitIn([...args('split').map((a) => (a.endsWith('steps.scenario') ? join(dir, 'race.scenario') : a))]);
+    const race = await klpSplitInProcess([...args('split').map((a) => (a.endsWith('steps.scenario') ? join(dir, 'race.scenario') : a))]);
     expect(race.code).toBe(2);
     expect(race.stderr).toContain('line 2: only the simulator can run this');
   });

@@ -8,6 +8,7 @@ import { klpSplit, removeDir, tempDir } from '../helpers/env.js';
 import { keptLines } from '../helpers/real-kernel.js';
 import { CASES, splitFaultModules, splitFaultsBatch } from '../real/batches/split-differential-faults.js';
 import { realBatch } from '../real/result.js';
+import { qemuRun } from '../real/run-cache.js';
 
 /**
  * Split differential faults: split livepatch modules, each case with one
@@ -29,7 +30,7 @@ interface KernelSide {
 
 describe('split differential faults: the real split kernel and the simulator agree', () => {
   let dir: string;
-  let real: { results: Map<string, KernelSide>; problems: string[]; ms: number };
+  let real: { results: Map<string, KernelSide>; problems: string[]; ms: number; reusedFrom?: string };
   const simulated = new Map<string, { transcript: string[]; code: number; violations: string[] }>();
   const agreed = new Set<string>();
 
@@ -61,7 +62,7 @@ describe('split differential faults: the real split kernel and the simulator agr
       const t = caseTranscript(keptLines(lines, (l) => l.startsWith('livepatch: ') || l.startsWith('klpsf') || l.startsWith('module: x86/modules: ') || l.startsWith('module: klpsf')));
       results.set(id, { transcript: t.lines, status: t.status, left: r.left.get(id) ?? [] });
     }
-    real = { results, problems: r.problems, ms: r.ms };
+    real = { results, problems: r.problems, ms: r.ms, reusedFrom: r.reusedFrom };
   }, 60 * 60_000);
 
   afterAll(() => {
@@ -71,7 +72,7 @@ describe('split differential faults: the real split kernel and the simulator agr
       const cases = CASES.map((c) => ({ id: c.id, agrees: agreed.has(c.id), real: real.results.get(c.id), simulated: simulated.get(c.id) }));
       writeFileSync(report, JSON.stringify({ realRunMs: Math.round(real.ms), agreed: agreed.size, total: CASES.length, cases }, null, 2));
     }
-    if (real) console.log(`split differential faults: ${agreed.size}/${CASES.length} agree; real split-kernel run ${(real.ms / 1000).toFixed(1)} s (boot included)`);
+    if (real) console.log(`split differential faults: ${agreed.size}/${CASES.length} agree; real split-kernel ${qemuRun(real)} (boot included)`);
     if (dir && !process.env.KLP_KEEP) removeDir(dir);
   });
 

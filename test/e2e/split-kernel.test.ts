@@ -7,6 +7,7 @@ import { keptLines } from '../helpers/real-kernel.js';
 import { splitKernel, type SplitKernel } from '../helpers/split-kernel.js';
 import { CASES, splitKernelBatch } from '../real/batches/split-kernel.js';
 import { realBatch } from '../real/result.js';
+import { qemuRun } from '../real/run-cache.js';
 
 /**
  * The split livepatch kernel: Debian's 6.1 with the project's kernel/patches
@@ -61,7 +62,7 @@ describe('the split livepatch kernel runs a split built by klp-split', () => {
     // Of the kernel's lines, the livepatch core's and the example modules'.
     cases = new Map([...r.cases].map(([id, lines]) => [id, keptLines(lines, (l) => l.startsWith('livepatch: ') || l.startsWith('klpd_')).map(shown)]));
     problems = [...r.problems, ...[...r.left].map(([id, m]) => `${id} left ${m.join(' ')}`)];
-    console.log(`split kernel: scripts/split-kernel.sh ${Math.round(kernel.ms / 1000)} s, qemu run ${Math.round(r.ms / 1000)} s (shared with ${r.boot.join(', ')})`);
+    console.log(`split kernel: scripts/split-kernel.sh ${Math.round(kernel.ms / 1000)} s, ${qemuRun(r)} (shared with ${r.boot.join(', ')})`);
   }, 90 * 60_000);
 
   it("builds the split against the kernel tree's own split API: an overlay adds at most livepatch_helpers.h, never livepatch.h", () => {

@@ -9,7 +9,7 @@ import { builtDir } from '../helpers/built-dir.js';
 import { checkpatch } from '../helpers/checkpatch.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { copyFixture } from '../helpers/fixtures.js';
-import { klpSplitIn as klpSplit } from '../helpers/in-process.js';
+import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
 import { splitRealBuilt, splitRealFixtures, SPLIT_REAL, type SplitRealBuilt, type SplitRealFixture } from '../helpers/split-real.js';
 
 /**

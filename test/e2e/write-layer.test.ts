@@ -4,12 +4,14 @@ import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, removeDir, samples, tempDir } from '../helpers/env.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
+import { killPoints, writePhases, type WritePhases } from '../helpers/kill-points.js';
 
 /**
  * Issue 11, the write layer: `split` and `convert` on the kernel's own
- * samples, killed at every write point, run concurrently, fed manifests that
- * point outside, edited outputs, bytes that are not UTF-8, CRLF sources and
- * failing file systems.
+ * samples, killed at each kind of write point (every point in the long fuzz
+ * tier), run concurrently, fed manifests that point outside, edited outputs,
+ * bytes that are not UTF-8, CRLF sources and failing file systems.
  */
 
 const CALLBACKS = 'livepatch-callbacks-demo.c';
@@ -56,8 +58,14 @@ function samplesCopy(name: string): string {
   return dir;
 }
 
-const split = (file: string, out: string, ...extra: string[]) => klpSplit(['split', file, '--out', out, '--all-includes', ...extra]);
-const convert = (dir: string, ...extra: string[]) => klpSplit(['convert', dir, '--all-includes', ...extra]);
+/**
+ * Commands run in this process (helpers/in-process.ts) where the subject is
+ * what they write; the kills and the race below run the real command line,
+ * each in a process of its own.
+ */
+const run = klpSplitInProcess;
+const split = (file: string, out: string, ...extra: string[]) => run(['split', file, '--out', out, '--all-includes', ...extra]);
+const convert = (dir: string, ...extra: string[]) => run(['convert', dir, '--all-includes', ...extra]);
 
 describe('names from a left-over manifest are confined before anything is deleted', () => {
   it('split refuses a klp-split.json whose part file is ../victim.txt (exit 2, naming the manifest) and deletes nothing', async () => {
@@ -96,42 +104,49 @@ describe('names from a left-over manifest are confined before anything is delete
   });
 });
 
-describe('a kill at every write point is recovered by the next run', () => {
+describe('a kill at each kind of write point is recovered by the next run', () => {
   /**
-   * Runs `run` killed at write step 1, 2, ... until it finishes; after each
-   * kill, a rerun must give `clean`. Two kill points at a time, each in its
-   * own directory (`setup(slot)`). Returns the number of write points.
+   * Runs `args(dir)` (the real command line, in a process of its own)
+   * killed at a fixed sample of its write points (helpers/kill-points.ts:
+   * the first and last of each phase, and one past the last, which must
+   * finish; every point in the long fuzz tier, test/fuzz/kills.fuzz.test.ts);
+   * after each kill, the next run (in this process: recovery is the write
+   * layer's, not the process's) must give `clean`. Two kill points at a
+   * time, each in its own directory (`setup(slot)`). Returns the phases,
+   * from what the clean run changed.
    */
-  async function killEverywhere(setup: (slot: number) => string, run: (dir: string, env: Record<string, string>) => Promise<{ code: number; stderr: string }>, clean: Record<string, string>): Promise<number> {
-    for (let first = 1; ; first += 2) {
-      const finished = await Promise.all(
-        [first, first + 1].map(async (n, slot) => {
+  async function killAtEachKind(setup: (slot: number) => string, args: (dir: string) => string[], before: Record<string, string>, clean: Record<string, string>): Promise<WritePhases> {
+    const phases = writePhases(before, clean);
+    const points = killPoints(phases);
+    for (let i = 0; i < points.length; i += 2) {
+      await Promise.all(
+        points.slice(i, i + 2).map(async (n, slot) => {
           const dir = setup(slot);
-          const killed = await run(dir, { KLP_SPLIT_TEST_CRASH_AT: String(n) });
-          if (killed.code === 0) {
+          const killed = await klpSplit(args(dir), { env: { KLP_SPLIT_TEST_CRASH_AT: String(n) } });
+          if (n > phases.total) {
+            // Past the last write point: the run finishes as a clean one.
+            expect(killed.code, `step ${n} (past the last): ${killed.stderr}`).toBe(0);
             expect(snapshot(dir)).toEqual(clean);
-            return true;
+            return;
           }
           expect(killed.code, `step ${n}: ${killed.stderr}`).toBe(-1);
-          const rerun = await run(dir, {});
+          const rerun = await run(args(dir));
           expect(rerun.code, `rerun after a kill at step ${n}: ${rerun.stderr}`).toBe(0);
           expect(snapshot(dir), `after a kill at step ${n}`).toEqual(clean);
           expect(leftovers(dir)).toEqual([]);
-          return false;
         }),
       );
-      if (finished[0]) return first - 1;
-      if (finished[1]) return first;
     }
+    return phases;
   }
 
   it("split: replacing one livepatch's output by another (writes, renames and deletes)", { timeout: 300_000 }, async () => {
     const template = fresh('crash-split-template');
-    expect((await split(samples(CALLBACKS), template)).code).toBe(0);
+    expect((await run(['split', samples(CALLBACKS), '--out', template, '--all-includes'])).code).toBe(0);
     const cleanDir = join(work, 'crash-split-clean');
     rmSync(cleanDir, { recursive: true, force: true });
     cpSync(template, cleanDir, { recursive: true });
-    expect((await split(samples(FIX1), cleanDir)).code).toBe(0);
+    expect((await run(['split', samples(FIX1), '--out', cleanDir, '--all-includes'])).code).toBe(0);
     const clean = snapshot(cleanDir);
     expect(Object.keys(clean)).toEqual(['klp-split.json', 'livepatch-shadow-fix1.c', 'livepatch-shadow-fix1__livepatch-shadow-mod.c']);
     const setup = (slot: number): string => {
@@ -140,18 +155,19 @@ describe('a kill at every write point is recovered by the next run', () => {
       cpSync(template, dir, { recursive: true });
       return dir;
     };
-    const points = await killEverywhere(setup, (dir, env) => klpSplit(['split', samples(FIX1), '--out', dir, '--all-includes'], { env }), clean);
-    // 3 staged files, the journal, 3 renames, 4 deletions, the journal's removal.
-    expect(points).toBe(12);
+    const phases = await killAtEachKind(setup, (dir) => ['split', samples(FIX1), '--out', dir, '--all-includes'], snapshot(template), clean);
+    // 3 staged files, the journal, 3 renames, 4 deletions, the journal's removal: 12 write points.
+    expect(phases).toEqual({ writes: 3, deletes: 4, total: 12 });
   });
 
   it('convert: samples/livepatch in place', { timeout: 600_000 }, async () => {
     const cleanDir = samplesCopy('crash-convert-clean');
-    expect((await convert(cleanDir)).code).toBe(0);
+    const before = snapshot(cleanDir);
+    expect((await run(['convert', cleanDir, '--all-includes'])).code).toBe(0);
     const clean = snapshot(cleanDir);
-    const points = await killEverywhere((slot) => samplesCopy(`crash-convert-${slot}`), (dir, env) => klpSplit(['convert', dir, '--all-includes'], { env }), clean);
-    // 14 staged files, the journal, 14 renames, the journal's removal.
-    expect(points).toBe(30);
+    const phases = await killAtEachKind((slot) => samplesCopy(`crash-convert-${slot}`), (dir) => ['convert', dir, '--all-includes'], before, clean);
+    // 14 staged files, the journal, 14 renames, the journal's removal: 30 write points.
+    expect(phases).toEqual({ writes: 14, deletes: 0, total: 30 });
   });
 });
 
@@ -162,11 +178,13 @@ describe('two split runs into one directory', () => {
     expect((await split(samples(CALLBACKS), cleanA)).code).toBe(0);
     expect((await split(samples(FIX1), cleanB)).code).toBe(0);
     const wholes = [snapshot(cleanA), snapshot(cleanB)];
-    for (let round = 0; round < 8; round++) {
+    const splitProcess = (file: string, out: string) => klpSplit(['split', file, '--out', out, '--all-includes']);
+    // Four rounds here, two from each start; the fuzz tier races more (test/fuzz/kills.fuzz.test.ts).
+    for (let round = 0; round < 4; round++) {
       const dir = fresh('concurrent');
       // Half the rounds start from one of the two splits, so the other's deletions race too.
       if (round % 2) cpSync(cleanA, dir, { recursive: true });
-      const [a, b] = await Promise.all([split(samples(CALLBACKS), dir), split(samples(FIX1), dir)]);
+      const [a, b] = await Promise.all([splitProcess(samples(CALLBACKS), dir), splitProcess(samples(FIX1), dir)]);
       for (const r of [a, b]) {
         if (r.code !== 0) {
           expect(r.code, r.stderr).toBe(2);
@@ -357,13 +375,13 @@ describe('build writes its Kbuild and build record through the write layer', () 
     const out = fresh('build');
     expect((await split(samples('livepatch-sample.c'), out)).code).toBe(0);
     writeFileSync(join(out, 'Kbuild'), 'obj-m += mine.o\n');
-    const refused = await klpSplit(['build', out]);
+    const refused = await run(['build', out]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("'Kbuild' (not written by klp-split)");
     expect(readFileSync(join(out, 'Kbuild'), 'utf8')).toBe('obj-m += mine.o\n');
     expect(leftovers(out)).toEqual([]);
 
-    const built = await klpSplit(['build', out, '--force']);
+    const built = await run(['build', out, '--force']);
     expect(built.code, built.stderr).toBe(0);
     expect(readFileSync(join(out, 'Kbuild'), 'utf8')).toMatch(/^# Generated by klp-split .*\nobj-m \+= livepatch-sample\.o\n$/);
     const record = JSON.parse(readFileSync(join(out, '.klp-split/build.json'), 'utf8'));

@@ -2,27 +2,35 @@ import { cpSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samples } from '../helpers/env.js';
-import { fuzzSeeds, hex, Rng } from './rng.js';
+import { killPoints, writePhases } from '../helpers/kill-points.js';
+import { fuzzSeeds, hex, LONG_FACTOR, Rng } from './rng.js';
+import { klpSplitInProcess } from '../helpers/in-process.js';
 import { runSubprocess, type RunResult } from './run.js';
 import { diffSnapshots, Sandbox, snapshotTree, type Snapshot } from './sandbox.js';
 
 /**
  * Killed writes: split and convert run in a child process with the
  * test-only crash hook KLP_SPLIT_TEST_CRASH_AT=<n> (the write layer
- * SIGKILLs itself at its n-th write step), at every write point n until a
- * run finishes; after each kill the next plain run must exit 0 and leave
- * exactly what a clean run leaves (same files, same bytes, no temporary
- * files). Whether the hook exists is found by behaviour: a run with
- * KLP_SPLIT_TEST_CRASH_AT=1 that is not killed means there is none, and
- * these tests skip saying so. Also (no hook needed): two splits of
- * different livepatches racing into one directory end as one of them.
+ * SIGKILLs itself at its n-th write step); after each kill the next plain
+ * run must exit 0 and leave exactly what a clean run leaves (same files,
+ * same bytes, no temporary files). Where to kill (helpers/kill-points.ts):
+ * in CI a fixed sample holding every kind of write point (the first and
+ * last of each phase: staging, the journal, renames, deletions, the
+ * journal's removal) and one past the last, which must finish; with
+ * FUZZ_LONG=1 (`npm run fuzz`) every write point, of these scenarios and of
+ * write-layer.test.ts's two (split replacing another livepatch's output,
+ * convert of the whole samples/livepatch). Whether the hook exists is found
+ * by behaviour: a run with KLP_SPLIT_TEST_CRASH_AT=1 that is not killed
+ * means there is none, and these tests skip saying so. Also (no hook
+ * needed): two splits of different livepatches racing into one directory
+ * end as one of them.
  */
 
 const CLASS = 'kills';
 const SEEDS = fuzzSeeds([0x4b111001]);
-const MAX_POINTS = Number(process.env.FUZZ_MAX_KILL_POINTS ?? 80);
+const LONG = process.env.FUZZ_LONG === '1';
 const PARALLEL = Number(process.env.FUZZ_KILL_PARALLEL ?? 3);
-const RACES = Number(process.env.FUZZ_COUNT ?? 4);
+const RACES = Number(process.env.FUZZ_COUNT ?? (LONG ? 4 * LONG_FACTOR : 4));
 
 const LIVEPATCHES = ['livepatch-shadow-fix1.c', 'livepatch-callbacks-demo.c', 'livepatch-sample.c', 'livepatch-shadow-fix2.c'];
 
@@ -38,6 +46,15 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<Ru
   return runSubprocess(args, { env, timeoutMs: 60_000 });
 }
 
+/**
+ * A run that is not killed (a scenario's set-up, the clean run, the run after
+ * a kill): in this process, since what it proves is the write layer's, not
+ * the process's; another build's (FUZZ_CLI) in a process of its own.
+ */
+async function plain(args: string[]): Promise<{ code: number | undefined; stderr: string }> {
+  return process.env.FUZZ_CLI ? cli(args) : klpSplitInProcess(args);
+}
+
 function splitScenario(rng: Rng): Scenario {
   const before = rng.pick([undefined, ...LIVEPATCHES]);
   const now = rng.pick(LIVEPATCHES.filter((l) => l !== before));
@@ -46,7 +63,7 @@ function splitScenario(rng: Rng): Scenario {
     setup: async (dir) => {
       mkdirSync(dir, { recursive: true });
       if (before) {
-        const r = await cli(['split', samples(before), '--out', dir, '--all-includes']);
+        const r = await plain(['split', samples(before), '--out', dir, '--all-includes']);
         if (r.code !== 0) throw new Error(`setup split failed: ${r.stderr}`);
       }
     },
@@ -66,6 +83,21 @@ function convertScenario(rng: Rng): Scenario {
   };
 }
 
+/** write-layer.test.ts's scenarios, every point of which the long tier kills (that suite kills a sample). */
+function writeLayerScenarios(): Scenario[] {
+  return [
+    {
+      what: 'split livepatch-shadow-fix1.c into the output of livepatch-callbacks-demo.c',
+      setup: async (dir) => {
+        const r = await plain(['split', samples('livepatch-callbacks-demo.c'), '--out', dir, '--all-includes']);
+        if (r.code !== 0) throw new Error(`setup split failed: ${r.stderr}`);
+      },
+      args: (dir) => ['split', samples('livepatch-shadow-fix1.c'), '--out', dir, '--all-includes'],
+    },
+    { what: 'convert samples/livepatch in place', setup: async (dir) => cpSync(samples(), dir, { recursive: true }), args: (dir) => ['convert', dir, '--all-includes'] },
+  ];
+}
+
 interface KillFigures {
   points: number;
   unrecovered: string[];
@@ -82,33 +114,32 @@ async function killEverywhere(sandbox: Sandbox, s: Scenario): Promise<KillFigure
     return dir;
   };
   const cleanDir = fresh('clean');
-  const c = await cli(s.args(cleanDir));
+  const c = await plain(s.args(cleanDir));
   if (c.code !== 0) throw new Error(`clean run failed: ${c.stderr}`);
   const clean = snapshotTree(cleanDir);
   const unrecovered: string[] = [];
+  const phases = writePhases(snapshotTree(template), clean);
   let points = 0;
-  /** One kill point; true when the run was not killed (past the last write point). */
-  const killAt = async (n: number): Promise<boolean> => {
+  /** One kill point; past the last one the run must finish as a clean run. */
+  const killAt = async (n: number): Promise<void> => {
     const dir = fresh(`kill-${n}`);
     const killed = await cli(s.args(dir), { KLP_SPLIT_TEST_CRASH_AT: String(n) });
     if (killed.signal !== 'SIGKILL') {
       const diff = diffSnapshots(clean, snapshotTree(dir));
-      if (killed.code !== 0 || diff.length) unrecovered.push(`${s.what}: CRASH_AT=${n} not reached, yet exit ${killed.code}, ${diff.slice(0, 3).join(', ')}`);
-      return true;
+      if (n <= phases.total) unrecovered.push(`${s.what}: CRASH_AT=${n} not reached, though the commit has ${phases.total} write points (${phases.writes} writes, ${phases.deletes} deletions)`);
+      else if (killed.code !== 0 || diff.length) unrecovered.push(`${s.what}: CRASH_AT=${n} past the last write point, yet exit ${killed.code}, ${diff.slice(0, 3).join(', ')}`);
+      return;
     }
-    points = Math.max(points, n);
-    const rerun = await cli(s.args(dir));
+    if (n > phases.total) unrecovered.push(`${s.what}: killed at write step ${n}, past the ${phases.total} write points of ${phases.writes} writes and ${phases.deletes} deletions`);
+    points++;
+    const rerun = await plain(s.args(dir));
     const diff = diffSnapshots(clean, snapshotTree(dir));
     if (rerun.code !== 0 || diff.length) unrecovered.push(`${s.what}: killed at write step ${n}, the next run exit ${rerun.code}${diff.length ? `, differs from a clean run: ${diff.slice(0, 4).join(', ')}` : ''} ${rerun.stderr.split('\n')[0]?.slice(0, 160) ?? ''}`);
     rmSync(dir, { recursive: true, force: true });
-    return false;
   };
   // A few kill points at a time: the runs mostly wait on process start-up and the disk.
-  for (let n = 1; n <= MAX_POINTS; n += PARALLEL) {
-    const batch = Array.from({ length: Math.min(PARALLEL, MAX_POINTS - n + 1) }, (_, i) => n + i);
-    const done = await Promise.all(batch.map(killAt));
-    if (done.some(Boolean)) break;
-  }
+  const all = killPoints(phases, LONG);
+  for (let i = 0; i < all.length; i += PARALLEL) await Promise.all(all.slice(i, i + PARALLEL).map(killAt));
   return { points, unrecovered };
 }
 
@@ -128,7 +159,7 @@ describe('killed writes and racing writers', () => {
   afterAll(() => sandbox?.remove());
 
   for (const seedText of SEEDS.map(hex))
-  it(`seed ${seedText}: a kill at every write point of split and of convert is recovered by the next run`, { timeout: 900_000 }, async (ctx) => {
+  it(`seed ${seedText}: a kill at ${LONG ? 'every' : 'each kind of'} write point of split and of convert is recovered by the next run`, { timeout: 900_000 }, async (ctx) => {
     if (!hook) {
       console.log('[kills] SKIPPED: KLP_SPLIT_TEST_CRASH_AT=1 did not kill split: the write layer has no crash hook yet');
       ctx.skip();
@@ -136,13 +167,13 @@ describe('killed writes and racing writers', () => {
     const seed = Number(seedText);
     const rng = new Rng(seed);
     const results: KillFigures[] = [];
-    for (const s of [splitScenario(rng), convertScenario(rng)]) {
+    for (const s of [splitScenario(rng), convertScenario(rng), ...(LONG ? writeLayerScenarios() : [])]) {
       sandbox.clearWork();
       results.push(await killEverywhere(sandbox, s));
     }
     const points = results.reduce((n, r) => n + r.points, 0);
     const unrecovered = results.flatMap((r) => r.unrecovered);
-    console.log(`[kills] seed ${seedText}: ${points} write points killed, ${unrecovered.length} not recovered`);
+    console.log(`[kills] seed ${seedText}: ${points} write points killed (${LONG ? 'every one' : 'each kind'}), ${unrecovered.length} not recovered`);
     figuresLine(seed, points, unrecovered.length, unrecovered.length ? { 'half-written': unrecovered.length } : {}, unrecovered);
     expect(points).toBeGreaterThan(2);
     expect(unrecovered).toEqual([]);
@@ -155,7 +186,7 @@ describe('killed writes and racing writers', () => {
     const clean = new Map<string, Snapshot>();
     for (const l of LIVEPATCHES) {
       const d = join(sandbox.work, `clean-${l}`);
-      await cli(['split', samples(l), '--out', d, '--all-includes']);
+      await plain(['split', samples(l), '--out', d, '--all-includes']);
       clean.set(l, snapshotTree(d));
     }
     for (let round = 0; round < RACES; round++) {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { samples } from '../helpers/env.js';
 import { builtSplit, copyBuilt, type BuiltSplit } from './built-fixture.js';
 import { describeFailure, judge, noteCase, type Failure } from './driver.js';
-import { runSubprocess } from './run.js';
+import { runInProcess, runSubprocess } from './run.js';
 import { Sandbox } from './sandbox.js';
 
 /**
@@ -13,7 +13,10 @@ import { Sandbox } from './sandbox.js';
  * a FIFO, /dev/zero, a directory in place of a source, .ko, manifest,
  * build record, scenario or Makefile; --out naming a file or a path under
  * one; a --report on a full disk (/dev/full). Each runs in a child process
- * bounded in time and memory. Oracles: the common ones (a hang or a
+ * bounded in time and memory, but for the cases of a directory where a file
+ * belongs (and an include cycle), which no read can block on or fill memory
+ * with: they run in this process (as most fuzz classes do, run.ts), where
+ * the trace of the run's file accesses adds its oracle. Oracles: the common ones (a hang or a
  * memory blow-up is a failure, so is a trace or exit 3), and a report on a
  * full disk never leaves a 0-byte file claiming success. (Read-only
  * directories and an unwritable HOME are left out: the suite runs as root,
@@ -34,6 +37,8 @@ interface Special {
   make: (work: string, b: BuiltSplit) => string[];
   /** Directories the command may write in (relative to work). */
   allowed?: string[];
+  /** Run in this process: nothing in the case can block a read or fill memory. */
+  inProcess?: boolean;
 }
 
 const fifo = (p: string): string => {
@@ -44,25 +49,25 @@ const fifo = (p: string): string => {
 const CASES: Special[] = [
   { what: 'split of a FIFO', make: (w) => ['split', fifo(join(w, 'fix.c')), '--out', join(w, 'out')], allowed: ['out'] },
   { what: 'split of /dev/zero', make: (w) => ['split', '/dev/zero', '--out', join(w, 'out')], allowed: ['out'] },
-  { what: 'split of a directory', make: (w) => (mkdirSync(join(w, 'd.c')), ['split', join(w, 'd.c'), '--out', join(w, 'out')]), allowed: ['out'] },
+  { what: 'split of a directory', make: (w) => (mkdirSync(join(w, 'd.c')), ['split', join(w, 'd.c'), '--out', join(w, 'out')]), allowed: ['out'], inProcess: true },
   { what: 'split with --out naming a file', make: (w) => (writeFileSync(join(w, 'file'), 'x'), ['split', samples('livepatch-shadow-fix1.c'), '--out', join(w, 'file')]) },
   { what: 'split with --out under a file (ENOTDIR)', make: (w) => (writeFileSync(join(w, 'file'), 'x'), ['split', samples('livepatch-shadow-fix1.c'), '--out', join(w, 'file/out')]) },
   { what: 'verify with a FIFO as --target', make: (w, b) => ['verify', copyBuilt(b, join(w, 'out')), '--target', fifo(join(w, 't.ko'))] },
   { what: 'verify with /dev/zero as --target', make: (w, b) => ['verify', copyBuilt(b, join(w, 'out')), '--target', '/dev/zero'] },
-  { what: 'verify with a directory as --target', make: (w, b) => (mkdirSync(join(w, 'd.ko')), ['verify', copyBuilt(b, join(w, 'out')), '--target', join(w, 'd.ko')]) },
+  { what: 'verify with a directory as --target', make: (w, b) => (mkdirSync(join(w, 'd.ko')), ['verify', copyBuilt(b, join(w, 'out')), '--target', join(w, 'd.ko')]), inProcess: true },
   { what: 'verify with a FIFO as the manifest', make: (w, b) => { const o = copyBuilt(b, join(w, 'out')); rmSync(join(o, 'klp-split.json')); fifo(join(o, 'klp-split.json')); return ['verify', o, '--target', b.target]; } },
   { what: 'verify with /dev/zero as the build record', make: (w, b) => { const o = copyBuilt(b, join(w, 'out')); rmSync(join(o, '.klp-split/build.json')); symlinkSync('/dev/zero', join(o, '.klp-split/build.json')); return ['verify', o, '--target', b.target]; } },
-  { what: 'verify with a directory as the build record', make: (w, b) => { const o = copyBuilt(b, join(w, 'out')); rmSync(join(o, '.klp-split/build.json')); mkdirSync(join(o, '.klp-split/build.json')); return ['verify', o, '--target', b.target]; } },
+  { what: 'verify with a directory as the build record', make: (w, b) => { const o = copyBuilt(b, join(w, 'out')); rmSync(join(o, '.klp-split/build.json')); mkdirSync(join(o, '.klp-split/build.json')); return ['verify', o, '--target', b.target]; }, inProcess: true },
   { what: 'verify with a .ko that is /dev/zero', make: (w, b) => { const o = copyBuilt(b, join(w, 'out')); rmSync(join(o, 'livepatch-shadow-fix1.ko')); symlinkSync('/dev/zero', join(o, 'livepatch-shadow-fix1.ko')); return ['verify', o, '--target', b.target]; } },
   { what: 'verify --report on a full disk (/dev/full)', make: (w, b) => { symlinkSync('/dev/full', join(w, 'report.json')); return ['verify', copyBuilt(b, join(w, 'out')), '--target', b.target, '--no-explore', '--report', join(w, 'report.json')]; } },
   { what: 'verify --report under a file', make: (w, b) => (writeFileSync(join(w, 'file'), 'x'), ['verify', copyBuilt(b, join(w, 'out')), '--target', b.target, '--no-explore', '--report', join(w, 'file/report.json')]) },
   { what: 'simulate with a FIFO as the scenario', make: (w, b) => ['simulate', b.dir, '--target', b.target, '--scenario', fifo(join(w, 'steps.txt'))] },
   { what: 'simulate with /dev/zero as the scenario', make: (w, b) => ['simulate', b.dir, '--target', b.target, '--scenario', '/dev/zero'] },
-  { what: 'simulate with a directory as the scenario', make: (w, b) => (mkdirSync(join(w, 'steps')), ['simulate', b.dir, '--target', b.target, '--scenario', join(w, 'steps')]) },
-  { what: 'convert with a directory as the Makefile', make: (w) => { const d = join(w, 'dir'); mkdirSync(join(d, 'Makefile'), { recursive: true }); cpSync(samples('livepatch-shadow-fix1.c'), join(d, 'livepatch-shadow-fix1.c')); return ['convert', d, '--all-includes']; }, allowed: ['dir'] },
+  { what: 'simulate with a directory as the scenario', make: (w, b) => (mkdirSync(join(w, 'steps')), ['simulate', b.dir, '--target', b.target, '--scenario', join(w, 'steps')]), inProcess: true },
+  { what: 'convert with a directory as the Makefile', make: (w) => { const d = join(w, 'dir'); mkdirSync(join(d, 'Makefile'), { recursive: true }); cpSync(samples('livepatch-shadow-fix1.c'), join(d, 'livepatch-shadow-fix1.c')); return ['convert', d, '--all-includes']; }, allowed: ['dir'], inProcess: true },
   { what: 'convert with a FIFO as the Makefile', make: (w) => { const d = join(w, 'dir'); mkdirSync(d); fifo(join(d, 'Makefile')); cpSync(samples('livepatch-shadow-fix1.c'), join(d, 'livepatch-shadow-fix1.c')); return ['convert', d, '--all-includes']; }, allowed: ['dir'] },
   { what: 'convert with a FIFO as a source', make: (w) => { const d = join(w, 'dir'); mkdirSync(d); cpSync(samples('Makefile'), join(d, 'Makefile')); fifo(join(d, 'livepatch-x.c')); return ['convert', d, '--all-includes']; }, allowed: ['dir'] },
-  { what: 'split with an include cycle', make: (w) => { writeFileSync(join(w, 'a.c'), '#include "b.c"\n'); writeFileSync(join(w, 'b.c'), '#include "a.c"\n'); return ['split', join(w, 'a.c'), '--out', join(w, 'out')]; }, allowed: ['out'] },
+  { what: 'split with an include cycle', make: (w) => { writeFileSync(join(w, 'a.c'), '#include "b.c"\n'); writeFileSync(join(w, 'b.c'), '#include "a.c"\n'); return ['split', join(w, 'a.c'), '--out', join(w, 'out')]; }, allowed: ['out'], inProcess: true },
 ];
 
 describe('special files and unwritable outputs', () => {
@@ -88,7 +93,7 @@ describe('special files and unwritable outputs', () => {
       const args = c.make(sandbox.work, built);
       const allowed = (c.allowed ?? []).map((a) => join(sandbox.work, a));
       // Nothing writes to a FIFO's other end: a reader that opens it blocking hangs until the time bound.
-      const { r, violations } = await judge(sandbox, allowed, () => runSubprocess(args, { timeoutMs: BOUND_MS }), { timeBoundMs: BOUND_MS });
+      const { r, violations } = await judge(sandbox, allowed, () => (c.inProcess ? runInProcess(args) : runSubprocess(args, { timeoutMs: BOUND_MS })), { timeBoundMs: BOUND_MS });
       if (c.what.includes('full disk') && r.code === 0) violations.push({ kind: 'content', detail: 'verify --report on a full disk exited 0' });
       if (violations.length) {
         for (const k of new Set(violations.map((v) => v.kind))) byKind[k] = (byKind[k] ?? 0) + 1;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RealBatch } from '../real/batch.js';
 import { realBatch } from '../real/result.js';
+import { qemuRun } from '../real/run-cache.js';
 import { klpSplit, removeDir, tempDir } from './env.js';
 import { realRun, type RealCaseResult, type RealRun } from './real-kernel.js';
 import { callbackCall } from '../../packages/nx/src/real-kernel/compare.js';
@@ -82,7 +83,7 @@ export function reportDifferential(label: string, cases: DifferentialCase[], rea
     const all = cases.map((c) => ({ id: c.id, agrees: agreed.has(c.id), real: real.results.get(c.id), simulated: simulated.get(c.id) }));
     writeFileSync(report, JSON.stringify({ realRunMs: Math.round(real.ms), agreed: agreed.size, total: cases.length, cases: all }, null, 2));
   }
-  console.log(`${label}: ${agreed.size}/${cases.length} agree; real-kernel run ${(real.ms / 1000).toFixed(1)} s (the boot it shared, boot included)`);
+  console.log(`${label}: ${agreed.size}/${cases.length} agree; real-kernel ${qemuRun(real)} (the boot it shared, boot included)`);
 }
 
 /**

@@ -3,14 +3,26 @@ import { join } from 'node:path';
 import { klpSplit, ROOT } from './env.js';
 import { sharedFixture } from './fixtures.js';
 
-/** The target modules of test/fixtures/livepatches (klpr_target, klpr_alpha, ...). */
-export const LIVEPATCH_TARGETS = join(ROOT, 'test/fixtures/livepatches/targets');
+/**
+ * Target modules the fixture livepatches patch, built once by `klp-split
+ * build -q` against Debian's headers: shared fixtures, read only (copy one
+ * before building in it).
+ */
 
-/** Those targets built by `klp-split build`: a shared fixture (read only), its directory with their .ko files and Module.symvers. */
-export async function livepatchTargets(): Promise<string> {
-  return sharedFixture('livepatch-targets', { files: [LIVEPATCH_TARGETS] }, async (d) => {
-    cpSync(LIVEPATCH_TARGETS, d, { recursive: true });
-    const t = await klpSplit(['build', d, '-q']);
-    if (t.code !== 0) throw new Error(`building the targets failed:\n${t.stdout}${t.stderr}`);
+/** test/fixtures/livepatches/targets: klpr_target, klpr_alpha ... klpr_eps. */
+export const LIVEPATCH_TARGETS = join(ROOT, 'test/fixtures/livepatches/targets');
+/** test/fixtures/klp-relocs/klpr-mod: the module whose symbols klpr-fix.c relocates against. */
+export const KLPR_MOD = join(ROOT, 'test/fixtures/klp-relocs/klpr-mod');
+
+async function built(name: string, source: string): Promise<string> {
+  return sharedFixture(name, { files: [source] }, async (d) => {
+    cpSync(source, d, { recursive: true });
+    const b = await klpSplit(['build', d, '-q']);
+    if (b.code !== 0) throw new Error(`building ${source} failed:\n${b.stdout}${b.stderr}`);
   });
 }
+
+/** The livepatch targets built (the fixture real-livepatches.test.ts builds under the same name and key). */
+export const livepatchTargets = (): Promise<string> => built('livepatch-targets', LIVEPATCH_TARGETS);
+
+export const klprModBuilt = (): Promise<string> => built('klpr-mod', KLPR_MOD);

@@ -27,6 +27,8 @@ export interface RealRun {
   problems: string[];
   /** The qemu run, boot included (the boot the batch shared). */
   ms: number;
+  /** When the run was made, when it is a kept one (test/real/run-cache.ts). */
+  reusedFrom?: string;
 }
 
 /** A case's kernel lines cut to those `keep` says, its guest lines as they are. */
@@ -48,7 +50,7 @@ export function realRun(result: BatchResult, modules: (caseId: string) => string
     results.set(id, { transcript: t.lines, status: t.status });
   }
   const left = [...result.left].map(([id, mods]) => `case ${id} left loaded: ${mods.join(' ')}`);
-  return { results, problems: [...result.problems, ...left], ms: result.ms };
+  return { results, problems: [...result.problems, ...left], ms: result.ms, reusedFrom: result.reusedFrom };
 }
 
 /** A case's commands, each with its output lines and exit status (the kernel's and the guest's other lines left out). */

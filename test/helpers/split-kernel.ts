@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
-import { runGuest } from '../../packages/nx/src/real-kernel/guest-run.js';
+import { keptGuestRun } from '../real/run-cache.js';
 import { QUICK } from '../tiers.js';
 import { klpSplit, ROOT } from './env.js';
 
@@ -76,7 +76,7 @@ export function guestTranscripts(dmesg: string, modulePrefix: string): GuestRun[
  * (a .sh file of the project) as /work/run.sh.
  */
 export async function runOnSplitKernel(kernel: SplitKernel, kos: string[], guestScript: string, workDir: string, modulePrefix: string): Promise<GuestRun> {
-  const r = await runGuest({ kernel: 'split', kos, script: guestScript, workDir, append: 'log_buf_len=4M', timeoutS: 600 });
+  const r = await keptGuestRun({ kernel: 'split', kos, script: guestScript, workDir, append: 'log_buf_len=4M', timeoutS: 600 });
   if (r.release !== kernel.release) throw new Error(`the split kernel booted is ${r.release}, not ${kernel.release}`);
   if (r.exitCode !== 0 || !r.dmesg || !guestDone(r.output)) {
     throw new Error(`the split-kernel run failed (exit ${r.exitCode}):\n${r.output.slice(-4000)}\n${r.stderr.slice(-4000)}`);

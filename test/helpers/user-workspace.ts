@@ -1,5 +1,5 @@
-import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from './env.js';
 import { sharedFixture } from './fixtures.js';
@@ -25,26 +25,57 @@ export async function must(cmd: string, args: string[], cwd: string, env: Record
   return r;
 }
 
-/** The packed tarballs (`npm pack` of every package once per version of the tool: a shared fixture), copied into <dir> (created). */
-export async function packAll(dir: string): Promise<string[]> {
-  const packed = await sharedFixture('packed', { kbuild: false }, async (d) => {
-    await must('npm', ['pack', '--silent', '--pack-destination', d, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
+let npmVersion: string | undefined;
+
+/**
+ * Every package packed (`npm pack`, into <dir>/packs), and nx and the
+ * tarballs installed by npm into a fresh directory (`npm init -y`, <dir>/ws):
+ * a shared fixture, once per version of the tool, of nx, of npm and of
+ * node. What npm resolves for nx's own dependencies is the fixture's lock
+ * file.
+ */
+async function installedWorkspace(): Promise<string> {
+  npmVersion ??= (await must('npm', ['--version'], ROOT)).output.trim();
+  // The tool's key leaves src/ out; the packed nx package has its executors' and generators' schemas from there.
+  const schemas = ['executors', 'generators'].flatMap((k) => readdirSync(join(ROOT, 'packages/nx/src', k)).map((n) => join(ROOT, 'packages/nx/src', k, n, 'schema.json'))).filter((f) => existsSync(f));
+  return sharedFixture('user-install', { kbuild: false, files: schemas, facts: [`nx ${NX_VERSION}`, `npm ${npmVersion}`, `node ${process.version}`] }, async (d) => {
+    const packs = join(d, 'packs');
+    const ws = join(d, 'ws');
+    mkdirSync(packs);
+    mkdirSync(ws);
+    await must('npm', ['pack', '--silent', '--pack-destination', packs, ...PACKAGES.flatMap((p) => ['--workspace', `packages/${p}`])], ROOT);
+    const tarballs = readdirSync(packs).map((f) => join(packs, f));
+    await must('npm', ['init', '-y'], ws);
+    await must('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `nx@${NX_VERSION}`, ...tarballs], ws);
   });
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(packed).filter((f) => f.endsWith('.tgz'))) copyFileSync(join(packed, f), join(dir, f));
-  return readdirSync(dir).map((f) => join(dir, f));
 }
 
-/** A fresh workspace at <ws> with nx and the tarballs installed and the example copied in; no nx.json plugins yet. */
-export async function createUserWorkspace(ws: string, tarballs: string[]): Promise<void> {
-  mkdirSync(ws, { recursive: true });
-  await must('npm', ['init', '-y'], ws);
-  await must('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `nx@${NX_VERSION}`, ...tarballs], ws);
+/**
+ * A workspace at <ws> as a user makes it: nx and the tarballs installed (a
+ * copy of the installed fixture, its tarballs in <ws>/../packs, where its lock
+ * file names them) and the example copied in; no nx.json plugins yet.
+ */
+export async function createUserWorkspace(ws: string): Promise<void> {
+  const installed = await installedWorkspace();
+  // Links as npm made them (node_modules/.bin): relative, into this copy, never into the fixture.
+  cpSync(join(installed, 'packs'), join(dirname(ws), 'packs'), { recursive: true });
+  cpSync(join(installed, 'ws'), ws, { recursive: true, verbatimSymlinks: true });
   cpSync(join(ROOT, 'examples/modules'), join(ws, 'modules'), { recursive: true });
   cpSync(join(ROOT, 'examples/livepatches'), join(ws, 'livepatches'), { recursive: true });
   // What any Nx workspace ignores; kbuild's products are the plugin's business (its inputs leave them out).
   writeFileSync(join(ws, '.gitignore'), 'node_modules/\n.nx/\n');
   writeFileSync(join(ws, 'nx.json'), '{}\n');
+}
+
+/**
+ * A git clone of such a workspace, installed as `npm ci` installs it from
+ * the lock file it shares with the fixture: the fixture's node_modules.
+ */
+export async function cloneUserWorkspace(clone: string): Promise<void> {
+  const installed = await installedWorkspace();
+  const lock = (dir: string) => readFileSync(join(dir, 'package-lock.json'), 'utf8');
+  if (lock(clone) !== lock(join(installed, 'ws'))) throw new Error(`${clone}: its lock file is not the installed fixture's`);
+  cpSync(join(installed, 'ws/node_modules'), join(clone, 'node_modules'), { recursive: true, verbatimSymlinks: true });
 }
 
 /** Debian's 6.1 release of the kernel environment and the newest 6.12 amd64 release apt offers: discovered, never written down. */

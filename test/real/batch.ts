@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { guestDone, parseGuestReport, type GuestLine } from '../../packages/nx/src/real-kernel/guest-report.js';
 import type { KernelKind } from '@klp-split/core';
-import { runGuest, STEPS_SCRIPT } from '../../packages/nx/src/real-kernel/guest-run.js';
+import { STEPS_SCRIPT } from '../../packages/nx/src/real-kernel/guest-run.js';
+import { keptGuestRun } from './run-cache.js';
 
 /**
  * Real-kernel batches: what a suite runs on a real kernel under qemu, as
@@ -49,6 +50,8 @@ export interface BatchResult<D = unknown> {
   release: string;
   /** The qemu run of the boot this batch shared, boot included. */
   ms: number;
+  /** When that run was made, when it is a kept one (test/real/run-cache.ts). */
+  reusedFrom?: string;
   /** The batches of that boot, in order. */
   boot: string[];
   /** Each case's lines, every kernel line of the case kept. */
@@ -96,7 +99,7 @@ function moduleSet(prepared: Prepared[]): string[] {
  * there is none) into `runDir`. A batch whose preparation fails gets its
  * error; the others still run.
  */
-export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDir: string): Promise<void> {
+export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDir: string): Promise<{ reusedFrom?: string }> {
   // All at once: much of a build is waiting for make, and the boot waits for the last.
   const inputs = await Promise.all(
     batches.map(async (batch) => {
@@ -111,7 +114,7 @@ export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDi
     }),
   );
   const prepared: Prepared[] = batches.flatMap((batch, i) => (inputs[i] ? [{ batch, input: inputs[i] }] : []));
-  if (!prepared.length) return;
+  if (!prepared.length) return {};
   const fail = (why: string): void => {
     for (const { batch } of prepared) writeAtomic(errorFile(runDir, batch.name), why);
   };
@@ -135,10 +138,10 @@ export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDi
     mkdirSync(work, { recursive: true });
     writeFileSync(join(work, 'scenario'), `${lines.join('\n')}\n`);
     const budget = 120 + prepared.reduce((s, p) => s + p.batch.budgetS, 0);
-    const r = await runGuest({ kernel, kos: moduleSet(prepared), script: STEPS_SCRIPT, files: { ...files, scenario: join(work, 'scenario') }, workDir: work, append: 'log_buf_len=32M', timeoutS: budget });
+    const r = await keptGuestRun({ kernel, kos: moduleSet(prepared), script: STEPS_SCRIPT, files: { ...files, scenario: join(work, 'scenario') }, workDir: work, append: 'log_buf_len=32M', timeoutS: budget });
     if (r.exitCode !== 0 || !r.dmesg || !guestDone(r.output)) {
       fail(`the ${kernel} kernel's run of batches ${prepared.map((p) => p.batch.name).join(', ')} did not finish (qemu-kernel.sh exit ${r.exitCode}):\n${r.output.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-      return;
+      return {};
     }
     const report = parseGuestReport(r.dmesg, () => true);
     for (const { batch, input } of prepared) {
@@ -149,6 +152,7 @@ export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDi
         kernel,
         release: r.release,
         ms: r.ms,
+        reusedFrom: r.reusedFrom,
         boot: prepared.map((p) => p.batch.name),
         cases: pick(report.cases),
         left: pick(report.left),
@@ -158,8 +162,10 @@ export async function runBatches(kernel: KernelKind, batches: RealBatch[], runDi
       };
       writeAtomic(resultFile(runDir, batch.name), JSON.stringify(result));
     }
+    return { reusedFrom: r.reusedFrom };
   } catch (e) {
     fail(`the ${kernel} kernel's batches failed: ${(e as Error).stack ?? e}`);
+    return {};
   }
 }
 

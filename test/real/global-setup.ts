@@ -23,8 +23,9 @@ export default function setup(project: TestProject): () => Promise<void> {
   const started = Date.now();
   const running = [...byKernel].map(async ([kernel, list]) => {
     try {
-      await runBatches(kernel as RealBatch['kernel'], list, dir);
-      console.log(`real-kernel batches on the ${kernel} kernel (${list.map((b) => b.name).join(', ')}): done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      const { reusedFrom } = await runBatches(kernel as RealBatch['kernel'], list, dir);
+      const kept = reusedFrom ? `, the kept qemu run of ${reusedFrom} (same kernel, scripts, scenario and modules; KLP_TEST_REAL_RUNS=fresh boots again)` : '';
+      console.log(`real-kernel batches on the ${kernel} kernel (${list.map((b) => b.name).join(', ')}): done in ${((Date.now() - started) / 1000).toFixed(0)} s${kept}`);
     } catch (e) {
       for (const b of list) writeFileSync(errorFile(dir, b.name), `the real-kernel batches failed: ${(e as Error).stack ?? e}`);
     }
