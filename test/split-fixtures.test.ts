@@ -3,11 +3,11 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseC, splitFile, type SplitResult } from '@klp-split/splitter';
 import { formatDiagnostic } from '@klp-split/core';
-import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { kernelIncludeDirs, ROOT } from './helpers/env.js';
 import { isAnnotationUndefined, splitUnit, type BatchUnit } from './helpers/kbuild-batch.js';
 import { sharedKbuildBatch } from './helpers/kbuild-batch-shared.js';
+import { keptPreprocess } from './helpers/kept-preprocess.js';
 import { QUICK } from './tiers.js';
 
 /**
@@ -35,7 +35,7 @@ function splitFixture(name: string): SplitResult {
   if (!r) {
     const { dir, source } = inputOf(name);
     const tree = discoverKernelTree();
-    r = splitFile(join(dir, source), { displayName: source, includeDirs: kernelIncludeDirs(), preprocess: (path, text) => preprocessWithKbuild(tree, path, text) });
+    r = splitFile(join(dir, source), { displayName: source, includeDirs: kernelIncludeDirs(), preprocess: keptPreprocess(tree) });
     splits.set(name, r);
   }
   return r;

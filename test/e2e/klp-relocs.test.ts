@@ -8,6 +8,7 @@ import { builtDir, type BuiltDir } from '../helpers/built-dir.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { copyFixture } from '../helpers/fixtures.js';
 import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
+import { klprModBuilt } from '../helpers/livepatch-targets.js';
 
 /**
  * Issue 12: livepatch relocations written by `klp-split build`, on real
@@ -41,9 +42,7 @@ async function modinfoDepends(ko: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  const b = await builtDir('klp-relocs-target', join(FIXTURES, 'klpr-mod'));
-  expect(b.code, b.stderr).toBe(0);
-  targetKo = join(b.dir, 'klpr-mod.ko');
+  targetKo = join(await klprModBuilt(), 'klpr-mod.ko');
   const out = scratch('klpr-split');
   expect((await klpSplit(['split', join(FIXTURES, 'livepatches/klpr-fix.c'), '--out', out])).code).toBe(0);
   splitBuild = await builtDir('klp-relocs-build', out, ['--target', targetKo]);

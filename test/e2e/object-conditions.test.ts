@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitFile } from '@klp-split/splitter';
-import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { builtDir } from '../helpers/built-dir.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
+import { keptPreprocess } from '../helpers/kept-preprocess.js';
 import { livepatchTargets } from '../helpers/livepatch-targets.js';
 
 /**
@@ -115,7 +115,7 @@ describe('#ifdef around klp_object entries', () => {
       .replace('#include <linux/livepatch.h>\n', '#include <linux/livepatch.h>\n#include <linux/stringify.h>\n\n#define KLPR_TARGET klpr_target\n')
       .replace('\t\t.name = "klpr_target",', '\t\t.name = __stringify(KLPR_TARGET),');
     const tree = discoverKernelTree();
-    const preprocess = (p: string, s: string) => preprocessWithKbuild(tree, p, s);
+    const preprocess = keptPreprocess(tree);
     writeFileSync(join(dir, 'klpr-objifdef.c'), text, 'latin1');
     const r = splitFile(join(dir, 'klpr-objifdef.c'), { displayName: 'klpr-objifdef.c', preprocess });
     expect(r.kind).toBe('split');
@@ -139,14 +139,14 @@ describe('#ifdef around klp_object entries', () => {
     const text = readFileSync(FIXTURE, 'latin1').replace('static struct klp_object objs[] = {\n', 'static struct klp_object objs[] = {\n#ifdef CONFIG_X86_64\n\t{\n\t\t.funcs = target_funcs,\n\t},\n#endif\n');
     writeFileSync(file, text, 'latin1');
     const tree = discoverKernelTree();
-    const r = splitFile(file, { displayName: 'klpr-objifdef.c', preprocess: (p, s) => preprocessWithKbuild(tree, p, s) });
+    const r = splitFile(file, { displayName: 'klpr-objifdef.c', preprocess: keptPreprocess(tree) });
     expect(r.kind).toBe('invalid');
     expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.code}`)).toEqual(['47:conditional-vmlinux-object']);
 
     // One object in both branches would be two modules of one name.
     const twice = join(dir, 'klpr-twice.c');
     writeFileSync(twice, readFileSync(FIXTURE, 'latin1').replace('#ifdef CONFIG_KLPR_NEVER_SET\n\t{\n\t\t.name = "klpr_beta",', '#else\n\t{\n\t\t.name = "klpr_alpha",\n\t\t.funcs = target_funcs,\n\t},\n#endif\n#ifdef CONFIG_KLPR_NEVER_SET\n\t{\n\t\t.name = "klpr_beta",').replace('\t},\n#endif\n#else', '\t},\n#else'), 'latin1');
-    const d = splitFile(twice, { displayName: 'klpr-twice.c', preprocess: (p, s) => preprocessWithKbuild(tree, p, s) });
+    const d = splitFile(twice, { displayName: 'klpr-twice.c', preprocess: keptPreprocess(tree) });
     expect(d.kind).toBe('invalid');
     const dup = d.diagnostics.filter((x) => x.severity === 'error');
     expect(dup.map((x) => x.code)).toEqual(['duplicate-object']);

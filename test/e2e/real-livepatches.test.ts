@@ -4,7 +4,6 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitFile, splitLivepatch, type SplitResult } from '@klp-split/splitter';
 import { formatDiagnostic } from '@klp-split/core';
-import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
 import { discoverKernelTree } from '@klp-split/kernel-facts';
 import { builtDir } from '../helpers/built-dir.js';
 import { checkpatch } from '../helpers/checkpatch.js';
@@ -12,6 +11,7 @@ import { kernelIncludeDirs, klpSplit, removeDir, ROOT, tempDir } from '../helper
 import { builtSplits } from '../helpers/fixtures.js';
 import { klpSplitInProcess } from '../helpers/in-process.js';
 import { livepatchTargets } from '../helpers/livepatch-targets.js';
+import { keptPreprocess } from '../helpers/kept-preprocess.js';
 
 /**
  * Issue 13: livepatches in the shapes kernel engineers write (test/fixtures/livepatches),
@@ -48,7 +48,7 @@ function split(f: Fixture): SplitResult {
   return splitLivepatch(sourcesOf(f), {
     displayName: f.sources ? undefined : `${f.name}.c`,
     includeDirs: kernelIncludeDirs(),
-    preprocess: (path, source) => preprocessWithKbuild(tree, path, source),
+    preprocess: keptPreprocess(tree),
   });
 }
 
@@ -285,15 +285,17 @@ describe('real livepatch shapes', () => {
     const dir = join(root, 'sarif-out');
     expect((await klpSplit(['split', file, '--out', dir])).code).toBe(0);
     // Without the livepatch relocation pass: it would turn the call into a .klp.rela entry, which is the
-    // fix for this deadlock, and leave verify nothing to find.
-    const b = await klpSplit(['build', dir, '--symbols', join(targets, 'Module.symvers'), '--no-klp-relocs', '-q']);
+    // fix for this deadlock, and leave verify nothing to find. (The build: a shared fixture keyed by the
+    // split, helpers/built-dir.ts; its copy keeps the manifest, whose source map names the original as the
+    // split wrote it, relative to `dir`. verify runs as the real command line, in the built directory.)
+    const b = await builtDir('livepatch-sarif', dir, ['--symbols', join(targets, 'Module.symvers'), '--no-klp-relocs', '-q']);
     expect(b.code, b.stdout + b.stderr).toBe(0);
     const generated = readFileSync(join(dir, 'klpr-hooks__klpr-beta.c'), 'utf8').split('\n').findIndex((l) => l.includes('klpr_beta_version() : v;')) + 1;
-    const args = ['verify', dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '-q'];
+    const args = ['verify', b.dir, '--target', ko('klpr_alpha'), '--target', ko('klpr_beta'), '-q'];
     const t = await klpSplit(args);
     expect(t.code).toBe(1);
     expect(t.stdout).toMatch(new RegExp(`^${relative(dir, file).replace(/[.]/g, '\\.')}:${faultLine}:\\d+: error: .*klpr_beta_version.* \\(generated klpr-hooks__klpr-beta\\.c:${generated}:\\d+\\) \\[target-export-deadlock\\]$`, 'm'));
-    const sarif = JSON.parse((await klpSplit([...args, '--format', 'sarif'], { cwd: dir })).stdout);
+    const sarif = JSON.parse((await klpSplit([...args, '--format', 'sarif'], { cwd: b.dir })).stdout);
     const result = sarif.runs[0].results.find((x: { ruleId: string }) => x.ruleId === 'target-export-deadlock');
     expect(result.locations[0].physicalLocation.artifactLocation.uri).toBe(relative(dir, file));
     expect(result.locations[0].physicalLocation.region.startLine).toBe(faultLine);

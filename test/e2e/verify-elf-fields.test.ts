@@ -6,6 +6,7 @@ import { applyRelocEdit, type RelocEdit } from '../differential/reloc-edit.js';
 import { builtDir } from '../helpers/built-dir.js';
 import { removeDir, ROOT, tempDir } from '../helpers/env.js';
 import { klpSplitInProcess as klpSplit } from '../helpers/in-process.js';
+import { klprModBuilt } from '../helpers/livepatch-targets.js';
 
 /**
  * Issue 20: module fields the kernel refuses, or writes past a section
@@ -30,9 +31,7 @@ let copies = 0;
 
 beforeAll(async () => {
   root = tempDir('verify-elf-fields');
-  const b = await builtDir('klp-relocs-target', join(FIXTURES, 'klpr-mod'));
-  if (b.code !== 0) throw new Error(b.stderr);
-  targetKo = join(b.dir, 'klpr-mod.ko');
+  targetKo = join(await klprModBuilt(), 'klpr-mod.ko');
   // Split into a directory of its own under the temporary directory, as klp-relocs.test.ts does: the same split.
   const out = tempDir('klpr-split');
   try {
