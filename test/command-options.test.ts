@@ -5,7 +5,7 @@ import { flagOf, type CommandSpec, type OptionSpec } from '@klp-split/core';
 import { parseCommandLine } from '../packages/nx/src/cli/args.js';
 import { commandHelp } from '../packages/nx/src/cli/command-help.js';
 import { nxSchemaText } from '../packages/nx/src/commands/nx-schema.js';
-import { COMMANDS } from '../packages/nx/src/commands/registry.js';
+import { type Command, COMMANDS } from '../packages/nx/src/commands/registry.js';
 import { ROOT } from './helpers/env.js';
 
 /**
@@ -19,7 +19,8 @@ const registered = {
   executor: JSON.parse(readFileSync(join(PKG, 'executors.json'), 'utf8')).executors as Record<string, { schema: string }>,
   generator: JSON.parse(readFileSync(join(PKG, 'generators.json'), 'utf8')).generators as Record<string, { schema: string }>,
 };
-const commands = Object.values(COMMANDS);
+// Each command's spec has its own literal type; these tests read every spec through the general one.
+const commands = Object.values(COMMANDS) as unknown as Command[];
 
 /** A value of each option's type that is not its default. */
 function sample(name: string, o: OptionSpec): unknown {

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TargetConfiguration } from '@nx/devkit';
 import { describe, expect, it } from 'vitest';
 import { livepatchTargets, moduleTargets, pluginKernels, targetNames } from '../packages/nx/src/plugin/targets.js';
 import { toolContext } from '../packages/nx/src/plugin/tool-context.js';
@@ -91,7 +92,7 @@ describe('the inferred targets', () => {
   const modules = new Map([['mod-a', { name: 'mod-a', markerFile: 'mods/mod-a/klp-module.json', root: 'mods/mod-a', sources: ['mod-a.c'] }]]);
   const lp = { name: 'fix', markerFile: 'lps/fix/klp-livepatch.json', root: 'lps/fix', sources: ['fix.c'], targets: ['mod-a'], kdir: '/kernel' };
   const tool = toolContext(ROOT);
-  const targets = { ...livepatchTargets(lp, modules, targetNames(), tool), 'module build': moduleTargets(modules.get('mod-a')!, targetNames(), tool).build! };
+  const targets: Record<string, TargetConfiguration> = { ...livepatchTargets(lp, modules, targetNames(), tool), 'module build': moduleTargets(modules.get('mod-a')!, targetNames(), tool).build! };
 
   it.each(Object.entries(targets))('%s runs a registered executor with options its schema accepts', (_, target) => {
     expect(target.command).toBeUndefined();
@@ -104,15 +105,15 @@ describe('the inferred targets', () => {
   });
 
   it('passes the marker paths to the executors', () => {
-    expect(targets.split.options).toEqual({ sources: ['lps/fix/fix.c'], outputPath: 'lps/fix/out', kdir: '/kernel' });
-    expect(targets.build.options).toEqual({ path: 'lps/fix/out', kdir: '/kernel' });
-    expect(targets.verify.options).toEqual({ path: 'lps/fix/out', targets: ['mods/mod-a/mod-a.ko'], report: 'lps/fix/out/verify.json' });
-    expect(targets['module build'].options).toEqual({ path: 'mods/mod-a' });
+    expect(targets.split!.options).toEqual({ sources: ['lps/fix/fix.c'], outputPath: 'lps/fix/out', kdir: '/kernel' });
+    expect(targets.build!.options).toEqual({ path: 'lps/fix/out', kdir: '/kernel' });
+    expect(targets.verify!.options).toEqual({ path: 'lps/fix/out', targets: ['mods/mod-a/mod-a.ko'], report: 'lps/fix/out/verify.json' });
+    expect(targets['module build']!.options).toEqual({ path: 'mods/mod-a' });
   });
 
   it('gives the kernel-id runtime input (run in a shell) the marker path, never the kdir', () => {
     for (const t of ['split', 'build', 'verify'] as const) {
-      const runtime = (targets[t].inputs as ({ runtime?: string } | string)[]).flatMap((i) => (typeof i === 'object' && i.runtime ? [i.runtime] : []));
+      const runtime = (targets[t]!.inputs as ({ runtime?: string } | string)[]).flatMap((i) => (typeof i === 'object' && i.runtime ? [i.runtime] : []));
       expect(runtime).toEqual(["node packages/nx/bin/klp-split.js kernel-id --marker 'lps/fix/klp-livepatch.json'"]);
     }
   });

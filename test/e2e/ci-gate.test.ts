@@ -1,8 +1,8 @@
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join, relative } from 'node:path';
-import Ajv from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
+import ajvDraft04 from 'ajv-draft-04';
+import ajvFormats from 'ajv-formats';
 import { XMLParser } from 'fast-xml-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { klpSplit, ROOT } from '../helpers/env.js';
@@ -10,6 +10,9 @@ import { EXAMPLE_TARGETS, exampleBuild, type ExampleBuild } from '../helpers/exa
 import { sharedFixture } from '../helpers/fixtures.js';
 
 const require = createRequire(import.meta.url);
+// Both are CommonJS modules whose exports are also their own `default`, the name their types give the class.
+const Ajv = ajvDraft04.default;
+const addFormats = ajvFormats.default;
 const ORIGINAL = join(ROOT, 'examples/defects/klpd-deadlock/klpd-deadlock.c');
 
 /** Issue 6: verify as a CI gate, on the example workspace's deliberate defect. */

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutorContext } from '@nx/devkit';
+import { checkOptions } from '@klp-split/core';
+import { VERIFY_COMMAND } from '@klp-split/runtime-sim';
 import verifyExecutor from '../../packages/nx/src/executors/verify/executor.js';
 import { klpSplit } from '../helpers/env.js';
 import { builtSources } from '../helpers/fixtures.js';
@@ -75,7 +77,8 @@ describe('verify bounds its model check by default (issue 20)', () => {
     process.stdout.write = ((t: string) => (lines.push(String(t)), true)) as typeof process.stdout.write;
     let r;
     try {
-      r = await verifyExecutor({ path: out, targets, format: 'json', budget: '3s' }, { root: '/' } as ExecutorContext);
+      // The options as Nx gives them: schema.json's defaults filled in.
+      r = await verifyExecutor(checkOptions(VERIFY_COMMAND, { path: out, targets, format: 'json', budget: '3s' }), { root: '/' } as ExecutorContext);
     } finally {
       process.stdout.write = write;
     }

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KlpError } from '@klp-split/core';
 import { cacheServerMain } from './main.js';
-import { startCacheServer, type CacheServerOptions, type RunningCacheServer } from './server.js';
+import { startCacheServer, type RunningCacheServer } from './server.js';
+
+type CacheServerOptions = Parameters<typeof startCacheServer>[0];
 
 let dir: string;
 let server: RunningCacheServer | undefined;
