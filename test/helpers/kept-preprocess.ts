@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { KernelTree } from '@klp-split/core';
 import { preprocessWithKbuild } from '@klp-split/kbuild-gen';
-import { fixturesDir, kernelKey, toolKey } from './fixtures.js';
+import { fixtureKey, fixturesDir } from './fixtures.js';
 
 /**
  * The splitter's `preprocess` hook as the CLI gives it (kbuild's
@@ -17,9 +16,9 @@ import { fixturesDir, kernelKey, toolKey } from './fixtures.js';
  */
 export function keptPreprocess(tree: KernelTree): (path: string, source: string) => string {
   return (path, source) => {
-    const h = createHash('sha256').update(`tool ${toolKey()}\0kernel ${kernelKey()}\0tree ${tree.dir}\0${basename(path)}\0${source}\0`);
-    for (const f of readdirSync(dirname(path)).filter((n) => n.endsWith('.h')).sort()) h.update(`${f}\0`).update(readFileSync(join(dirname(path), f))).update('\0');
-    const dir = join(fixturesDir(), `preprocess-${h.digest('hex').slice(0, 16)}`);
+    // The headers by name and text: the source's directory is a suite's temporary one, whose path is no key.
+    const headers = readdirSync(dirname(path)).filter((n) => n.endsWith('.h')).sort().map((f) => `header ${f}\0${readFileSync(join(dirname(path), f), 'latin1')}`);
+    const dir = join(fixturesDir(), `preprocess-${fixtureKey({ facts: [`tree ${tree.dir}`, `source ${basename(path)}\0${source}`, ...headers] })}`);
     const stamp = join(dir, '.complete');
     if (existsSync(stamp)) {
       const now = new Date();
