@@ -15,8 +15,9 @@ export default defineConfig({
     // one boot per kernel beside the suites (test/real/).
     globalSetup: ['test/checkout-guard.ts', ...(QUICK ? [] : ['test/real/global-setup.ts'])],
     testTimeout: 120_000,
-    // A suite's beforeAll may wait for a shared fixture another suite is building (test/helpers/fixtures.ts).
-    hookTimeout: 20 * 60_000,
+    // A suite's beforeAll may wait for a shared fixture another suite is building (test/helpers/fixtures.ts), or for
+    // the split kernel, which builds beside the suites on a fresh machine (scripts/test.mjs).
+    hookTimeout: 30 * 60_000,
     pool: 'forks',
     // Two at a time on two cores: much of a suite is waiting (kbuild's make reading Makefiles, a child process).
     maxWorkers: 2,

@@ -127,7 +127,8 @@ progress_s=${KLP_SPLIT_KERNEL_PROGRESS:-30}
 cc=gcc
 if [[ ${KLP_SPLIT_KERNEL_CCACHE:-auto} != 0 ]] && command -v ccache >/dev/null; then
   cc="ccache gcc"
-  export CCACHE_DIR="$top/ccache" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G}
+  # Depend mode: a compile that misses (every one of a first build) runs gcc once, with no preprocessor pass for the hash.
+  export CCACHE_DIR="$top/ccache" CCACHE_NOHASHDIR=1 CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-2G} CCACHE_DEPEND=${CCACHE_DEPEND:-1}
 fi
 kmake() { CCACHE_BASEDIR=$1 nice -n "$niceness" make -C "$1" -j"$jobs" CC="$cc" "${@:2}"; }
 
