@@ -80,8 +80,7 @@ export function splitModule(module: string, paths: string[], opts: SplitOptions 
   const headers: string[] = [];
   const ownIncludes: Set<string>[] = [];
   const texts = paths.map((p) => readFileSync(p, 'latin1'));
-  for (const [i, path] of paths.entries()) {
-    const text = texts[i]!;
+  for (const [i, text] of texts.entries()) {
     const unit = readUnit(text);
     headers.push(unit.header);
     ownIncludes.push(new Set(text.split('\n').filter((l) => /^#include\s*[<"]/.test(l)).map((l) => l.trim())));

@@ -16,7 +16,6 @@ export function reportRuntimePatch(unit: SourceUnit, sink: DiagnosticSink): bool
   if (!decl && !call) return false;
   const name = decl?.defines[0];
   const fill = name ? new RegExp(`\\b${name}\\s*(?:\\.|->)\\s*(?:objs|mod)\\s*=`).exec(code) : undefined;
-  const objs = name ? new RegExp(`\\b${name}\\s*(?:\\.|->)\\s*objs\\s*=\\s*&?\\s*([A-Za-z_]\\w*)`).exec(code)?.[1] : undefined;
   const where = decl ? decl.pos : unit.positionAt(call!.index);
   const at = fill ? ` (line ${unit.positionAt(fill.index).line} sets its fields)` : '';
   const what = decl ? `struct klp_patch '${name}' is filled in at run time${at}` : 'klp_enable_patch() is called, but no struct klp_patch is defined with an initializer';
